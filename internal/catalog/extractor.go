@@ -1,0 +1,44 @@
+// Package catalog finds the packages in a target: it runs the extractors
+// listed in registry.go over an image.Tree and returns a model.SBOM.
+//
+// CONTRACT for extractors (each in its own subpackage, e.g. catalog/dpkg):
+package catalog
+
+import (
+	"context"
+	"io"
+	"io/fs"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// Extractor reads one kind of package database or binary.
+type Extractor interface {
+	// Name is unique among extractors ("dpkg", "apk", "rpm", "gobinary").
+	Name() string
+	// Version goes into cache keys: bump it whenever output changes.
+	Version() int
+	// Wants decides from the path and header alone whether Extract should
+	// see this file. Cheap; safe for concurrent use.
+	Wants(path string, mode fs.FileMode, size int64) bool
+	// Extract parses one file. Packages come back without Ecosystem, PURL,
+	// ID and Layer: the catalog fills those in once the distro is known.
+	// One bad record is a Warning in the result, not an error; an error
+	// means the whole file could not be read.
+	Extract(ctx context.Context, in Input) (Result, error)
+}
+
+// Input is one file handed to an extractor.
+type Input struct {
+	Path    string // absolute within the image: "/var/lib/dpkg/status"
+	Mode    fs.FileMode
+	Size    int64
+	Reader  io.Reader
+	TempDir string // a private directory for spooling (rpm's sqlite/bdb need a file)
+}
+
+// Result is what one file yielded.
+type Result struct {
+	Packages []model.Package
+	Warnings []model.Warning
+}

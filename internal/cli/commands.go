@@ -1,0 +1,10 @@
+package cli
+
+import "github.com/spf13/cobra"
+
+// commands lists every subcommand, explicitly.
+func commands(g *globals) []*cobra.Command {
+	return []*cobra.Command{
+		newVersionCmd(g),
+	}
+}

@@ -1,0 +1,154 @@
+// Package cli turns the command line into calls on Lockdown's libraries. It
+// holds flags, wiring and output selection only.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes, the same for every command.
+const (
+	ExitOK       = 0
+	ExitFindings = 1 // findings at or above --fail-on
+	ExitBadInput = 2 // bad input or usage
+)
+
+// Version is set at build time with -ldflags "-X …/internal/cli.Version=…".
+var Version = "dev"
+
+// globals are the flags every command shares.
+type globals struct {
+	format  string
+	output  string
+	quiet   bool
+	debug   bool
+	noColor bool
+
+	stdout io.Writer
+	stderr io.Writer
+	logger *slog.Logger
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return ""
+	}
+	return e.err.Error()
+}
+func (e *exitError) Unwrap() error { return e.err }
+
+// badInput wraps err so that the command exits 2.
+func badInput(err error) error { return &exitError{code: ExitBadInput, err: err} }
+
+// findingsExit reports that findings reached --fail-on: exit 1, no message.
+func findingsExit() error { return &exitError{code: ExitFindings} }
+
+// Run executes the command line args and returns the exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := newRootCmd(g)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitBadInput // usage errors from cobra are bad input
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+	} else if errors.Is(err, context.Canceled) {
+		code = 130
+	}
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintf(stderr, "lockdown: %s\n", oneLine(msg))
+	}
+	return code
+}
+
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+func newRootCmd(g *globals) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "lockdown",
+		Short:         "Lock containers down: audit posture, harden, restrict the network, scan for vulnerabilities, monitor",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Getenv("NO_COLOR") != "" {
+				g.noColor = true
+			}
+			level := slog.LevelWarn
+			if g.debug {
+				level = slog.LevelDebug
+			}
+			if g.quiet {
+				level = slog.LevelError
+			}
+			g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.format, "format", "", "output format (table, json, … per command; default table on a terminal, json otherwise where noted)")
+	pf.StringVarP(&g.output, "output", "o", "", "write the report to `FILE` instead of standard output")
+	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print errors only")
+	pf.BoolVar(&g.debug, "debug", false, "print debug logs")
+	pf.BoolVar(&g.noColor, "no-color", false, "no colour in table output (also NO_COLOR)")
+
+	for _, c := range commands(g) {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// formatOr returns the chosen --format, or def when none was given.
+func (g *globals) formatOr(def string) string {
+	if g.format != "" {
+		return g.format
+	}
+	return def
+}
+
+// openOutput returns where the report goes: --output FILE (written
+// atomically on close) or standard output.
+func (g *globals) openOutput() (io.Writer, func() error, error) {
+	if g.output == "" || g.output == "-" {
+		return g.stdout, func() error { return nil }, nil
+	}
+	f, err := os.Create(g.output)
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("output %s: %w", g.output, err))
+	}
+	return f, f.Close, nil
+}
+
+// color reports whether table output may use colour.
+func (g *globals) color(w io.Writer) bool {
+	return !g.noColor && isTerminal(w)
+}

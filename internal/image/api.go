@@ -1,0 +1,144 @@
+// Package image turns a target string into a read-only layered filesystem
+// and walks it layer by layer without extracting anything to disk.
+//
+// CONTRACT (shared with internal/catalog; change only together):
+//
+//	src, err := image.Open(ctx, "docker-archive:/tmp/x.tar", image.Options{})
+//	defer src.Close()
+//	tree, err := image.Walk(ctx, src, image.WalkOptions{Want: want, Visit: visit})
+//
+// Paths everywhere in this package are clean, slash-separated and absolute
+// within the image: "/var/lib/dpkg/status".
+package image
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// ErrBadInput marks errors caused by the target itself (corrupt archive,
+// path traversal, missing blob, unknown media type, …). The CLI exits 2 on
+// them. Wrap it: fmt.Errorf("layer %s: entry %q: %w", diffID, name, ErrBadInput).
+var ErrBadInput = errors.New("bad input")
+
+// Options configure Open. The zero value works.
+type Options struct {
+	Platform         string   // "linux/amd64" when empty
+	InsecureRegistry []string // hosts (host:port) reached over plain HTTP
+	// Limits against hostile input; zero means the package default.
+	MaxLayerBytes int64        // uncompressed bytes per layer (default 8 GiB)
+	MaxFileBytes  int64        // bytes read from one file handed to Visit (default 512 MiB)
+	Logger        *slog.Logger // nil discards
+}
+
+// Source is an opened target. Layers are listed base first.
+type Source interface {
+	Target() model.Target
+	Config() *ConfigFile // nil for dir: targets
+	Layers() []Layer
+	Close() error
+}
+
+// ConfigFile is the part of the OCI image config Lockdown uses.
+type ConfigFile struct {
+	Architecture string            `json:"architecture"`
+	OS           string            `json:"os"`
+	User         string            `json:"user,omitempty"`
+	Env          []string          `json:"env,omitempty"`
+	Labels       map[string]string `json:"labels,omitempty"`
+	Healthcheck  bool              `json:"healthcheck"`
+	History      []History         `json:"history,omitempty"`
+}
+
+// History is one step of the image's build history.
+type History struct {
+	CreatedBy  string `json:"created_by,omitempty"`
+	EmptyLayer bool   `json:"empty_layer,omitempty"`
+}
+
+// Layer is one layer: a tar stream of changes (or, for dir:, the directory).
+type Layer interface {
+	Ref() model.LayerRef
+	// Open returns the uncompressed tar stream. Not used for dir: layers.
+	Open(ctx context.Context) (io.ReadCloser, error)
+}
+
+// File is one regular file as one layer left it, handed to Visit.
+type File struct {
+	Path  string // "/usr/bin/app"
+	Mode  fs.FileMode
+	Size  int64
+	Layer model.LayerRef
+}
+
+// WantFunc decides from the header alone whether Visit should see a regular
+// file's content. It must be cheap and safe for concurrent use.
+type WantFunc func(path string, mode fs.FileMode, size int64) bool
+
+// VisitFunc reads one wanted file and returns what the caller wants to keep
+// for it (parsed packages, say). It runs concurrently for different layers.
+// An error is recorded as a Warning on the tree for that path and layer; it
+// does not stop the walk. r yields at most MaxFileBytes.
+type VisitFunc func(ctx context.Context, f File, r io.Reader) (any, error)
+
+// WalkOptions configure Walk.
+type WalkOptions struct {
+	Want        WantFunc
+	Visit       VisitFunc
+	Concurrency int // layers decompressed at once; 0 means GOMAXPROCS
+}
+
+// Tree is the merged, whiteout-applied result of a walk.
+type Tree struct {
+	impl *tree
+}
+
+// Node is what the merged tree holds for one path.
+type Node struct {
+	Path     string
+	Mode     fs.FileMode // type bits tell regular/dir/symlink
+	Size     int64
+	Linkname string // symlink target as written
+	Layer    model.LayerRef
+}
+
+// Version is one layer's visit result for one path.
+type Version struct {
+	Layer  model.LayerRef
+	Result any
+}
+
+// Paths returns every path present in the final merged filesystem that was
+// visited (Want returned true and Visit ran), sorted.
+func (t *Tree) Visited() []string { return t.impl.visited() }
+
+// Result returns the visit result of the final version of path.
+func (t *Tree) Result(path string) (any, bool) { return t.impl.result(path) }
+
+// History returns the visit results of path, oldest first, for the unbroken
+// chain of versions that ends in the final one: a version that a later layer
+// deleted (whiteout) and that was recreated afterwards is not in the chain.
+// A layer that replaced the file with one Visit was not called for (an
+// unwanted file) breaks the chain too.
+func (t *Tree) History(path string) []Version { return t.impl.history(path) }
+
+// Lstat returns the node at path in the final filesystem, not following a
+// final symlink. Intermediate symlinked directories are resolved.
+func (t *Tree) Lstat(path string) (Node, error) { return t.impl.lstat(path) }
+
+// Resolve follows symlinks in path within the image root (an absolute link
+// or ../ never leaves the root, as in a chroot), at most 40 hops; a loop or
+// too many hops is an error wrapping ErrBadInput. It returns the resolved
+// path, which may not exist.
+func (t *Tree) Resolve(path string) (string, error) { return t.impl.resolve(path) }
+
+// Layers lists the image's layers, base first.
+func (t *Tree) Layers() []model.LayerRef { return t.impl.layers() }
+
+// Warnings lists problems that did not stop the walk.
+func (t *Tree) Warnings() []model.Warning { return t.impl.warnings() }

@@ -1,0 +1,118 @@
+package model
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Severity orders findings. The zero value is SeverityUnknown.
+type Severity int
+
+const (
+	SeverityUnknown Severity = iota
+	SeverityNone             // informational: a passing check, a note
+	SeverityLow
+	SeverityMedium
+	SeverityHigh
+	SeverityCritical
+)
+
+var severityNames = []string{"UNKNOWN", "NONE", "LOW", "MEDIUM", "HIGH", "CRITICAL"}
+
+func (s Severity) String() string {
+	if s < 0 || int(s) >= len(severityNames) {
+		return "UNKNOWN"
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, case-insensitively ("high", "HIGH";
+// "moderate" and "important" as their usual synonyms).
+func ParseSeverity(s string) (Severity, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "UNKNOWN":
+		return SeverityUnknown, nil
+	case "NONE", "INFO", "NEGLIGIBLE":
+		return SeverityNone, nil
+	case "LOW":
+		return SeverityLow, nil
+	case "MEDIUM", "MODERATE":
+		return SeverityMedium, nil
+	case "HIGH", "IMPORTANT":
+		return SeverityHigh, nil
+	case "CRITICAL":
+		return SeverityCritical, nil
+	}
+	return SeverityUnknown, fmt.Errorf("unknown severity %q (want one of unknown, low, medium, high, critical)", s)
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Finding kinds.
+const (
+	KindVulnerability = "vulnerability"
+	KindPosture       = "posture"
+	KindPolicyLint    = "policy-lint"
+)
+
+// Status values. Vulnerabilities use StatusFixed / StatusUnfixed (is a fix
+// available); checks use the CIS-style PASS … SKIP.
+const (
+	StatusFixed   = "fixed"
+	StatusUnfixed = "unfixed"
+
+	StatusPass = "PASS"
+	StatusFail = "FAIL"
+	StatusWarn = "WARN"
+	StatusInfo = "INFO"
+	StatusSkip = "SKIP"
+)
+
+// Finding is the one result shape for vulnerabilities, posture checks and
+// policy lint, so every writer, metric and --fail-on treats them alike.
+type Finding struct {
+	Kind     string   `json:"kind"`              // KindVulnerability, KindPosture, KindPolicyLint
+	RuleID   string   `json:"ruleID"`            // advisory ID (CVE preferred) or check ID
+	Aliases  []string `json:"aliases,omitempty"` // other IDs for the same advisory
+	Title    string   `json:"title,omitempty"`
+	Severity Severity `json:"severity"`
+	Status   string   `json:"status"`
+
+	// Subject is what the finding is about: a package ("openssl 1.1.1q-r0"),
+	// "daemon", a container or image name, a policy "ns/name".
+	Subject string `json:"subject"`
+
+	Package          *Package  `json:"package,omitempty"`
+	InstalledVersion string    `json:"installedVersion,omitempty"`
+	FixedVersion     string    `json:"fixedVersion,omitempty"`
+	Layer            *LayerRef `json:"layer,omitempty"`
+
+	Evidence    string   `json:"evidence,omitempty"`    // what was seen (secrets redacted)
+	Location    string   `json:"location,omitempty"`    // file[:line], API path
+	Remediation string   `json:"remediation,omitempty"` // exact flag, key or version
+	Rationale   string   `json:"rationale,omitempty"`
+	References  []string `json:"references,omitempty"`
+	CIS         string   `json:"cis,omitempty"` // CIS Docker Benchmark ID, posture only
+	CVSS        string   `json:"cvss,omitempty"`
+	Source      string   `json:"source,omitempty"` // where the advisory came from
+}
+
+// Failing reports whether f counts towards --fail-on at threshold t: a
+// vulnerability at or above t, or a failed/warned check at or above t.
+func (f Finding) Failing(t Severity) bool {
+	if f.Severity < t {
+		return false
+	}
+	switch f.Kind {
+	case KindVulnerability:
+		return true
+	default:
+		return f.Status == StatusFail || f.Status == StatusWarn || f.Status == ""
+	}
+}
