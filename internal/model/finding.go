@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Severity orders findings. The zero value is SeverityUnknown.
@@ -87,6 +88,9 @@ type Finding struct {
 	// Subject is what the finding is about: a package ("openssl 1.1.1q-r0"),
 	// "daemon", a container or image name, a policy "ns/name".
 	Subject string `json:"subject"`
+	// Scope groups findings in reports: "package", "daemon", "host",
+	// "container", "image", "policy".
+	Scope string `json:"scope,omitempty"`
 
 	Package          *Package  `json:"package,omitempty"`
 	InstalledVersion string    `json:"installedVersion,omitempty"`
@@ -115,4 +119,27 @@ func (f Finding) Failing(t Severity) bool {
 	default:
 		return f.Status == StatusFail || f.Status == StatusWarn || f.Status == ""
 	}
+}
+
+// Suppressed is a finding hidden by an ignore file, a VEX statement or a
+// baseline, with the reason.
+type Suppressed struct {
+	Finding Finding `json:"finding"`
+	Reason  string  `json:"reason"`
+	By      string  `json:"by"` // "ignore-file", "vex", "baseline"
+}
+
+// Report is what scan, audit and lint hand to the writers.
+type Report struct {
+	Kind       string       `json:"kind"` // "scan", "audit", "netpol-lint"
+	Tool       Tool         `json:"tool"`
+	CreatedAt  time.Time    `json:"createdAt"`
+	Target     *Target      `json:"target,omitempty"`
+	Distro     *Distro      `json:"distro,omitempty"`
+	Packages   []Package    `json:"packages,omitempty"` // scan: what was matched (CycloneDX needs them)
+	Findings   []Finding    `json:"findings"`
+	Suppressed []Suppressed `json:"suppressed,omitempty"`
+	Warnings   []Warning    `json:"warnings,omitempty"`
+	// Meta carries small facts for the header: DB build time, engine version, score.
+	Meta map[string]string `json:"meta,omitempty"`
 }
