@@ -1,0 +1,307 @@
+// Package suppress hides findings that the user has accepted: an ignore file
+// (IDs with a reason and an optional expiry date) and OpenVEX documents
+// (`not_affected` and `fixed` statements). What it hides is returned with the
+// reason, never dropped silently.
+package suppress
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/openvex/go-vex/pkg/vex"
+	"sigs.k8s.io/yaml"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// Rule is one entry of an ignore file.
+type Rule struct {
+	ID      string `json:"id"`
+	Reason  string `json:"reason,omitempty"`
+	Expires string `json:"expires,omitempty"` // YYYY-MM-DD: the rule stops applying after that day
+	// Packages limits the rule to these package names or PURLs; empty means every package.
+	Packages []string `json:"packages,omitempty"`
+
+	expires time.Time
+	line    int
+}
+
+// IgnoreFile is a parsed ignore file.
+type IgnoreFile struct {
+	Path  string
+	Rules []Rule
+}
+
+type yamlIgnore struct {
+	Ignore []Rule `json:"ignore"`
+}
+
+// LoadIgnoreFile reads an ignore file. Two forms are accepted:
+//
+//	# YAML
+//	ignore:
+//	  - id: CVE-2023-0001
+//	    reason: the vulnerable function is never called
+//	    expires: 2027-01-31
+//	    packages: [openssl]
+//
+// or one ID a line, with an optional reason after `#` and an optional
+// `exp:YYYY-MM-DD` (as in .trivyignore):
+//
+//	CVE-2023-0001 exp:2027-01-31 # not reachable
+func LoadIgnoreFile(path string) (*IgnoreFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("ignore file %s: %w", path, err)
+	}
+	return ParseIgnoreFile(path, data)
+}
+
+// ParseIgnoreFile parses an ignore file's content; path is used in errors.
+func ParseIgnoreFile(path string, data []byte) (*IgnoreFile, error) {
+	f := &IgnoreFile{Path: path}
+	if isYAML(data) {
+		var y yamlIgnore
+		if err := yaml.UnmarshalStrict(data, &y); err != nil {
+			return nil, fmt.Errorf("ignore file %s: %w", path, err)
+		}
+		for i, r := range y.Ignore {
+			r.line = 0
+			if err := r.finish(); err != nil {
+				return nil, fmt.Errorf("ignore file %s: entry %d: %w", path, i+1, err)
+			}
+			f.Rules = append(f.Rules, r)
+		}
+		return f, nil
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		var reason string
+		if i := strings.Index(line, "#"); i >= 0 {
+			reason = strings.TrimSpace(line[i+1:])
+			line = strings.TrimSpace(line[:i])
+		}
+		if line == "" {
+			continue
+		}
+		fields := strings.Fields(line)
+		r := Rule{ID: fields[0], Reason: reason, line: n}
+		for _, fld := range fields[1:] {
+			switch {
+			case strings.HasPrefix(fld, "exp:"):
+				r.Expires = strings.TrimPrefix(fld, "exp:")
+			case strings.HasPrefix(fld, "pkg:") || !strings.Contains(fld, ":"):
+				r.Packages = append(r.Packages, fld)
+			default:
+				return nil, fmt.Errorf("ignore file %s:%d: unknown field %q", path, n, fld)
+			}
+		}
+		if err := r.finish(); err != nil {
+			return nil, fmt.Errorf("ignore file %s:%d: %w", path, n, err)
+		}
+		f.Rules = append(f.Rules, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("ignore file %s: %w", path, err)
+	}
+	return f, nil
+}
+
+func isYAML(data []byte) bool {
+	for _, line := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		return strings.HasPrefix(t, "ignore:") || strings.HasPrefix(t, "{")
+	}
+	return false
+}
+
+func (r *Rule) finish() error {
+	r.ID = strings.TrimSpace(r.ID)
+	if r.ID == "" {
+		return fmt.Errorf("rule without an id")
+	}
+	if r.Expires != "" {
+		t, err := time.Parse(time.DateOnly, r.Expires)
+		if err != nil {
+			return fmt.Errorf("rule %s: expiry %q is not YYYY-MM-DD", r.ID, r.Expires)
+		}
+		r.expires = t.AddDate(0, 0, 1) // valid through the whole day
+	}
+	return nil
+}
+
+// Filter applies an ignore file and VEX documents to findings.
+type Filter struct {
+	Ignore *IgnoreFile
+	VEX    []*vex.VEX
+	// Products identify the scanned artifact for VEX product matching: the
+	// image reference, its digest, its pkg:oci PURL.
+	Products []string
+	Now      time.Time // zero means time.Now()
+}
+
+// LoadVEX reads an OpenVEX document (JSON).
+func LoadVEX(path string) (*vex.VEX, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("vex %s: %w", path, err)
+	}
+	doc, err := vex.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("vex %s: not an OpenVEX document: %w", path, err)
+	}
+	for i := range doc.Statements {
+		if err := doc.Statements[i].Validate(); err != nil {
+			return nil, fmt.Errorf("vex %s: statement %d: %w", path, i+1, err)
+		}
+	}
+	return doc, nil
+}
+
+// Apply splits findings into those kept and those suppressed. Expired ignore
+// rules suppress nothing and come back as warnings.
+func (f Filter) Apply(findings []model.Finding) (kept []model.Finding, suppressed []model.Suppressed, warnings []model.Warning) {
+	now := f.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	expired := map[string]bool{}
+	for _, fd := range findings {
+		if reason, ok := f.ignored(fd, now, expired); ok {
+			suppressed = append(suppressed, model.Suppressed{Finding: fd, Reason: reason, By: "ignore-file"})
+			continue
+		}
+		if reason, ok := f.vexed(fd); ok {
+			suppressed = append(suppressed, model.Suppressed{Finding: fd, Reason: reason, By: "vex"})
+			continue
+		}
+		kept = append(kept, fd)
+	}
+	for _, id := range slices.Sorted(mapsKeys(expired)) {
+		warnings = append(warnings, model.Warning{Path: f.Ignore.Path, Message: fmt.Sprintf("ignore rule for %s has expired; it no longer suppresses anything", id)})
+	}
+	return kept, suppressed, warnings
+}
+
+func mapsKeys(m map[string]bool) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func ids(fd model.Finding) []string {
+	return append([]string{fd.RuleID}, fd.Aliases...)
+}
+
+func (f Filter) ignored(fd model.Finding, now time.Time, expired map[string]bool) (string, bool) {
+	if f.Ignore == nil {
+		return "", false
+	}
+	for _, r := range f.Ignore.Rules {
+		if !slices.Contains(ids(fd), r.ID) {
+			continue
+		}
+		if len(r.Packages) > 0 && !packageIn(fd.Package, r.Packages) {
+			continue
+		}
+		if !r.expires.IsZero() && !now.Before(r.expires) {
+			expired[r.ID] = true
+			continue
+		}
+		reason := r.Reason
+		if reason == "" {
+			reason = "listed in " + f.Ignore.Path
+		}
+		if r.Expires != "" {
+			reason += " (until " + r.Expires + ")"
+		}
+		return reason, true
+	}
+	return "", false
+}
+
+func packageIn(p *model.Package, names []string) bool {
+	if p == nil {
+		return false
+	}
+	for _, n := range names {
+		if n == p.Name || n == p.SourceName || (strings.HasPrefix(n, "pkg:") && vex.PurlMatches(n, p.PURL)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f Filter) vexed(fd model.Finding) (string, bool) {
+	if len(f.VEX) == 0 {
+		return "", false
+	}
+	var subs []string
+	if fd.Package != nil && fd.Package.PURL != "" {
+		subs = []string{fd.Package.PURL}
+	}
+	var best *vex.Statement
+	var bestDoc *vex.VEX
+	consider := func(doc *vex.VEX, st []vex.Statement) {
+		// Matches sorts oldest first: the last one is the newest.
+		if len(st) == 0 {
+			return
+		}
+		s := st[len(st)-1]
+		if best == nil || stmtTime(doc, &s).After(stmtTime(bestDoc, best)) {
+			best, bestDoc = &s, doc
+		}
+	}
+	for _, doc := range f.VEX {
+		for _, id := range ids(fd) {
+			for _, sub := range subs {
+				// The package itself named as the product …
+				consider(doc, doc.Matches(id, sub, nil))
+			}
+			// … or the image as the product, the package as a subcomponent.
+			for _, prod := range f.Products {
+				consider(doc, doc.Matches(id, prod, subs))
+			}
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	switch best.Status {
+	case vex.StatusNotAffected, vex.StatusFixed:
+		reason := "vex: " + string(best.Status)
+		if best.Justification != "" {
+			reason += " (" + string(best.Justification) + ")"
+		}
+		if best.ImpactStatement != "" {
+			reason += ": " + best.ImpactStatement
+		}
+		return reason, true
+	}
+	return "", false
+}
+
+func stmtTime(doc *vex.VEX, s *vex.Statement) time.Time {
+	if s.Timestamp != nil {
+		return *s.Timestamp
+	}
+	if doc != nil && doc.Timestamp != nil {
+		return *doc.Timestamp
+	}
+	return time.Time{}
+}
