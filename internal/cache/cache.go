@@ -1,0 +1,184 @@
+// Package cache is a size-bounded on-disk cache of small blobs keyed by
+// strings (layer diff ID plus extractor versions), shared by concurrent
+// processes: entries are written to a temporary file and renamed into place,
+// reads touch the entry's modification time, and eviction removes the least
+// recently used entries once the total passes the bound.
+package cache
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultMaxBytes bounds the cache when Options.MaxBytes is zero.
+const DefaultMaxBytes = 2 << 30
+
+// Cache is a directory of entries. The zero value is not usable: use Open.
+type Cache struct {
+	dir string
+	max int64
+}
+
+// Options configure Open.
+type Options struct {
+	MaxBytes int64 // 0 means DefaultMaxBytes
+}
+
+// DefaultDir is the user cache dir's lockdown/layers.
+func DefaultDir() (string, error) {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("user cache dir: %w", err)
+	}
+	return filepath.Join(base, "lockdown", "layers"), nil
+}
+
+// Open opens (creating it if needed) the cache in dir.
+func Open(dir string, opts Options) (*Cache, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("layer cache %s: %w", dir, err)
+	}
+	max := opts.MaxBytes
+	if max <= 0 {
+		max = DefaultMaxBytes
+	}
+	return &Cache{dir: dir, max: max}, nil
+}
+
+// Dir returns the cache directory.
+func (c *Cache) Dir() string { return c.dir }
+
+func (c *Cache) path(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:])
+	return filepath.Join(c.dir, h[:2], h+".entry")
+}
+
+// Get returns the entry for key. A missing or unreadable entry is a miss.
+func (c *Cache) Get(key string) ([]byte, bool) {
+	p := c.path(key)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, false
+	}
+	// The first line holds the key: a hash collision or a torn file is a miss.
+	nl := strings.IndexByte(string(data[:min(len(data), len(key)+1)]), '\n')
+	if nl != len(key) || string(data[:nl]) != key {
+		return nil, false
+	}
+	now := time.Now()
+	_ = os.Chtimes(p, now, now) // LRU: a read makes it recent
+	return data[nl+1:], true
+}
+
+// Put stores value under key, atomically, then evicts old entries when the
+// cache is over its bound.
+func (c *Cache) Put(key string, value []byte) error {
+	p := c.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	f, err := os.CreateTemp(filepath.Dir(p), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	tmp := f.Name()
+	_, err = f.Write(append([]byte(key+"\n"), value...))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	return c.evict()
+}
+
+type entry struct {
+	path string
+	size int64
+	mod  time.Time
+}
+
+// evict removes least recently used entries until the total is under the
+// bound. Entries vanishing underneath (another process evicting) are fine.
+func (c *Cache) evict() error {
+	var all []entry
+	var total int64
+	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(p, ".entry") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		all = append(all, entry{p, info.Size(), info.ModTime()})
+		total += info.Size()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	if total <= c.max {
+		return nil
+	}
+	slices.SortFunc(all, func(a, b entry) int { return a.mod.Compare(b.mod) })
+	for _, e := range all {
+		if total <= c.max {
+			break
+		}
+		if err := os.Remove(e.path); err == nil || errors.Is(err, fs.ErrNotExist) {
+			total -= e.size
+		}
+	}
+	return nil
+}
+
+// Stats reports the number of entries and their total size.
+func (c *Cache) Stats() (entries int, bytes int64, err error) {
+	err = filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if !d.IsDir() && strings.HasSuffix(p, ".entry") {
+			if info, err := d.Info(); err == nil {
+				entries++
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	return entries, bytes, err
+}
+
+// Clean removes every entry.
+func (c *Cache) Clean() error {
+	entries, err := os.ReadDir(c.dir)
+	if err != nil {
+		return fmt.Errorf("layer cache %s: %w", c.dir, err)
+	}
+	for _, e := range entries {
+		if err := os.RemoveAll(filepath.Join(c.dir, e.Name())); err != nil {
+			return fmt.Errorf("layer cache: %w", err)
+		}
+	}
+	return nil
+}
