@@ -6,5 +6,9 @@ import "github.com/spf13/cobra"
 func commands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(g),
+		newSBOMCmd(g),
+		newAuditCmd(g),
+		newDBCmd(g),
+		newNetpolCmd(g),
 	}
 }

@@ -127,6 +127,8 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
+func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }
+
 // formatOr returns the chosen --format, or def when none was given.
 func (g *globals) formatOr(def string) string {
 	if g.format != "" {

@@ -34,6 +34,9 @@ type Options struct {
 	MaxLayerBytes int64        // uncompressed bytes per layer (default 8 GiB)
 	MaxFileBytes  int64        // bytes read from one file handed to Visit (default 512 MiB)
 	Logger        *slog.Logger // nil discards
+	// TempDir is where a docker: target's `docker save` stream is spooled
+	// (removed by Close); "" means os.TempDir().
+	TempDir string
 }
 
 // Source is an opened target. Layers are listed base first.
@@ -113,11 +116,16 @@ type Version struct {
 	Result any
 }
 
-// Paths returns every path present in the final merged filesystem that was
-// visited (Want returned true and Visit ran), sorted.
+// Visited returns every path present in the final merged filesystem whose
+// final version was visited (Want returned true and Visit succeeded), sorted.
 func (t *Tree) Visited() []string { return t.impl.visited() }
 
-// Result returns the visit result of the final version of path.
+// Paths returns every path of the final merged filesystem (whiteouts
+// applied; "/" itself excluded), sorted.
+func (t *Tree) Paths() []string { return t.impl.paths() }
+
+// Result returns the visit result of the final version of path
+// (intermediate symlinked directories are resolved, as in Lstat).
 func (t *Tree) Result(path string) (any, bool) { return t.impl.result(path) }
 
 // History returns the visit results of path, oldest first, for the unbroken

@@ -1,0 +1,308 @@
+package audit_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/audit"
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
+)
+
+// testDaemon is a second dockerd started by the test: in its own network
+// namespace (so its bridge and iptables rules never touch the host's),
+// with its own data root, exec root (and so its own containerd), pidfile
+// and unix socket. Its TCP listener, if any, is on 127.0.0.1 inside that
+// namespace.
+type testDaemon struct {
+	dir  string
+	sock string
+	pid  int
+}
+
+// startDaemon starts dockerd with args; daemonJSON, when not nil, is
+// written to DIR/daemon.json and passed with --config-file. "DIR" in args
+// and in daemonJSON strings is replaced by the daemon's directory.
+func startDaemon(t *testing.T, args []string, daemonJSON map[string]any) *testDaemon {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireCmd(t, "dockerd", "ip", "nsenter")
+	dir, err := os.MkdirTemp("", "ldd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &testDaemon{dir: dir, sock: filepath.Join(dir, "d.sock")}
+	ns := filepath.Base(dir) + "-ns"
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	exec.Command("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up").Run()
+	sub := func(s string) string { return strings.ReplaceAll(s, "DIR", dir) }
+	full := []string{"--net=/var/run/netns/" + ns, "dockerd", "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}
+	for _, a := range args {
+		full = append(full, sub(a))
+	}
+	if daemonJSON != nil {
+		b, err := json.Marshal(daemonJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, "daemon.json")
+		if err := os.WriteFile(p, []byte(sub(string(b))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		full = append(full, "--config-file", p)
+	}
+	logf, err := os.Create(filepath.Join(dir, "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("nsenter", full...) // nsenter execs dockerd: same pid
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dockerd: %v", err)
+	}
+	d.pid = cmd.Process.Pid
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		logf.Close()
+		exec.Command("ip", "netns", "del", ns).Run()
+		if unmountUnder(dir) {
+			os.RemoveAll(dir)
+		} else {
+			t.Logf("left %s: mounts remain under it", dir)
+		}
+	})
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err
+			b, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Fatalf("dockerd exited: %v\n%s", err, tail(string(b), 3000))
+		default:
+		}
+		if c, err := net.Dial("unix", d.sock); err == nil {
+			c.Close()
+			eng, err := audit.NewEngine("unix://" + d.sock)
+			if err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err = eng.Info(ctx)
+				cancel()
+				eng.Close()
+				if err == nil {
+					return d
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(filepath.Join(dir, "log"))
+			t.Fatalf("dockerd did not answer on %s within 90s\n%s", d.sock, tail(string(b), 3000))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// unmountUnder unmounts whatever dockerd left mounted under dir and
+// reports whether nothing is mounted there any more.
+func unmountUnder(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	var mps []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) > 4 && strings.HasPrefix(fl[4], dir+"/") {
+			mps = append(mps, fl[4])
+		}
+	}
+	f.Close()
+	ok := true
+	for i := len(mps) - 1; i >= 0; i-- {
+		if err := syscall.Unmount(mps[i], syscall.MNT_DETACH); err != nil {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// writeTLS writes a CA, a server certificate for 127.0.0.1 and its key
+// into dir with the modes the CIS benchmark asks for.
+func writeTLS(t *testing.T, dir string) (ca, cert, key string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lockdown test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	caCert, _ := x509.ParseCertificate(caDER)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(srvKey)
+	write := func(name, typ string, der []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER, 0o444), write("cert.pem", "CERTIFICATE", srvDER, 0o444), write("key.pem", "EC PRIVATE KEY", keyDER, 0o400)
+}
+
+func auditDaemon(t *testing.T, d *testDaemon) *model.Report {
+	t.Helper()
+	eng, err := audit.NewEngine("unix://" + d.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	rep, err := audit.Run(context.Background(), audit.Config{Engine: eng, Include: []string{"daemon", "host"}, HostChecks: audit.HostOn})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if want := "on (dockerd pid " + itoa(d.pid) + ")"; rep.Meta["hostChecks"] != want {
+		t.Errorf("hostChecks = %q, want %q (the test's dockerd, not the host's)", rep.Meta["hostChecks"], want)
+	}
+	return rep
+}
+
+func itoa(i int) string { return big.NewInt(int64(i)).String() }
+
+// TestSecondDaemon starts real dockerd instances configured unsafely and
+// safely and checks the daemon results for each.
+func TestSecondDaemon(t *testing.T) {
+	testutil.RequireDocker(t)
+	tlsDir := t.TempDir()
+	ca, cert, key := writeTLS(t, tlsDir)
+	cases := []struct {
+		name   string
+		args   []string
+		json   map[string]any
+		status map[string]string // check ID → want status
+		evid   map[string]string // check ID → evidence must contain
+	}{
+		{
+			name: "unsafe",
+			args: []string{"-H", "unix://DIR/d.sock", "-H", "tcp://127.0.0.1:2375", "--debug", "--icc=true"},
+			status: map[string]string{
+				"LD-DKR-110": model.StatusFail, "LD-DKR-111": model.StatusFail, "LD-DKR-113": model.StatusFail,
+				"LD-DKR-114": model.StatusPass, "LD-DKR-115": model.StatusFail, "LD-DKR-117": model.StatusFail,
+				"LD-DKR-118": model.StatusFail, "LD-DKR-119": model.StatusWarn, "LD-DKR-124": model.StatusFail,
+				"LD-DKR-126": model.StatusPass, "LD-HST-201": model.StatusPass, "LD-HST-202": model.StatusInfo,
+				"LD-HST-204": model.StatusInfo, "LD-HST-206": model.StatusInfo,
+			},
+			evid: map[string]string{
+				"LD-DKR-113": "/info Warnings: WARNING: API is accessible on http://127.0.0.1:2375 without encryption.",
+				"LD-DKR-115": "com.docker.network.bridge.enable_icc=true",
+				"LD-DKR-110": "/info Debug: true",
+			},
+		},
+		{
+			name: "safe",
+			json: map[string]any{
+				"hosts": []string{"unix://DIR/d.sock", "tcp://127.0.0.1:2376"},
+				"icc":   false, "log-level": "info", "live-restore": true, "userland-proxy": false, "no-new-privileges": true,
+				"tlsverify": true, "tlscacert": ca, "tlscert": cert, "tlskey": key,
+				"default-ulimits": map[string]any{"nofile": map[string]any{"Name": "nofile", "Soft": 1024, "Hard": 4096}},
+			},
+			status: map[string]string{
+				"LD-DKR-110": model.StatusPass, "LD-DKR-111": model.StatusPass, "LD-DKR-113": model.StatusPass,
+				"LD-DKR-114": model.StatusPass, "LD-DKR-115": model.StatusPass, "LD-DKR-117": model.StatusPass,
+				"LD-DKR-118": model.StatusPass, "LD-DKR-119": model.StatusPass, "LD-DKR-124": model.StatusPass,
+				"LD-DKR-126": model.StatusPass, "LD-HST-201": model.StatusPass, "LD-HST-202": model.StatusPass,
+				"LD-HST-204": model.StatusPass, "LD-HST-205": model.StatusPass, "LD-HST-206": model.StatusPass,
+			},
+			evid: map[string]string{
+				"LD-DKR-115": "com.docker.network.bridge.enable_icc=false",
+				"LD-DKR-119": "default-ulimits nofile=1024:4096",
+				"LD-HST-206": key + " root:root 0400",
+			},
+		},
+		{
+			name: "tls-without-verify",
+			json: map[string]any{
+				"hosts": []string{"unix://DIR/d.sock", "tcp://127.0.0.1:2376"},
+				"tls":   true, "tlscert": cert, "tlskey": key,
+			},
+			status: map[string]string{"LD-DKR-113": model.StatusPass, "LD-DKR-114": model.StatusFail, "LD-DKR-110": model.StatusPass},
+			// dockerd 20.10 warns in /info only about plain HTTP; TLS without
+			// verification is read from daemon.json.
+			evid: map[string]string{"LD-DKR-114": "hosts tcp://127.0.0.1:2376 with tls but without tlsverify"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := startDaemon(t, c.args, c.json)
+			rep := auditDaemon(t, d)
+			for id, want := range c.status {
+				subject := "daemon"
+				if strings.HasPrefix(id, "LD-HST") {
+					subject = "host"
+				}
+				f := find(rep.Findings, subject, id)
+				if f == nil {
+					t.Errorf("%s: no result", id)
+					continue
+				}
+				if f.Status != want {
+					t.Errorf("%s = %s (%s), want %s", id, f.Status, f.Evidence, want)
+				}
+			}
+			for id, want := range c.evid {
+				subject := "daemon"
+				if strings.HasPrefix(id, "LD-HST") {
+					subject = "host"
+				}
+				if f := find(rep.Findings, subject, id); f == nil || !strings.Contains(f.Evidence, want) {
+					t.Errorf("%s evidence = %+v, want it to contain %q", id, f, want)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,130 @@
+// Package apk reads Alpine's package database, /lib/apk/db/installed.
+package apk
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// Where apk keeps its database (apk-tools 3 may use the /usr/lib one).
+const (
+	InstalledFile    = "/lib/apk/db/installed"
+	UsrInstalledFile = "/usr/lib/apk/db/installed"
+)
+
+const maxLine = 1 << 20
+
+// Extractor reads apk databases. The zero value is ready to use.
+type Extractor struct{}
+
+var _ extract.Extractor = Extractor{}
+
+// Name implements extract.Extractor.
+func (Extractor) Name() string { return "apk" }
+
+// Version implements extract.Extractor.
+func (Extractor) Version() int { return 1 }
+
+// Wants implements extract.Extractor.
+func (Extractor) Wants(p string, mode fs.FileMode, _ int64) bool {
+	return mode.IsRegular() && (p == InstalledFile || p == UsrInstalledFile)
+}
+
+// Extract implements extract.Extractor.
+func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return extract.Result{}, err
+	}
+	return Parse(in.Reader, in.Path)
+}
+
+// Parse reads an apk installed database: records separated by blank lines,
+// one "K:value" line per field (P name, V version, A arch, o origin; the
+// others are not needed). A line of another shape or a record without P or
+// V is a warning; an error means the file could not be read. location names
+// the file in packages and warnings.
+func Parse(r io.Reader, location string) (extract.Result, error) {
+	var (
+		res     extract.Result
+		rec     record
+		n       int
+		started int
+	)
+	warn := func(format string, args ...any) {
+		res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: "apk: " + fmt.Sprintf(format, args...)})
+	}
+	flush := func() {
+		if started == 0 {
+			return
+		}
+		switch {
+		case rec.fields == 0:
+			// Only malformed lines, each warned about already.
+		case rec.name == "":
+			warn("record at line %d skipped: no P: (name) line", started)
+		case rec.version == "":
+			warn("package %s (line %d) skipped: no V: (version) line", rec.name, started)
+		default:
+			src := rec.origin
+			if src == "" {
+				src = rec.name
+			}
+			res.Packages = append(res.Packages, model.Package{
+				Name:          rec.name,
+				Version:       rec.version,
+				Type:          model.TypeAPK,
+				Arch:          rec.arch,
+				SourceName:    src,
+				SourceVersion: rec.version,
+				Location:      location,
+			})
+		}
+		rec, started = record{}, 0
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
+		if len(line) == 0 {
+			flush()
+			continue
+		}
+		if started == 0 {
+			started = n
+		}
+		if len(line) < 2 || line[1] != ':' {
+			warn("line %d: not a field: %.60q", n, line)
+			continue
+		}
+		val := string(line[2:])
+		rec.fields++
+		switch line[0] {
+		case 'P':
+			rec.name = val
+		case 'V':
+			rec.version = val
+		case 'A':
+			rec.arch = val
+		case 'o':
+			rec.origin = val
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return res, fmt.Errorf("parse apk db %s: line %d: %w", location, n+1, err)
+	}
+	flush()
+	return res, nil
+}
+
+type record struct {
+	name, version, arch, origin string
+	fields                      int // well-formed lines seen
+}

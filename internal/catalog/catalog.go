@@ -1,0 +1,327 @@
+package catalog
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/catalog/osrelease"
+	"github.com/lockdown-sec/lockdown/internal/image"
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// Options configure one Catalog run. The zero value works.
+type Options struct {
+	// TempDir is where extractors spool files (each call gets its own
+	// directory, removed after); "" means os.TempDir().
+	TempDir string
+	// Extractors selects extractors by name; empty means all.
+	Extractors []string
+	// Logger receives debug messages; nil discards.
+	Logger *slog.Logger
+}
+
+// ToolName is the SBOM's Tool.Name.
+const ToolName = "lockdown"
+
+// sharedBufferMax bounds the in-memory copy of a file that several
+// extractors want; larger ones are spooled to disk.
+const sharedBufferMax = 32 << 20
+
+// Catalog walks src once, hands every wanted file to the extractors that
+// want it, and returns the packages of the final filesystem with their
+// distribution, ecosystem, PURL, ID and the layer that last added or
+// changed each. A file an extractor cannot read is a warning in the SBOM;
+// an error means the image itself could not be walked.
+func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options) (*model.SBOM, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	exts, err := c.Select(opts.Extractors)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	runDir, err := os.MkdirTemp(opts.TempDir, "lockdown-catalog-")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: temp dir: %w", err)
+	}
+	defer os.RemoveAll(runDir)
+
+	v := visitor{exts: exts, tempDir: runDir, log: log, memMax: sharedBufferMax}
+	tree, err := image.Walk(ctx, src, image.WalkOptions{Want: v.want, Visit: v.visit})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	sbom := &model.SBOM{
+		Target:    src.Target(),
+		Layers:    tree.Layers(),
+		CreatedAt: time.Now().UTC(),
+		Tool:      model.Tool{Name: ToolName},
+		Warnings:  tree.Warnings(),
+		Packages:  []model.Package{},
+	}
+	if d, ok := detectDistro(tree); ok {
+		sbom.Distro = &d
+	}
+	for _, p := range tree.Visited() {
+		pkgs, warns := collect(tree, p)
+		sbom.Packages = append(sbom.Packages, pkgs...)
+		sbom.Warnings = append(sbom.Warnings, warns...)
+	}
+	for i := range sbom.Packages {
+		enrich(&sbom.Packages[i], sbom.Distro)
+	}
+	slices.SortFunc(sbom.Packages, comparePackages)
+	log.DebugContext(ctx, "catalog done", "target", sbom.Target.Input, "packages", len(sbom.Packages), "warnings", len(sbom.Warnings))
+	return sbom, nil
+}
+
+func comparePackages(a, b model.Package) int {
+	return cmp.Or(
+		cmp.Compare(a.Type, b.Type),
+		cmp.Compare(a.Name, b.Name),
+		cmp.Compare(a.Version, b.Version),
+		cmp.Compare(a.Location, b.Location),
+		cmp.Compare(a.Arch, b.Arch),
+		cmp.Compare(a.SourceName, b.SourceName),
+	)
+}
+
+// fileResult is what one version of one file (one layer's copy of it)
+// yielded. It depends only on that file's content and the extractors'
+// names and versions, so it is the unit a per-layer cache (keyed by layer
+// diff ID, path and extractor versions) can store.
+type fileResult struct {
+	extracted []extracted
+	osRelease []byte // the content, when osrelease reads this path
+}
+
+// extracted is one extractor's outcome for one file.
+type extracted struct {
+	name string
+	res  Result
+	err  error
+}
+
+// visitor dispatches the walker's files to the extractors.
+type visitor struct {
+	exts    []Extractor
+	tempDir string
+	log     *slog.Logger
+	memMax  int64 // a file several extractors want is copied in memory up to this size
+}
+
+func (v *visitor) want(p string, mode os.FileMode, size int64) bool {
+	if osrelease.Wants(p) && mode.IsRegular() {
+		return true
+	}
+	for _, e := range v.exts {
+		if e.Wants(p, mode, size) {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *visitor) visit(ctx context.Context, f image.File, r io.Reader) (any, error) {
+	var wanting []Extractor
+	for _, e := range v.exts {
+		if e.Wants(f.Path, f.Mode, f.Size) {
+			wanting = append(wanting, e)
+		}
+	}
+	osr := osrelease.Wants(f.Path)
+	fr := &fileResult{}
+	if osr {
+		// Small files: keep the content, and share it with any extractor.
+		data, err := io.ReadAll(io.LimitReader(r, osrelease.MaxFileSize))
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		fr.osRelease = data
+	}
+	switch {
+	case osr:
+		for _, e := range wanting {
+			fr.extracted = append(fr.extracted, v.run(ctx, e, f, bytes.NewReader(fr.osRelease)))
+		}
+		return fr, ctx.Err()
+	case len(wanting) == 1:
+		fr.extracted = append(fr.extracted, v.run(ctx, wanting[0], f, r))
+		return fr, ctx.Err()
+	case len(wanting) == 0:
+		return fr, ctx.Err()
+	}
+	// Several extractors want one file: give each its own copy.
+	open, cleanup, err := v.share(f, r)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	for _, e := range wanting {
+		rd, err := open()
+		if err != nil {
+			return nil, err
+		}
+		fr.extracted = append(fr.extracted, v.run(ctx, e, f, rd))
+	}
+	return fr, ctx.Err()
+}
+
+// share makes the content of r readable several times: in memory when
+// small, else from a spooled file.
+func (v *visitor) share(f image.File, r io.Reader) (open func() (io.Reader, error), cleanup func(), err error) {
+	if f.Size <= v.memMax {
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		return func() (io.Reader, error) { return bytes.NewReader(data), nil }, func() {}, nil
+	}
+	tmp, err := os.CreateTemp(v.tempDir, "shared-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool %s: %w", f.Path, err)
+	}
+	cleanup = func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, r); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("spool %s: %w", f.Path, err)
+	}
+	return func() (io.Reader, error) {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(tmp), nil
+	}, cleanup, nil
+}
+
+// run calls one extractor with its own temporary directory, turning a
+// panic into an error.
+func (v *visitor) run(ctx context.Context, e Extractor, f image.File, r io.Reader) (out extracted) {
+	out.name = e.Name()
+	dir, err := os.MkdirTemp(v.tempDir, out.name+"-")
+	if err != nil {
+		out.err = fmt.Errorf("temp dir: %w", err)
+		return out
+	}
+	defer os.RemoveAll(dir)
+	defer func() {
+		if p := recover(); p != nil {
+			out.res, out.err = Result{}, fmt.Errorf("extractor panicked: %v", p)
+		}
+	}()
+	out.res, out.err = e.Extract(ctx, Input{Path: f.Path, Mode: f.Mode, Size: f.Size, Reader: r, TempDir: dir})
+	if out.err != nil {
+		v.log.DebugContext(ctx, "extractor failed", "extractor", out.name, "path", f.Path, "layer", f.Layer.DiffID, "err", out.err)
+	}
+	return out
+}
+
+// detectDistro reads the os-release family from the final filesystem,
+// following symlinks (/etc/os-release -> ../usr/lib/os-release).
+func detectDistro(tree *image.Tree) (model.Distro, bool) {
+	return osrelease.Detect(func(p string) ([]byte, bool) {
+		rp, err := tree.Resolve(p)
+		if err != nil {
+			return nil, false
+		}
+		res, ok := tree.Result(rp)
+		if !ok {
+			return nil, false
+		}
+		fr, ok := res.(*fileResult)
+		if !ok || fr.osRelease == nil {
+			return nil, false
+		}
+		return fr.osRelease, true
+	})
+}
+
+// pkgKey identifies a package within one file across layers.
+type pkgKey struct{ name, version, arch string }
+
+// collect returns the packages and warnings of the final version of path,
+// each package attributed to the earliest layer of the unbroken run of
+// versions, ending in the final one, that all hold it.
+func collect(tree *image.Tree, path string) ([]model.Package, []model.Warning) {
+	hist := tree.History(path)
+	if len(hist) == 0 {
+		return nil, nil
+	}
+	final := hist[len(hist)-1]
+	fr, ok := final.Result.(*fileResult)
+	if !ok {
+		return nil, nil
+	}
+	var pkgs []model.Package
+	var warns []model.Warning
+	for _, ex := range fr.extracted {
+		if ex.err != nil {
+			warns = append(warns, model.Warning{Layer: final.Layer.DiffID, Path: path,
+				Message: fmt.Sprintf("%s: %v", ex.name, ex.err)})
+		}
+		for _, w := range ex.res.Warnings {
+			if w.Layer == "" {
+				w.Layer = final.Layer.DiffID
+			}
+			if w.Path == "" {
+				w.Path = path
+			}
+			warns = append(warns, w)
+		}
+		// sets[i] holds the keys extractor ex.name found in version i.
+		sets := make([]map[pkgKey]bool, len(hist))
+		setOf := func(i int) map[pkgKey]bool {
+			if sets[i] == nil {
+				sets[i] = map[pkgKey]bool{}
+				if vr, ok := hist[i].Result.(*fileResult); ok {
+					for _, e := range vr.extracted {
+						if e.name == ex.name {
+							for _, p := range e.res.Packages {
+								sets[i][pkgKey{p.Name, p.Version, p.Arch}] = true
+							}
+						}
+					}
+				}
+			}
+			return sets[i]
+		}
+		for _, p := range ex.res.Packages {
+			k := pkgKey{p.Name, p.Version, p.Arch}
+			first := len(hist) - 1
+			for first > 0 && setOf(first - 1)[k] {
+				first--
+			}
+			layer := hist[first].Layer
+			p.Layer = &layer
+			if p.Location == "" {
+				p.Location = path
+			}
+			pkgs = append(pkgs, p)
+		}
+	}
+	return pkgs, warns
+}
+
+// majorOf returns the part of v before the first dot.
+func majorOf(v string) string {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '.' {
+			return v[:i]
+		}
+	}
+	return v
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil && s != ""
+}

@@ -1,0 +1,96 @@
+package catalog
+
+import (
+	"testing"
+
+	"github.com/package-url/packageurl-go"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+func TestEcosystem(t *testing.T) {
+	d := func(id, version string, like ...string) *model.Distro {
+		return &model.Distro{ID: id, VersionID: version, IDLike: like}
+	}
+	tests := []struct {
+		typ    string
+		distro *model.Distro
+		want   string
+	}{
+		{model.TypeDeb, d("debian", "12"), "Debian:12"},
+		{model.TypeDeb, d("debian", "11.7"), "Debian:11"},
+		{model.TypeDeb, &model.Distro{ID: "debian", Codename: "trixie"}, ""},
+		{model.TypeDeb, d("ubuntu", "18.04", "debian"), "Ubuntu:18.04"},
+		{model.TypeDeb, d("linuxmint", "21", "ubuntu", "debian"), ""},
+		{model.TypeAPK, d("alpine", "3.20.3"), "Alpine:v3.20"},
+		{model.TypeAPK, d("alpine", "3.21_alpha20240807"), "Alpine:v3.21"},
+		{model.TypeAPK, d("alpine", "edge"), ""},
+		{model.TypeRPM, d("almalinux", "9.4", "rhel", "centos", "fedora"), "AlmaLinux:9"},
+		{model.TypeRPM, d("rocky", "8.10", "rhel", "centos", "fedora"), "Rocky Linux:8"},
+		{model.TypeRPM, d("rhel", "9.4", "fedora"), ""},
+		{model.TypeRPM, d("mariner", "2.0"), ""},
+		{model.TypeDeb, d("alpine", "3.20.3"), ""}, // a dpkg database on Alpine is not Alpine's
+		{model.TypeAPK, d("debian", "12"), ""},
+		{model.TypeDeb, nil, ""},
+		{model.TypeGolang, nil, "Go"},
+		{model.TypeGolang, d("debian", "12"), "Go"},
+		{model.TypeNPM, d("debian", "12"), ""},
+	}
+	for _, tt := range tests {
+		if got := Ecosystem(tt.typ, tt.distro); got != tt.want {
+			t.Errorf("Ecosystem(%s, %+v) = %q, want %q", tt.typ, tt.distro, got, tt.want)
+		}
+	}
+}
+
+func TestPURL(t *testing.T) {
+	debian := &model.Distro{ID: "debian", VersionID: "12"}
+	ubuntu := &model.Distro{ID: "ubuntu", VersionID: "18.04", IDLike: []string{"debian"}}
+	alpine := &model.Distro{ID: "alpine", VersionID: "3.20.3"}
+	alma := &model.Distro{ID: "almalinux", VersionID: "9.4", IDLike: []string{"rhel", "centos", "fedora"}}
+	tests := []struct {
+		name   string
+		p      model.Package
+		distro *model.Distro
+		want   string
+	}{
+		{"deb same source", model.Package{Type: "deb", Name: "bash", Version: "5.2.15-2+b7", Arch: "amd64", SourceName: "bash", SourceVersion: "5.2.15-2+b7"}, debian,
+			"pkg:deb/debian/bash@5.2.15-2%2Bb7?arch=amd64&distro=debian-12"},
+		{"deb other source", model.Package{Type: "deb", Name: "libacl1", Version: "2.3.1-3", Arch: "amd64", SourceName: "acl", SourceVersion: "2.3.1-3"}, debian,
+			"pkg:deb/debian/libacl1@2.3.1-3?arch=amd64&distro=debian-12&upstream=acl"},
+		{"deb binNMU", model.Package{Type: "deb", Name: "util-linux-extra", Version: "2.38.1-5+b1", Arch: "amd64", SourceName: "util-linux", SourceVersion: "2.38.1-5"}, debian,
+			"pkg:deb/debian/util-linux-extra@2.38.1-5%2Bb1?arch=amd64&distro=debian-12&upstream=util-linux%402.38.1-5"},
+		{"deb epoch", model.Package{Type: "deb", Name: "attr", Version: "1:2.5.1-4", Arch: "amd64", SourceName: "attr", SourceVersion: "1:2.5.1-4"}, debian,
+			"pkg:deb/debian/attr@1:2.5.1-4?arch=amd64&distro=debian-12"},
+		{"ubuntu", model.Package{Type: "deb", Name: "bash", Version: "4.4.18-2ubuntu1.2", Arch: "amd64", SourceName: "bash"}, ubuntu,
+			"pkg:deb/ubuntu/bash@4.4.18-2ubuntu1.2?arch=amd64&distro=ubuntu-18.04"},
+		{"apk", model.Package{Type: "apk", Name: "libcrypto3", Version: "3.3.2-r0", Arch: "x86_64", SourceName: "openssl", SourceVersion: "3.3.2-r0"}, alpine,
+			"pkg:apk/alpine/libcrypto3@3.3.2-r0?arch=x86_64&distro=alpine-3.20.3&upstream=openssl"},
+		{"rpm epoch", model.Package{Type: "rpm", Name: "perl-IO", Version: "1:1.38-416.el8", Epoch: 1, Arch: "x86_64"}, alma,
+			"pkg:rpm/almalinux/perl-IO@1.38-416.el8?arch=x86_64&distro=almalinux-9.4&epoch=1"},
+		{"rpm no epoch", model.Package{Type: "rpm", Name: "bash", Version: "5.1.8-6.el9", Arch: "x86_64"}, alma,
+			"pkg:rpm/almalinux/bash@5.1.8-6.el9?arch=x86_64&distro=almalinux-9.4"},
+		{"golang module", model.Package{Type: "golang", Name: "github.com/gin-gonic/gin", Version: "v1.6.0", Arch: "amd64"}, debian,
+			"pkg:golang/github.com/gin-gonic/gin@v1.6.0"},
+		{"golang stdlib", model.Package{Type: "golang", Name: "stdlib", Version: "1.22.3"}, nil,
+			"pkg:golang/stdlib@1.22.3"},
+		{"golang devel", model.Package{Type: "golang", Name: "example.com/app", Version: "(devel)"}, nil,
+			"pkg:golang/example.com/app@%28devel%29"},
+		{"golang local replacement", model.Package{Type: "golang", Name: "./localdep", Version: "(devel)"}, nil, ""},
+		{"unknown type", model.Package{Type: "weird", Name: "x"}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := PURL(tt.p, tt.distro)
+			if got != tt.want {
+				t.Errorf("PURL(%+v) = %q, want %q", tt.p, got, tt.want)
+			}
+			if got == "" {
+				return
+			}
+			if _, err := packageurl.FromString(got); err != nil {
+				t.Errorf("PURL %q does not parse: %v", got, err)
+			}
+		})
+	}
+}

@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/audit"
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/report"
+)
+
+func newAuditCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Assess the security posture of a container engine (CIS Docker Benchmark)",
+		Args:  cobra.NoArgs,
+	}
+	cmd.AddCommand(newAuditDockerCmd(g))
+	return cmd
+}
+
+type auditFlags struct {
+	checks, skip, containers []string
+	all                      bool
+	failOn                   string
+	baseline, writeBaseline  string
+	hostChecks               string
+	dockerHost               string
+	osvZip                   string
+	listChecks               bool
+}
+
+func newAuditDockerCmd(g *globals) *cobra.Command {
+	var f auditFlags
+	cmd := &cobra.Command{
+		Use:   "docker",
+		Short: "Audit a Docker engine, its host, every container and every image",
+		Long: `Audit a Docker engine (DOCKER_HOST: a unix socket, or tcp with TLS via
+DOCKER_TLS_VERIFY / DOCKER_CERT_PATH) against the CIS Docker Benchmark v1.6:
+daemon settings from the Engine API, host files when run on the daemon's host,
+every running container and every image. Each result is PASS, FAIL, WARN, INFO
+or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`,
+		Example: `  lockdown audit docker
+  lockdown audit docker --format sarif -o audit.sarif --fail-on high
+  lockdown audit docker --container web,db --skip LD-DKR-119,auditd
+  lockdown audit docker --write-baseline accepted.json
+  lockdown audit docker --baseline accepted.json --fail-on medium`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runAuditDocker(cmd, g, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringSliceVar(&f.checks, "check", nil, "run only these checks: `ID`s, tags, scopes (daemon, host, container, image) or cis:ID, comma-separated")
+	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (same selectors as --check)")
+	fl.StringSliceVar(&f.containers, "container", nil, "audit only these containers (`NAME`s or ID prefixes) and their images")
+	fl.BoolVar(&f.all, "all", false, "include stopped containers")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a FAIL or WARN result is at or above `SEVERITY` (low, medium, high, critical)")
+	fl.StringVar(&f.baseline, "baseline", "", "accept the results listed in `FILE` (written by --write-baseline): only changes are reported")
+	fl.StringVar(&f.writeBaseline, "write-baseline", "", "write every FAIL and WARN result of this run to `FILE` as accepted")
+	fl.StringVar(&f.hostChecks, "host-checks", "auto", "host file checks: auto (when on the daemon's host), on (required), off")
+	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` (default $DOCKER_HOST, else unix:///var/run/docker.sock)")
+	fl.StringVar(&f.osvZip, "osv-zip", "", "Go advisories as an osv.dev export `ZIP` for the engine version checks (without it they SKIP)")
+	fl.BoolVar(&f.listChecks, "list-checks", false, "list the checks and exit")
+	return cmd
+}
+
+func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
+	ctx := cmd.Context()
+	if f.listChecks {
+		return listChecks(g, audit.Checks())
+	}
+	var threshold model.Severity
+	if f.failOn != "" {
+		s, err := model.ParseSeverity(f.failOn)
+		if err != nil {
+			return badInput(fmt.Errorf("--fail-on: %w", err))
+		}
+		threshold = s
+	}
+	cfg := audit.Config{
+		Include: f.checks, Exclude: f.skip, Containers: f.containers, AllContainers: f.all,
+		Logger: g.logger, Tool: model.Tool{Name: "lockdown", Version: Version},
+	}
+	switch f.hostChecks {
+	case "auto", "":
+		cfg.HostChecks = audit.HostAuto
+	case "on":
+		cfg.HostChecks = audit.HostOn
+	case "off":
+		cfg.HostChecks = audit.HostOff
+	default:
+		return badInput(fmt.Errorf("--host-checks %q: want auto, on or off", f.hostChecks))
+	}
+	format := strings.ToLower(g.formatOr(report.FormatTable))
+	if !containsFold(report.ReportFormats(report.KindAudit), format) {
+		return badInput(fmt.Errorf("--format %q: audit writes %s", format, strings.Join(report.ReportFormats(report.KindAudit), ", ")))
+	}
+	// Check the selectors before talking to the engine.
+	if _, err := audit.Select(audit.Checks(), f.checks, f.skip); err != nil {
+		return badInput(err)
+	}
+	var base *audit.Baseline
+	if f.baseline != "" {
+		b, err := audit.ReadBaseline(f.baseline)
+		if err != nil {
+			return badInput(err)
+		}
+		base = &b
+	}
+	if f.osvZip != "" {
+		adv, err := audit.AdvisoriesFromOSVZip(f.osvZip, audit.ModDocker, audit.ModMoby, audit.ModRunc, audit.ModContainerd)
+		if err != nil {
+			return badInput(err)
+		}
+		cfg.Advisories = adv
+	}
+	eng, err := audit.NewEngine(f.dockerHost)
+	if err != nil {
+		return badInput(err)
+	}
+	defer eng.Close()
+	cfg.Engine = eng
+
+	rep, runErr := audit.Run(ctx, cfg)
+	if rep == nil {
+		if errors.Is(runErr, ctx.Err()) && ctx.Err() != nil {
+			return runErr
+		}
+		return badInput(runErr)
+	}
+	if f.writeBaseline != "" {
+		if err := audit.NewBaseline(rep, time.Now()).WriteFile(f.writeBaseline); err != nil {
+			return badInput(err)
+		}
+	}
+	if base != nil {
+		rep = base.Apply(rep)
+	}
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	werr := report.WriteReport(w, format, rep, report.Options{Color: g.color(w), Tool: rep.Tool})
+	if cerr := closeOut(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return badInput(werr)
+	}
+	if runErr != nil {
+		// Partial results were printed; the run itself is incomplete.
+		if ctx.Err() != nil {
+			return runErr
+		}
+		return badInput(fmt.Errorf("audit incomplete: %w", runErr))
+	}
+	if f.failOn != "" {
+		for _, fd := range rep.Findings {
+			if fd.Failing(threshold) {
+				return findingsExit()
+			}
+		}
+	}
+	return nil
+}
+
+func containsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func listChecks(g *globals, checks []audit.Check) error {
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCIS\tSCOPE\tSEVERITY\tTAGS\tTITLE")
+	for _, c := range checks {
+		in := c.Info()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.CIS, in.Scope, in.Severity, strings.Join(in.Tags, ","), in.Title)
+	}
+	if err := tw.Flush(); err != nil {
+		closeOut()
+		return err
+	}
+	return closeOut()
+}

@@ -1,0 +1,673 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/netpol"
+	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
+	"github.com/lockdown-sec/lockdown/internal/netpol/load"
+	"github.com/lockdown-sec/lockdown/internal/report"
+)
+
+func newNetpolCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "netpol",
+		Short: "Check Calico and Kubernetes network policies: validate, check a flow, matrix, lint, diff",
+		Long: `Evaluate Calico projectcalico.org/v3 policies (NetworkPolicy, GlobalNetworkPolicy, tiers,
+network sets, host endpoints, profiles; staged policies are reported, never enforced) and
+Kubernetes NetworkPolicies with Calico's semantics, offline.
+
+Inputs are YAML or JSON files or directories (multi-document, Kubernetes Lists). Endpoints
+come from Pod and Namespace manifests in the same inputs (labels, status.podIP, named
+container ports, service accounts), HostEndpoints, or the local Docker engine
+(--from-docker).`,
+	}
+	cmd.AddCommand(
+		newNetpolValidateCmd(g),
+		newNetpolCheckCmd(g),
+		newNetpolMatrixCmd(g),
+		newNetpolLintCmd(g),
+		newNetpolDiffCmd(g),
+	)
+	return cmd
+}
+
+// netpolInput are the flags every netpol command shares.
+type netpolInput struct {
+	fromDocker  bool
+	skipUnknown bool
+	ipVersion   int
+}
+
+func (in *netpolInput) flags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.BoolVar(&in.fromDocker, "from-docker", false, "add the local Docker engine's running containers as endpoints")
+	fl.BoolVar(&in.skipUnknown, "skip-unknown", false, "skip documents of other kinds (Deployments, Services, …) with a warning instead of failing")
+	fl.IntVar(&in.ipVersion, "ip-version", 4, "IP family of evaluated flows: 4 or 6")
+}
+
+func (in *netpolInput) check() error {
+	if in.ipVersion != 4 && in.ipVersion != 6 {
+		return badInput(fmt.Errorf("--ip-version %d: want 4 or 6", in.ipVersion))
+	}
+	return nil
+}
+
+// loaded is the outcome of reading inputs.
+type loaded struct {
+	res    *load.Result
+	docker []*netpol.Endpoint
+}
+
+func (in *netpolInput) read(ctx context.Context, g *globals, paths []string) (*loaded, error) {
+	res, err := load.Load(ctx, paths, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		return nil, badInput(err)
+	}
+	for _, w := range res.Warnings {
+		g.logger.Warn(w.Error())
+	}
+	l := &loaded{res: res}
+	if in.fromDocker {
+		cli, err := dockerep.NewClient()
+		if err != nil {
+			return nil, badInput(err)
+		}
+		defer cli.Close()
+		eps, err := dockerep.Endpoints(ctx, cli, g.logger)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--from-docker: %w", err))
+		}
+		l.docker = eps
+	}
+	return l, nil
+}
+
+func (in *netpolInput) build(ctx context.Context, g *globals, paths []string) (*netpol.Config, error) {
+	l, err := in.read(ctx, g, paths)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := netpol.Build(l.res.Objects, l.docker)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	for _, w := range cfg.Warnings {
+		g.logger.Warn(w.String())
+	}
+	return cfg, nil
+}
+
+// ---- validate
+
+func newNetpolValidateCmd(g *globals) *cobra.Command {
+	var in netpolInput
+	cmd := &cobra.Command{
+		Use:   "validate PATH...",
+		Short: "Report schema and semantic errors (with file and line), and policies that select nothing",
+		Args:  cobra.MinimumNArgs(1),
+		Example: `  lockdown netpol validate policies/
+  lockdown netpol validate policies/ workloads.yaml --format json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.check(); err != nil {
+				return err
+			}
+			return runNetpolValidate(cmd.Context(), g, in, args)
+		},
+	}
+	in.flags(cmd)
+	return cmd
+}
+
+type validateOut struct {
+	Valid    bool           `json:"valid"`
+	Errors   []string       `json:"errors"`
+	Warnings []string       `json:"warnings"`
+	Summary  map[string]int `json:"summary"`
+	Files    []string       `json:"files"`
+	Staged   []string       `json:"staged,omitempty"`
+	Kinds    map[string]int `json:"kinds"`
+}
+
+func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []string) error {
+	format := strings.ToLower(g.formatOr("table"))
+	if format != "table" && format != "json" {
+		return badInput(fmt.Errorf("--format %q: validate writes table or json", format))
+	}
+	l, err := in.read(ctx, g, paths)
+	if err != nil {
+		return err
+	}
+	out := validateOut{Errors: []string{}, Warnings: []string{}, Kinds: map[string]int{}, Summary: map[string]int{}, Files: l.res.Files}
+	for _, w := range l.res.Warnings {
+		out.Warnings = append(out.Warnings, w.Error())
+	}
+	for _, o := range l.res.Objects {
+		k := o.Kind
+		if o.Kind == "NetworkPolicy" && !strings.HasPrefix(o.APIVersion, "projectcalico.org") {
+			k = "NetworkPolicy (Kubernetes)"
+		}
+		out.Kinds[k]++
+	}
+	cfg, berr := netpol.Build(l.res.Objects, l.docker)
+	var firstErr error
+	if berr != nil {
+		var be *netpol.BuildError
+		if errors.As(berr, &be) {
+			for _, e := range be.Errs {
+				out.Errors = append(out.Errors, e.Error())
+			}
+		} else {
+			out.Errors = append(out.Errors, berr.Error())
+		}
+		firstErr = berr
+	} else {
+		for _, w := range cfg.Warnings {
+			out.Warnings = append(out.Warnings, w.String())
+		}
+		if len(cfg.Endpoints) > 0 {
+			for _, p := range cfg.Policies {
+				if !selectsAny(cfg, p) {
+					out.Warnings = append(out.Warnings, fmt.Sprintf("%s: %s %s selects no endpoint (selector %s)", p.Source, p.Kind, p.ID(), p.Selector))
+				}
+			}
+		}
+		for _, p := range cfg.Staged {
+			out.Staged = append(out.Staged, fmt.Sprintf("%s: %s %s (staged: reported, not enforced)", p.Source, p.Kind, p.ID()))
+		}
+		out.Summary = map[string]int{
+			"policies": len(cfg.Policies), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
+			"networkSets": len(cfg.Sets), "endpoints": len(cfg.Endpoints),
+		}
+	}
+	out.Valid = firstErr == nil
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(out)
+	} else {
+		err = writeValidateTable(w, out)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return badInput(err)
+	}
+	if firstErr != nil {
+		return badInput(firstErr)
+	}
+	return nil
+}
+
+func selectsAny(cfg *netpol.Config, p *netpol.Policy) bool {
+	for _, e := range cfg.Endpoints {
+		if p.Selector.Matches(e.Labels) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeValidateTable(w io.Writer, out validateOut) error {
+	var b strings.Builder
+	for _, e := range out.Errors {
+		fmt.Fprintf(&b, "ERROR  %s\n", e)
+	}
+	for _, x := range out.Warnings {
+		fmt.Fprintf(&b, "WARN   %s\n", x)
+	}
+	for _, s := range out.Staged {
+		fmt.Fprintf(&b, "INFO   %s\n", s)
+	}
+	kinds := make([]string, 0, len(out.Kinds))
+	for k, n := range out.Kinds {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+	}
+	slices.Sort(kinds)
+	status := "valid"
+	if !out.Valid {
+		status = fmt.Sprintf("INVALID (%d errors)", len(out.Errors))
+	}
+	fmt.Fprintf(&b, "%s: %d files, %s", status, len(out.Files), strings.Join(kinds, ", "))
+	if out.Valid {
+		fmt.Fprintf(&b, "; %d enforced policies, %d staged, %d tiers, %d network sets, %d endpoints",
+			out.Summary["policies"], out.Summary["staged"], out.Summary["tiers"], out.Summary["networkSets"], out.Summary["endpoints"])
+	}
+	fmt.Fprintf(&b, "; %d warnings\n", len(out.Warnings))
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// ---- check
+
+func newNetpolCheckCmd(g *globals) *cobra.Command {
+	var in netpolInput
+	var from, to, port string
+	var explain bool
+	cmd := &cobra.Command{
+		Use:   "check PATH... --from A --to B --port 443/TCP [--explain]",
+		Short: "Give the verdict for one flow and, with --explain, every tier, policy and rule consulted",
+		Long: `A and B are an endpoint (namespace/pod, a container or host endpoint name) or an IP address.
+PORT is PORT/PROTOCOL (443/TCP, 53/UDP; TCP when the protocol is left out), ICMP or ICMP:TYPE:CODE.
+The flow is allowed only if the source's egress and the destination's ingress both allow it.`,
+		Example: `  lockdown netpol check policies/ pods.yaml --from shop/frontend --to shop/db --port 5432/TCP --explain
+  lockdown netpol check policies/ --from-docker --from web --to 10.0.0.7 --port 443`,
+		Args: cobra.MinimumNArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.check(); err != nil {
+				return err
+			}
+			if from == "" || to == "" || port == "" {
+				return badInput(errors.New("check needs --from, --to and --port"))
+			}
+			if len(args) == 0 && !in.fromDocker {
+				return badInput(errors.New("check needs policy files (PATH...) or --from-docker"))
+			}
+			pp, err := netpol.ParsePortProto(port)
+			if err != nil {
+				return badInput(fmt.Errorf("--port: %w", err))
+			}
+			cfg, err := in.build(cmd.Context(), g, args)
+			if err != nil {
+				return err
+			}
+			fam := in.ipVersion
+			src, err := resolvePeer(cfg, from, &fam, "--from")
+			if err != nil {
+				return err
+			}
+			dst, err := resolvePeer(cfg, to, &fam, "--to")
+			if err != nil {
+				return err
+			}
+			if src.Endpoint != nil {
+				src.IP = src.Endpoint.Addr(fam)
+			}
+			if dst.Endpoint != nil {
+				dst.IP = dst.Endpoint.Addr(fam)
+			}
+			v := cfg.Evaluate(pp.Flow(src, dst, fam))
+			return writeCheck(g, src, dst, pp, v, explain)
+		},
+	}
+	in.flags(cmd)
+	fl := cmd.Flags()
+	fl.StringVar(&from, "from", "", "source: namespace/pod, container or host endpoint name, or IP")
+	fl.StringVar(&to, "to", "", "destination: namespace/pod, container or host endpoint name, or IP")
+	fl.StringVar(&port, "port", "", "destination `PORT/PROTOCOL` (443/TCP, 53/UDP, ICMP)")
+	fl.BoolVar(&explain, "explain", false, "show the tiers, policies and rules consulted on each side and which one decided")
+	return cmd
+}
+
+func resolvePeer(cfg *netpol.Config, ref string, fam *int, flag string) (netpol.Peer, error) {
+	e, err := cfg.Endpoint(ref)
+	if err != nil {
+		return netpol.Peer{}, badInput(fmt.Errorf("%s: %w", flag, err))
+	}
+	if e != nil {
+		return netpol.Peer{Endpoint: e}, nil
+	}
+	ip, err := netip.ParseAddr(ref)
+	if err != nil {
+		return netpol.Peer{}, badInput(fmt.Errorf("%s %q: not an endpoint or an IP address", flag, ref))
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		*fam = 6
+	}
+	return netpol.Peer{IP: ip}, nil
+}
+
+func writeCheck(g *globals, src, dst netpol.Peer, pp netpol.PortProto, v netpol.Verdict, explain bool) error {
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	format := strings.ToLower(g.formatOr("table"))
+	switch format {
+	case "json":
+		out := struct {
+			From string           `json:"from"`
+			To   string           `json:"to"`
+			Port netpol.PortProto `json:"port"`
+			netpol.Verdict
+		}{src.String(), dst.String(), pp, v}
+		if !explain {
+			out.Egress.Steps, out.Ingress.Steps = nil, nil
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(out)
+	case "table":
+		var b strings.Builder
+		verdict := "DENY "
+		if v.Allowed {
+			verdict = "ALLOW"
+		}
+		fmt.Fprintf(&b, "%s  %s -> %s  %s\n", verdict, src, dst, pp)
+		if v.Note != "" {
+			fmt.Fprintf(&b, "  %s\n", v.Note)
+		}
+		if explain && v.Note == "" {
+			for _, d := range []netpol.DirVerdict{v.Egress, v.Ingress} {
+				writeDirExplain(&b, d, src, dst)
+			}
+		}
+		_, err = io.WriteString(w, b.String())
+	default:
+		err = fmt.Errorf("--format %q: check writes table or json", format)
+	}
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return badInput(err)
+	}
+	return nil
+}
+
+func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Peer) {
+	who := src.String()
+	if d.Direction == netpol.Ingress {
+		who = dst.String()
+	}
+	res := "denies"
+	if d.Allowed {
+		res = "allows"
+	}
+	fmt.Fprintf(b, "\n%s of %s %s:\n", d.Direction, who, res)
+	for _, s := range d.Steps {
+		mark := "  "
+		if s.Decided {
+			mark = "=>"
+		}
+		loc := ""
+		if s.Source.File != "" {
+			loc = "  (" + s.Source.String() + ")"
+		}
+		switch s.Kind {
+		case "tier":
+			fmt.Fprintf(b, "%s tier %s (%s)%s\n", mark, s.Tier, s.Note, loc)
+		case "policy":
+			fmt.Fprintf(b, "%s   policy %s: %s%s\n", mark, s.Policy, s.Note, loc)
+		case "rule":
+			fmt.Fprintf(b, "%s   policy %s rule %d: %s  [%s]%s\n", mark, s.Policy, s.Rule, s.Action, strings.TrimSuffix(s.Note, ": "), loc)
+		case "end-of-tier":
+			fmt.Fprintf(b, "%s   end of tier %s: %s%s\n", mark, s.Tier, s.Note, loc)
+		case "profile":
+			fmt.Fprintf(b, "%s %s rule %d: %s %s%s\n", mark, s.Policy, s.Rule, s.Action, s.Note, loc)
+		default:
+			fmt.Fprintf(b, "%s %s\n", mark, s.Note)
+		}
+	}
+}
+
+// ---- matrix
+
+func newNetpolMatrixCmd(g *globals) *cobra.Command {
+	var in netpolInput
+	var ports []string
+	cmd := &cobra.Command{
+		Use:   "matrix PATH...",
+		Short: "Reachability between every pair of endpoints on the ports in use (table, csv, json, dot, svg)",
+		Long: `The ports are those the endpoints declare (container ports, published ports, host endpoint
+ports) and the single ports that rules name, unless --port is given. Endpoints that no policy
+can tell apart are evaluated once. --format dot and svg draw the allowed graph grouped by
+namespace (svg runs Graphviz's dot).`,
+		Example: `  lockdown netpol matrix policies/ pods.yaml
+  lockdown netpol matrix policies/ pods.yaml --format svg -o reach.svg
+  lockdown netpol matrix policies/ --from-docker --port 80/TCP,443/TCP --format csv`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.check(); err != nil {
+				return err
+			}
+			format := strings.ToLower(g.formatOr(netpol.FormatTable))
+			if !slices.Contains(netpol.MatrixFormats(), format) {
+				return badInput(fmt.Errorf("--format %q: matrix writes %s", format, strings.Join(netpol.MatrixFormats(), ", ")))
+			}
+			pps, err := parsePorts(ports)
+			if err != nil {
+				return err
+			}
+			cfg, err := in.build(cmd.Context(), g, args)
+			if err != nil {
+				return err
+			}
+			if len(cfg.Endpoints) == 0 {
+				return badInput(errors.New("no endpoints: give Pod manifests, HostEndpoints or --from-docker"))
+			}
+			if pps == nil {
+				pps = netpol.PortsInUse(cfg)
+			}
+			if len(pps) == 0 {
+				return badInput(errors.New("no ports in use (no endpoint declares a port and no rule names one): give --port"))
+			}
+			start := time.Now()
+			m := netpol.ComputeMatrix(cfg, pps, in.ipVersion)
+			g.logger.Debug("matrix computed", "endpoints", len(cfg.Endpoints), "classes", m.Engine().Classes(), "ports", len(pps), "took", time.Since(start))
+			w, closeOut, err := g.openOutput()
+			if err != nil {
+				return err
+			}
+			werr := netpol.WriteMatrix(cmd.Context(), w, m, format)
+			if cerr := closeOut(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				return badInput(werr)
+			}
+			return nil
+		},
+	}
+	in.flags(cmd)
+	cmd.Flags().StringSliceVar(&ports, "port", nil, "ports to cover, `PORT/PROTOCOL` (repeat or comma-separate); default: the ports in use")
+	return cmd
+}
+
+func parsePorts(in []string) ([]netpol.PortProto, error) {
+	var out []netpol.PortProto
+	for _, s := range in {
+		p, err := netpol.ParsePortProto(s)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--port: %w", err))
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	netpol.SortPorts(out)
+	return out, nil
+}
+
+// ---- lint
+
+func newNetpolLintCmd(g *globals) *cobra.Command {
+	var in netpolInput
+	var failOn string
+	cmd := &cobra.Command{
+		Use:   "lint PATH...",
+		Short: "Find shadowed rules, allow-all from the internet, policies selecting nothing, missing default deny, missing tiers or network sets, Allow/Deny conflicts",
+		Example: `  lockdown netpol lint policies/ pods.yaml
+  lockdown netpol lint policies/ --format sarif -o netpol.sarif --fail-on medium`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.check(); err != nil {
+				return err
+			}
+			var threshold model.Severity
+			if failOn != "" {
+				s, err := model.ParseSeverity(failOn)
+				if err != nil {
+					return badInput(fmt.Errorf("--fail-on: %w", err))
+				}
+				threshold = s
+			}
+			format := strings.ToLower(g.formatOr(report.FormatTable))
+			if !slices.Contains(report.ReportFormats(report.KindNetpolLint), format) {
+				return badInput(fmt.Errorf("--format %q: lint writes %s", format, strings.Join(report.ReportFormats(report.KindNetpolLint), ", ")))
+			}
+			cfg, err := in.build(cmd.Context(), g, args)
+			if err != nil {
+				return err
+			}
+			findings := netpol.Lint(cfg)
+			rep := &model.Report{
+				Kind:      report.KindNetpolLint,
+				Tool:      model.Tool{Name: "lockdown", Version: Version},
+				CreatedAt: time.Now().UTC(),
+				Target:    &model.Target{Input: strings.Join(args, " "), Kind: "netpol"},
+				Findings:  findings,
+				Meta: map[string]string{
+					"policies":  strconv.Itoa(len(cfg.Policies)),
+					"endpoints": strconv.Itoa(len(cfg.Endpoints)),
+				},
+			}
+			if rep.Findings == nil {
+				rep.Findings = []model.Finding{}
+			}
+			for _, wn := range cfg.Warnings {
+				rep.Warnings = append(rep.Warnings, model.Warning{Path: wn.Source.String(), Message: wn.Message})
+			}
+			w, closeOut, err := g.openOutput()
+			if err != nil {
+				return err
+			}
+			werr := report.WriteReport(w, format, rep, report.Options{Color: g.color(w), Tool: rep.Tool})
+			if cerr := closeOut(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				return badInput(werr)
+			}
+			if failOn != "" {
+				for _, f := range findings {
+					if f.Failing(threshold) {
+						return findingsExit()
+					}
+				}
+			}
+			return nil
+		},
+	}
+	in.flags(cmd)
+	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
+	return cmd
+}
+
+// ---- diff
+
+func newNetpolDiffCmd(g *globals) *cobra.Command {
+	var in netpolInput
+	var endpoints, ports []string
+	var exitCode bool
+	cmd := &cobra.Command{
+		Use:   "diff OLD NEW",
+		Short: "List the flows a policy change newly allows and newly blocks",
+		Long: `OLD and NEW are policy files or directories. Both are evaluated over the same endpoints:
+the ones in --endpoints files, --from-docker, and any Pod or Namespace manifests in OLD and NEW
+(endpoints found on only one side are not compared).`,
+		Example: `  lockdown netpol diff main/policies/ pr/policies/ --endpoints cluster-pods.yaml
+  lockdown netpol diff old.yaml new.yaml --endpoints pods.yaml --format json --exit-code`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := in.check(); err != nil {
+				return err
+			}
+			format := strings.ToLower(g.formatOr("table"))
+			if format != "table" && format != "json" && format != "csv" {
+				return badInput(fmt.Errorf("--format %q: diff writes table, json or csv", format))
+			}
+			pps, err := parsePorts(ports)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var shared []*load.Object
+			var docker []*netpol.Endpoint
+			if len(endpoints) > 0 || in.fromDocker {
+				l, err := in.read(ctx, g, endpoints)
+				if err != nil {
+					return err
+				}
+				shared, docker = l.res.Objects, l.docker
+			}
+			side := func(path string) (*netpol.Config, error) {
+				res, err := load.Load(ctx, []string{path}, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
+				if err != nil {
+					return nil, badInput(err)
+				}
+				cfg, err := netpol.Build(append(slices.Clone(res.Objects), shared...), docker)
+				if err != nil {
+					return nil, badInput(err)
+				}
+				return cfg, nil
+			}
+			oldCfg, err := side(args[0])
+			if err != nil {
+				return err
+			}
+			newCfg, err := side(args[1])
+			if err != nil {
+				return err
+			}
+			if len(newCfg.Endpoints) == 0 {
+				return badInput(errors.New("no endpoints to compare: give --endpoints FILE, --from-docker, or Pod manifests"))
+			}
+			if pps == nil {
+				pps = netpol.PortsInUse(newCfg)
+				for _, p := range netpol.PortsInUse(oldCfg) {
+					if !slices.Contains(pps, p) {
+						pps = append(pps, p)
+					}
+				}
+				netpol.SortPorts(pps)
+			}
+			if len(pps) == 0 {
+				return badInput(errors.New("no ports in use: give --port"))
+			}
+			d := netpol.Diff(oldCfg, newCfg, pps, in.ipVersion)
+			w, closeOut, err := g.openOutput()
+			if err != nil {
+				return err
+			}
+			werr := netpol.WriteDiff(w, d, format)
+			if cerr := closeOut(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				return badInput(werr)
+			}
+			if exitCode && d.Changed() {
+				return findingsExit()
+			}
+			return nil
+		},
+	}
+	in.flags(cmd)
+	fl := cmd.Flags()
+	fl.StringSliceVar(&endpoints, "endpoints", nil, "files or directories with the endpoints (Pods, Namespaces, ServiceAccounts, HostEndpoints) to compare on")
+	fl.StringSliceVar(&ports, "port", nil, "ports to compare, `PORT/PROTOCOL`; default: the ports in use on either side")
+	fl.BoolVar(&exitCode, "exit-code", false, "exit 1 when any flow changed")
+	return cmd
+}

@@ -1,0 +1,73 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/image"
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// targetFlags are the flags of every command that reads an image.
+type targetFlags struct {
+	platform   string
+	insecure   []string
+	extractors []string
+	noCache    bool
+}
+
+func (t *targetFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&t.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (`OS/ARCH[/VARIANT]`)")
+	f.StringSliceVar(&t.insecure, "insecure-registry", nil, "reach this registry `HOST[:PORT]` over plain HTTP (localhost only in practice)")
+	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: dpkg, apk, rpm, gobinary)")
+}
+
+// catalogTarget opens a target and catalogs it. Every error is bad input
+// (exit 2) except cancellation.
+func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFlags) (*model.SBOM, error) {
+	src, err := image.Open(ctx, target, image.Options{
+		Platform:         tf.platform,
+		InsecureRegistry: tf.insecure,
+		Logger:           g.logger,
+	})
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	defer src.Close()
+	c, err := catalog.New(catalog.Default()...)
+	if err != nil {
+		return nil, err
+	}
+	sbom, err := c.Catalog(ctx, src, catalog.Options{Extractors: tf.extractors, Logger: g.logger})
+	if err != nil {
+		return nil, inputErr(err)
+	}
+	sbom.Tool = model.Tool{Name: catalog.ToolName, Version: Version}
+	for _, w := range sbom.Warnings {
+		g.logger.Warn(w.Message, "path", w.Path, "layer", w.Layer)
+	}
+	return sbom, nil
+}
+
+// inputErr marks err as bad input unless the run was cancelled.
+func inputErr(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	return badInput(err)
+}
+
+// tool is Lockdown's own identity in reports.
+func tool() model.Tool { return model.Tool{Name: catalog.ToolName, Version: Version} }
+
+func exactlyOneTarget(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return badInput(fmt.Errorf("%s needs exactly one TARGET (docker-archive:PATH, oci-archive:PATH, oci-dir:PATH, registry:REF, docker:REF, dir:PATH or REF), got %d arguments", cmd.CommandPath(), len(args)))
+	}
+	return nil
+}

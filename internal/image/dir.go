@@ -1,0 +1,177 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// dirLayer is the single pseudo layer of a dir: target. Walk reads the
+// directory itself (through os.Root, never following symlinks) instead of
+// a tar stream.
+type dirLayer struct {
+	root string // absolute
+	ref  model.LayerRef
+}
+
+func (d *dirLayer) Ref() model.LayerRef { return d.ref }
+
+// Open is not used for dir: layers: Walk reads the directory directly.
+func (d *dirLayer) Open(context.Context) (io.ReadCloser, error) {
+	return nil, fmt.Errorf("layer of dir:%s: a directory, not a tar stream", d.root)
+}
+
+func openDir(_ context.Context, input, p string, opts Options) (Source, error) {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return nil, fmt.Errorf("open dir %s: %w: %w", p, err, ErrBadInput)
+	}
+	st, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("open dir %s: %w: %w", p, err, ErrBadInput)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("open dir %s: not a directory: %w", p, ErrBadInput)
+	}
+	return &source{
+		target: model.Target{Input: input, Kind: KindDir, Name: abs},
+		layers: []Layer{&dirLayer{root: abs, ref: model.LayerRef{Index: 0}}},
+		lim:    opts.limits(),
+	}, nil
+}
+
+// pseudoFS are skipped when the whole host (/) is walked.
+var pseudoFS = []string{"/proc", "/sys", "/dev"}
+
+// walkDir reads a root filesystem directory into a layer record. Entries
+// that cannot be read become warnings.
+func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOptions, lim limits) (*layerRecord, error) {
+	root, err := os.OpenRoot(d.root)
+	if err != nil {
+		return nil, fmt.Errorf("dir %s: %w: %w", d.root, err, ErrBadInput)
+	}
+	defer root.Close()
+	rec := &layerRecord{ref: ref}
+	warn := func(p, format string, args ...any) {
+		rec.warnings = append(rec.warnings, model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
+	}
+	hostRoot := d.root == "/"
+	// Depth-first with an explicit stack; names sorted for a stable order.
+	stack := []string{"/"}
+	for len(stack) > 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dir := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		names, err := readDirNames(root, rel(dir))
+		if err != nil {
+			warn(dir, "read directory: %v", err)
+			continue
+		}
+		var subdirs []string
+		for _, name := range names {
+			p := path.Join(dir, name)
+			if hostRoot && slices.Contains(pseudoFS, p) {
+				continue
+			}
+			fi, err := root.Lstat(rel(p))
+			if err != nil {
+				warn(p, "lstat: %v", err)
+				continue
+			}
+			e := entry{path: p, mode: fi.Mode()}
+			switch {
+			case fi.Mode().IsRegular():
+				e.kind = kindRegular
+				e.size = fi.Size()
+				if err := visitDirFile(ctx, root, &e, ref, opts, lim, warn); err != nil {
+					return nil, err
+				}
+			case fi.IsDir():
+				e.kind = kindDir
+				subdirs = append(subdirs, p)
+			case fi.Mode()&fs.ModeSymlink != 0:
+				e.kind = kindSymlink
+				if e.linkname, err = root.Readlink(rel(p)); err != nil {
+					warn(p, "readlink: %v", err)
+				}
+			default:
+				e.kind = kindOther
+			}
+			rec.entries = append(rec.entries, e)
+		}
+		for _, s := range slices.Backward(subdirs) {
+			stack = append(stack, s)
+		}
+	}
+	return rec, nil
+}
+
+func rel(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return p[1:]
+}
+
+func readDirNames(root *os.Root, dir string) ([]string, error) {
+	f, err := root.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// visitDirFile opens a regular file without following a symlink put in
+// its place since the Lstat, and hands it to Visit.
+func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerRef, opts WalkOptions, lim limits, warn func(p, format string, args ...any)) error {
+	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
+		return nil
+	}
+	if e.size > lim.maxFile {
+		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
+		return nil
+	}
+	f, err := root.OpenFile(rel(e.path), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		warn(e.path, "open: %v", err)
+		return nil
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		warn(e.path, "changed while walking: no longer a regular file")
+		return nil
+	}
+	gr := &guardReader{r: io.LimitReader(f, lim.maxFile)}
+	res, err := opts.Visit(ctx, File{Path: e.path, Mode: e.mode, Size: e.size, Layer: ref}, gr)
+	gr.done = true
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if err != nil {
+		if gr.err != nil && !errors.Is(gr.err, io.EOF) {
+			warn(e.path, "read: %v", gr.err)
+		} else {
+			warn(e.path, "%v", err)
+		}
+		return nil
+	}
+	e.visited, e.result = true, res
+	return nil
+}

@@ -1,0 +1,186 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
+)
+
+// edgeCaseLayers returns the layer tars inside the scalibr edge-case
+// docker saves, plus the plain unpack-escape.tar, as fuzz seeds.
+func edgeCaseLayers(f *testing.F) [][]byte {
+	dir := os.Getenv("LOCKDOWN_TESTDATA")
+	if dir == "" {
+		dir = filepath.Join(testutil.RepoRoot(f), "..", "shared", "data")
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "images", "scalibr-edge-cases", "*.tar"))
+	var out [][]byte
+	for _, p := range files {
+		a, err := openTarArchive(p)
+		if err != nil {
+			continue
+		}
+		if !a.has("manifest.json") {
+			if b, err := os.ReadFile(p); err == nil {
+				out = append(out, b)
+			}
+			continue
+		}
+		for name := range a.members {
+			if path.Base(name) == "layer.tar" {
+				if b, err := a.readAll(name); err == nil {
+					out = append(out, b)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// trimTar drops a tar's trailing zero blocks (the end marker and record
+// padding): the reader takes a clean end of data as the end, and short
+// seeds keep the fuzzer's minimisation quick.
+func trimTar(b []byte) []byte {
+	n := len(bytes.TrimRight(b, "\x00"))
+	n = (n + 511) / 512 * 512
+	return b[:min(n, len(b))]
+}
+
+// repackDockerSave rewrites a docker save archive with its layer tars and
+// itself trimmed (trimTar), for short fuzz seeds. Diff IDs no longer match.
+func repackDockerSave(tb testing.TB, b []byte) []byte {
+	var out bytes.Buffer
+	tr := tar.NewReader(bytes.NewReader(b))
+	tw := tar.NewWriter(&out)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			break
+		}
+		body, _ := io.ReadAll(tr)
+		if path.Base(hdr.Name) == "layer.tar" {
+			body = trimTar(body)
+		}
+		if hdr.Typeflag == tar.TypeDir || path.Base(hdr.Name) == "VERSION" || path.Base(hdr.Name) == "json" {
+			continue
+		}
+		hdr.Size = int64(len(body))
+		if err := tw.WriteHeader(hdr); err != nil {
+			tb.Fatal(err)
+		}
+		tw.Write(body)
+	}
+	tw.Close()
+	return trimTar(out.Bytes())
+}
+
+func readFile(tb testing.TB, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// bytesSource is a one-layer Source over bytes held in memory.
+func bytesSource(b []byte) Source {
+	return &source{
+		target: model.Target{Input: "fuzz", Kind: "fuzz"},
+		lim:    limits{maxLayer: 1 << 20, maxFile: 1 << 16},
+		layers: []Layer{&layer{
+			ref:   model.LayerRef{Index: 0, Digest: "sha256:fuzz"},
+			local: true,
+			open: func(context.Context) (io.ReadCloser, error) {
+				return decompress(io.NopCloser(bytes.NewReader(b)))
+			},
+		}},
+	}
+}
+
+// FuzzWalkLayer feeds arbitrary bytes to the walker as one layer: it must
+// never panic, its errors are ErrBadInput, and whatever it builds keeps
+// every path and every resolved symlink inside the root.
+func FuzzWalkLayer(f *testing.F) {
+	for _, b := range edgeCaseLayers(f) {
+		f.Add(trimTar(b))
+	}
+	f.Add(testutil.LayerTar(f,
+		testutil.TarDir("etc"), testutil.TarFile("etc/a", "a"), testutil.TarHardlink("etc/b", "etc/a"),
+		testutil.TarWhiteout("etc/c"), testutil.TarOpaque("usr"), testutil.TarSymlink("lib", "usr/lib"),
+		testutil.TarSymlink("loop", "loop"), testutil.TarSymlink("up", "../../.."),
+	))
+	f.Add(testutil.GzipBytes(f, testutil.LayerTar(f, testutil.TarFile("var/lib/dpkg/status", "Package: x\n"))))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tree, err := Walk(context.Background(), bytesSource(data), WalkOptions{
+			Want:  wantAll,
+			Visit: visitString,
+		})
+		if err != nil {
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("Walk error %v does not wrap ErrBadInput", err)
+			}
+			return
+		}
+		for _, p := range tree.Paths() {
+			if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
+				t.Fatalf("path %q is not clean and absolute", p)
+			}
+			r, err := tree.Resolve(p)
+			if err != nil {
+				if !errors.Is(err, ErrBadInput) {
+					t.Fatalf("Resolve(%q) = %v, want ErrBadInput", p, err)
+				}
+				continue
+			}
+			if !strings.HasPrefix(r, "/") || path.Clean(r) != r {
+				t.Fatalf("Resolve(%q) = %q: not clean and inside the root", p, r)
+			}
+			tree.Lstat(p)
+			tree.History(p)
+		}
+		for _, p := range tree.Visited() {
+			if _, ok := tree.Result(p); !ok {
+				t.Fatalf("Visited lists %s but Result has nothing", p)
+			}
+		}
+	})
+}
+
+// FuzzOpenDockerArchive feeds arbitrary bytes to Open as a docker-archive
+// file and walks what opens: no panic, only ErrBadInput errors.
+func FuzzOpenDockerArchive(f *testing.F) {
+	dir := os.Getenv("LOCKDOWN_TESTDATA")
+	if dir == "" {
+		dir = filepath.Join(testutil.RepoRoot(f), "..", "shared", "data")
+	}
+	for _, name := range []string{"layers-single-file.tar", "layers-symlink-basic.tar", "layers-two-files.tar"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "images", "scalibr-edge-cases", name)); err == nil {
+			f.Add(repackDockerSave(f, b))
+		}
+	}
+	tmp := f.TempDir()
+	f.Add(trimTar(readFile(f, testutil.WriteDockerArchive(f, tmp,
+		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("etc/os-release", "ID=x\n"), testutil.TarSymlink("lib", "usr/lib")))},
+		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarWhiteout("lib"), testutil.TarOpaque("etc")))},
+	))))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "image.tar")
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := openAndWalk("docker-archive:"+p, Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16})
+		if err != nil && !errors.Is(err, ErrBadInput) {
+			t.Fatalf("Open+Walk error %v does not wrap ErrBadInput", err)
+		}
+	})
+}

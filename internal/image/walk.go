@@ -1,0 +1,437 @@
+package image
+
+import (
+	"archive/tar"
+	"compress/flate"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"path"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// entryKind is what a layer entry is, as far as merging cares.
+type entryKind uint8
+
+const (
+	kindRegular  entryKind = iota
+	kindDir                // directory
+	kindSymlink            // symbolic link; linkname is the target as written
+	kindHardlink           // hard link to a path not (yet) seen in this layer
+	kindOther              // device, fifo, socket
+)
+
+// entry is one tar header of one layer (whiteouts excluded).
+type entry struct {
+	path     string
+	linkname string
+	size     int64
+	mode     fs.FileMode
+	kind     entryKind
+	visited  bool // Visit ran and succeeded: result is valid
+	result   any
+}
+
+// layerRecord is everything one layer contributes, produced independently
+// of the other layers and merged in layer order afterwards.
+type layerRecord struct {
+	ref       model.LayerRef
+	entries   []entry
+	whiteouts []string // paths this layer deletes from the layers below
+	opaques   []string // directories whose lower content this layer hides
+	warnings  []model.Warning
+}
+
+// Walk reads every layer (concurrently), applies them in order with OCI
+// whiteouts, opaque directories and hard links, calls Visit for wanted files,
+// and returns the merged tree. Errors caused by the image wrap ErrBadInput
+// and name the layer and entry.
+func Walk(ctx context.Context, src Source, opts WalkOptions) (*Tree, error) {
+	if src == nil {
+		return nil, errors.New("walk: nil source")
+	}
+	layers := src.Layers()
+	lim := limitsOf(src)
+	n := opts.Concurrency
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	refs := make([]model.LayerRef, len(layers))
+	for i, l := range layers {
+		refs[i] = l.Ref()
+	}
+	records := make([]*layerRecord, len(layers))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(n)
+	for i, l := range layers {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			var err error
+			if dl, ok := l.(*dirLayer); ok {
+				records[i], err = walkDir(gctx, dl, refs[i], opts, lim)
+			} else {
+				records[i], err = walkTar(gctx, l, refs[i], opts, lim)
+			}
+			return err
+		})
+	}
+	err := g.Wait()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("walk %s: %w", src.Target().Input, ctx.Err())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("walk %s: %w", src.Target().Input, err)
+	}
+	t := newTree(refs)
+	for i, rec := range records {
+		t.apply(i, rec, opts.Want)
+		records[i] = nil
+	}
+	return &Tree{impl: t}, nil
+}
+
+// layerName names a layer in errors and warnings: its diff ID, else its
+// digest, else its index.
+func layerName(ref model.LayerRef) string {
+	switch {
+	case ref.DiffID != "":
+		return ref.DiffID
+	case ref.Digest != "":
+		return ref.Digest
+	}
+	return fmt.Sprintf("#%d", ref.Index)
+}
+
+// errLayerTooBig is returned by layerReader past MaxLayerBytes.
+var errLayerTooBig = errors.New("layer too big")
+
+// layerReader counts (and bounds) the uncompressed bytes of a layer,
+// hashes them to check the diff ID, and stops when ctx is done. Its first
+// error is sticky.
+type layerReader struct {
+	ctx context.Context
+	r   io.Reader
+	n   int64
+	max int64
+	h   hash.Hash
+	err error
+}
+
+func (lr *layerReader) Read(p []byte) (int, error) {
+	if lr.err != nil {
+		return 0, lr.err
+	}
+	if err := lr.ctx.Err(); err != nil {
+		lr.err = err
+		return 0, err
+	}
+	if room := lr.max - lr.n + 1; int64(len(p)) > room {
+		p = p[:room]
+	}
+	n, err := lr.r.Read(p)
+	lr.n += int64(n)
+	if lr.h != nil {
+		lr.h.Write(p[:n])
+	}
+	if lr.n > lr.max {
+		lr.err = errLayerTooBig
+		return n, lr.err
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
+		lr.err = err
+	}
+	return n, err
+}
+
+// walkTar reads one tar layer into a record.
+func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions, lim limits) (*layerRecord, error) {
+	name := layerName(ref)
+	local := false
+	if ll, ok := l.(*layer); ok {
+		local = ll.local
+	}
+	// fail turns a read error into the walk's error: the input's fault when
+	// the bytes are local or are a corrupt stream.
+	fail := func(lr *layerReader, entryName string, err error) error {
+		where := "layer " + name
+		if entryName != "" {
+			where += fmt.Sprintf(": entry %q", entryName)
+		}
+		if lr != nil && lr.err != nil {
+			err = lr.err
+		}
+		switch {
+		case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("%s: %w", where, err)
+		case errors.Is(err, errLayerTooBig):
+			return fmt.Errorf("%s: uncompressed size passes the limit of %d bytes (decompression bomb?): %w", where, lim.maxLayer, ErrBadInput)
+		case local || corrupt(err):
+			return fmt.Errorf("%s: corrupt or truncated layer: %w: %w", where, err, ErrBadInput)
+		}
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	rc, err := l.Open(ctx)
+	if err != nil {
+		return nil, fail(nil, "", err)
+	}
+	defer rc.Close()
+	lr := &layerReader{ctx: ctx, r: rc, max: lim.maxLayer}
+	var wantSum []byte
+	if alg, hx, ok := strings.Cut(ref.DiffID, ":"); ok && alg == "sha256" {
+		if b, err := hex.DecodeString(hx); err == nil && len(b) == sha256.Size {
+			wantSum = b
+			lr.h = sha256.New()
+		}
+	}
+	rec := &layerRecord{ref: ref}
+	warn := func(p, format string, args ...any) {
+		rec.warnings = append(rec.warnings, model.Warning{Layer: ref.DiffID, Path: p, Message: fmt.Sprintf(format, args...)})
+	}
+	// regular maps the paths of this layer's regular files to their entry,
+	// for hard links.
+	regular := map[string]int{}
+	tr := tar.NewReader(lr)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && hdr != nil) {
+			return nil, fail(lr, "", err)
+		}
+		p, err := cleanEntryName(hdr.Name)
+		if err != nil {
+			return nil, fmt.Errorf("layer %s: entry %q: %w: %w", name, hdr.Name, err, ErrBadInput)
+		}
+		if p == "/" {
+			continue
+		}
+		dir, base := path.Split(p)
+		if aufsMeta(p) {
+			continue
+		}
+		if strings.HasPrefix(base, whiteoutPrefix) {
+			if base == whiteoutOpaque {
+				rec.opaques = append(rec.opaques, cleanDir(dir))
+				continue
+			}
+			victim := base[len(whiteoutPrefix):]
+			if victim == "" || victim == "." || victim == ".." {
+				return nil, fmt.Errorf("layer %s: entry %q: invalid whiteout: %w", name, hdr.Name, ErrBadInput)
+			}
+			rec.whiteouts = append(rec.whiteouts, dir+victim)
+			continue
+		}
+		e := entry{path: p, mode: modeOf(hdr), size: hdr.Size}
+		switch hdr.Typeflag {
+		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
+			e.kind = kindRegular
+			if err := visit(ctx, &e, tr, ref, opts, lim, warn); err != nil {
+				return nil, fail(lr, hdr.Name, err)
+			}
+			if lr.err != nil {
+				return nil, fail(lr, hdr.Name, lr.err)
+			}
+			regular[p] = len(rec.entries)
+		case tar.TypeLink:
+			target, err := cleanEntryName(hdr.Linkname)
+			if err != nil || target == "/" {
+				return nil, fmt.Errorf("layer %s: entry %q: hard link to %q: %w: %w", name, hdr.Name, hdr.Linkname, errOr(err, "root"), ErrBadInput)
+			}
+			e.kind = kindHardlink
+			e.linkname = target
+			if j, ok := regular[target]; ok {
+				te := &rec.entries[j]
+				e.kind = kindRegular
+				e.linkname = ""
+				e.mode, e.size = te.mode, te.size
+				if opts.Want != nil && opts.Visit != nil && opts.Want(p, e.mode, e.size) {
+					if te.visited {
+						e.visited, e.result = true, te.result
+					} else {
+						warn(p, "hard link to %s, whose content was not read", target)
+					}
+				}
+				regular[p] = len(rec.entries)
+			}
+		case tar.TypeSymlink:
+			e.kind = kindSymlink
+			e.linkname = hdr.Linkname
+			e.size = 0
+		case tar.TypeDir:
+			e.kind = kindDir
+			e.size = 0
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			e.kind = kindOther
+			e.size = 0
+		default:
+			warn(p, "unsupported tar entry type %q, skipped", hdr.Typeflag)
+			continue
+		}
+		rec.entries = append(rec.entries, e)
+	}
+	// Read to the end so a bad trailer, a gzip checksum or a wrong diff ID
+	// is noticed.
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return nil, fail(lr, "", err)
+	}
+	if wantSum != nil {
+		if got := lr.h.Sum(nil); string(got) != string(wantSum) {
+			return nil, fmt.Errorf("layer %s: content has diff ID sha256:%x: %w", name, got, ErrBadInput)
+		}
+	}
+	return rec, nil
+}
+
+// modeOf is the file mode of a tar entry: permission and setuid/setgid/
+// sticky bits from the header's mode, the type from its type flag only (a
+// hostile header may put other type bits in its mode).
+func modeOf(hdr *tar.Header) fs.FileMode {
+	m := hdr.FileInfo().Mode() &^ fs.ModeType
+	switch hdr.Typeflag {
+	case tar.TypeDir:
+		m |= fs.ModeDir
+	case tar.TypeSymlink:
+		m |= fs.ModeSymlink
+	case tar.TypeChar:
+		m |= fs.ModeDevice | fs.ModeCharDevice
+	case tar.TypeBlock:
+		m |= fs.ModeDevice
+	case tar.TypeFifo:
+		m |= fs.ModeNamedPipe
+	}
+	return m
+}
+
+func errOr(err error, s string) error {
+	if err != nil {
+		return err
+	}
+	return errors.New(s)
+}
+
+// visit hands one regular file to Visit when Want asks for it. A Visit
+// error is a warning; a read error of the layer itself is returned.
+func visit(ctx context.Context, e *entry, r io.Reader, ref model.LayerRef, opts WalkOptions, lim limits, warn func(p, format string, args ...any)) error {
+	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
+		return nil
+	}
+	if e.size > lim.maxFile {
+		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
+		return nil
+	}
+	gr := &guardReader{r: io.LimitReader(r, lim.maxFile)}
+	res, err := opts.Visit(ctx, File{Path: e.path, Mode: e.mode, Size: e.size, Layer: ref}, gr)
+	gr.done = true
+	if cerr := ctx.Err(); cerr != nil {
+		return cerr
+	}
+	if gr.err != nil && !errors.Is(gr.err, io.EOF) {
+		// The stream under the file failed (truncated, corrupt, too big):
+		// that is the layer's problem, not the visitor's.
+		return gr.err
+	}
+	if err != nil {
+		warn(e.path, "%v", err)
+		return nil
+	}
+	e.visited, e.result = true, res
+	return nil
+}
+
+// guardReader is what Visit reads: it remembers the first stream error and
+// refuses reads after Visit returned.
+type guardReader struct {
+	r    io.Reader
+	done bool
+	err  error
+}
+
+var errReadAfterVisit = errors.New("read after Visit returned")
+
+func (g *guardReader) Read(p []byte) (int, error) {
+	if g.done {
+		return 0, errReadAfterVisit
+	}
+	n, err := g.r.Read(p)
+	if err != nil && g.err == nil {
+		g.err = err
+	}
+	return n, err
+}
+
+// corrupt reports whether err says the bytes themselves are bad (as
+// opposed to the network or the disk failing).
+func corrupt(err error) bool {
+	var ce flate.CorruptInputError
+	return errors.Is(err, tar.ErrHeader) || errors.Is(err, tar.ErrInsecurePath) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrHeader) ||
+		errors.Is(err, gzip.ErrChecksum) || errors.As(err, &ce) || errors.Is(err, ErrBadInput)
+}
+
+// OCI whiteout names.
+const (
+	whiteoutPrefix = ".wh."
+	whiteoutMeta   = ".wh..wh."
+	whiteoutOpaque = ".wh..wh..opq"
+)
+
+// aufsMeta reports AUFS bookkeeping entries (.wh..wh.plnk and the like,
+// and anything under them), which are not part of the filesystem.
+func aufsMeta(p string) bool {
+	for _, c := range strings.Split(p[1:], "/") {
+		if strings.HasPrefix(c, whiteoutMeta) && c != whiteoutOpaque {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanEntryName turns a tar entry name into "/a/b". Absolute names and
+// names whose ".." climbs above the root are refused.
+func cleanEntryName(name string) (string, error) {
+	if name == "" {
+		return "", errors.New("empty name")
+	}
+	if strings.HasPrefix(name, "/") {
+		return "", errors.New("absolute name")
+	}
+	if strings.IndexByte(name, 0) >= 0 {
+		return "", errors.New("NUL in name")
+	}
+	depth := 0
+	for c := range strings.SplitSeq(name, "/") {
+		switch c {
+		case "", ".":
+		case "..":
+			depth--
+			if depth < 0 {
+				return "", errors.New("name escapes the root with ..")
+			}
+		default:
+			depth++
+		}
+	}
+	return path.Clean("/" + name), nil
+}
+
+// cleanDir turns "dir/" from path.Split into a clean directory path.
+func cleanDir(dir string) string {
+	if dir == "" {
+		return "/"
+	}
+	return path.Clean(dir)
+}

@@ -1,0 +1,546 @@
+package match
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/osv"
+	"github.com/lockdown-sec/lockdown/internal/version"
+)
+
+// Source gives the advisories that name one package in one ecosystem
+// (already normalised, see NormalizeEcosystem). internal/vulndb's store
+// implements it.
+type Source interface {
+	Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error)
+}
+
+// Options tune Match. The zero value works.
+type Options struct {
+	// IgnoreUnfixed drops findings that have no fixed version.
+	IgnoreUnfixed bool
+	// Logger receives debug messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Match matches packages against the advisories of db and returns one
+// finding per (package, vulnerability), sorted by severity (highest
+// first), package and rule ID.
+//
+// Which advisories a package is looked up under, and with which version:
+//
+//   - deb (Debian, Ubuntu): the source package (SourceName, else Name) and
+//     the source version (SourceVersion, else Version), because Debian and
+//     Ubuntu advisories are per source package and a binNMU (+b1) binary
+//     version is not a source version;
+//   - apk (Alpine): the origin (SourceName, else Name) and the package
+//     version;
+//   - rpm: the binary package Name and its [epoch:]version-release (the
+//     Epoch field is added when Version lacks one). AlmaLinux and Rocky
+//     advisories list every binary package by its own name (openssl and
+//     openssl-libs, kernel and kernel-core), so the source RPM name is not
+//     used;
+//   - Go: the module path, "stdlib" for the toolchain; others: Name.
+//
+// Only affected entries whose ecosystem (normalised) equals the package's
+// and whose name equals the looked-up name count (PyPI names compared in
+// PEP 503 normal form). Withdrawn records are ignored.
+//
+// RPM modularity: a range is modular when one of its versions has a
+// release with "module_el" or "module+el" (AlmaLinux, RHEL). A modular
+// range is evaluated only for a modular package (Modularity set, or such a
+// release), a non-modular range only for a non-modular one; a range with
+// no version but introduced "0" is evaluated for both. Advisories do not
+// name the module stream, so two streams of one module are not told apart.
+//
+// Aliases: advisories that share an ID or alias (or, for records with one
+// "upstream" ID such as ALPINE-CVE-…, that upstream ID) are one
+// vulnerability for one package: one finding, RuleID = the lowest CVE ID
+// among them (else the lowest record ID), Aliases = every other ID. Its
+// fixed version is the highest fix any of them names (upgrading to it fixes
+// the vulnerability by every source); its severity the highest.
+//
+// A version that cannot be parsed, an unknown ecosystem and an advisory
+// whose events cannot be parsed become warnings; only a failing Source or a
+// cancelled ctx is an error.
+func Match(ctx context.Context, db Source, pkgs []model.Package, opts Options) ([]model.Finding, []model.Warning, error) {
+	m := &matcher{
+		db:      db,
+		opts:    opts,
+		log:     opts.Logger,
+		schemes: map[string]version.Scheme{},
+		lookups: map[string][]osv.Vulnerability{},
+		badEco:  map[string]int{},
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	var findings []model.Finding
+	noEco := 0
+	for i := range pkgs {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		p := &pkgs[i]
+		eco := NormalizeEcosystem(p.Ecosystem)
+		if eco == "" {
+			noEco++
+			continue
+		}
+		fs, err := m.matchPackage(ctx, p, eco)
+		if err != nil {
+			return nil, nil, err
+		}
+		findings = append(findings, fs...)
+	}
+	if noEco > 0 {
+		m.warnings = append(m.warnings, model.Warning{
+			Message: fmt.Sprintf("%d packages have no ecosystem and were not matched", noEco)})
+	}
+	for _, eco := range slices.Sorted(maps.Keys(m.badEco)) {
+		m.warnings = append(m.warnings, model.Warning{
+			Message: fmt.Sprintf("no version scheme for ecosystem %q: %d packages not matched", eco, m.badEco[eco])})
+	}
+	sortFindings(findings)
+	return findings, m.warnings, nil
+}
+
+type matcher struct {
+	db       Source
+	opts     Options
+	log      *slog.Logger
+	schemes  map[string]version.Scheme
+	lookups  map[string][]osv.Vulnerability
+	badEco   map[string]int
+	warnings []model.Warning
+}
+
+// hit is one advisory that affects one package.
+type hit struct {
+	v      *osv.Vulnerability
+	a      *osv.Affected // the first matching affected entry
+	fixed  string
+	sev    model.Severity
+	vector string
+}
+
+func (m *matcher) scheme(eco string) (version.Scheme, bool) {
+	if s, ok := m.schemes[eco]; ok {
+		return s, s != nil
+	}
+	s, err := version.ForEcosystem(eco)
+	if err != nil {
+		s = nil
+	}
+	m.schemes[eco] = s
+	return s, s != nil
+}
+
+// query returns the name and version a package is looked up with.
+func query(p *model.Package, eco string) (name, ver string) {
+	name, ver = p.Name, p.Version
+	switch p.Type {
+	case model.TypeDeb:
+		if p.SourceName != "" {
+			name = p.SourceName
+		}
+		if p.SourceVersion != "" {
+			ver = p.SourceVersion
+		}
+	case model.TypeAPK:
+		if p.SourceName != "" {
+			name = p.SourceName
+		}
+	case model.TypeRPM:
+		if p.Epoch > 0 && !strings.Contains(ver, ":") {
+			ver = strconv.Itoa(p.Epoch) + ":" + ver
+		}
+	}
+	if eco == "PyPI" {
+		name = pep503(name)
+	}
+	return name, ver
+}
+
+// pep503 is the normal form of a Python package name.
+func pep503(s string) string {
+	s = strings.ToLower(s)
+	var b strings.Builder
+	sep := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '-' || c == '_' || c == '.' {
+			sep = true
+			continue
+		}
+		if sep && b.Len() > 0 {
+			b.WriteByte('-')
+		}
+		sep = false
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+func (m *matcher) lookup(ctx context.Context, eco, name string) ([]osv.Vulnerability, error) {
+	key := eco + "\x00" + name
+	if vs, ok := m.lookups[key]; ok {
+		return vs, nil
+	}
+	vs, err := m.db.Lookup(ctx, eco, name)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s package %s: %w", eco, name, err)
+	}
+	m.lookups[key] = vs
+	return vs, nil
+}
+
+func (m *matcher) warn(p *model.Package, format string, args ...any) {
+	w := model.Warning{Path: p.Location, Message: fmt.Sprintf(format, args...)}
+	if p.Layer != nil {
+		w.Layer = p.Layer.DiffID
+	}
+	m.warnings = append(m.warnings, w)
+}
+
+func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string) ([]model.Finding, error) {
+	scheme, ok := m.scheme(eco)
+	if !ok {
+		m.badEco[eco]++
+		return nil, nil
+	}
+	name, ver := query(p, eco)
+	vulns, err := m.lookup(ctx, eco, name)
+	if err != nil {
+		return nil, err
+	}
+	modular := p.Type == model.TypeRPM && (p.Modularity != "" || isModularEVR(ver))
+	var hits []hit
+	for vi := range vulns {
+		v := &vulns[vi]
+		if v.Withdrawn != nil {
+			continue
+		}
+		var h *hit
+		for ai := range v.Affected {
+			a := &v.Affected[ai]
+			if NormalizeEcosystem(a.Package.Ecosystem) != eco || !sameName(a.Package.Name, name, eco) {
+				continue
+			}
+			aff := *a
+			if scheme.Name() == "rpm" {
+				aff.Ranges = modularRanges(a.Ranges, modular)
+			}
+			ok, fixed, err := Affects(*v, aff, scheme, ver)
+			if err != nil {
+				m.warn(p, "match %s %s (%s) against %s: %v", name, ver, eco, v.ID, err)
+				m.log.Debug("advisory not evaluated", "package", name, "version", ver, "advisory", v.ID, "error", err)
+				continue
+			}
+			if !ok {
+				continue
+			}
+			sev, vector := severityOf(v, a)
+			if h == nil {
+				h = &hit{v: v, a: a, fixed: fixed, sev: sev, vector: vector}
+				continue
+			}
+			// Several entries of one record: the lowest fix, the highest severity.
+			if fixed != "" && (h.fixed == "" || lessVersion(scheme, fixed, h.fixed)) {
+				h.fixed = fixed
+			}
+			if sev > h.sev {
+				h.sev, h.vector = sev, vector
+			}
+		}
+		if h != nil {
+			hits = append(hits, *h)
+		}
+	}
+	return m.findings(p, name, ver, scheme, hits), nil
+}
+
+func sameName(advisory, name, eco string) bool {
+	if eco == "PyPI" {
+		return pep503(advisory) == name
+	}
+	return advisory == name
+}
+
+// lessVersion orders two version strings with scheme; strings that do not
+// parse are ordered as text.
+func lessVersion(s version.Scheme, a, b string) bool {
+	x, errA := s.Parse(a)
+	y, errB := s.Parse(b)
+	if errA != nil || errB != nil {
+		return a < b
+	}
+	return s.Compare(x, y) < 0
+}
+
+func isModularEVR(evr string) bool {
+	return strings.Contains(evr, "module_el") || strings.Contains(evr, "module+el")
+}
+
+// modularRanges keeps the ranges that apply to a package of the given
+// modularity (see Match).
+func modularRanges(rs []osv.Range, modular bool) []osv.Range {
+	out := make([]osv.Range, 0, len(rs))
+	for _, r := range rs {
+		known, mod := false, false
+		for _, e := range r.Events {
+			for _, s := range []string{e.Introduced, e.Fixed, e.LastAffected, e.Limit} {
+				if s == "" || s == "0" || s == "*" {
+					continue
+				}
+				known = true
+				if isModularEVR(s) {
+					mod = true
+				}
+			}
+		}
+		if !known || mod == modular {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// recordIDs are the IDs a record is known by, for grouping aliases.
+func recordIDs(v *osv.Vulnerability) []string {
+	ids := append([]string{v.ID}, v.Aliases...)
+	if len(v.Upstream) == 1 {
+		ids = append(ids, v.Upstream[0])
+	}
+	return ids
+}
+
+// findings groups the hits of one package by shared IDs and makes one
+// finding per group.
+func (m *matcher) findings(p *model.Package, name, ver string, scheme version.Scheme, hits []hit) []model.Finding {
+	if len(hits) == 0 {
+		return nil
+	}
+	// Union-find over hits sharing any ID.
+	parent := make([]int, len(hits))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i := range hits {
+		for _, id := range recordIDs(hits[i].v) {
+			if j, ok := owner[id]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[id] = i
+			}
+		}
+	}
+	groups := map[int][]int{}
+	for i := range hits {
+		r := find(i)
+		groups[r] = append(groups[r], i)
+	}
+	var out []model.Finding
+	for _, r := range slices.Sorted(maps.Keys(groups)) {
+		f, keep := m.finding(p, ver, scheme, hits, groups[r])
+		if keep {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, hits []hit, group []int) (model.Finding, bool) {
+	members := make([]*hit, len(group))
+	for k, i := range group {
+		members[k] = &hits[i]
+	}
+	slices.SortFunc(members, func(a, b *hit) int { return strings.Compare(a.v.ID, b.v.ID) })
+
+	idSet := map[string]bool{}
+	for _, h := range members {
+		for _, id := range recordIDs(h.v) {
+			idSet[id] = true
+		}
+	}
+	ids := slices.Sorted(maps.Keys(idSet))
+	ruleID := members[0].v.ID
+	for _, id := range ids {
+		if strings.HasPrefix(id, "CVE-") {
+			ruleID = id
+			break
+		}
+	}
+	var aliases []string
+	for _, id := range ids {
+		if id != ruleID {
+			aliases = append(aliases, id)
+		}
+	}
+	primary := members[0]
+	for _, h := range members {
+		if h.v.ID == ruleID {
+			primary = h
+		}
+	}
+
+	best := members[0]
+	fixed := ""
+	for _, h := range members {
+		if h.sev > best.sev {
+			best = h
+		}
+		if h.fixed != "" && (fixed == "" || lessVersion(scheme, fixed, h.fixed)) {
+			fixed = h.fixed
+		}
+	}
+	if fixed == "" && m.opts.IgnoreUnfixed {
+		return model.Finding{}, false
+	}
+
+	pkg := copyPackage(p)
+	f := model.Finding{
+		Kind:             model.KindVulnerability,
+		RuleID:           ruleID,
+		Aliases:          aliases,
+		Title:            title(primary.v, members),
+		Severity:         best.sev,
+		Status:           model.StatusUnfixed,
+		Subject:          p.Name + " " + p.Version,
+		Scope:            "package",
+		Package:          pkg,
+		InstalledVersion: p.Version,
+		FixedVersion:     fixed,
+		Layer:            pkg.Layer,
+		Location:         p.Location,
+		References:       references(primary, members),
+		CVSS:             best.vector,
+		Source:           source(primary.v, primary.a),
+		Remediation:      "no fix available",
+	}
+	if fixed != "" {
+		f.Status = model.StatusFixed
+		f.Remediation = "upgrade " + p.Name + " to " + fixed
+	}
+	if len(members) > 1 {
+		f.Evidence = fmt.Sprintf("%s %s matched by %s", p.Name, ver, strings.Join(memberIDs(members), ", "))
+	}
+	return f, true
+}
+
+func memberIDs(ms []*hit) []string {
+	out := make([]string, len(ms))
+	for i, h := range ms {
+		out[i] = h.v.ID
+	}
+	return out
+}
+
+func title(primary *osv.Vulnerability, members []*hit) string {
+	if t := titleOf(primary); t != "" {
+		return t
+	}
+	for _, h := range members {
+		if t := titleOf(h.v); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+func titleOf(v *osv.Vulnerability) string {
+	if s := strings.TrimSpace(v.Summary); s != "" {
+		return s
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(v.Details), "\n")
+	return strings.TrimSpace(first)
+}
+
+func references(primary *hit, members []*hit) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(v *osv.Vulnerability) {
+		for _, r := range v.References {
+			if r.URL != "" && !seen[r.URL] {
+				seen[r.URL] = true
+				out = append(out, r.URL)
+			}
+		}
+	}
+	add(primary.v)
+	for _, h := range members {
+		add(h.v)
+	}
+	return out
+}
+
+// source is database_specific.source of the record or, failing that, of
+// the matching affected entry (Debian and Alpine put it there); else the
+// prefix of the record ID ("GO", "GHSA", "ALSA").
+func source(v *osv.Vulnerability, a *osv.Affected) string {
+	for _, raw := range []json.RawMessage{v.DatabaseSpecific, a.DatabaseSpecific} {
+		if len(raw) == 0 {
+			continue
+		}
+		var ds struct {
+			Source json.RawMessage `json:"source"`
+		}
+		if json.Unmarshal(raw, &ds) == nil && len(ds.Source) > 0 {
+			var s string
+			if json.Unmarshal(ds.Source, &s) == nil && s != "" {
+				return s
+			}
+		}
+	}
+	prefix, _, _ := strings.Cut(v.ID, "-")
+	return prefix
+}
+
+func copyPackage(p *model.Package) *model.Package {
+	c := *p
+	c.Licenses = slices.Clone(p.Licenses)
+	c.Metadata = maps.Clone(p.Metadata)
+	if p.Layer != nil {
+		l := *p.Layer
+		c.Layer = &l
+	}
+	return &c
+}
+
+func sortFindings(fs []model.Finding) {
+	slices.SortStableFunc(fs, func(a, b model.Finding) int {
+		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.Name, b.Package.Name); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.Version, b.Package.Version); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.RuleID, b.RuleID); c != 0 {
+			return c
+		}
+		if c := strings.Compare(a.Package.Location, b.Package.Location); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Package.ID, b.Package.ID)
+	})
+}

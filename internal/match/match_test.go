@@ -1,0 +1,273 @@
+package match
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/osv"
+)
+
+func TestNormalizeEcosystem(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Alpine:v3.16", "Alpine:v3.16"},
+		{"Alpine:3.16", "Alpine:v3.16"},
+		{"Alpine:3.20", "Alpine:v3.20"},
+		{"Ubuntu:22.04:LTS", "Ubuntu:22.04"},
+		{"Ubuntu:Pro:18.04:LTS", "Ubuntu:Pro:18.04"},
+		{"Ubuntu:18.04", "Ubuntu:18.04"},
+		{"Debian:12", "Debian:12"},
+		{"Debian:12.4", "Debian:12"},
+		{"AlmaLinux:8", "AlmaLinux:8"},
+		{"AlmaLinux:9.4", "AlmaLinux:9"},
+		{"Rocky Linux:9", "Rocky Linux:9"},
+		{"Go", "Go"},
+		{"go", "Go"},
+		{"npm", "npm"},
+		{"PyPI", "PyPI"},
+		{"pypi", "PyPI"},
+		{"crates.io", "crates.io"},
+		{"Maven", "Maven"},
+		{" Maven ", "Maven"},
+		{"Red Hat:enterprise_linux:9::appstream", "Red Hat:enterprise_linux:9::appstream"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := NormalizeEcosystem(tc.in); got != tc.want {
+			t.Errorf("NormalizeEcosystem(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func rec(id string, aliases []string, affected ...osv.Affected) osv.Vulnerability {
+	return osv.Vulnerability{ID: id, Aliases: aliases, Summary: id + " summary", Affected: affected,
+		References: []osv.Reference{{Type: "ADVISORY", URL: "https://example.org/" + id}}}
+}
+
+func aff(eco, name string, ranges ...osv.Range) osv.Affected {
+	return osv.Affected{Package: osv.Package{Ecosystem: eco, Name: name}, Ranges: ranges}
+}
+
+func TestMatchFindingFields(t *testing.T) {
+	layer := &model.LayerRef{Index: 2, DiffID: "sha256:l2"}
+	v := rec("GHSA-aaaa-bbbb-cccc", []string{"CVE-2024-0001"}, aff("npm", "lodash", rng("SEMVER", intro("0"), fix("4.17.21"))))
+	v.Severity = []osv.Severity{{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}}
+	v.DatabaseSpecific = json.RawMessage(`{"severity":"LOW"}`)
+	pkg := model.Package{ID: "p1", Name: "lodash", Version: "4.17.15", Type: model.TypeNPM, Ecosystem: "npm",
+		Location: "/app/package-lock.json", Layer: layer, Metadata: map[string]string{"k": "v"}}
+	fs, ws, err := Match(context.Background(), newMemSource([]osv.Vulnerability{v}), []model.Package{pkg}, Options{})
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("Match = %v, %v", ws, err)
+	}
+	want := []model.Finding{{
+		Kind:             model.KindVulnerability,
+		RuleID:           "CVE-2024-0001",
+		Aliases:          []string{"GHSA-aaaa-bbbb-cccc"},
+		Title:            "GHSA-aaaa-bbbb-cccc summary",
+		Severity:         model.SeverityCritical,
+		Status:           model.StatusFixed,
+		Subject:          "lodash 4.17.15",
+		Scope:            "package",
+		Package:          &pkg,
+		InstalledVersion: "4.17.15",
+		FixedVersion:     "4.17.21",
+		Layer:            layer,
+		Location:         "/app/package-lock.json",
+		Remediation:      "upgrade lodash to 4.17.21",
+		References:       []string{"https://example.org/GHSA-aaaa-bbbb-cccc"},
+		CVSS:             "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+		Source:           "GHSA",
+	}}
+	if diff := cmp.Diff(want, fs); diff != "" {
+		t.Errorf("Match finding (-want +got):\n%s", diff)
+	}
+	// The finding holds copies, not the caller's package.
+	fs[0].Package.Metadata["k"] = "changed"
+	fs[0].Layer.DiffID = "changed"
+	if pkg.Metadata["k"] != "v" || layer.DiffID != "sha256:l2" {
+		t.Errorf("Match shares the caller's package or layer")
+	}
+}
+
+func TestMatchRules(t *testing.T) {
+	withdrawn := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	wd := rec("GHSA-wwww-wwww-wwww", nil, aff("npm", "left-pad", rng("SEMVER", intro("0"))))
+	wd.Withdrawn = &withdrawn
+	details := rec("GO-2024-0001", []string{"CVE-2024-1111"}, aff("Go", "example.com/m", rng("SEMVER", intro("0"), fix("1.2.0"))))
+	details.Summary, details.Details = "", "first line\nsecond line"
+	db := []osv.Vulnerability{
+		// Debian: per source package and source version.
+		rec("DSA-0001-1", nil, aff("Debian:12", "openssl", rng("ECOSYSTEM", intro("0"), fix("3.0.11-1~deb12u2")))),
+		rec("DSA-0002-1", nil, aff("Debian:11", "openssl", rng("ECOSYSTEM", intro("0"), fix("9.9-1")))),
+		// Go: two records with the same CVE and a GHSA sharing it: one finding.
+		rec("GO-2024-0002", []string{"CVE-2024-2222", "GHSA-xxxx-yyyy-zzzz"}, aff("Go", "example.com/m", rng("SEMVER", intro("0"), fix("1.1.0")))),
+		rec("GHSA-xxxx-yyyy-zzzz", []string{"CVE-2024-2222"}, aff("Go", "example.com/m", rng("SEMVER", intro("0"), fix("1.3.0")))),
+		details,
+		// Unfixed.
+		rec("GHSA-uuuu-uuuu-uuuu", nil, aff("npm", "left-pad", rng("SEMVER", intro("1.0.0")))),
+		wd,
+		// RPM: epoch in a separate field.
+		rec("ALSA-2024:0001", nil, aff("AlmaLinux:9", "openssl-libs", rng("ECOSYSTEM", intro("0"), fix("1:3.0.7-25.el9")))),
+		// Apk: by origin.
+		rec("ALPINE-CVE-2024-3333", nil, aff("Alpine:v3.20", "busybox", rng("ECOSYSTEM", intro("0"), fix("1.36.1-r29")))),
+		// PyPI names in normal form.
+		rec("PYSEC-2024-1", nil, osv.Affected{Package: osv.Package{Ecosystem: "PyPI", Name: "PyYAML"}, Versions: []string{"5.1"}}),
+	}
+	db[len(db)-2].Upstream = []string{"CVE-2024-3333"}
+	pkgs := []model.Package{
+		{Name: "libssl3", Version: "3.0.11-1~deb12u1+b1", SourceName: "openssl", SourceVersion: "3.0.11-1~deb12u1", Type: model.TypeDeb, Ecosystem: "Debian:12", Location: "/var/lib/dpkg/status"},
+		{Name: "openssl", Version: "3.0.11-1~deb12u1", SourceName: "openssl", Type: model.TypeDeb, Ecosystem: "Debian:12", Location: "/var/lib/dpkg/status"},
+		{Name: "example.com/m", Version: "v1.0.0", Type: model.TypeGolang, Ecosystem: "Go", Location: "/bin/app"},
+		{Name: "left-pad", Version: "1.3.0", Type: model.TypeNPM, Ecosystem: "npm", Location: "/package-lock.json"},
+		{Name: "openssl-libs", Version: "3.0.7-24.el9", Epoch: 1, Type: model.TypeRPM, Ecosystem: "AlmaLinux:9", Location: "/var/lib/rpm"},
+		{Name: "openssl-libs", Version: "3.0.7-25.el9", Epoch: 1, Type: model.TypeRPM, Ecosystem: "AlmaLinux:9", Location: "/var/lib/rpm"},
+		{Name: "ssl_client", Version: "1.36.1-r28", SourceName: "busybox", Type: model.TypeAPK, Ecosystem: "Alpine:v3.20", Location: "/lib/apk/db/installed"},
+		{Name: "pyyaml", Version: "5.1", Type: model.TypePyPI, Ecosystem: "PyPI", Location: "/requirements.txt"},
+	}
+	src := newMemSource(db)
+	fs, ws, err := Match(context.Background(), src, pkgs, Options{})
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("Match = %v, %v", ws, err)
+	}
+	type row struct{ Subject, RuleID, Aliases, Status, Fixed, Title, Evidence string }
+	var got []row
+	for _, f := range fs {
+		got = append(got, row{f.Subject, f.RuleID, strings.Join(f.Aliases, " "), f.Status, f.FixedVersion, f.Title, f.Evidence})
+	}
+	// All UNKNOWN severity: sorted by package name, version, rule ID.
+	want := []row{
+		{"example.com/m v1.0.0", "CVE-2024-1111", "GO-2024-0001", "fixed", "1.2.0", "first line", ""},
+		{"example.com/m v1.0.0", "CVE-2024-2222", "GHSA-xxxx-yyyy-zzzz GO-2024-0002", "fixed", "1.3.0", "GHSA-xxxx-yyyy-zzzz summary",
+			"example.com/m v1.0.0 matched by GHSA-xxxx-yyyy-zzzz, GO-2024-0002"},
+		{"left-pad 1.3.0", "GHSA-uuuu-uuuu-uuuu", "", "unfixed", "", "GHSA-uuuu-uuuu-uuuu summary", ""},
+		{"libssl3 3.0.11-1~deb12u1+b1", "DSA-0001-1", "", "fixed", "3.0.11-1~deb12u2", "DSA-0001-1 summary", ""},
+		{"openssl 3.0.11-1~deb12u1", "DSA-0001-1", "", "fixed", "3.0.11-1~deb12u2", "DSA-0001-1 summary", ""},
+		{"openssl-libs 3.0.7-24.el9", "ALSA-2024:0001", "", "fixed", "1:3.0.7-25.el9", "ALSA-2024:0001 summary", ""},
+		{"pyyaml 5.1", "PYSEC-2024-1", "", "unfixed", "", "PYSEC-2024-1 summary", ""},
+		{"ssl_client 1.36.1-r28", "CVE-2024-3333", "ALPINE-CVE-2024-3333", "fixed", "1.36.1-r29", "ALPINE-CVE-2024-3333 summary", ""},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Match (-want +got):\n%s", diff)
+	}
+	// openssl (Debian) looked up once for both binaries.
+	if src.lookups != 6 {
+		t.Errorf("Source.Lookup called %d times, want 6 (one per distinct ecosystem and name)", src.lookups)
+	}
+
+	fs, _, err = Match(context.Background(), newMemSource(db), pkgs, Options{IgnoreUnfixed: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Status != model.StatusFixed {
+			t.Errorf("IgnoreUnfixed kept %s %s (%s)", f.Subject, f.RuleID, f.Status)
+		}
+	}
+	if len(fs) != 6 {
+		t.Errorf("IgnoreUnfixed: %d findings, want 6", len(fs))
+	}
+}
+
+func TestMatchSortsBySeverity(t *testing.T) {
+	mk := func(id, sev string) osv.Vulnerability {
+		v := rec(id, nil, aff("npm", "a", rng("SEMVER", intro("0"))), aff("npm", "b", rng("SEMVER", intro("0"))))
+		v.DatabaseSpecific = json.RawMessage(`{"severity":"` + sev + `"}`)
+		return v
+	}
+	db := []osv.Vulnerability{mk("GHSA-1", "LOW"), mk("GHSA-2", "CRITICAL"), mk("GHSA-3", "MODERATE"), mk("GHSA-4", "CRITICAL")}
+	pkgs := []model.Package{
+		{Name: "b", Version: "1.0.0", Ecosystem: "npm"},
+		{Name: "a", Version: "1.0.0", Ecosystem: "npm"},
+	}
+	fs, _, err := Match(context.Background(), newMemSource(db), pkgs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.Severity.String()+" "+f.Package.Name+" "+f.RuleID)
+	}
+	want := []string{
+		"CRITICAL a GHSA-2", "CRITICAL a GHSA-4", "CRITICAL b GHSA-2", "CRITICAL b GHSA-4",
+		"MEDIUM a GHSA-3", "MEDIUM b GHSA-3", "LOW a GHSA-1", "LOW b GHSA-1",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+}
+
+func TestMatchWarnings(t *testing.T) {
+	db := []osv.Vulnerability{
+		rec("GHSA-1", nil, aff("npm", "a", rng("SEMVER", intro("0"), fix("2.0.0")))),
+		rec("GHSA-2", nil, aff("npm", "b", rng("SEMVER", intro("0"), fix("not.a.version")))),
+		rec("GHSA-3", nil, aff("npm", "b", rng("SEMVER", intro("0"), fix("3.0.0")))),
+	}
+	pkgs := []model.Package{
+		{Name: "a", Version: "latest", Ecosystem: "npm", Location: "/pl.json", Layer: &model.LayerRef{DiffID: "sha256:x"}},
+		{Name: "b", Version: "1.0.0", Ecosystem: "npm", Location: "/pl.json"},
+		{Name: "c", Version: "1.0", Ecosystem: "Hackage"},
+		{Name: "d", Version: "1.0", Ecosystem: "Hackage"},
+		{Name: "e", Version: "1.0"},
+	}
+	fs, ws, err := Match(context.Background(), newMemSource(db), pkgs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].RuleID != "GHSA-3" {
+		t.Errorf("findings = %v, want only GHSA-3 on b", fs)
+	}
+	want := []model.Warning{
+		{Layer: "sha256:x", Path: "/pl.json", Message: `match a latest (npm) against GHSA-1: GHSA-1: installed version: parse SemVer version "latest": not a number: latest`},
+		{Path: "/pl.json", Message: `match b 1.0.0 (npm) against GHSA-2: GHSA-2: range 0: fixed event: parse SemVer version "not.a.version": not a number: not`},
+		{Message: "1 packages have no ecosystem and were not matched"},
+		{Message: `no version scheme for ecosystem "Hackage": 2 packages not matched`},
+	}
+	if diff := cmp.Diff(want, ws); diff != "" {
+		t.Errorf("warnings (-want +got):\n%s", diff)
+	}
+}
+
+type failSource struct{ err error }
+
+func (f failSource) Lookup(context.Context, string, string) ([]osv.Vulnerability, error) {
+	return nil, f.err
+}
+
+func TestMatchErrors(t *testing.T) {
+	boom := errors.New("db closed")
+	pkgs := []model.Package{{Name: "a", Version: "1.0.0", Ecosystem: "npm"}}
+	_, _, err := Match(context.Background(), failSource{boom}, pkgs, Options{})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "npm package a") {
+		t.Errorf("Match with failing source error = %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err = Match(ctx, newMemSource(nil), pkgs, Options{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Match with cancelled ctx error = %v, want context.Canceled", err)
+	}
+	fs, ws, err := Match(context.Background(), newMemSource(nil), nil, Options{})
+	if err != nil || fs != nil || ws != nil {
+		t.Errorf("Match(no packages) = %v, %v, %v", fs, ws, err)
+	}
+}
+
+func TestModularRanges(t *testing.T) {
+	mod := rng("ECOSYSTEM", intro("0"), fix("1:0.1.15-2.module_el8.5.0+119+9a9ec082"))
+	rhel := rng("ECOSYSTEM", intro("0"), fix("8.0.26-1.module+el8.4.0+652+6de068a7"))
+	plain := rng("ECOSYSTEM", intro("0"), fix("1.2-3.el8"))
+	open := rng("ECOSYSTEM", intro("0"))
+	all := []osv.Range{mod, rhel, plain, open}
+	if got := modularRanges(all, true); len(got) != 3 || got[0].Events[1] != mod.Events[1] || got[1].Events[1] != rhel.Events[1] || len(got[2].Events) != 1 {
+		t.Errorf("modularRanges(modular) = %v", got)
+	}
+	if got := modularRanges(all, false); len(got) != 2 || got[0].Events[1] != plain.Events[1] || len(got[1].Events) != 1 {
+		t.Errorf("modularRanges(non-modular) = %v", got)
+	}
+}

@@ -1,0 +1,607 @@
+package netpol
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/netpol/selector"
+)
+
+// Lint rule IDs.
+const (
+	LintShadowedRule     = "NETPOL-SHADOWED-RULE"
+	LintAllowWorld       = "NETPOL-ALLOW-WORLD"
+	LintSelectsNothing   = "NETPOL-SELECTS-NOTHING"
+	LintNoDefaultDeny    = "NETPOL-NO-DEFAULT-DENY"
+	LintMissingTier      = "NETPOL-MISSING-TIER"
+	LintDanglingSelector = "NETPOL-MISSING-NETWORKSET"
+	LintAllowDenyOverlap = "NETPOL-ALLOW-DENY-CONFLICT"
+)
+
+// Lint checks the policies for mistakes and risky patterns. Every result is
+// a model.Finding of kind policy-lint, scope "policy", with the policy (or
+// namespace) as subject and file:line as location. Checks that need
+// workloads (selects nothing, default deny, dangling selectors) run only
+// when the config has endpoints.
+func Lint(cfg *Config) []model.Finding {
+	l := &linter{cfg: cfg}
+	l.missingTiers()
+	l.shadowed()
+	l.allowWorld()
+	if len(cfg.Endpoints) > 0 {
+		l.selectsNothing()
+		l.noDefaultDeny()
+		l.danglingSelectors()
+	}
+	l.conflicts()
+	return l.out
+}
+
+type linter struct {
+	cfg           *Config
+	out           []model.Finding
+	shadowedRules map[*Rule]bool
+}
+
+func (l *linter) add(f model.Finding) {
+	f.Kind = model.KindPolicyLint
+	f.Scope = "policy"
+	f.Status = model.StatusWarn
+	l.out = append(l.out, f)
+}
+
+func ruleName(p *Policy, d Direction, r *Rule) string {
+	return fmt.Sprintf("%s rule %d", d, r.Index)
+}
+
+func (l *linter) missingTiers() {
+	for _, p := range append(slices.Clone(l.cfg.Policies), l.cfg.Staged...) {
+		if t := l.cfg.TierOf(p.Tier); t != nil && t.Missing {
+			l.add(model.Finding{
+				RuleID: LintMissingTier, Severity: model.SeverityHigh, Subject: p.ID(),
+				Title:       fmt.Sprintf("policy refers to tier %q, which is not defined", p.Tier),
+				Evidence:    fmt.Sprintf("%s %s: tier %q", p.Kind, p.ID(), p.Tier),
+				Location:    p.Source.String(),
+				Remediation: fmt.Sprintf("create the Tier %q (projectcalico.org/v3) or move the policy to an existing tier; Calico rejects policies in missing tiers", p.Tier),
+			})
+		}
+	}
+}
+
+// shadowed finds rules that an earlier rule always decides first: in the
+// same policy, or in an earlier policy of the same tier that applies to
+// every endpoint the later one applies to.
+func (l *linter) shadowed() {
+	l.shadowedRules = map[*Rule]bool{}
+	for ti := range l.cfg.Tiers {
+		pols := l.cfg.byTier[ti]
+		for pi, p := range pols {
+			for _, d := range []Direction{Ingress, Egress} {
+				if !p.Applies(d) {
+					continue
+				}
+				rules := p.Rules(d)
+				for j := range rules {
+					rj := &rules[j]
+					var by string
+					var bySrc *Rule
+					for i := range j {
+						ri := &rules[i]
+						if ri.Action != ActionLog && subsumes(ri, rj) {
+							by, bySrc = fmt.Sprintf("%s rule %d (%s) of the same policy", d, ri.Index, ri.Action), ri
+							break
+						}
+					}
+					for qi := 0; by == "" && qi < pi; qi++ {
+						q := pols[qi]
+						if !q.Applies(d) || !selectorCovers(q.Selector, p.Selector) {
+							continue
+						}
+						for i := range q.Rules(d) {
+							ri := &q.Rules(d)[i]
+							if ri.Action != ActionLog && subsumes(ri, rj) {
+								by, bySrc = fmt.Sprintf("%s rule %d (%s) of policy %s, evaluated earlier in tier %s", d, ri.Index, ri.Action, q.ID(), p.Tier), ri
+								break
+							}
+						}
+					}
+					if by == "" {
+						continue
+					}
+					l.shadowedRules[rj] = true
+					l.add(model.Finding{
+						RuleID: LintShadowedRule, Severity: model.SeverityLow, Subject: p.ID(),
+						Title:       fmt.Sprintf("%s is never reached", ruleName(p, d, rj)),
+						Evidence:    fmt.Sprintf("%s %s is shadowed by %s at %s", ruleName(p, d, rj), rj.Action, by, bySrc.Source),
+						Location:    rj.Source.String(),
+						Remediation: "remove the rule, or move it before the rule that shadows it",
+					})
+				}
+			}
+		}
+	}
+}
+
+// selectorCovers reports whether a provably matches everything b matches:
+// a's conjuncts are a subset of b's.
+func selectorCovers(a, b *selector.Selector) bool {
+	if a == nil || a.IsAll() {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	ca, cb := a.Conjuncts(), b.Conjuncts()
+	for _, c := range ca {
+		if _, ok := slices.BinarySearch(cb, c); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// subsumes reports whether rule a provably matches all traffic rule b
+// matches (a sufficient, syntactic check).
+func subsumes(a, b *Rule) bool {
+	if a.HTTP || b.HTTP {
+		return false
+	}
+	if a.IPVersion != 0 && a.IPVersion != b.IPVersion {
+		return false
+	}
+	if a.Protocol != nil && (b.Protocol == nil || *a.Protocol != *b.Protocol) {
+		return false
+	}
+	if a.NotProtocol != nil {
+		switch {
+		case b.NotProtocol != nil && *b.NotProtocol == *a.NotProtocol:
+		case b.Protocol != nil && *b.Protocol != *a.NotProtocol:
+		default:
+			return false
+		}
+	}
+	if a.ICMP != nil && (b.ICMP == nil || !icmpCovers(a.ICMP, b.ICMP)) {
+		return false
+	}
+	if a.NotICMP != nil && (b.NotICMP == nil || *a.NotICMP != *b.NotICMP) {
+		return false
+	}
+	return entityCovers(&a.Src, &b.Src) && entityCovers(&a.Dst, &b.Dst)
+}
+
+func icmpCovers(a, b *ICMPMatch) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	return a.Code == nil || b.Code != nil && *a.Code == *b.Code
+}
+
+func entityCovers(a, b *EntityMatch) bool {
+	if a.Services != "" || b.Services != "" {
+		return a.Services == b.Services && a.IsEmptyBut()
+	}
+	if a.Selector != nil && !selectorCovers(a.Selector, b.Selector) {
+		return false
+	}
+	if a.NotSelector != nil && (b.NotSelector == nil || a.NotSelector.String() != b.NotSelector.String()) {
+		return false
+	}
+	if len(a.Nets) > 0 {
+		if len(b.Nets) == 0 {
+			return false
+		}
+		for _, n := range b.Nets {
+			if !prefixCovered(a.Nets, n) {
+				return false
+			}
+		}
+	}
+	for _, x := range a.NotNets {
+		// b must exclude x too, or never match inside it.
+		if prefixCovered(b.NotNets, x) {
+			continue
+		}
+		if len(b.Nets) > 0 && !anyOverlap(b.Nets, x) {
+			continue
+		}
+		return false
+	}
+	if len(a.Ports) > 0 {
+		if len(b.Ports) == 0 {
+			return false
+		}
+		for _, pb := range b.Ports {
+			if !portCovered(a.Ports, pb) {
+				return false
+			}
+		}
+	}
+	for _, x := range a.NotPorts {
+		if portCovered(b.NotPorts, x) {
+			continue
+		}
+		if len(b.Ports) > 0 && x.Name == "" && !portsOverlap(b.Ports, x) {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// IsEmptyBut reports whether only Services is set.
+func (e *EntityMatch) IsEmptyBut() bool {
+	c := *e
+	c.Services = ""
+	return c.IsEmpty()
+}
+
+func prefixCovered(nets []netip.Prefix, p netip.Prefix) bool {
+	for _, n := range nets {
+		if n.Bits() <= p.Bits() && n.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyOverlap(nets []netip.Prefix, p netip.Prefix) bool {
+	for _, n := range nets {
+		if n.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+func portCovered(ps []PortMatch, p PortMatch) bool {
+	for _, a := range ps {
+		if p.Name != "" {
+			if a.Name == p.Name {
+				return true
+			}
+			continue
+		}
+		if a.Name == "" && a.Lo <= p.Lo && p.Hi <= a.Hi {
+			return true
+		}
+	}
+	return false
+}
+
+func portsOverlap(ps []PortMatch, p PortMatch) bool {
+	for _, a := range ps {
+		if a.Name != "" || a.Lo <= p.Hi && p.Lo <= a.Hi {
+			return true
+		}
+	}
+	return false
+}
+
+func isWorld(p netip.Prefix) bool { return p.Bits() == 0 }
+
+func (l *linter) allowWorld() {
+	for _, p := range l.cfg.Policies {
+		for _, d := range []Direction{Ingress, Egress} {
+			if !p.Applies(d) {
+				continue
+			}
+			for i := range p.Rules(d) {
+				r := &p.Rules(d)[i]
+				if r.Action != ActionAllow {
+					continue
+				}
+				side := &r.Src
+				if d == Egress {
+					side = &r.Dst
+				}
+				var world []string
+				for _, n := range side.Nets {
+					if isWorld(n) {
+						world = append(world, n.String())
+					}
+				}
+				if len(world) == 0 {
+					continue
+				}
+				restricted := r.Protocol != nil || len(r.Dst.Ports) > 0 || len(side.NotNets) > 0
+				sev := model.SeverityHigh
+				switch {
+				case d == Ingress && restricted, d == Egress && !restricted:
+					sev = model.SeverityMedium
+				case d == Egress:
+					sev = model.SeverityLow
+				}
+				what := "from anywhere"
+				if d == Egress {
+					what = "to anywhere"
+				}
+				scope := "on every port and protocol"
+				if restricted {
+					scope = "with restrictions: " + ruleText(r)
+				}
+				l.add(model.Finding{
+					RuleID: LintAllowWorld, Severity: sev, Subject: p.ID(),
+					Title:       fmt.Sprintf("%s allows %s (%s) %s", ruleName(p, d, r), what, strings.Join(world, ", "), scope),
+					Evidence:    fmt.Sprintf("%s %s %s rule %d: Allow %s", p.Kind, p.ID(), d, r.Index, ruleText(r)),
+					Location:    r.Source.String(),
+					Remediation: "allow only the networks and ports that need access (nets, a NetworkSet, ports)",
+				})
+			}
+		}
+	}
+}
+
+// ruleText is a short description of what a rule matches.
+func ruleText(r *Rule) string {
+	var parts []string
+	if r.Protocol != nil {
+		parts = append(parts, "protocol "+ProtoName(*r.Protocol))
+	}
+	if r.NotProtocol != nil {
+		parts = append(parts, "notProtocol "+ProtoName(*r.NotProtocol))
+	}
+	side := func(name string, e *EntityMatch) {
+		if e.Selector != nil {
+			parts = append(parts, name+" selector "+e.Selector.String())
+		}
+		if e.NotSelector != nil {
+			parts = append(parts, name+" notSelector "+e.NotSelector.String())
+		}
+		if len(e.Nets) > 0 {
+			parts = append(parts, name+" nets "+prefixes(e.Nets))
+		}
+		if len(e.NotNets) > 0 {
+			parts = append(parts, name+" notNets "+prefixes(e.NotNets))
+		}
+		if len(e.Ports) > 0 {
+			parts = append(parts, name+" ports "+portList(e.Ports))
+		}
+		if len(e.NotPorts) > 0 {
+			parts = append(parts, name+" notPorts "+portList(e.NotPorts))
+		}
+	}
+	side("source", &r.Src)
+	side("destination", &r.Dst)
+	if len(parts) == 0 {
+		return "all traffic"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func prefixes(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func portList(ps []PortMatch) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (l *linter) selectsNothing() {
+	for _, p := range l.cfg.Policies {
+		found := false
+		for _, e := range l.cfg.Endpoints {
+			if p.Selector.Matches(e.Labels) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			l.add(model.Finding{
+				RuleID: LintSelectsNothing, Severity: model.SeverityLow, Subject: p.ID(),
+				Title:       "policy selects no endpoint",
+				Evidence:    fmt.Sprintf("%s %s: selector %s matches none of %d endpoints", p.Kind, p.ID(), p.Selector, len(l.cfg.Endpoints)),
+				Location:    p.Source.String(),
+				Remediation: "check the selector's labels and the policy's namespace",
+			})
+		}
+	}
+}
+
+func (l *linter) noDefaultDeny() {
+	type nsInfo struct {
+		total     int
+		uncovered [2][]string
+	}
+	byNS := map[string]*nsInfo{}
+	var names []string
+	for _, e := range l.cfg.Endpoints {
+		if e.Namespace == "" {
+			continue
+		}
+		in, ok := byNS[e.Namespace]
+		if !ok {
+			in = &nsInfo{}
+			byNS[e.Namespace] = in
+			names = append(names, e.Namespace)
+		}
+		in.total++
+		for _, d := range []Direction{Ingress, Egress} {
+			covered := false
+			for _, p := range l.cfg.Policies {
+				if p.Applies(d) && p.Selector.Matches(e.Labels) {
+					covered = true
+					break
+				}
+			}
+			if !covered {
+				in.uncovered[d] = append(in.uncovered[d], e.Name)
+			}
+		}
+	}
+	slices.Sort(names)
+	for _, ns := range names {
+		in := byNS[ns]
+		for _, d := range []Direction{Ingress, Egress} {
+			u := in.uncovered[d]
+			if len(u) == 0 {
+				continue
+			}
+			sev := model.SeverityMedium
+			if d == Egress {
+				sev = model.SeverityLow
+			}
+			loc := ""
+			if n, ok := l.cfg.Namespaces[ns]; ok {
+				loc = n.Source.String()
+			}
+			sample := u
+			if len(sample) > 5 {
+				sample = append(slices.Clone(sample[:5]), "…")
+			}
+			l.add(model.Finding{
+				RuleID: LintNoDefaultDeny, Severity: sev, Subject: ns,
+				Title:    fmt.Sprintf("namespace %s has workloads with no default-deny %s policy", ns, d),
+				Evidence: fmt.Sprintf("%d of %d endpoints are selected by no %s policy, so all their %s traffic is allowed: %s", len(u), in.total, d, d, strings.Join(sample, ", ")),
+				Location: loc,
+				Remediation: fmt.Sprintf("add a default-deny policy for the namespace, e.g. a NetworkPolicy with podSelector: {} and policyTypes: [%s]",
+					map[Direction]string{Ingress: "Ingress", Egress: "Egress"}[d]),
+			})
+		}
+	}
+}
+
+// danglingSelectors reports rule selectors that match no endpoint and no
+// network set: usually a reference to a NetworkSet that does not exist.
+func (l *linter) danglingSelectors() {
+	cache := map[string]bool{}
+	matches := func(s *selector.Selector) bool {
+		key := s.String()
+		if v, ok := cache[key]; ok {
+			return v
+		}
+		v := false
+		for _, e := range l.cfg.Endpoints {
+			if s.Matches(e.Labels) {
+				v = true
+				break
+			}
+		}
+		for _, ns := range l.cfg.Sets {
+			if !v && s.Matches(ns.Labels) {
+				v = true
+			}
+		}
+		cache[key] = v
+		return v
+	}
+	for _, p := range l.cfg.Policies {
+		for _, d := range []Direction{Ingress, Egress} {
+			if !p.Applies(d) {
+				continue
+			}
+			for i := range p.Rules(d) {
+				r := &p.Rules(d)[i]
+				for _, side := range []struct {
+					name string
+					e    *EntityMatch
+				}{{"source", &r.Src}, {"destination", &r.Dst}} {
+					if side.e.Selector == nil || matches(side.e.Selector) {
+						continue
+					}
+					l.add(model.Finding{
+						RuleID: LintDanglingSelector, Severity: model.SeverityMedium, Subject: p.ID(),
+						Title:       fmt.Sprintf("%s %s selector matches no endpoint or network set", ruleName(p, d, r), side.name),
+						Evidence:    fmt.Sprintf("%s %s %s rule %d: %s selector %s", p.Kind, p.ID(), d, r.Index, side.name, side.e.Selector),
+						Location:    r.Source.String(),
+						Remediation: "create the NetworkSet / GlobalNetworkSet (or workloads) it refers to, or fix the labels",
+					})
+				}
+			}
+		}
+	}
+}
+
+// matchKey describes everything a rule matches, without its action.
+func matchKey(r *Rule) string {
+	c := *r
+	c.Action, c.Index = 0, 0
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d|", c.IPVersion)
+	if c.Protocol != nil {
+		fmt.Fprintf(&b, "p%d", *c.Protocol)
+	}
+	if c.NotProtocol != nil {
+		fmt.Fprintf(&b, "!p%d", *c.NotProtocol)
+	}
+	if c.ICMP != nil {
+		fmt.Fprintf(&b, "i%d/%v", c.ICMP.Type, c.ICMP.Code)
+	}
+	if c.NotICMP != nil {
+		fmt.Fprintf(&b, "!i%d/%v", c.NotICMP.Type, c.NotICMP.Code)
+	}
+	b.WriteString("|" + ruleText(r))
+	return b.String()
+}
+
+// conflicts finds an Allow and a Deny rule with identical matches in one
+// tier and direction, in policies that select a common endpoint (or the same
+// selector when there are no endpoints): only the first one ever decides.
+func (l *linter) conflicts() {
+	type entry struct {
+		p *Policy
+		r *Rule
+	}
+	overlap := func(a, b *Policy) bool {
+		if len(l.cfg.Endpoints) == 0 {
+			return a.Selector.String() == b.Selector.String()
+		}
+		for _, e := range l.cfg.Endpoints {
+			if a.Selector.Matches(e.Labels) && b.Selector.Matches(e.Labels) {
+				return true
+			}
+		}
+		return false
+	}
+	for ti, tier := range l.cfg.Tiers {
+		for _, d := range []Direction{Ingress, Egress} {
+			groups := map[string][]entry{}
+			var keys []string
+			for _, p := range l.cfg.byTier[ti] {
+				if !p.Applies(d) {
+					continue
+				}
+				for i := range p.Rules(d) {
+					r := &p.Rules(d)[i]
+					if r.Action != ActionAllow && r.Action != ActionDeny {
+						continue
+					}
+					k := matchKey(r)
+					if _, ok := groups[k]; !ok {
+						keys = append(keys, k)
+					}
+					groups[k] = append(groups[k], entry{p, r})
+				}
+			}
+			for _, k := range keys {
+				g := groups[k]
+				for i := 0; i < len(g); i++ {
+					for j := i + 1; j < len(g); j++ {
+						a, b := g[i], g[j]
+						if a.r.Action == b.r.Action || l.shadowedRules[b.r] || !overlap(a.p, b.p) {
+							continue
+						}
+						l.add(model.Finding{
+							RuleID: LintAllowDenyOverlap, Severity: model.SeverityMedium, Subject: b.p.ID(),
+							Title: fmt.Sprintf("%s and %s cover the same traffic in tier %s", a.r.Action, b.r.Action, tier.Name),
+							Evidence: fmt.Sprintf("%s %s rule %d (%s, %s) and %s %s rule %d (%s, %s) both match %s; %s is evaluated first and wins",
+								a.p.ID(), d, a.r.Index, a.r.Action, a.r.Source, b.p.ID(), d, b.r.Index, b.r.Action, b.r.Source, ruleText(b.r), a.p.ID()),
+							Location:    b.r.Source.String(),
+							Remediation: "decide which verdict is intended and remove the other rule, or give the policies distinct selectors",
+						})
+					}
+				}
+			}
+		}
+	}
+}

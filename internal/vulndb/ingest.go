@@ -1,0 +1,298 @@
+package vulndb
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/osv"
+	"github.com/lockdown-sec/lockdown/internal/vulndb/distro"
+)
+
+// maxRecordSize bounds one OSV JSON record (the largest real ones are a
+// few hundred kB).
+const maxRecordSize = 32 << 20
+
+// ingest reads one source into the builder.
+func (b *builder) ingest(ctx context.Context, src Source, dir, base string, opts UpdateOptions, logger *slog.Logger) (SourceStatus, error) {
+	loc := src.Location
+	if loc == "" {
+		loc = ExportURL(opts.BaseURL, src.Ecosystem)
+	}
+	st := SourceStatus{Kind: src.Kind, Location: loc, FetchedAt: time.Now().UTC()}
+	rejectedBefore := b.rejected
+	progress := func(p Progress) {
+		if opts.Progress != nil {
+			p.Source = loc
+			opts.Progress(p)
+		}
+	}
+	count := func() {
+		st.Records++
+		if st.Records%500 == 0 {
+			progress(Progress{Phase: "read", Records: st.Records})
+		}
+	}
+
+	path := loc
+	if isURL(loc) {
+		f, err := os.CreateTemp(dir, base+".download-*")
+		if err != nil {
+			return st, fmt.Errorf("download %s: %w", loc, err)
+		}
+		defer os.Remove(f.Name())
+		err = download(ctx, opts, logger, loc, f, func(done, total int64) {
+			progress(Progress{Phase: "download", Bytes: done, Total: total})
+		})
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("download %s: %w", loc, cerr)
+		}
+		if err != nil {
+			return st, err
+		}
+		path = f.Name()
+		st.FetchedAt = time.Now().UTC()
+	}
+	logger.Debug("reading source", "kind", src.Kind, "location", loc)
+
+	var err error
+	switch src.Kind {
+	case KindOSV:
+		err = b.ingestOSV(ctx, path, loc, count)
+	case KindAlpineSecdb:
+		err = b.ingestSecdb(ctx, path, count)
+	case KindUbuntuTracker:
+		err = b.ingestUCT(ctx, path, loc, count)
+	case KindDebianTracker:
+		err = b.ingestDebian(ctx, path, count)
+	default:
+		err = fmt.Errorf("unknown source kind %q", src.Kind)
+	}
+	st.Rejected = b.rejected - rejectedBefore
+	if err != nil {
+		return st, fmt.Errorf("source %s: %w", loc, err)
+	}
+	progress(Progress{Phase: "read", Records: st.Records})
+	return st, nil
+}
+
+// ingestOSV reads a zip, a JSON file or a directory of both. display names
+// path in messages (the URL for downloads).
+func (b *builder) ingestOSV(ctx context.Context, path, display string, count func()) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		if isZip(path) {
+			return b.ingestZip(ctx, path, display, count)
+		}
+		return b.ingestJSONFile(path, display, count)
+	}
+	var files []string
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("walk %s: %w", p, err)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		lower := strings.ToLower(d.Name())
+		if strings.HasSuffix(lower, ".json") || strings.HasSuffix(lower, ".zip") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sort.Strings(files) // WalkDir's order already is; keep it explicit
+	for i, p := range files {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		rel, _ := filepath.Rel(path, p)
+		where := filepath.ToSlash(filepath.Join(display, rel))
+		if strings.HasSuffix(strings.ToLower(p), ".zip") {
+			if err := b.ingestZip(ctx, p, where, count); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.ingestJSONFile(p, where, count); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func isZip(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil {
+		return strings.HasSuffix(strings.ToLower(p), ".zip")
+	}
+	return bytes.Equal(magic[:], []byte("PK\x03\x04")) || bytes.Equal(magic[:], []byte("PK\x05\x06")) ||
+		strings.HasSuffix(strings.ToLower(p), ".zip")
+}
+
+func (b *builder) ingestJSONFile(p, where string, count func()) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", where, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", where, err)
+	}
+	if len(data) > maxRecordSize {
+		b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
+		return nil
+	}
+	if b.addRaw(where, data) {
+		count()
+	}
+	return nil
+}
+
+// ingestZip reads every *.json entry of a zip, at any depth. A zip that
+// cannot be read (truncated, corrupt) is an error; a bad record is not.
+func (b *builder) ingestZip(ctx context.Context, p, display string, count func()) error {
+	zr, err := zip.OpenReader(p)
+	if err != nil {
+		return fmt.Errorf("open zip %s: %w", display, err)
+	}
+	defer zr.Close()
+	for i, f := range zr.File {
+		if i%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		if f.FileInfo().IsDir() || !strings.HasSuffix(strings.ToLower(f.Name), ".json") {
+			continue
+		}
+		where := display + ": " + f.Name
+		if f.UncompressedSize64 > maxRecordSize {
+			b.reject(where, fmt.Errorf("record of %d bytes is larger than %d", f.UncompressedSize64, maxRecordSize))
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return fmt.Errorf("read zip %s entry %s: %w", display, f.Name, err)
+		}
+		data, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("read zip %s entry %s: %w", display, f.Name, err)
+		}
+		if len(data) > maxRecordSize {
+			b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
+			continue
+		}
+		if b.addRaw(where, data) {
+			count()
+		}
+	}
+	return nil
+}
+
+// ingestSecdb reads an Alpine secdb directory: vN.N/*.json.
+func (b *builder) ingestSecdb(ctx context.Context, dir string, count func()) error {
+	branches := alpineBranches(dir)
+	if len(branches) == 0 {
+		return fmt.Errorf("alpine secdb %s: no vN.N branch directories", dir)
+	}
+	var sdb distro.Secdb
+	for _, br := range branches {
+		files, _ := filepath.Glob(filepath.Join(dir, br, "*.json"))
+		if len(files) == 0 {
+			b.logger.Warn("alpine secdb branch without JSON files (YAML is not read)", "dir", filepath.Join(dir, br))
+		}
+		sort.Strings(files)
+		for _, p := range files {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			rel := br + "/" + filepath.Base(p)
+			f, err := os.Open(p)
+			if err != nil {
+				return fmt.Errorf("read alpine secdb %s: %w", p, err)
+			}
+			err = sdb.Add(bufio.NewReader(f), rel, br, b.reject)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range sdb.Records() {
+		if b.addRecord(v.ID, v) {
+			count()
+		}
+	}
+	return nil
+}
+
+func (b *builder) ingestUCT(ctx context.Context, p, display string, count func()) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("read ubuntu tracker %s: %w", display, err)
+	}
+	defer f.Close()
+	name := filepath.Base(display)
+	return distro.ParseUCT(ctx, bufio.NewReaderSize(f, 1<<16), name, func(v osv.Vulnerability) error {
+		if b.addRecord(name+": "+v.ID, v) {
+			count()
+		}
+		return nil
+	}, b.reject)
+}
+
+func (b *builder) ingestDebian(ctx context.Context, p string, count func()) error {
+	lists := []string{p}
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		lists = debianLists(p)
+		if len(lists) == 0 {
+			return fmt.Errorf("debian tracker %s: no DSA-list, DLA-list or DTSA-list", p)
+		}
+	}
+	for _, l := range lists {
+		name := debianListName(l)
+		if name == "" {
+			name = filepath.Base(l)
+		}
+		f, err := os.Open(l)
+		if err != nil {
+			return fmt.Errorf("read debian list %s: %w", l, err)
+		}
+		err = distro.ParseDebianList(ctx, f, name, func(v osv.Vulnerability) error {
+			if b.addRecord(name+": "+v.ID, v) {
+				count()
+			}
+			return nil
+		}, b.reject)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

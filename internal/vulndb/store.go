@@ -1,0 +1,280 @@
+// Package vulndb is Lockdown's advisory store: one embedded bbolt file
+// holding OSV records, indexed by (normalised ecosystem, package name), and
+// its ingest from osv.dev exports, OSV zips and directories, and
+// distribution formats (package distro). Update builds a new file and
+// renames it over the old one, so readers never see a half-built DB.
+//
+// Layout (schema 1). A key "pkg" is uvarint(len(ecosystem)) ecosystem
+// name, with the ecosystem normalised; "id" is uvarint(len(ID)) ID.
+//
+//	meta      "schema" -> decimal schema version; "status" -> Status JSON
+//	records   ID -> flags, codec, the record's JSON without its affected
+//	          entries (every other member verbatim)
+//	affected  id pkg -> codec, the record's affected entries naming pkg,
+//	          each as (position in the record, verbatim JSON); entries
+//	          naming no package sit under the empty pkg
+//	index     pkg -> the IDs of the records naming it, sorted
+//
+// Codec 0 is plain, 1 raw DEFLATE. Lookup reads only the entries of the
+// package asked for, so records naming hundreds of packages (a kernel CVE,
+// an AlmaLinux advisory) cost little to look up.
+package vulndb
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/lockdown-sec/lockdown/internal/osv"
+)
+
+// SchemaVersion is the store layout this binary reads and writes.
+const SchemaVersion = 1
+
+// Errors callers branch on.
+var (
+	// ErrNoDB: there is no database at the path.
+	ErrNoDB = errors.New("no vulnerability database")
+	// ErrSchema: the database has a layout this binary does not read.
+	ErrSchema = errors.New("unsupported database schema")
+)
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketRecords  = []byte("records")
+	bucketAffected = []byte("affected")
+	bucketIndex    = []byte("index")
+	keySchema      = []byte("schema")
+	keyStatus      = []byte("status")
+)
+
+// Record flags and codecs (first two bytes of a stored record).
+const (
+	flagWithdrawn = 1 << 0
+
+	codecPlain = 0
+	codecFlate = 1
+)
+
+// DefaultDBPath is os.UserCacheDir()/lockdown/db/lockdown.db.
+func DefaultDBPath() (string, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("default db path: %w (use --db PATH)", err)
+	}
+	return filepath.Join(dir, "lockdown", "db", "lockdown.db"), nil
+}
+
+// OpenOptions configure Open. The zero value works.
+type OpenOptions struct {
+	// IncludeWithdrawn makes Lookup return withdrawn records too.
+	IncludeWithdrawn bool
+	// Timeout bounds the wait for the file lock (0: 5s).
+	Timeout time.Duration
+}
+
+// Store is an open, read-only advisory database. It is safe for
+// concurrent use.
+type Store struct {
+	db     *bolt.DB
+	path   string
+	opts   OpenOptions
+	status Status
+	pool   sync.Pool // *decoder
+}
+
+// Open opens the database at path read-only. A missing file is ErrNoDB; a
+// file of another schema version is ErrSchema, with what to do.
+func Open(path string, opts OpenOptions) (*Store, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s: run `lockdown db update`", ErrNoDB, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("open db %s: is a directory", path)
+	}
+	timeout := opts.Timeout
+	if timeout == 0 {
+		timeout = 5 * time.Second
+	}
+	db, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		return nil, fmt.Errorf("open db %s: %w (rebuild it with `lockdown db update`)", path, err)
+	}
+	s := &Store{db: db, path: path, opts: opts}
+	if err := db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil || meta.Get(keySchema) == nil {
+			return fmt.Errorf("db %s is not a lockdown vulnerability database (no schema): run `lockdown db update`: %w", path, ErrSchema)
+		}
+		v, err := strconv.Atoi(string(meta.Get(keySchema)))
+		if err != nil {
+			return fmt.Errorf("db %s: unreadable schema %q: %w", path, meta.Get(keySchema), ErrSchema)
+		}
+		switch {
+		case v > SchemaVersion:
+			return fmt.Errorf("db %s has schema %d, this lockdown reads up to %d: update lockdown: %w", path, v, SchemaVersion, ErrSchema)
+		case v < SchemaVersion:
+			return fmt.Errorf("db %s has schema %d, this lockdown reads %d: run `lockdown db update`: %w", path, v, SchemaVersion, ErrSchema)
+		}
+		if tx.Bucket(bucketRecords) == nil || tx.Bucket(bucketAffected) == nil || tx.Bucket(bucketIndex) == nil {
+			return fmt.Errorf("db %s is incomplete (no records or index): run `lockdown db update`: %w", path, ErrSchema)
+		}
+		if raw := meta.Get(keyStatus); raw != nil {
+			if err := json.Unmarshal(raw, &s.status); err != nil {
+				return fmt.Errorf("db %s: read status: %w", path, err)
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.status.Path = path
+	s.status.Size = fi.Size()
+	return s, nil
+}
+
+// Close releases the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path is the file the store was opened from.
+func (s *Store) Path() string { return s.path }
+
+// Status describes the database: when it was built, from what, and what
+// it holds.
+func (s *Store) Status() (Status, error) {
+	st := s.status
+	st.Sources = append([]SourceStatus(nil), st.Sources...)
+	st.Ecosystems = append([]EcosystemCount(nil), st.Ecosystems...)
+	st.Rejections = append([]Rejection(nil), st.Rejections...)
+	return st, nil
+}
+
+// Lookup returns the records that name (ecosystem, name) in an affected
+// entry, sorted by ID, each with Affected narrowed to the entries naming
+// that package (Get returns a whole record). The ecosystem is normalised
+// first (NormalizeEcosystem); the name is matched exactly. Withdrawn records
+// are left out unless OpenOptions.IncludeWithdrawn.
+func (s *Store) Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	pkg := indexKey(NormalizeEcosystem(ecosystem), name)
+	d := s.decoder()
+	defer s.pool.Put(d)
+	var out []osv.Vulnerability
+	err := s.db.View(func(tx *bolt.Tx) error {
+		ids := tx.Bucket(bucketIndex).Get(pkg)
+		if ids == nil {
+			return nil
+		}
+		records, affected := tx.Bucket(bucketRecords), tx.Bucket(bucketAffected)
+		var akey []byte
+		for len(ids) > 0 {
+			id, rest, err := nextID(ids)
+			if err != nil {
+				return err
+			}
+			ids = rest
+			raw := records.Get(id)
+			if raw == nil {
+				return fmt.Errorf("index names %s, which is not stored", id)
+			}
+			if raw[0]&flagWithdrawn != 0 && !s.opts.IncludeWithdrawn {
+				continue
+			}
+			var v osv.Vulnerability
+			if err := d.decodeSkeleton(raw, &v); err != nil {
+				return fmt.Errorf("record %s: %w", id, err)
+			}
+			akey = append(appendID(akey[:0], string(id)), pkg...)
+			araw := affected.Get(akey)
+			if araw == nil {
+				return fmt.Errorf("record %s: no affected entries stored for the package", id)
+			}
+			_, v.Affected, err = d.decodeEntries(araw)
+			if err != nil {
+				return fmt.Errorf("record %s: %w", id, err)
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lookup %s %s in %s: %w", ecosystem, name, s.path, err)
+	}
+	return out, nil
+}
+
+// Get returns the whole record with this ID, withdrawn or not; ok is false
+// when there is none.
+func (s *Store) Get(ctx context.Context, id string) (v osv.Vulnerability, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return osv.Vulnerability{}, false, err
+	}
+	d := s.decoder()
+	defer s.pool.Put(d)
+	err = s.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketRecords).Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		prefix := appendID(nil, id)
+		var vals [][]byte
+		c := tx.Bucket(bucketAffected).Cursor()
+		for k, val := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, val = c.Next() {
+			vals = append(vals, val)
+		}
+		v, err = d.decodeWhole(raw, vals)
+		return err
+	})
+	if err != nil {
+		return osv.Vulnerability{}, false, fmt.Errorf("get %s from %s: %w", id, s.path, err)
+	}
+	return v, ok, nil
+}
+
+func (s *Store) decoder() *decoder {
+	if d, ok := s.pool.Get().(*decoder); ok {
+		return d
+	}
+	return newDecoder()
+}
+
+// indexKey is uvarint(len(ecosystem)) ecosystem name: unambiguous whatever
+// bytes the names hold.
+func indexKey(ecosystem, name string) []byte {
+	k := make([]byte, 0, binary.MaxVarintLen64+len(ecosystem)+len(name))
+	k = binary.AppendUvarint(k, uint64(len(ecosystem)))
+	k = append(k, ecosystem...)
+	return append(k, name...)
+}
+
+func appendID(b []byte, id string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	return append(b, id...)
+}
+
+func nextID(b []byte) (id, rest []byte, err error) {
+	n, w := binary.Uvarint(b)
+	if w <= 0 || uint64(len(b)-w) < n {
+		return nil, nil, errors.New("corrupt ID list")
+	}
+	return b[w : w+int(n)], b[w+int(n):], nil
+}
