@@ -7,6 +7,7 @@ func commands(g *globals) []*cobra.Command {
 	return []*cobra.Command{
 		newVersionCmd(g),
 		newSBOMCmd(g),
+		newScanCmd(g),
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),

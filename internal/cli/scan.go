@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/match"
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/suppress"
+	"github.com/lockdown-sec/lockdown/internal/vulndb"
+)
+
+// defaultIgnoreFile is read from the working directory when present.
+const defaultIgnoreFile = ".lockdownignore"
+
+type scanFlags struct {
+	tf            targetFlags
+	dbPath        string
+	dbSources     []string
+	maxDBAge      time.Duration
+	failOn        string
+	ignoreUnfixed bool
+	ignoreFile    string
+	vexFiles      []string
+}
+
+func newScanCmd(g *globals) *cobra.Command {
+	var sf scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan TARGET",
+		Short: "Find the known vulnerabilities in an image or root filesystem",
+		Long: `Catalog TARGET (as lockdown sbom does) and match every package against the
+advisory database: distribution packages by source package (Debian, Ubuntu) or
+origin (Alpine) and only against their own release, Go modules and the Go
+toolchain against the Go advisories.
+
+When the database does not exist yet it is built first, from --db-source when
+given (a directory, zip or URL, as for lockdown db update --source), else from
+osv.dev's exports.
+
+Suppress accepted findings with an ignore file (default ./.lockdownignore when
+present) and OpenVEX documents (--vex); suppressed findings are listed, with the
+reason, in the JSON output.
+
+Formats: table (default on a terminal), json (default otherwise), sarif,
+cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
+		Example: `  lockdown scan dir:/
+  lockdown scan docker-archive:app.tar --fail-on high --ignore-unfixed
+  lockdown scan registry:127.0.0.1:5000/app:1.0 --insecure-registry 127.0.0.1:5000 --format sarif -o app.sarif`,
+		Args: exactlyOneTarget,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.runScan(cmd, args[0], &sf)
+		},
+	}
+	sf.tf.register(cmd)
+	f := cmd.Flags()
+	f.StringVar(&sf.dbPath, "db", "", "vulnerability database `PATH` (default: the user cache dir's lockdown/db/lockdown.db)")
+	f.StringArrayVar(&sf.dbSources, "db-source", nil, "when the database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
+	f.DurationVar(&sf.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the database is older than this")
+	f.StringVar(&sf.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
+	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
+	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
+	return cmd
+}
+
+func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) error {
+	ctx := cmd.Context()
+	var failOn model.Severity
+	if sf.failOn != "" {
+		s, err := model.ParseSeverity(sf.failOn)
+		if err != nil {
+			return badInput(fmt.Errorf("--fail-on: %w", err))
+		}
+		failOn = s
+	}
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	defer closeOut()
+	format := g.formatOr(defaultFormat(w))
+	if !contains(report.ReportFormats(report.KindScan), format) {
+		return badInput(fmt.Errorf("unknown --format %q for scan (valid: %v)", format, report.ReportFormats(report.KindScan)))
+	}
+	filter, err := loadFilter(sf)
+	if err != nil {
+		return badInput(err)
+	}
+
+	store, err := g.openDB(cmd, sf)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.Status()
+	if err != nil {
+		return badInput(err)
+	}
+	if age := time.Since(st.Built); sf.maxDBAge > 0 && age > sf.maxDBAge {
+		g.logger.Warn("the vulnerability database is older than --max-db-age; run lockdown db update",
+			"built", st.Built.Format(time.RFC3339), "age", age.Round(time.Hour).String(), "max", sf.maxDBAge.String())
+	}
+
+	sbom, err := g.catalogTarget(ctx, target, &sf.tf)
+	if err != nil {
+		return err
+	}
+	findings, warns, err := match.Match(ctx, store, sbom.Packages, match.Options{IgnoreUnfixed: sf.ignoreUnfixed, Logger: g.logger})
+	if err != nil {
+		return inputErr(err)
+	}
+	for _, wn := range warns {
+		g.logger.Warn(wn.Message, "path", wn.Path)
+	}
+	filter.Products = products(sbom.Target)
+	kept, suppressed, fwarns := filter.Apply(findings)
+	for _, wn := range fwarns {
+		g.logger.Warn(wn.Message, "path", wn.Path)
+	}
+	target2 := sbom.Target
+	r := &model.Report{
+		Kind:       report.KindScan,
+		Tool:       tool(),
+		CreatedAt:  time.Now().UTC(),
+		Target:     &target2,
+		Distro:     sbom.Distro,
+		Packages:   sbom.Packages,
+		Findings:   kept,
+		Suppressed: suppressed,
+		Warnings:   append(append(sbom.Warnings, warns...), fwarns...),
+		Meta: map[string]string{
+			"db":        store.Path(),
+			"dbBuilt":   st.Built.UTC().Format(time.RFC3339),
+			"dbRecords": strconv.Itoa(st.Records),
+		},
+	}
+	if r.Findings == nil {
+		r.Findings = []model.Finding{}
+	}
+	if err := report.WriteReport(w, format, r, report.Options{Color: g.color(w), Tool: tool()}); err != nil {
+		return err
+	}
+	if err := closeOut(); err != nil {
+		return err
+	}
+	if sf.failOn != "" {
+		for _, f := range kept {
+			if f.Failing(failOn) {
+				return findingsExit()
+			}
+		}
+	}
+	return nil
+}
+
+// openDB opens the advisory store, building it first when it is missing.
+func (g *globals) openDB(cmd *cobra.Command, sf *scanFlags) (*vulndb.Store, error) {
+	path, err := resolveDBPath(sf.dbPath)
+	if err != nil {
+		return nil, err
+	}
+	store, err := vulndb.Open(path, vulndb.OpenOptions{})
+	if err == nil {
+		return store, nil
+	}
+	if !errors.Is(err, vulndb.ErrNoDB) {
+		return nil, badInput(err)
+	}
+	var srcs []vulndb.Source
+	for _, s := range sf.dbSources {
+		d, err := vulndb.DetectSources(s)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--db-source: %w", err))
+		}
+		srcs = append(srcs, d...)
+	}
+	g.logger.Info("no vulnerability database yet: building it", "path", path, "sources", len(srcs))
+	if !g.quiet {
+		fmt.Fprintf(g.stderr, "lockdown: building the vulnerability database at %s (first run)\n", path)
+	}
+	if _, err := vulndb.Update(cmd.Context(), path, srcs, vulndb.UpdateOptions{Logger: g.logger}); err != nil {
+		if cmd.Context().Err() != nil {
+			return nil, err
+		}
+		return nil, badInput(fmt.Errorf("build the vulnerability database: %w", err))
+	}
+	store, err = vulndb.Open(path, vulndb.OpenOptions{})
+	if err != nil {
+		return nil, badInput(err)
+	}
+	return store, nil
+}
+
+func loadFilter(sf *scanFlags) (suppress.Filter, error) {
+	var f suppress.Filter
+	path := sf.ignoreFile
+	if path == "" {
+		if _, err := os.Stat(defaultIgnoreFile); err == nil {
+			path = defaultIgnoreFile
+		}
+	}
+	if path != "" {
+		ig, err := suppress.LoadIgnoreFile(path)
+		if err != nil {
+			return f, err
+		}
+		f.Ignore = ig
+	}
+	for _, p := range sf.vexFiles {
+		doc, err := suppress.LoadVEX(p)
+		if err != nil {
+			return f, err
+		}
+		f.VEX = append(f.VEX, doc)
+	}
+	return f, nil
+}
+
+// products are the identifiers a VEX statement may name the scanned image by.
+func products(t model.Target) []string {
+	var out []string
+	for _, s := range []string{t.Name, t.Input, t.Digest, t.ImageID} {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	out = append(out, t.RepoTags...)
+	if t.Digest != "" {
+		out = append(out, "pkg:oci/"+ociName(t)+"@"+escapeDigest(t.Digest))
+	}
+	return out
+}
+
+func ociName(t model.Target) string {
+	name := t.Name
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			name = name[i+1:]
+			break
+		}
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] == ':' || name[i] == '@' {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func escapeDigest(d string) string {
+	for i := 0; i < len(d); i++ {
+		if d[i] == ':' {
+			return d[:i] + "%3A" + d[i+1:]
+		}
+	}
+	return d
+}
+
