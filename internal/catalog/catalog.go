@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
 	"github.com/lockdown-sec/lockdown/internal/catalog/osrelease"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -71,8 +73,9 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 	if d, ok := detectDistro(tree); ok {
 		sbom.Distro = &d
 	}
+	resolved := resolveAll(tree, exts)
 	for _, p := range tree.Visited() {
-		pkgs, warns := collect(tree, p)
+		pkgs, warns := collect(tree, p, resolved)
 		sbom.Packages = append(sbom.Packages, pkgs...)
 		sbom.Warnings = append(sbom.Warnings, warns...)
 	}
@@ -245,13 +248,90 @@ func detectDistro(tree *image.Tree) (model.Distro, bool) {
 	})
 }
 
+// resolvedKey names one extractor's result for one version of one path:
+// version indexes tree.History(path).
+type resolvedKey struct {
+	path    string
+	version int
+	name    string
+}
+
+// resolveAll runs the post-pass of every extractor that is a Resolver over
+// the results it left pending, and returns the replacements. A Resolver
+// that panics leaves the extracted results in place.
+func resolveAll(tree *image.Tree, exts []Extractor) map[resolvedKey]Result {
+	out := map[resolvedKey]Result{}
+	for _, e := range exts {
+		r, ok := e.(extract.Resolver)
+		if !ok {
+			continue
+		}
+		name := e.Name()
+		final := map[string]Result{}
+		older := map[resolvedKey]Result{}
+		for _, p := range tree.Visited() {
+			hist := tree.History(p)
+			for i, v := range hist {
+				res, ok := extractedBy(v, name)
+				if !ok || res.Pending == nil {
+					continue
+				}
+				if i == len(hist)-1 {
+					final[p] = res
+				} else {
+					older[resolvedKey{p, i, name}] = res
+				}
+			}
+		}
+		if len(final) == 0 && len(older) == 0 {
+			continue
+		}
+		for p, res := range safeResolve(r, final) {
+			if _, ok := final[p]; ok {
+				out[resolvedKey{p, len(tree.History(p)) - 1, name}] = res
+			}
+		}
+		for k, res := range older {
+			in := maps.Clone(final)
+			in[k.path] = res
+			if got, ok := safeResolve(r, in)[k.path]; ok {
+				out[k] = got
+			}
+		}
+	}
+	return out
+}
+
+func safeResolve(r extract.Resolver, in map[string]Result) (out map[string]Result) {
+	defer func() {
+		if recover() != nil {
+			out = nil
+		}
+	}()
+	return r.Resolve(in)
+}
+
+// extractedBy returns what extractor name got from one version of a file.
+func extractedBy(v image.Version, name string) (Result, bool) {
+	fr, ok := v.Result.(*fileResult)
+	if !ok {
+		return Result{}, false
+	}
+	for _, e := range fr.extracted {
+		if e.name == name && e.err == nil {
+			return e.res, true
+		}
+	}
+	return Result{}, false
+}
+
 // pkgKey identifies a package within one file across layers.
 type pkgKey struct{ name, version, arch string }
 
 // collect returns the packages and warnings of the final version of path,
 // each package attributed to the earliest layer of the unbroken run of
 // versions, ending in the final one, that all hold it.
-func collect(tree *image.Tree, path string) ([]model.Package, []model.Warning) {
+func collect(tree *image.Tree, path string, resolved map[resolvedKey]Result) ([]model.Package, []model.Warning) {
 	hist := tree.History(path)
 	if len(hist) == 0 {
 		return nil, nil
@@ -264,6 +344,9 @@ func collect(tree *image.Tree, path string) ([]model.Package, []model.Warning) {
 	var pkgs []model.Package
 	var warns []model.Warning
 	for _, ex := range fr.extracted {
+		if r, ok := resolved[resolvedKey{path, len(hist) - 1, ex.name}]; ok {
+			ex.res = r
+		}
 		if ex.err != nil {
 			warns = append(warns, model.Warning{Layer: final.Layer.DiffID, Path: path,
 				Message: fmt.Sprintf("%s: %v", ex.name, ex.err)})
@@ -285,6 +368,9 @@ func collect(tree *image.Tree, path string) ([]model.Package, []model.Warning) {
 				if vr, ok := hist[i].Result.(*fileResult); ok {
 					for _, e := range vr.extracted {
 						if e.name == ex.name {
+							if r, ok := resolved[resolvedKey{path, i, ex.name}]; ok {
+								e.res = r
+							}
 							for _, p := range e.res.Packages {
 								sets[i][pkgKey{p.Name, p.Version, p.Arch}] = true
 							}

@@ -37,14 +37,29 @@ func family(d *model.Distro) string {
 	return ""
 }
 
+// langEcosystems maps the language package types to their OSV ecosystem,
+// which does not depend on the distribution.
+var langEcosystems = map[string]string{
+	model.TypeGolang:   "Go",
+	model.TypeNPM:      "npm",
+	model.TypeMaven:    "Maven",
+	model.TypePyPI:     "PyPI",
+	model.TypeCargo:    "crates.io",
+	model.TypeComposer: "Packagist",
+	model.TypeGem:      "RubyGems",
+	model.TypeNuGet:    "NuGet",
+}
+
 // Ecosystem returns the OSV ecosystem of a package of type typ on
 // distribution d: "Debian:12" (major only), "Ubuntu:18.04", "Alpine:v3.20"
-// (major.minor), "AlmaLinux:9", "Rocky Linux:9", "Go"; "" when OSV has no
-// such ecosystem for it (Red Hat, an unknown distribution, a release
-// without a number such as Debian testing).
+// (major.minor), "AlmaLinux:9", "Rocky Linux:9"; for language packages the
+// distribution does not matter: "Go", "npm", "Maven", "PyPI", "crates.io",
+// "Packagist", "RubyGems", "NuGet". "" when OSV has no such ecosystem for
+// it (Red Hat, an unknown distribution, a release without a number such as
+// Debian testing).
 func Ecosystem(typ string, d *model.Distro) string {
-	if typ == model.TypeGolang {
-		return "Go"
+	if eco, ok := langEcosystems[typ]; ok {
+		return eco
 	}
 	if d == nil || typ != family(d) || d.VersionID == "" {
 		return ""
@@ -118,6 +133,15 @@ func distroQualifier(d *model.Distro) string {
 //	apk:    pkg:apk/alpine/NAME@VER?arch=ARCH&distro=alpine-3.20.3[&upstream=ORIGIN]
 //	rpm:    pkg:rpm/ID/NAME@VER-REL?arch=ARCH[&epoch=N]&distro=ID-VERSION
 //	golang: pkg:golang/MODULE@VERSION, pkg:golang/stdlib@1.22.3
+//	npm:    pkg:npm/NAME@VER, pkg:npm/%40SCOPE/NAME@VER
+//	maven:  pkg:maven/GROUP/ARTIFACT@VER (Name is "GROUP:ARTIFACT")
+//	pypi:   pkg:pypi/NAME@VER, NAME in PEP 503 normal form
+//	cargo:  pkg:cargo/NAME@VER
+//	composer: pkg:composer/VENDOR/NAME@VER
+//	gem:    pkg:gem/NAME@VER
+//	nuget:  pkg:nuget/NAME@VER
+//
+// Language packages carry no qualifiers.
 //
 // upstream names the source package when it differs from the binary one
 // (with its version when that differs too). A Go module replaced by a local
@@ -171,7 +195,28 @@ func PURL(p model.Package, d *model.Distro) string {
 			ns, name = p.Name[:i], p.Name[i+1:]
 		}
 		q = map[string]string{}
+	case model.TypeNPM, model.TypeComposer:
+		// "@scope/name", "vendor/name"
+		if i := strings.LastIndexByte(p.Name, '/'); i >= 0 {
+			ns, name = p.Name[:i], p.Name[i+1:]
+		}
+		q = map[string]string{}
+	case model.TypeMaven:
+		group, artifact, ok := strings.Cut(p.Name, ":")
+		if !ok {
+			return ""
+		}
+		ns, name = group, artifact
+		q = map[string]string{}
+	case model.TypePyPI:
+		name = PEP503(p.Name)
+		q = map[string]string{}
+	case model.TypeCargo, model.TypeGem, model.TypeNuGet:
+		q = map[string]string{}
 	default:
+		return ""
+	}
+	if name == "" {
 		return ""
 	}
 	u := packageurl.NewPackageURL(p.Type, ns, name, version, packageurl.QualifiersFromMap(q), "")
@@ -188,4 +233,30 @@ func upstream(p model.Package) string {
 		return p.SourceName + "@" + p.SourceVersion
 	}
 	return p.SourceName
+}
+
+// PEP503 returns the normal form of a Python package name: lower case,
+// each run of "-", "_" and "." one "-" ("Jinja2" -> "jinja2",
+// "zope.interface" -> "zope-interface", "typing_extensions" ->
+// "typing-extensions").
+func PEP503(name string) string {
+	var b strings.Builder
+	b.Grow(len(name))
+	sep := false
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '-' || c == '_' || c == '.' {
+			if !sep {
+				b.WriteByte('-')
+			}
+			sep = true
+			continue
+		}
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		sep = false
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -31,3 +31,8 @@ type Input = extract.Input
 
 // Result is what one file yielded: Packages and Warnings.
 type Result = extract.Result
+
+// Resolver is the optional post-pass of an extractor whose results depend
+// on other files of the target (Maven poms and their parents); see
+// extract.Resolver.
+type Resolver = extract.Resolver

@@ -262,4 +262,3 @@ func escapeDigest(d string) string {
 	}
 	return d
 }
-

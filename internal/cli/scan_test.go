@@ -2,9 +2,9 @@ package cli
 
 import (
 	"archive/zip"
-	"crypto/sha256"
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -673,7 +673,6 @@ func TestScanBadInput(t *testing.T) {
 		})
 	}
 }
-
 
 // TestScanAlpineOSV: real apk databases against the osv.dev Alpine record
 // in ../shared/data (ALPINE-CVE-2025-26519: musl fixed in 1.2.3-r4 on

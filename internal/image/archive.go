@@ -19,10 +19,21 @@ import (
 // manifest.json is read with go-containerregistry's tarball package; layer
 // members are then read in place.
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, err := openTarArchive(p)
+	a, f, err := openTarArchive(p)
 	if err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
 	}
+	src, err := dockerArchive(ctx, input, p, a, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.closeFn = f.Close
+	return src, nil
+}
+
+// dockerArchive opens the docker save archive a.
+func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Options) (*source, error) {
 	if !a.has("manifest.json") {
 		return nil, fmt.Errorf("open docker-archive %s: no manifest.json (not a docker save archive): %w", p, ErrBadInput)
 	}
@@ -127,10 +138,21 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 
 // openOCIArchive opens a tar of an OCI image layout.
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, err := openTarArchive(p)
+	a, f, err := openTarArchive(p)
 	if err != nil {
 		return nil, fmt.Errorf("open oci-archive %s: %w", p, err)
 	}
+	src, err := ociArchive(ctx, input, p, a, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	src.closeFn = f.Close
+	return src, nil
+}
+
+// ociArchive opens the OCI layout in the tar a.
+func ociArchive(ctx context.Context, input, p string, a *tarArchive, opts Options) (*source, error) {
 	if !a.has("index.json") {
 		return nil, fmt.Errorf("open oci-archive %s: no index.json (not an OCI image layout): %w", p, ErrBadInput)
 	}

@@ -64,6 +64,13 @@ func openDaemon(ctx context.Context, input, ref string, opts Options) (Source, e
 			break
 		}
 	}
-	s.closeFn = cleanup
+	closeFile := s.closeFn
+	s.closeFn = func() error {
+		err := closeFile()
+		if rerr := cleanup(); err == nil {
+			err = rerr
+		}
+		return err
+	}
 	return s, nil
 }

@@ -26,10 +26,11 @@ func edgeCaseLayers(f *testing.F) [][]byte {
 	files, _ := filepath.Glob(filepath.Join(dir, "images", "scalibr-edge-cases", "*.tar"))
 	var out [][]byte
 	for _, p := range files {
-		a, err := openTarArchive(p)
+		a, fc, err := openTarArchive(p)
 		if err != nil {
 			continue
 		}
+		defer fc.Close()
 		if !a.has("manifest.json") {
 			if b, err := os.ReadFile(p); err == nil {
 				out = append(out, b)
@@ -156,8 +157,9 @@ func FuzzWalkLayer(f *testing.F) {
 	})
 }
 
-// FuzzOpenDockerArchive feeds arbitrary bytes to Open as a docker-archive
-// file and walks what opens: no panic, only ErrBadInput errors.
+// FuzzOpenDockerArchive feeds arbitrary bytes to the docker-archive reader
+// (in memory: the path Open takes after opening the file) and walks what
+// opens: no panic, only ErrBadInput errors.
 func FuzzOpenDockerArchive(f *testing.F) {
 	dir := os.Getenv("LOCKDOWN_TESTDATA")
 	if dir == "" {
@@ -173,12 +175,16 @@ func FuzzOpenDockerArchive(f *testing.F) {
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("etc/os-release", "ID=x\n"), testutil.TarSymlink("lib", "usr/lib")))},
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarWhiteout("lib"), testutil.TarOpaque("etc")))},
 	))))
+	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p := filepath.Join(t.TempDir(), "image.tar")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
+		ctx := context.Background()
+		a, err := indexTar("fuzz.tar", bytes.NewReader(data), int64(len(data)))
+		if err == nil {
+			var src *source
+			if src, err = dockerArchive(ctx, "fuzz", "fuzz.tar", a, opts); err == nil {
+				_, err = Walk(ctx, src, WalkOptions{Want: wantAll, Visit: visitSum})
+			}
 		}
-		_, err := openAndWalk("docker-archive:"+p, Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16})
 		if err != nil && !errors.Is(err, ErrBadInput) {
 			t.Fatalf("Open+Walk error %v does not wrap ErrBadInput", err)
 		}

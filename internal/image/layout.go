@@ -71,7 +71,7 @@ func openOCIDir(ctx context.Context, input, p string, opts Options) (Source, err
 }
 
 // openLayout opens the image an OCI layout's index.json selects.
-func openLayout(ctx context.Context, input, kind, name, refName string, indexRaw []byte, store blobStore, opts Options) (Source, error) {
+func openLayout(ctx context.Context, input, kind, name, refName string, indexRaw []byte, store blobStore, opts Options) (*source, error) {
 	fail := func(format string, args ...any) error {
 		return fmt.Errorf("open %s %s: %s: %w", kind, name, fmt.Sprintf(format, args...), ErrBadInput)
 	}

@@ -19,18 +19,20 @@ import (
 // from a target: real ones are kilobytes.
 const maxMetaBytes = 64 << 20
 
-// tarArchive is an index of the members of a tar file on disk (plain or
-// gzip-compressed), so single members can be read without extracting.
-// For a plain tar a member is read in place (io.SectionReader); a gzip tar
-// is decompressed again from the start for each member opened.
+// tarArchive is an index of the members of a tar (plain or gzip) held in
+// an io.ReaderAt (an open file), so single members can be read without
+// extracting. For a plain tar a member is read in place (io.SectionReader);
+// a gzip tar is decompressed again from the start for each member opened.
 type tarArchive struct {
-	path    string
+	path    string // for messages
+	src     io.ReaderAt
+	size    int64
 	gz      bool
 	members map[string]tarMember
 }
 
 type tarMember struct {
-	offset   int64 // of the data, in the plain (uncompressed) file
+	offset   int64 // of the data, in the plain (uncompressed) stream
 	size     int64
 	typeflag byte
 	linkname string
@@ -42,44 +44,45 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// openTarArchive indexes the tar file at p. Errors name the file; a
-// missing, unreadable or corrupt file wraps ErrBadInput.
-func openTarArchive(p string) (*tarArchive, error) {
+// openTarArchive opens and indexes the tar file at p; close the file
+// (second result) when done with the archive. A missing, unreadable or
+// corrupt file wraps ErrBadInput.
+func openTarArchive(p string) (*tarArchive, io.Closer, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
+		return nil, nil, fmt.Errorf("%w: %w", err, ErrBadInput)
 	}
-	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
+		f.Close()
+		return nil, nil, fmt.Errorf("%w: %w", err, ErrBadInput)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file: %w", p, ErrBadInput)
+		f.Close()
+		return nil, nil, fmt.Errorf("%s is not a regular file: %w", p, ErrBadInput)
 	}
-	a := &tarArchive{path: p, members: map[string]tarMember{}}
+	a, err := indexTar(p, f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return a, f, nil
+}
+
+// indexTar reads the headers of the tar in src.
+func indexTar(name string, src io.ReaderAt, size int64) (*tarArchive, error) {
+	a := &tarArchive{path: name, src: src, size: size, members: map[string]tarMember{}}
 	var magic [2]byte
-	if n, _ := io.ReadFull(f, magic[:]); n == 2 && bytes.Equal(magic[:], gzipMagic) {
+	if n, _ := src.ReadAt(magic[:], 0); n == 2 && bytes.Equal(magic[:], gzipMagic) {
 		a.gz = true
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil, err
+	raw, err := a.whole()
+	if err != nil {
+		return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
 	}
-	var r io.Reader = f
-	var pos func() (int64, error)
-	if a.gz {
-		zr, err := gzip.NewReader(bufio.NewReader(f))
-		if err != nil {
-			return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
-		}
-		defer zr.Close()
-		cr := &countReader{r: zr}
-		r = cr
-		pos = func() (int64, error) { return cr.n, nil }
-	} else {
-		pos = func() (int64, error) { return f.Seek(0, io.SeekCurrent) }
-	}
-	tr := tar.NewReader(r)
+	defer raw.Close()
+	cr := &countReader{r: raw}
+	tr := tar.NewReader(cr)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -88,16 +91,11 @@ func openTarArchive(p string) (*tarArchive, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read tar: %w: %w", err, ErrBadInput)
 		}
-		off, err := pos()
-		if err != nil {
-			return nil, err
-		}
-		name := cleanMember(hdr.Name)
-		a.members[name] = tarMember{offset: off, size: hdr.Size, typeflag: hdr.Typeflag, linkname: hdr.Linkname}
+		a.members[cleanMember(hdr.Name)] = tarMember{offset: cr.n, size: hdr.Size, typeflag: hdr.Typeflag, linkname: hdr.Linkname}
 	}
 	if a.gz {
 		// Reach the end of the gzip stream so its checksum is verified.
-		if _, err := io.Copy(io.Discard, r); err != nil {
+		if _, err := io.Copy(io.Discard, cr); err != nil {
 			return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
 		}
 	}
@@ -147,41 +145,32 @@ func (a *tarArchive) open(name string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(a.path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, ErrBadInput)
-	}
 	if !a.gz {
-		return readCloser{Reader: io.NewSectionReader(f, m.offset, m.size), close: f.Close}, nil
+		return io.NopCloser(io.NewSectionReader(a.src, m.offset, m.size)), nil
 	}
-	zr, err := gzip.NewReader(bufio.NewReader(f))
+	raw, err := a.whole()
 	if err != nil {
-		f.Close()
 		return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
 	}
-	if _, err := io.CopyN(io.Discard, zr, m.offset); err != nil {
-		f.Close()
+	if _, err := io.CopyN(io.Discard, raw, m.offset); err != nil {
+		raw.Close()
 		return nil, fmt.Errorf("%s: seek to %q: %w: %w", a.path, name, err, ErrBadInput)
 	}
-	return readCloser{Reader: io.LimitReader(zr, m.size), close: f.Close}, nil
+	return readCloser{Reader: io.LimitReader(raw, m.size), close: raw.Close}, nil
 }
 
-// whole returns the uncompressed tar stream of the archive (for
+// whole returns the uncompressed tar stream of the archive (also for
 // go-containerregistry's tarball package).
 func (a *tarArchive) whole() (io.ReadCloser, error) {
-	f, err := os.Open(a.path)
-	if err != nil {
-		return nil, err
-	}
+	sr := io.NewSectionReader(a.src, 0, a.size)
 	if !a.gz {
-		return f, nil
+		return io.NopCloser(sr), nil
 	}
-	zr, err := gzip.NewReader(bufio.NewReader(f))
+	zr, err := gzip.NewReader(bufio.NewReader(sr))
 	if err != nil {
-		f.Close()
 		return nil, err
 	}
-	return readCloser{Reader: zr, close: f.Close}, nil
+	return zr, nil
 }
 
 // readAll reads one member, at most maxMetaBytes.

@@ -156,6 +156,35 @@ func (lr *layerReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// chargedReader counts what it reads against a layer's byte budget.
+type chargedReader struct {
+	r  io.Reader
+	lr *layerReader
+}
+
+func (c *chargedReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.lr.n += int64(n)
+	if c.lr.n > c.lr.max {
+		c.lr.err = errLayerTooBig
+		return n, errLayerTooBig
+	}
+	return n, err
+}
+
+// sparse reports a GNU sparse file (old GNU or PAX formats).
+func sparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
 // walkTar reads one tar layer into a record.
 func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions, lim limits) (*layerRecord, error) {
 	name := layerName(ref)
@@ -239,7 +268,13 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 		switch hdr.Typeflag {
 		case tar.TypeReg, tar.TypeRegA, tar.TypeCont, tar.TypeGNUSparse:
 			e.kind = kindRegular
-			if err := visit(ctx, &e, tr, ref, opts, lim, warn); err != nil {
+			var r io.Reader = tr
+			if sparse(hdr) {
+				// Holes cost no input: charge what Visit reads to the
+				// layer's budget so a sparse file cannot expand unbounded.
+				r = &chargedReader{r: tr, lr: lr}
+			}
+			if err := visit(ctx, &e, r, ref, opts, lim, warn); err != nil {
 				return nil, fail(lr, hdr.Name, err)
 			}
 			if lr.err != nil {

@@ -1,8 +1,11 @@
 package image
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"strings"
@@ -372,4 +375,42 @@ func itoa(i int) string {
 		return digits[i : i+1]
 	}
 	return itoa(i/10) + digits[i%10:i%10+1]
+}
+
+// sparseBomb is a layer holding one old-GNU sparse file of 100 MiB that is
+// all hole: no data in the stream at all.
+func sparseBomb(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	if err := tw.WriteHeader(&tar.Header{Name: "sparse", Mode: 0o644, Typeflag: tar.TypeReg, Format: tar.FormatGNU}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Close()
+	b := buf.Bytes()
+	b[156] = tar.TypeGNUSparse
+	copy(b[483:495], "00620000000\x00") // realsize: 100 MiB
+	copy(b[148:156], "        ")
+	sum := 0
+	for _, c := range b[:512] {
+		sum += int(c)
+	}
+	copy(b[148:156], fmt.Sprintf("%06o\x00 ", sum))
+	return b
+}
+
+// TestWalkSparseBomb: what Visit reads of a sparse file counts against
+// MaxLayerBytes, since holes cost nothing in the stream.
+func TestWalkSparseBomb(t *testing.T) {
+	p := testutil.WriteDockerArchive(t, t.TempDir(), testutil.ArchiveLayer{Blob: sparseBomb(t)})
+	src := mustOpen(t, "docker-archive:"+p, Options{MaxLayerBytes: 1 << 20})
+	_, err := Walk(context.Background(), src, WalkOptions{Want: wantAll, Visit: visitString})
+	if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), `entry "sparse"`) || !strings.Contains(err.Error(), "passes the limit of 1048576 bytes") {
+		t.Errorf("Walk(sparse bomb) = %v, want ErrBadInput: passes the limit of 1048576 bytes", err)
+	}
+	// Not wanted: the hole is skipped without being expanded.
+	tree := mustWalk(t, src, WalkOptions{})
+	if n, err := tree.Lstat("/sparse"); err != nil || n.Size != 100<<20 || !n.Mode.IsRegular() {
+		t.Errorf("Lstat(/sparse) = %+v, %v; want a regular file of 100 MiB", n, err)
+	}
 }

@@ -36,6 +36,10 @@ const (
 	TypePyPI   = "pypi"
 	TypeMaven  = "maven"
 	TypeCargo  = "cargo"
+
+	TypeComposer = "composer"
+	TypeGem      = "gem"
+	TypeNuGet    = "nuget"
 )
 
 // Package is one installed package, OS or language.

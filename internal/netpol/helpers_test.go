@@ -1,6 +1,9 @@
 package netpol
 
 import (
+	"context"
+
+	"github.com/lockdown-sec/lockdown/internal/netpol/load"
 	"net/netip"
 	"testing"
 )
@@ -12,4 +15,24 @@ func mustAddr(t testing.TB, s string) netip.Addr {
 		t.Fatalf("bad address %q: %v", s, err)
 	}
 	return ip
+}
+
+type netipPrefix = netip.Prefix
+
+func mustPrefix(t testing.TB, s string) netip.Prefix {
+	t.Helper()
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		t.Fatalf("bad prefix %q: %v", s, err)
+	}
+	return p
+}
+
+func loadObjects(t testing.TB, paths ...string) ([]*load.Object, error) {
+	t.Helper()
+	res, err := load.Load(context.Background(), paths, nil, load.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return res.Objects, nil
 }

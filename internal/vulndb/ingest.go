@@ -78,6 +78,7 @@ func (b *builder) ingest(ctx context.Context, src Source, dir, base string, opts
 	default:
 		err = fmt.Errorf("unknown source kind %q", src.Kind)
 	}
+	b.flush()
 	st.Rejected = b.rejected - rejectedBefore
 	if err != nil {
 		return st, fmt.Errorf("source %s: %w", loc, err)
@@ -166,9 +167,7 @@ func (b *builder) ingestJSONFile(p, where string, count func()) error {
 		b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
 		return nil
 	}
-	if b.addRaw(where, data) {
-		count()
-	}
+	b.queueRaw(where, data, count)
 	return nil
 }
 
@@ -207,9 +206,7 @@ func (b *builder) ingestZip(ctx context.Context, p, display string, count func()
 			b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
 			continue
 		}
-		if b.addRaw(where, data) {
-			count()
-		}
+		b.queueRaw(where, data, count)
 	}
 	return nil
 }
@@ -244,9 +241,7 @@ func (b *builder) ingestSecdb(ctx context.Context, dir string, count func()) err
 		}
 	}
 	for _, v := range sdb.Records() {
-		if b.addRecord(v.ID, v) {
-			count()
-		}
+		b.queueRecord(v.ID, v, count)
 	}
 	return nil
 }
@@ -259,9 +254,7 @@ func (b *builder) ingestUCT(ctx context.Context, p, display string, count func()
 	defer f.Close()
 	name := filepath.Base(display)
 	return distro.ParseUCT(ctx, bufio.NewReaderSize(f, 1<<16), name, func(v osv.Vulnerability) error {
-		if b.addRecord(name+": "+v.ID, v) {
-			count()
-		}
+		b.queueRecord(name+": "+v.ID, v, count)
 		return nil
 	}, b.reject)
 }
@@ -284,9 +277,7 @@ func (b *builder) ingestDebian(ctx context.Context, p string, count func()) erro
 			return fmt.Errorf("read debian list %s: %w", l, err)
 		}
 		err = distro.ParseDebianList(ctx, f, name, func(v osv.Vulnerability) error {
-			if b.addRecord(name+": "+v.ID, v) {
-				count()
-			}
+			b.queueRecord(name+": "+v.ID, v, count)
 			return nil
 		}, b.reject)
 		f.Close()

@@ -86,6 +86,17 @@ func splitRecord(raw []byte) (skeleton []byte, affected []json.RawMessage, err e
 	return buf.Bytes(), affected, nil
 }
 
+// flateDict primes DEFLATE for the short affected entries: the JSON that
+// OSV records repeat, compact and indented as osv.dev and the converters
+// write it. It is part of the schema: changing it needs a new
+// SchemaVersion.
+const flateDict = `{"package":{"ecosystem":"Debian:12","name":""},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":""}]}],"database_specific":{"file":"","source":"alpine-secdb"}}` +
+	`{"package":{"ecosystem":"Ubuntu:18.04","name":""},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}` +
+	`"purl":"pkg:` + `"versions":[` + `"last_affected":"` + `"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}]` +
+	`{"imports":[{"path":"","symbols":[` + `"ecosystem_specific":{` + `"type":"SEMVER","events":[{"introduced":"0"},{"fixed":"` +
+	"\n    {\n      \"package\": {\n        \"ecosystem\": \"Go\",\n        \"name\": \"\"\n      },\n      \"ranges\": [\n        {\n          \"type\": \"SEMVER\",\n          \"events\": [\n            {\n              \"introduced\": \"0\"\n            },\n            {\n              \"fixed\": \"\"\n            }\n          ]\n        }\n      ]\n    }" +
+	"\n    {\n      \"package\": {\n        \"ecosystem\": \"AlmaLinux:8\",\n        \"name\": \"\"\n      },\n      \"ranges\": [\n        {\n          \"type\": \"ECOSYSTEM\",\n          \"events\": [\n            {\n              \"introduced\": \"0\"\n            },\n            {\n              \"fixed\": \"\"\n            }\n          ]\n        }\n      ]\n    }"
+
 // packEntries encodes affected entries (with their position in the record)
 // as the value of one affected-bucket key: codec byte, then
 // (uvarint position, uvarint length, JSON)*, DEFLATEd when large.
@@ -96,7 +107,7 @@ func packEntries(zw *flate.Writer, entries []posEntry) []byte {
 		plain = binary.AppendUvarint(plain, uint64(len(e.raw)))
 		plain = append(plain, e.raw...)
 	}
-	return encodeValue(zw, 0, plain, len(plain) > 512)
+	return encodeValue(zw, 0, plain)
 }
 
 type posEntry struct {
@@ -122,30 +133,39 @@ func unpackEntries(b []byte) ([]posEntry, error) {
 	return out, nil
 }
 
-// encodeValue is flags, codec, data (DEFLATEd when compress).
-func encodeValue(zw *flate.Writer, flags byte, data []byte, compress bool) []byte {
-	if !compress {
-		out := make([]byte, 0, len(data)+2)
-		return append(append(out, flags, codecPlain), data...)
-	}
+// newFlateWriter returns the writer encodeValue wants.
+func newFlateWriter() *flate.Writer {
+	zw, _ := flate.NewWriterDict(nil, flate.BestSpeed, []byte(flateDict)) // the level is valid
+	return zw
+}
+
+// encodeValue is flags, codec, data: DEFLATEd with flateDict (zw must come
+// from newFlateWriter) unless that saves nothing.
+func encodeValue(zw *flate.Writer, flags byte, data []byte) []byte {
 	var buf bytes.Buffer
-	buf.Grow(len(data)/3 + 16)
+	buf.Grow(len(data)/2 + 16)
 	buf.WriteByte(flags)
 	buf.WriteByte(codecFlate)
 	zw.Reset(&buf)
 	zw.Write(data) // writes to a bytes.Buffer do not fail
 	zw.Close()
-	return buf.Bytes()
+	if buf.Len() < len(data)+2 {
+		return buf.Bytes()
+	}
+	out := make([]byte, 0, len(data)+2)
+	return append(append(out, flags, codecPlain), data...)
 }
 
 // decoder inflates stored values; one per goroutine (pooled by Store).
 type decoder struct {
-	r   io.ReadCloser
-	buf bytes.Buffer
+	r    io.ReadCloser
+	dict []byte
+	buf  bytes.Buffer
 }
 
 func newDecoder() *decoder {
-	return &decoder{r: flate.NewReader(bytes.NewReader(nil))}
+	dict := []byte(flateDict)
+	return &decoder{r: flate.NewReaderDict(bytes.NewReader(nil), dict), dict: dict}
 }
 
 // inflate returns the data of a stored value (flags, codec, data). The
@@ -159,7 +179,7 @@ func (d *decoder) inflate(raw []byte) ([]byte, error) {
 	case codecPlain:
 		return raw[2:], nil
 	case codecFlate:
-		if err := d.r.(flate.Resetter).Reset(bytes.NewReader(raw[2:]), nil); err != nil {
+		if err := d.r.(flate.Resetter).Reset(bytes.NewReader(raw[2:]), d.dict); err != nil {
 			return nil, err
 		}
 		d.buf.Reset()

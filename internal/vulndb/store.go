@@ -15,7 +15,7 @@
 //	          naming no package sit under the empty pkg
 //	index     pkg -> the IDs of the records naming it, sorted
 //
-// Codec 0 is plain, 1 raw DEFLATE. Lookup reads only the entries of the
+// Codec 0 is plain, 1 raw DEFLATE with a preset dictionary (flateDict). Lookup reads only the entries of the
 // package asked for, so records naming hundreds of packages (a kernel CVE,
 // an AlmaLinux advisory) cost little to look up.
 package vulndb

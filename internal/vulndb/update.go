@@ -11,8 +11,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -267,15 +269,22 @@ func syncDir(dir string) {
 	}
 }
 
-// builder collects records in memory (compressed) until the file is written.
+// builder collects records in memory (compressed) until the file is
+// written. Records are queued and prepared (decoded, split, compressed) in
+// batches on every CPU, then committed in the order they were read, so
+// the result does not depend on the parallelism.
 type builder struct {
 	entries    map[string]*entry
 	logger     *slog.Logger
-	zw         *flate.Writer
+	zws        []*flate.Writer // one per worker
+	pending    []job
 	rejected   int
 	rejections []Rejection
 	dups       int
 }
+
+// batchSize is how many records are prepared in parallel at a time.
+const batchSize = 512
 
 type entry struct {
 	record    []byte // records value: flags, codec, skeleton JSON
@@ -294,9 +303,25 @@ type affectedValue struct {
 
 type pkgKey struct{ eco, name string }
 
+// job is one queued record: OSV JSON (raw) or a converted record (conv).
+type job struct {
+	where string
+	raw   []byte
+	conv  *osv.Vulnerability
+	count func()
+
+	id  string
+	e   *entry
+	err error
+}
+
 func newBuilder(logger *slog.Logger) *builder {
-	zw, _ := flate.NewWriter(nil, flate.BestSpeed) // level is valid
-	return &builder{entries: map[string]*entry{}, logger: logger, zw: zw}
+	n := max(1, runtime.GOMAXPROCS(0))
+	b := &builder{entries: map[string]*entry{}, logger: logger}
+	for range n {
+		b.zws = append(b.zws, newFlateWriter())
+	}
+	return b
 }
 
 func (b *builder) reject(where string, err error) {
@@ -307,64 +332,116 @@ func (b *builder) reject(where string, err error) {
 	b.logger.Warn("skipped a malformed advisory", "where", where, "err", err)
 }
 
-// addRaw adds one OSV JSON record, keeping every value verbatim. It
-// reports whether the record was accepted.
+// queueRaw queues one OSV JSON record; count is called if it is accepted.
+func (b *builder) queueRaw(where string, raw []byte, count func()) {
+	b.queue(job{where: where, raw: raw, count: count})
+}
+
+// queueRecord queues a converted record.
+func (b *builder) queueRecord(where string, v osv.Vulnerability, count func()) {
+	b.queue(job{where: where, conv: &v, count: count})
+}
+
+func (b *builder) queue(j job) {
+	b.pending = append(b.pending, j)
+	if len(b.pending) >= batchSize {
+		b.flush()
+	}
+}
+
+// flush prepares the queued records in parallel and commits them in order.
+func (b *builder) flush() {
+	jobs := b.pending
+	b.pending = nil
+	if len(jobs) == 0 {
+		return
+	}
+	workers := min(len(b.zws), len(jobs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(jobs); i += workers {
+				j := &jobs[i]
+				if j.conv != nil {
+					j.id, j.e, j.err = prepareRecord(b.zws[w], j.conv)
+				} else {
+					j.id, j.e, j.err = prepareRaw(b.zws[w], j.raw)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		if j.err != nil {
+			b.reject(j.where, j.err)
+			continue
+		}
+		b.commit(j.id, j.e)
+		if j.count != nil {
+			j.count()
+		}
+	}
+}
+
+// addRaw adds one OSV JSON record at once (queued ones first). It reports
+// whether the record was accepted.
 func (b *builder) addRaw(where string, raw []byte) bool {
+	accepted := false
+	b.queue(job{where: where, raw: raw, count: func() { accepted = true }})
+	b.flush()
+	return accepted
+}
+
+// prepareRaw decodes and checks an OSV JSON record and encodes it for the
+// store, keeping every value verbatim.
+func prepareRaw(zw *flate.Writer, raw []byte) (string, *entry, error) {
 	v, err := ParseRecord(raw)
 	if err != nil {
-		b.reject(where, err)
-		return false
+		return "", nil, err
 	}
 	skeleton, affected, err := splitRecord(raw)
 	if err == nil && len(affected) != len(v.Affected) {
 		err = fmt.Errorf("affected: %d entries, decoded %d", len(affected), len(v.Affected))
 	}
 	if err != nil {
-		b.reject(where, err)
-		return false
+		return "", nil, err
 	}
-	b.put(&v, skeleton, affected)
-	return true
+	return v.ID, encodeEntry(zw, &v, skeleton, affected), nil
 }
 
-// addRecord adds a converted record.
-func (b *builder) addRecord(where string, v osv.Vulnerability) bool {
+// prepareRecord encodes a converted record for the store.
+func prepareRecord(zw *flate.Writer, v *osv.Vulnerability) (string, *entry, error) {
+	if v.ID == "" {
+		return "", nil, errors.New("record has no id")
+	}
 	affected := make([]json.RawMessage, len(v.Affected))
 	for i := range v.Affected {
 		raw, err := json.Marshal(v.Affected[i])
 		if err != nil {
-			b.reject(where, fmt.Errorf("encode %s: %w", v.ID, err))
-			return false
+			return "", nil, fmt.Errorf("encode %s: %w", v.ID, err)
 		}
 		affected[i] = raw
 	}
-	skel := v
+	skel := *v
 	skel.Affected = nil
 	skeleton, err := json.Marshal(skel)
 	if err != nil {
-		b.reject(where, fmt.Errorf("encode %s: %w", v.ID, err))
-		return false
+		return "", nil, fmt.Errorf("encode %s: %w", v.ID, err)
 	}
-	b.put(&v, skeleton, affected)
-	return true
+	return v.ID, encodeEntry(zw, v, skeleton, affected), nil
 }
 
-// put stores v, given as its skeleton JSON and its affected entries' JSON
-// (in v.Affected's order). Of two records with one ID the newer `modified`
-// wins; on a tie, the one read last.
-func (b *builder) put(v *osv.Vulnerability, skeleton []byte, affected []json.RawMessage) {
-	if old, ok := b.entries[v.ID]; ok {
-		b.dups++
-		if old.modified.After(v.Modified) {
-			return
-		}
-	}
+// encodeEntry builds the stored form of v, given as its skeleton JSON and
+// its affected entries' JSON (in v.Affected's order).
+func encodeEntry(zw *flate.Writer, v *osv.Vulnerability, skeleton []byte, affected []json.RawMessage) *entry {
 	e := &entry{modified: v.Modified, withdrawn: v.Withdrawn != nil}
 	var flags byte
 	if e.withdrawn {
 		flags |= flagWithdrawn
 	}
-	e.record = encodeValue(b.zw, flags, skeleton, len(skeleton) > 256)
+	e.record = encodeValue(zw, flags, skeleton)
 
 	groups := map[pkgKey][]posEntry{}
 	var order []pkgKey
@@ -386,9 +463,21 @@ func (b *builder) put(v *osv.Vulnerability, skeleton []byte, affected []json.Raw
 		groups[k] = append(groups[k], posEntry{pos: i, raw: raw})
 	}
 	for _, k := range order {
-		e.affected = append(e.affected, affectedValue{pkg: k, val: packEntries(b.zw, groups[k])})
+		e.affected = append(e.affected, affectedValue{pkg: k, val: packEntries(zw, groups[k])})
 	}
-	b.entries[v.ID] = e
+	return e
+}
+
+// commit stores a prepared record. Of two records with one ID the newer
+// `modified` wins; on a tie, the one read last.
+func (b *builder) commit(id string, e *entry) {
+	if old, ok := b.entries[id]; ok {
+		b.dups++
+		if old.modified.After(e.modified) {
+			return
+		}
+	}
+	b.entries[id] = e
 }
 
 // write puts every record and the index into a new bbolt file at p and
@@ -461,10 +550,21 @@ func (b *builder) write(ctx context.Context, p string) (Status, error) {
 	sort.Slice(pairs, func(i, j int) bool { return bytes.Compare(pairs[i].k, pairs[j].k) < 0 })
 	sort.Slice(affected, func(i, j int) bool { return bytes.Compare(affected[i].k, affected[j].k) < 0 })
 
-	db, err := bolt.Open(p, 0o644, &bolt.Options{Timeout: time.Second, NoFreelistSync: true})
+	// Map the whole file up front: growing the map is a copy of the pages.
+	size := 1 << 20
+	for _, id := range ids {
+		size += len(id) + len(b.entries[id].record)
+	}
+	for _, list := range [][]kv{affected, pairs} {
+		for _, p := range list {
+			size += len(p.k) + len(p.v)
+		}
+	}
+	db, err := bolt.Open(p, 0o644, &bolt.Options{Timeout: time.Second, NoFreelistSync: true, InitialMmapSize: size + size/4})
 	if err != nil {
 		return Status{}, err
 	}
+	db.AllocSize = 1 << 20 // grow the file in small steps: it is written once
 	err = db.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(bucketMeta)
 		if err != nil {

@@ -41,4 +41,21 @@ type Input struct {
 type Result struct {
 	Packages []model.Package
 	Warnings []model.Warning
+	// Pending is extractor-private state for a Resolver: set when the
+	// result may change once other files of the target are known (a Maven
+	// pom whose parent pom is another file). Packages and Warnings then
+	// hold what the file yields on its own. The cataloger never looks
+	// inside it.
+	Pending any
+}
+
+// Resolver is implemented by extractors whose results depend on other
+// files of the same target. After the walk the cataloger calls Resolve
+// with the results that have Pending set, keyed by path (the final version
+// of each file; older versions of a file are resolved the same way, against
+// the final versions of the others), and uses the returned result for each
+// path in place of the extracted one; a path missing from the answer keeps
+// its extracted result. Resolve must not keep or modify its argument.
+type Resolver interface {
+	Resolve(results map[string]Result) map[string]Result
 }
