@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
@@ -28,6 +29,26 @@ type Options struct {
 	Extractors []string
 	// Logger receives debug messages; nil discards.
 	Logger *slog.Logger
+	// Cache, when set, keeps each layer's extraction results by the layer's
+	// diff ID and the extractors' names and versions (see CacheKey).
+	Cache image.LayerCache
+	// CacheHits, when not nil, counts the layers served from Cache.
+	CacheHits *int
+}
+
+// cacheVersion is bumped whenever the cataloger's own per-file results
+// change shape or meaning.
+const cacheVersion = 1
+
+// CacheKey identifies a set of extractors for the layer cache: their names
+// and versions, plus the cataloger's own version.
+func CacheKey(exts []Extractor) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "catalog=%d", cacheVersion)
+	for _, e := range exts {
+		fmt.Fprintf(&b, ",%s=%d", e.Name(), e.Version())
+	}
+	return b.String()
 }
 
 // ToolName is the SBOM's Tool.Name.
@@ -58,7 +79,11 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 	defer os.RemoveAll(runDir)
 
 	v := visitor{exts: exts, tempDir: runDir, log: log, memMax: sharedBufferMax}
-	tree, err := image.Walk(ctx, src, image.WalkOptions{Want: v.want, Visit: v.visit})
+	wo := image.WalkOptions{Want: v.want, Visit: v.visit}
+	if opts.Cache != nil {
+		wo.Cache, wo.Codec, wo.CacheKey, wo.CacheHits = opts.Cache, resultCodec{}, CacheKey(exts), opts.CacheHits
+	}
+	tree, err := image.Walk(ctx, src, wo)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

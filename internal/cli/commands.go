@@ -8,6 +8,7 @@ func commands(g *globals) []*cobra.Command {
 		newVersionCmd(g),
 		newSBOMCmd(g),
 		newScanCmd(g),
+		newCacheCmd(g),
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),

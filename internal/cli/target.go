@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/cache"
 	"github.com/lockdown-sec/lockdown/internal/catalog"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -25,6 +27,7 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	f.StringVar(&t.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (`OS/ARCH[/VARIANT]`)")
 	f.StringSliceVar(&t.insecure, "insecure-registry", nil, "reach this registry `HOST[:PORT]` over plain HTTP (localhost only in practice)")
 	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: dpkg, apk, rpm, gobinary)")
+	f.BoolVar(&t.noCache, "no-cache", false, "neither read nor write the layer cache")
 }
 
 // catalogTarget opens a target and catalogs it. Every error is bad input
@@ -43,7 +46,15 @@ func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFl
 	if err != nil {
 		return nil, err
 	}
-	sbom, err := c.Catalog(ctx, src, catalog.Options{Extractors: tf.extractors, Logger: g.logger})
+	opts := catalog.Options{Extractors: tf.extractors, Logger: g.logger}
+	if !tf.noCache {
+		if lc, err := openLayerCache(); err != nil {
+			g.logger.Warn("layer cache unavailable; reading every layer", "err", err)
+		} else {
+			opts.Cache = lc
+		}
+	}
+	sbom, err := c.Catalog(ctx, src, opts)
 	if err != nil {
 		return nil, inputErr(err)
 	}
@@ -52,6 +63,20 @@ func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFl
 		g.logger.Warn(w.Message, "path", w.Path, "layer", w.Layer)
 	}
 	return sbom, nil
+}
+
+// openLayerCache opens the layer cache: $LOCKDOWN_CACHE_DIR, else the user
+// cache dir's lockdown/layers.
+func openLayerCache() (*cache.Cache, error) {
+	dir := os.Getenv("LOCKDOWN_CACHE_DIR")
+	if dir == "" {
+		d, err := cache.DefaultDir()
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+	}
+	return cache.Open(dir, cache.Options{})
 }
 
 // inputErr marks err as bad input unless the run was cancelled.

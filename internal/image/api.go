@@ -94,6 +94,18 @@ type WalkOptions struct {
 	Want        WantFunc
 	Visit       VisitFunc
 	Concurrency int // layers decompressed at once; 0 means GOMAXPROCS
+
+	// Cache, when set with Codec and CacheKey, keeps each layer's record
+	// (entries, whiteouts, Visit results, warnings) by the layer's diff ID
+	// and CacheKey: an image that shares layers with one walked before only
+	// reads its new layers. CacheKey must change whenever Want or Visit
+	// would give other results (extractor names and versions).
+	Cache    LayerCache
+	Codec    ResultCodec
+	CacheKey string
+	// CacheHits, when not nil, is incremented for every layer served from
+	// the cache.
+	CacheHits *int
 }
 
 // Tree is the merged, whiteout-applied result of a walk.

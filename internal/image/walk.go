@@ -2,8 +2,8 @@ package image
 
 import (
 	"archive/tar"
-	"compress/flate"
-	"compress/gzip"
+	stdflate "compress/flate"
+	stdgzip "compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/klauspost/compress/flate"
+	"github.com/klauspost/compress/gzip"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -72,11 +74,22 @@ func Walk(ctx context.Context, src Source, opts WalkOptions) (*Tree, error) {
 		refs[i] = l.Ref()
 	}
 	records := make([]*layerRecord, len(layers))
+	hits := 0
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(n)
 	for i, l := range layers {
 		if gctx.Err() != nil {
 			break
+		}
+		key := cacheKey(refs[i], opts)
+		if key != "" {
+			if data, ok := opts.Cache.Get(key); ok {
+				if rec, err := decodeRecord(data, refs[i], opts.Codec); err == nil {
+					records[i] = rec
+					hits++
+					continue
+				}
+			}
 		}
 		g.Go(func() error {
 			var err error
@@ -85,10 +98,19 @@ func Walk(ctx context.Context, src Source, opts WalkOptions) (*Tree, error) {
 			} else {
 				records[i], err = walkTar(gctx, l, refs[i], opts, lim)
 			}
+			if err == nil && key != "" {
+				// A failed store only costs a later walk the read.
+				if data, err := encodeRecord(records[i], opts.Codec); err == nil {
+					_ = opts.Cache.Put(key, data)
+				}
+			}
 			return err
 		})
 	}
 	err := g.Wait()
+	if opts.CacheHits != nil {
+		*opts.CacheHits += hits
+	}
 	if ctx.Err() != nil {
 		return nil, fmt.Errorf("walk %s: %w", src.Target().Input, ctx.Err())
 	}
@@ -412,9 +434,11 @@ func (g *guardReader) Read(p []byte) (int, error) {
 // opposed to the network or the disk failing).
 func corrupt(err error) bool {
 	var ce flate.CorruptInputError
+	var sce stdflate.CorruptInputError
 	return errors.Is(err, tar.ErrHeader) || errors.Is(err, tar.ErrInsecurePath) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrHeader) ||
-		errors.Is(err, gzip.ErrChecksum) || errors.As(err, &ce) || errors.Is(err, ErrBadInput)
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, ErrBadInput) ||
+		errors.Is(err, gzip.ErrHeader) || errors.Is(err, gzip.ErrChecksum) || errors.As(err, &ce) ||
+		errors.Is(err, stdgzip.ErrHeader) || errors.Is(err, stdgzip.ErrChecksum) || errors.As(err, &sce)
 }
 
 // OCI whiteout names.

@@ -26,7 +26,7 @@ func writeHeader(w *bufio.Writer, kv [][2]string) {
 	}
 }
 
-func targetHeader(t *model.Target, d *model.Distro) [][2]string {
+func targetHeader(t *model.Target, d *model.Distro, withDistro bool) [][2]string {
 	var kv [][2]string
 	if t != nil {
 		name := cmp.Or(t.Name, t.Input)
@@ -43,7 +43,7 @@ func targetHeader(t *model.Target, d *model.Distro) [][2]string {
 			kv = append(kv, [2]string{"Platform", t.Platform})
 		}
 	}
-	if t != nil || d != nil {
+	if d != nil || (t != nil && withDistro) {
 		kv = append(kv, [2]string{"Distro", distroText(d)})
 	}
 	return kv
@@ -88,7 +88,7 @@ func writeWarnings(w *bufio.Writer, ws []model.Warning) {
 // writeSBOMTable: a header, then one row per package. It has no
 // severities, so no colour.
 func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
-	kv := targetHeader(&s.Target, s.Distro)
+	kv := targetHeader(&s.Target, s.Distro, true)
 	kv = append(kv, [2]string{"Packages", strconv.Itoa(len(s.Packages))})
 	writeHeader(w, kv)
 	w.WriteByte('\n')
@@ -133,7 +133,7 @@ func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
 // writeReportTable writes a header (target, distro, meta) and the findings
 // laid out for the report's kind.
 func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
-	kv := targetHeader(r.Target, r.Distro)
+	kv := targetHeader(r.Target, r.Distro, r.Kind == KindScan)
 	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		kv = append(kv, [2]string{k, r.Meta[k]})
 	}
