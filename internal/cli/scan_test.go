@@ -35,7 +35,7 @@ var (
 // scanDB is the advisory DB built from everything in ../shared/data (OSV
 // exports and the distribution data), cached for the machine keyed on the
 // data's SHA256SUMS.
-func scanDB(t *testing.T) string {
+func scanDB(t testing.TB) string {
 	t.Helper()
 	data := testutil.DataDir(t)
 	scanDBOnce.Do(func() {
