@@ -74,7 +74,7 @@ func (b *builder) ingest(ctx context.Context, src Source, dir, base string, opts
 	case KindUbuntuTracker:
 		err = b.ingestUCT(ctx, path, loc, count)
 	case KindDebianTracker:
-		err = b.ingestDebian(ctx, path, count)
+		err = b.ingestDebian(ctx, path, loc, count)
 	default:
 		err = fmt.Errorf("unknown source kind %q", src.Kind)
 	}
@@ -259,7 +259,9 @@ func (b *builder) ingestUCT(ctx context.Context, p, display string, count func()
 	}, b.reject)
 }
 
-func (b *builder) ingestDebian(ctx context.Context, p string, count func()) error {
+// ingestDebian reads one Debian tracker list, or a directory of them;
+// display is the location given (the URL for a download).
+func (b *builder) ingestDebian(ctx context.Context, p, display string, count func()) error {
 	lists := []string{p}
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		lists = debianLists(p)
@@ -268,9 +270,13 @@ func (b *builder) ingestDebian(ctx context.Context, p string, count func()) erro
 		}
 	}
 	for _, l := range lists {
-		name := debianListName(l)
+		named := l
+		if p != display && len(lists) == 1 {
+			named = display // a download: name it by its URL
+		}
+		name := debianListName(named)
 		if name == "" {
-			name = filepath.Base(l)
+			name = filepath.Base(named)
 		}
 		f, err := os.Open(l)
 		if err != nil {

@@ -84,6 +84,11 @@ type OpenOptions struct {
 	Timeout time.Duration
 }
 
+// The shape match.Source asks for.
+var _ interface {
+	Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error)
+} = (*Store)(nil)
+
 // Store is an open, read-only advisory database. It is safe for
 // concurrent use.
 type Store struct {

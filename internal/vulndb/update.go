@@ -329,7 +329,7 @@ func (b *builder) reject(where string, err error) {
 	if len(b.rejections) < maxRejections {
 		b.rejections = append(b.rejections, Rejection{Where: where, Reason: err.Error()})
 	}
-	b.logger.Warn("skipped a malformed advisory", "where", where, "err", err)
+	b.logger.Debug("skipped a malformed advisory (counted in the update summary)", "where", where, "err", err)
 }
 
 // queueRaw queues one OSV JSON record; count is called if it is accepted.

@@ -563,3 +563,32 @@ func TestProgressSeesEveryPhase(t *testing.T) {
 		t.Errorf("last progress = %+v, want write of 4291 records", last)
 	}
 }
+
+// TestDistroFromURL: distribution data can be downloaded too, and keeps
+// its provenance.
+func TestDistroFromURL(t *testing.T) {
+	srv := httptest.NewServer(http.FileServer(http.Dir(testutil.Data(t, "distro/debian-security-tracker"))))
+	defer srv.Close()
+	path := filepath.Join(t.TempDir(), "lockdown.db")
+	st, err := Update(context.Background(), path, []Source{{Kind: KindDebianTracker, Location: srv.URL + "/DTSA-list"}}, UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, err := Update(context.Background(), filepath.Join(t.TempDir(), "local.db"),
+		[]Source{{Location: testutil.Data(t, "distro/debian-security-tracker/DTSA-list")}}, UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Records == 0 || st.Records != local.Records || !cmp.Equal(st.Ecosystems, local.Ecosystems) {
+		t.Errorf("from URL: %d records %+v; from the file: %d %+v", st.Records, st.Ecosystems, local.Records, local.Ecosystems)
+	}
+	s, err := Open(path, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v, ok, err := s.Get(context.Background(), "DTSA-1-1")
+	if err != nil || !ok || string(v.DatabaseSpecific) != `{"file":"DTSA-list","source":"debian-security-tracker"}` {
+		t.Errorf("Get(DTSA-1-1) = %s, %v, %v", v.DatabaseSpecific, ok, err)
+	}
+}
