@@ -106,7 +106,6 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 			},
 		})
 	}
-	_ = ctx
 	return src, nil
 }
 

@@ -185,6 +185,11 @@ func TestDebianRefs(t *testing.T) {
 			t.Errorf("Open(%s).Target().Kind = %q, want %q", tc.target, got, tc.kind)
 		}
 	}
+	// A host listed as insecure is reached over plain HTTP.
+	src := mustOpen(t, "registry:"+pushed, Options{InsecureRegistry: []string{host}})
+	if got := src.Target().Name; got != pushed {
+		t.Errorf("Open(registry:%s, insecure).Target().Name = %q", pushed, got)
+	}
 	if _, err := Open(context.Background(), "oci-dir:"+d.OCIDir+":trixie", Options{}); err == nil || !strings.Contains(err.Error(), `no image named "trixie" in the index (names: bookworm)`) {
 		t.Errorf("Open(oci-dir:…:trixie) = %v, want a no-such-name error", err)
 	}
@@ -234,5 +239,14 @@ func BenchmarkWalk(b *testing.B) {
 				src.Close()
 			}
 		})
+	}
+}
+
+// TestBareRefNowhere: a bare reference found neither in the daemon nor in
+// the registry fails naming both (the registry is a closed local port).
+func TestBareRefNowhere(t *testing.T) {
+	_, err := Open(context.Background(), "127.0.0.1:1/lockdown-test/nothing:1", Options{})
+	if err == nil || !strings.Contains(err.Error(), "docker daemon:") || !strings.Contains(err.Error(), "registry:") {
+		t.Errorf("Open(bare ref nowhere) = %v, want an error naming the daemon and the registry", err)
 	}
 }

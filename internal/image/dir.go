@@ -21,6 +21,7 @@ import (
 type dirLayer struct {
 	root string // absolute
 	ref  model.LayerRef
+	skip []string // paths not walked (pseudo filesystems of a live host)
 }
 
 func (d *dirLayer) Ref() model.LayerRef { return d.ref }
@@ -44,13 +45,21 @@ func openDir(_ context.Context, input, p string, opts Options) (Source, error) {
 	}
 	return &source{
 		target: model.Target{Input: input, Kind: KindDir, Name: abs},
-		layers: []Layer{&dirLayer{root: abs, ref: model.LayerRef{Index: 0}}},
+		layers: []Layer{newDirLayer(abs)},
 		lim:    opts.limits(),
 	}, nil
 }
 
 // pseudoFS are skipped when the whole host (/) is walked.
 var pseudoFS = []string{"/proc", "/sys", "/dev"}
+
+func newDirLayer(abs string) *dirLayer {
+	d := &dirLayer{root: abs, ref: model.LayerRef{Index: 0}}
+	if abs == "/" {
+		d.skip = pseudoFS
+	}
+	return d
+}
 
 // walkDir reads a root filesystem directory into a layer record. Entries
 // that cannot be read become warnings.
@@ -64,7 +73,6 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 	warn := func(p, format string, args ...any) {
 		rec.warnings = append(rec.warnings, model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
 	}
-	hostRoot := d.root == "/"
 	// Depth-first with an explicit stack; names sorted for a stable order.
 	stack := []string{"/"}
 	for len(stack) > 0 {
@@ -81,7 +89,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 		var subdirs []string
 		for _, name := range names {
 			p := path.Join(dir, name)
-			if hostRoot && slices.Contains(pseudoFS, p) {
+			if slices.Contains(d.skip, p) {
 				continue
 			}
 			fi, err := root.Lstat(rel(p))

@@ -40,7 +40,7 @@ type Engine struct {
 
 	dir [2]dirTables
 
-	applyAtom map[*Policy]int32
+	applyAtom []int32 // by Policy.idx
 	side      map[*EntityMatch]sideAtoms
 	portIDs   map[*EntityMatch]uint32 // stable ids of sides with named ports, for program keys
 }
@@ -153,11 +153,11 @@ func (c *Config) eachRule(f func(r *Rule)) {
 }
 
 func (e *Engine) collectAtoms() {
-	e.applyAtom = map[*Policy]int32{}
+	e.applyAtom = make([]int32, len(e.cfg.Policies))
 	e.side = map[*EntityMatch]sideAtoms{}
 	e.portIDs = map[*EntityMatch]uint32{}
 	for _, p := range e.cfg.Policies {
-		e.applyAtom[p] = e.atoms.sel2(atomApply, p.Selector)
+		e.applyAtom[p.idx] = e.atoms.sel2(atomApply, p.Selector)
 	}
 	npSeen := map[npKey]bool{}
 	side := func(m *EntityMatch, proto *uint8) {
@@ -454,7 +454,7 @@ func (e *Engine) compileProgram(ep int, d Direction) *program {
 	for ti, tier := range cfg.Tiers {
 		var bl *block
 		for _, pol := range cfg.byTier[ti] {
-			if !pol.Applies(d) || !e.atom(ep, e.applyAtom[pol]) {
+			if !pol.Applies(d) || !e.atom(ep, e.applyAtom[pol.idx]) {
 				continue
 			}
 			if bl == nil {

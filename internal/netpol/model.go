@@ -206,6 +206,8 @@ type Policy struct {
 	DoNotTrack, PreDNAT       bool
 	ApplyOnForward            bool
 	Source                    load.Source
+
+	idx int // position in Config.Policies
 }
 
 // KindK8sNetworkPolicy marks a networking.k8s.io/v1 NetworkPolicy.
@@ -436,7 +438,8 @@ func (c *Config) sortConfig() {
 	slices.SortStableFunc(c.Policies, byPolicy)
 	slices.SortStableFunc(c.Staged, byPolicy)
 	c.byTier = make([][]*Policy, len(c.Tiers))
-	for _, p := range c.Policies {
+	for i, p := range c.Policies {
+		p.idx = i
 		i := c.tierIndex[p.Tier]
 		c.byTier[i] = append(c.byTier[i], p)
 	}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
+)
+
+func runNetpolCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = Run(context.Background(), append([]string{"netpol"}, args...), &o, &e)
+	return code, o.String(), e.String()
+}
+
+var netpolDemo = filepath.Join("..", "netpol", "testdata", "demo")
+
+func TestNetpolCLI(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress:\n  - action: Allow\n    destination: {ports: [443]}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // substring
+		stderr   string // substring
+		exactOut string
+	}{
+		{name: "validate", args: []string{"validate", netpolDemo}, code: 0,
+			exactOut: "valid: 2 files, 1 GlobalNetworkPolicy, 1 Tier, 2 Namespace, 3 NetworkPolicy (Kubernetes), 3 Pod; 4 enforced policies, 0 staged, 2 tiers, 0 network sets, 3 endpoints; 0 warnings\n"},
+		{name: "validate bad", args: []string{"validate", bad}, code: 2,
+			stdout: "ERROR  " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite",
+			stderr: "lockdown: " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
+		{name: "check bad input is one line", args: []string{"check", bad, "--from", "a", "--to", "b", "--port", "80"}, code: 2,
+			stderr: "lockdown: " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
+		{name: "check allow", args: []string{"check", netpolDemo, "--from", "shop/frontend", "--to", "shop/db", "--port", "5432/TCP"}, code: 0,
+			exactOut: "ALLOW  shop/frontend -> shop/db  5432/TCP\n"},
+		{name: "check deny explained", args: []string{"check", netpolDemo, "--from", "frontend", "--to", "10.0.2.30", "--port", "9090", "--explain"}, code: 0,
+			stdout: "DENY   shop/frontend -> monitoring/prometheus  9090/TCP\n\negress of shop/frontend denies:\n   tier default (order 1000000, defaultAction Deny)\n"},
+		{name: "check external IP", args: []string{"check", netpolDemo, "--from", "203.0.113.9", "--to", "shop/db", "--port", "5432"}, code: 0,
+			exactOut: "DENY   203.0.113.9 -> shop/db  5432/TCP\n"},
+		{name: "check unknown endpoint", args: []string{"check", netpolDemo, "--from", "nope", "--to", "shop/db", "--port", "5432"}, code: 2,
+			stderr: `lockdown: --from: no endpoint "nope"`},
+		{name: "check bad port", args: []string{"check", netpolDemo, "--from", "db", "--to", "frontend", "--port", "70000/TCP"}, code: 2,
+			stderr: `lockdown: --port: invalid port "70000/TCP"`},
+		{name: "matrix csv", args: []string{"matrix", netpolDemo, "--format", "csv", "--port", "5432/TCP"}, code: 0,
+			stdout: "shop/frontend,shop/db,5432,TCP,allow\n"},
+		{name: "matrix bad format", args: []string{"matrix", netpolDemo, "--format", "png"}, code: 2,
+			stderr: `lockdown: --format "png": matrix writes table, csv, json, dot, svg`},
+		{name: "lint fail-on medium", args: []string{"lint", netpolDemo, "--fail-on", "medium"}, code: 1, stdout: "NETPOL-NO-DEFAULT-DENY"},
+		{name: "lint fail-on high", args: []string{"lint", netpolDemo, "--fail-on", "high"}, code: 0, stdout: "NETPOL-NO-DEFAULT-DENY"},
+		{name: "lint bad fail-on", args: []string{"lint", netpolDemo, "--fail-on", "severe"}, code: 2, stderr: `--fail-on: unknown severity "severe"`},
+		{name: "diff exit code", args: []string{"diff", filepath.Join(netpolDemo, "policies.yaml"), filepath.Join(netpolDemo, "..", "diff", "new-policies.yaml"),
+			"--endpoints", filepath.Join(netpolDemo, "workloads.yaml"), "--exit-code"}, code: 1,
+			stdout: "+ allow  shop/db -> monitoring/prometheus  8080/TCP\n"},
+		{name: "diff no endpoints", args: []string{"diff", filepath.Join(netpolDemo, "policies.yaml"), filepath.Join(netpolDemo, "policies.yaml")}, code: 2,
+			stderr: "no endpoints to compare"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runNetpolCLI(t, c.args...)
+			if code != c.code {
+				t.Errorf("netpol %v exit = %d, want %d\nstdout: %s\nstderr: %s", c.args, code, c.code, out, errOut)
+			}
+			if c.exactOut != "" && out != c.exactOut {
+				t.Errorf("netpol %v stdout =\n%q\nwant\n%q", c.args, out, c.exactOut)
+			}
+			if !strings.Contains(out, c.stdout) {
+				t.Errorf("netpol %v stdout lacks %q:\n%s", c.args, c.stdout, out)
+			}
+			if !strings.Contains(errOut, c.stderr) {
+				t.Errorf("netpol %v stderr lacks %q:\n%s", c.args, c.stderr, errOut)
+			}
+			if c.code == 2 && strings.Count(errOut, "\n") != 1 {
+				t.Errorf("netpol %v: bad input must be one line on stderr, got:\n%s", c.args, errOut)
+			}
+		})
+	}
+}
+
+// TestNetpolFromDocker checks a flow between containers read from the real
+// engine.
+func TestNetpolFromDocker(t *testing.T) {
+	image := testutil.AlpineImage(t, "lockdown-test/alpine:3.20.3")
+	pfx := testutil.UniquePrefix(t, "ldcli")
+	a, b := pfx+"a", pfx+"b"
+	testutil.RunContainer(t, a, "--network", "none", "--label", "app=a", "--label", "projectcalico.org/namespace=np", image, "sleep", "300")
+	testutil.RunContainer(t, b, "--network", "none", "--label", "app=b", "--label", "projectcalico.org/namespace=np", "--expose", "80", image, "sleep", "300")
+	pol := filepath.Join(t.TempDir(), "p.yaml")
+	if err := os.WriteFile(pol, []byte("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: b, namespace: np}\nspec:\n  selector: app == 'b'\n  ingress: [{action: Deny, source: {selector: app == 'a'}}]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runNetpolCLI(t, "check", pol, "--from-docker", "--from", a, "--to", b, "--port", "80/TCP")
+	if code != 0 || out != "DENY   np/"+a+" -> np/"+b+"  80/TCP\n" {
+		t.Errorf("check --from-docker exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, out, errOut = runNetpolCLI(t, "check", pol, "--from-docker", "--from", b, "--to", a, "--port", "80/TCP")
+	if code != 0 || out != "ALLOW  np/"+b+" -> np/"+a+"  80/TCP\n" {
+		t.Errorf("check --from-docker exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+func TestNetpolLintJSON(t *testing.T) {
+	code, out, errOut := runNetpolCLI(t, "lint", netpolDemo, "--format", "json")
+	if code != 0 {
+		t.Fatalf("lint exit %d: %s", code, errOut)
+	}
+	var rep model.Report
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("lint json: %v\n%s", err, out)
+	}
+	if rep.Kind != "netpol-lint" || len(rep.Findings) != 2 {
+		t.Fatalf("lint report kind %q with %d findings, want netpol-lint with 2", rep.Kind, len(rep.Findings))
+	}
+	f := rep.Findings[0]
+	want := model.Finding{Kind: model.KindPolicyLint, RuleID: "NETPOL-NO-DEFAULT-DENY", Severity: model.SeverityMedium, Status: model.StatusWarn,
+		Subject: "monitoring", Scope: "policy", Location: filepath.Join(netpolDemo, "workloads.yaml") + ":8"}
+	if f.Kind != want.Kind || f.RuleID != want.RuleID || f.Severity != want.Severity || f.Subject != want.Subject || f.Scope != want.Scope || f.Location != want.Location || f.Status != want.Status {
+		t.Errorf("first finding = %+v, want %+v", f, want)
+	}
+	code, out, _ = runNetpolCLI(t, "lint", netpolDemo, "--format", "sarif")
+	if code != 0 || !strings.Contains(out, `"NETPOL-NO-DEFAULT-DENY"`) {
+		t.Errorf("lint sarif exit %d:\n%.300s", code, out)
+	}
+}
+
+func TestNetpolMatrixSVGToFile(t *testing.T) {
+	testutil.RequireCmd(t, "dot")
+	out := filepath.Join(t.TempDir(), "m.svg")
+	code, _, errOut := runNetpolCLI(t, "matrix", netpolDemo, "--format", "svg", "-o", out)
+	if code != 0 {
+		t.Fatalf("matrix svg exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(b, []byte("<svg")) {
+		t.Errorf("matrix svg wrote %.100q, %v", b, err)
+	}
+}
