@@ -12,6 +12,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/audit"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -32,6 +33,7 @@ type auditFlags struct {
 	hostChecks               string
 	dockerHost               string
 	osvZip                   string
+	dbPath                   string
 	listChecks               bool
 }
 
@@ -63,7 +65,8 @@ or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`
 	fl.StringVar(&f.writeBaseline, "write-baseline", "", "write every FAIL and WARN result of this run to `FILE` as accepted")
 	fl.StringVar(&f.hostChecks, "host-checks", "auto", "host file checks: auto (when on the daemon's host), on (required), off")
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` (default $DOCKER_HOST, else unix:///var/run/docker.sock)")
-	fl.StringVar(&f.osvZip, "osv-zip", "", "Go advisories as an osv.dev export `ZIP` for the engine version checks (without it they SKIP)")
+	fl.StringVar(&f.osvZip, "osv-zip", "", "Go advisories as an osv.dev export `ZIP` for the engine version checks (default: the vulnerability database; without either they SKIP)")
+	fl.StringVar(&f.dbPath, "db", "", "vulnerability database `PATH` for the engine version checks (default: the user cache dir's lockdown/db/lockdown.db when it exists)")
 	fl.BoolVar(&f.listChecks, "list-checks", false, "list the checks and exit")
 	return cmd
 }
@@ -117,6 +120,22 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 			return badInput(err)
 		}
 		cfg.Advisories = adv
+	} else {
+		// The vulnerability database, when there is one, knows the Go
+		// advisories for the engine, containerd and runc.
+		path, err := resolveDBPath(f.dbPath)
+		if err != nil {
+			return err
+		}
+		switch store, err := vulndb.Open(path, vulndb.OpenOptions{}); {
+		case err == nil:
+			defer store.Close()
+			cfg.Advisories = store
+		case errors.Is(err, vulndb.ErrNoDB) && f.dbPath == "":
+			g.logger.Info("no vulnerability database: the engine version checks will SKIP", "path", path)
+		default:
+			return badInput(err)
+		}
 	}
 	eng, err := audit.NewEngine(f.dockerHost)
 	if err != nil {
