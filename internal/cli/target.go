@@ -20,6 +20,7 @@ type targetFlags struct {
 	insecure   []string
 	extractors []string
 	noCache    bool
+	maxLayer   int64
 }
 
 func (t *targetFlags) register(cmd *cobra.Command) {
@@ -28,6 +29,7 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&t.insecure, "insecure-registry", nil, "reach this registry `HOST[:PORT]` over plain HTTP (localhost only in practice)")
 	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: dpkg, apk, rpm, gobinary)")
 	f.BoolVar(&t.noCache, "no-cache", false, "neither read nor write the layer cache")
+	f.Int64Var(&t.maxLayer, "max-layer-bytes", image.DefaultMaxLayerBytes, "refuse a layer whose uncompressed size passes `N` bytes (decompression bombs)")
 }
 
 // catalogTarget opens a target and catalogs it. Every error is bad input
@@ -36,6 +38,7 @@ func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFl
 	src, err := image.Open(ctx, target, image.Options{
 		Platform:         tf.platform,
 		InsecureRegistry: tf.insecure,
+		MaxLayerBytes:    tf.maxLayer,
 		Logger:           g.logger,
 	})
 	if err != nil {
