@@ -50,8 +50,10 @@ func openDir(_ context.Context, input, p string, opts Options) (Source, error) {
 	}, nil
 }
 
-// pseudoFS are skipped when the whole host (/) is walked.
-var pseudoFS = []string{"/proc", "/sys", "/dev"}
+// pseudoFS are skipped when the whole host (/) is walked: kernel pseudo
+// filesystems, and the container engines' storage, which holds other
+// images' layers, not the host's packages.
+var pseudoFS = []string{"/proc", "/sys", "/dev", "/var/lib/docker", "/var/lib/containerd"}
 
 func newDirLayer(abs string) *dirLayer {
 	d := &dirLayer{root: abs, ref: model.LayerRef{Index: 0}}

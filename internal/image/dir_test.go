@@ -96,11 +96,11 @@ func TestDirTarget(t *testing.T) {
 	}
 }
 
-// TestDirTargetPseudoFS: dir:/ skips /proc, /sys and /dev (checked on a
+// TestDirTargetPseudoFS: dir:/ skips /proc, /sys, /dev and the engines' storage (checked on a
 // copy of that layout, not on the live host).
 func TestDirTargetPseudoFS(t *testing.T) {
-	if d := newDirLayer("/"); !cmp.Equal(d.skip, []string{"/proc", "/sys", "/dev"}) {
-		t.Errorf("newDirLayer(/).skip = %v, want /proc /sys /dev", d.skip)
+	if d := newDirLayer("/"); !cmp.Equal(d.skip, []string{"/proc", "/sys", "/dev", "/var/lib/docker", "/var/lib/containerd"}) {
+		t.Errorf("newDirLayer(/).skip = %v, want /proc /sys /dev /var/lib/docker /var/lib/containerd", d.skip)
 	}
 	if d := newDirLayer("/srv/rootfs"); d.skip != nil {
 		t.Errorf("newDirLayer(/srv/rootfs).skip = %v, want none", d.skip)
