@@ -477,8 +477,8 @@ func TestCatalogSelect(t *testing.T) {
 	}
 	defer src.Close()
 	c, _ := New(Default()...)
-	if _, err := c.Catalog(context.Background(), src, Options{Extractors: []string{"npm"}}); !errors.Is(err, ErrUnknownExtractor) {
-		t.Errorf("Catalog(Extractors [npm]) error = %v, want ErrUnknownExtractor", err)
+	if _, err := c.Catalog(context.Background(), src, Options{Extractors: []string{"nosuch"}}); !errors.Is(err, ErrUnknownExtractor) {
+		t.Errorf("Catalog(Extractors [nosuch]) error = %v, want ErrUnknownExtractor", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -512,7 +512,7 @@ func TestNew(t *testing.T) {
 		t.Errorf("New(Default()) error = %v", err)
 	}
 	c, _ := New(Default()...)
-	if diff := cmp.Diff([]string{"dpkg", "apk", "rpm", "gobinary"}, c.Names()); diff != "" {
+	if diff := cmp.Diff([]string{"dpkg", "apk", "rpm", "gobinary", "npm", "maven", "python", "gomod", "cargo", "composer", "gem", "nuget"}, c.Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
 	}
 	for name, exts := range map[string][]Extractor{

@@ -34,7 +34,14 @@ func TestEcosystem(t *testing.T) {
 		{model.TypeDeb, nil, ""},
 		{model.TypeGolang, nil, "Go"},
 		{model.TypeGolang, d("debian", "12"), "Go"},
-		{model.TypeNPM, d("debian", "12"), ""},
+		{model.TypeNPM, d("debian", "12"), "npm"},
+		{model.TypeNPM, nil, "npm"},
+		{model.TypeMaven, d("alpine", "3.20.3"), "Maven"},
+		{model.TypePyPI, nil, "PyPI"},
+		{model.TypeCargo, nil, "crates.io"},
+		{model.TypeComposer, nil, "Packagist"},
+		{model.TypeGem, nil, "RubyGems"},
+		{model.TypeNuGet, nil, "NuGet"},
 	}
 	for _, tt := range tests {
 		if got := Ecosystem(tt.typ, tt.distro); got != tt.want {
@@ -78,6 +85,16 @@ func TestPURL(t *testing.T) {
 			"pkg:golang/example.com/app@%28devel%29"},
 		{"golang local replacement", model.Package{Type: "golang", Name: "./localdep", Version: "(devel)"}, nil, ""},
 		{"unknown type", model.Package{Type: "weird", Name: "x"}, nil, ""},
+		{"npm", model.Package{Type: "npm", Name: "lodash", Version: "4.17.21", Arch: "amd64"}, debian, "pkg:npm/lodash@4.17.21"},
+		{"npm scoped", model.Package{Type: "npm", Name: "@babel/core", Version: "7.12.3"}, nil, "pkg:npm/%40babel/core@7.12.3"},
+		{"maven", model.Package{Type: "maven", Name: "org.apache.logging.log4j:log4j-core", Version: "2.14.1"}, debian,
+			"pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1"},
+		{"maven without group", model.Package{Type: "maven", Name: "log4j-core", Version: "2.14.1"}, nil, ""},
+		{"pypi", model.Package{Type: "pypi", Name: "Django_REST.framework", Version: "3.11.0"}, nil, "pkg:pypi/django-rest-framework@3.11.0"},
+		{"cargo", model.Package{Type: "cargo", Name: "smallvec", Version: "1.6.0"}, nil, "pkg:cargo/smallvec@1.6.0"},
+		{"composer", model.Package{Type: "composer", Name: "guzzlehttp/guzzle", Version: "7.4.4"}, nil, "pkg:composer/guzzlehttp/guzzle@7.4.4"},
+		{"gem", model.Package{Type: "gem", Name: "rails", Version: "6.0.3.4"}, nil, "pkg:gem/rails@6.0.3.4"},
+		{"nuget", model.Package{Type: "nuget", Name: "Newtonsoft.Json", Version: "12.0.3"}, nil, "pkg:nuget/Newtonsoft.Json@12.0.3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,5 +109,16 @@ func TestPURL(t *testing.T) {
 				t.Errorf("PURL %q does not parse: %v", got, err)
 			}
 		})
+	}
+}
+
+func TestPEP503(t *testing.T) {
+	for in, want := range map[string]string{
+		"Django": "django", "zope.interface": "zope-interface", "typing_extensions": "typing-extensions",
+		"Foo-_.-Bar": "foo-bar", "_private": "-private", "a..": "a-", "": "",
+	} {
+		if got := PEP503(in); got != want {
+			t.Errorf("PEP503(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

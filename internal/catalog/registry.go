@@ -7,8 +7,16 @@ import (
 	"strings"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/apk"
+	"github.com/lockdown-sec/lockdown/internal/catalog/cargo"
+	"github.com/lockdown-sec/lockdown/internal/catalog/composer"
 	"github.com/lockdown-sec/lockdown/internal/catalog/dpkg"
+	"github.com/lockdown-sec/lockdown/internal/catalog/gem"
 	"github.com/lockdown-sec/lockdown/internal/catalog/gobinary"
+	"github.com/lockdown-sec/lockdown/internal/catalog/gomod"
+	"github.com/lockdown-sec/lockdown/internal/catalog/maven"
+	"github.com/lockdown-sec/lockdown/internal/catalog/npm"
+	"github.com/lockdown-sec/lockdown/internal/catalog/nuget"
+	"github.com/lockdown-sec/lockdown/internal/catalog/python"
 	"github.com/lockdown-sec/lockdown/internal/catalog/rpm"
 )
 
@@ -21,6 +29,14 @@ func Default() []Extractor {
 		apk.Extractor{},
 		rpm.Extractor{},
 		gobinary.Extractor{},
+		npm.Extractor{},
+		maven.Extractor{},
+		python.Extractor{},
+		gomod.Extractor{},
+		cargo.Extractor{},
+		composer.Extractor{},
+		gem.Extractor{},
+		nuget.Extractor{},
 	}
 }
 

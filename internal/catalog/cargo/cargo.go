@@ -1,0 +1,95 @@
+// Package cargo reads the crates a Rust project locks: Cargo.lock.
+package cargo
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+// MaxFileSize bounds a Cargo.lock.
+const MaxFileSize = 32 << 20
+
+// Extractor reads Cargo.lock files. The zero value is ready to use.
+type Extractor struct{}
+
+var _ extract.Extractor = Extractor{}
+
+// Name implements extract.Extractor.
+func (Extractor) Name() string { return "cargo" }
+
+// Version implements extract.Extractor.
+func (Extractor) Version() int { return 1 }
+
+// Wants implements extract.Extractor.
+func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
+	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "Cargo.lock"
+}
+
+// Extract implements extract.Extractor.
+func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return extract.Result{}, err
+	}
+	data, err := io.ReadAll(io.LimitReader(in.Reader, MaxFileSize+1))
+	if err != nil {
+		return extract.Result{}, fmt.Errorf("read %s: %w", in.Path, err)
+	}
+	if len(data) > MaxFileSize {
+		return extract.Result{}, fmt.Errorf("read %s: larger than %d bytes", in.Path, MaxFileSize)
+	}
+	return Parse(in.Path, data)
+}
+
+type lockFile struct {
+	Package []lockPackage `toml:"package"`
+}
+
+type lockPackage struct {
+	Name    string `toml:"name"`
+	Version string `toml:"version"`
+	Source  string `toml:"source"`
+}
+
+// Parse reads a Cargo.lock (any format version). Each [[package]] from a
+// registry ("registry+…", "sparse+…") is a package; those without a source
+// (the workspace's own crates, path dependencies) and git checkouts are not
+// crates.io releases and are left out.
+func Parse(location string, data []byte) (extract.Result, error) {
+	var lf lockFile
+	if _, err := toml.Decode(string(data), &lf); err != nil {
+		return extract.Result{}, fmt.Errorf("parse Cargo.lock %s: %w", location, err)
+	}
+	var res extract.Result
+	seen := map[[2]string]bool{}
+	for i, p := range lf.Package {
+		if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
+			continue
+		}
+		if p.Name == "" || p.Version == "" || strings.ContainsAny(p.Name+p.Version, " \t\r\n/") {
+			res.Warnings = append(res.Warnings, model.Warning{Path: location,
+				Message: fmt.Sprintf("Cargo.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)})
+			continue
+		}
+		k := [2]string{p.Name, p.Version}
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		res.Packages = append(res.Packages, model.Package{Name: p.Name, Version: p.Version, Type: model.TypeCargo})
+	}
+	slices.SortFunc(res.Packages, func(a, b model.Package) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
+	})
+	return res, nil
+}
