@@ -12,5 +12,6 @@ func commands(g *globals) []*cobra.Command {
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),
+		newServeCmd(g),
 	}
 }

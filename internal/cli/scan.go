@@ -9,9 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lockdown-sec/lockdown/internal/match"
+	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/scan"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
@@ -108,42 +109,33 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 			"built", st.Built.Format(time.RFC3339), "age", age.Round(time.Hour).String(), "max", sf.maxDBAge.String())
 	}
 
-	sbom, err := g.catalogTarget(ctx, target, &sf.tf)
-	if err != nil {
-		return err
+	var lc image.LayerCache
+	if !sf.tf.noCache {
+		if c, err := openLayerCache(); err != nil {
+			g.logger.Warn("layer cache unavailable; reading every layer", "err", err)
+		} else {
+			lc = c
+		}
 	}
-	findings, warns, err := match.Match(ctx, store, sbom.Packages, match.Options{IgnoreUnfixed: sf.ignoreUnfixed, Logger: g.logger})
-	if err != nil {
-		return inputErr(err)
-	}
-	for _, wn := range warns {
-		g.logger.Warn(wn.Message, "path", wn.Path)
-	}
-	filter.Products = products(sbom.Target)
-	kept, suppressed, fwarns := filter.Apply(findings)
-	for _, wn := range fwarns {
-		g.logger.Warn(wn.Message, "path", wn.Path)
-	}
-	target2 := sbom.Target
-	r := &model.Report{
-		Kind:       report.KindScan,
-		Tool:       tool(),
-		CreatedAt:  time.Now().UTC(),
-		Target:     &target2,
-		Distro:     sbom.Distro,
-		Packages:   sbom.Packages,
-		Findings:   kept,
-		Suppressed: suppressed,
-		Warnings:   append(append(sbom.Warnings, warns...), fwarns...),
+	r, err := scan.Run(ctx, target, store, scan.Options{
+		Cache:            lc,
+		Platform:         sf.tf.platform,
+		InsecureRegistry: sf.tf.insecure,
+		Extractors:       sf.tf.extractors,
+		IgnoreUnfixed:    sf.ignoreUnfixed,
+		Filter:           filter,
+		Tool:             tool(),
 		Meta: map[string]string{
 			"db":        store.Path(),
 			"dbBuilt":   st.Built.UTC().Format(time.RFC3339),
 			"dbRecords": strconv.Itoa(st.Records),
 		},
+		Logger: g.logger,
+	})
+	if err != nil {
+		return inputErr(err)
 	}
-	if r.Findings == nil {
-		r.Findings = []model.Finding{}
-	}
+	kept := r.Findings
 	if err := report.WriteReport(w, format, r, report.Options{Color: g.color(w), Tool: tool()}); err != nil {
 		return err
 	}
@@ -221,44 +213,4 @@ func loadFilter(sf *scanFlags) (suppress.Filter, error) {
 		f.VEX = append(f.VEX, doc)
 	}
 	return f, nil
-}
-
-// products are the identifiers a VEX statement may name the scanned image by.
-func products(t model.Target) []string {
-	var out []string
-	for _, s := range []string{t.Name, t.Input, t.Digest, t.ImageID} {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	out = append(out, t.RepoTags...)
-	if t.Digest != "" {
-		out = append(out, "pkg:oci/"+ociName(t)+"@"+escapeDigest(t.Digest))
-	}
-	return out
-}
-
-func ociName(t model.Target) string {
-	name := t.Name
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			name = name[i+1:]
-			break
-		}
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == ':' || name[i] == '@' {
-			return name[:i]
-		}
-	}
-	return name
-}
-
-func escapeDigest(d string) string {
-	for i := 0; i < len(d); i++ {
-		if d[i] == ':' {
-			return d[:i] + "%3A" + d[i+1:]
-		}
-	}
-	return d
 }

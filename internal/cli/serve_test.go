@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestServeBadInput: `lockdown serve` refuses to start (exit 2, one line
+// naming the problem) on bad configuration, before touching any database.
+func TestServeBadInput(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.WriteFile(empty, nil, 0o600)
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("t0ken\n"), 0o600)
+	t.Setenv("LOCKDOWN_TOKEN", "")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no token", []string{"serve"}, "no API token"},
+		{"missing token file", []string{"serve", "--token-file", filepath.Join(dir, "nope")}, "--token-file"},
+		{"empty token file", []string{"serve", "--token-file", empty}, "is empty"},
+		{"webhook without secret", []string{"serve", "--token-file", token, "--webhook-url", "http://127.0.0.1:1/x"}, "--webhook-secret-file"},
+		{"bad max body", []string{"serve", "--token-file", token, "--max-body", "0"}, "--max-body must be positive"},
+		{"unknown flag", []string{"serve", "--frobnicate"}, "unknown flag"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, errOut := runCLI(t, c.args...)
+			if code != ExitBadInput || !strings.Contains(errOut, c.want) {
+				t.Errorf("lockdown %v = exit %d, %q; want exit 2 with %q", c.args, code, errOut, c.want)
+			}
+		})
+	}
+}

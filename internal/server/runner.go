@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/server/store"
+)
+
+// runWorkers runs cfg.Workers claim loops until ctx is cancelled; jobs run
+// under jobCtx, which outlives ctx by the shutdown grace period.
+func (s *Server) runWorkers(ctx, jobCtx context.Context) {
+	n := s.cfg.Workers
+	if n <= 0 {
+		n = 1
+	}
+	poll := s.cfg.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			t := time.NewTimer(0)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-s.wake:
+				case <-t.C:
+				}
+				for ctx.Err() == nil {
+					ran, err := s.runOne(jobCtx)
+					if err != nil {
+						s.log.Warn("job runner", "err", err)
+					}
+					if !ran || err != nil {
+						break
+					}
+				}
+				t.Reset(poll)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// kick wakes one idle worker.
+func (s *Server) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runOne claims and runs one job; false when there was none.
+func (s *Server) runOne(ctx context.Context) (bool, error) {
+	j, err := s.st.Claim(ctx, s.owner, s.lease())
+	if err != nil || j == nil {
+		return false, err
+	}
+	log := s.log.With("job", j.ID, "kind", j.Kind, "attempt", j.Attempts)
+	log.Debug("claimed job", "target", j.Target)
+	jctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		t := time.NewTicker(s.lease() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-t.C:
+				if err := s.st.Heartbeat(jctx, j.ID, s.owner, s.lease()); err != nil {
+					if errors.Is(err, store.ErrLeaseLost) {
+						cancel(err)
+						return
+					}
+					log.Warn("heartbeat", "err", err)
+				}
+			}
+		}
+	}()
+	out := s.execute(jctx, j)
+	cancel(nil)
+	<-hbDone
+	if ctx.Err() != nil && jctx.Err() != nil && out.Err != "" {
+		// Shutting down: give the job back to the queue for another
+		// replica rather than recording a cancellation as a failure.
+		rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer rcancel()
+		if err := s.st.Release(rctx, j.ID, s.owner); err != nil {
+			log.Warn("release interrupted job; it is retried when its lease expires", "err", err)
+		} else {
+			log.Info("job interrupted by shutdown and released")
+		}
+		return true, nil
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer fcancel()
+	if err := s.st.Finish(fctx, j.ID, s.owner, out); err != nil {
+		if errors.Is(err, store.ErrLeaseLost) {
+			log.Warn("job result discarded: the lease was taken over", "err", err)
+			return true, nil
+		}
+		return true, err
+	}
+	log.Info("job finished", "failed", out.Err != "", "err", out.Err)
+	return true, nil
+}
+
+// execute runs a claimed job and returns its outcome.
+func (s *Server) execute(ctx context.Context, j *store.Job) store.Outcome {
+	if d := s.cfg.JobDelay; d > 0 {
+		select {
+		case <-ctx.Done():
+			return store.Outcome{Err: ctx.Err().Error()}
+		case <-time.After(d):
+		}
+	}
+	switch j.Kind {
+	case store.KindScan:
+		r, info, err := s.scanReport(ctx, j.Target)
+		if err != nil {
+			return store.Outcome{Err: err.Error()}
+		}
+		res, err := imageResult(r, j.Image, j.Target, j.ID, info.Built)
+		if err != nil {
+			return store.Outcome{Err: err.Error()}
+		}
+		return store.Outcome{Report: res.Report, Digest: res.Digest, Image: &res}
+	case store.KindAudit:
+		r, err := s.auditReport(ctx)
+		if r == nil {
+			if err == nil {
+				err = errors.New("audit produced no report")
+			}
+			return store.Outcome{Err: err.Error()}
+		}
+		b, err := json.Marshal(r)
+		if err != nil {
+			return store.Outcome{Err: fmt.Sprintf("encode audit report: %v", err)}
+		}
+		return store.Outcome{Report: b, Audit: true}
+	}
+	return store.Outcome{Err: fmt.Sprintf("unknown job kind %q", j.Kind)}
+}
+
+// ImageKey is the key a scanned target is stored under: its manifest
+// digest, else its image (config) ID, else for targets without either
+// (dir:) "path:" and a hash of the kind and path.
+func ImageKey(t model.Target) string {
+	switch {
+	case t.Digest != "":
+		return t.Digest
+	case t.ImageID != "":
+		return t.ImageID
+	}
+	sum := sha256.Sum256([]byte(t.Kind + ":" + t.Name))
+	return "path:" + hex.EncodeToString(sum[:16])
+}
+
+// maxImageLabel bounds the image label (metric contract).
+const maxImageLabel = 128
+
+// imageName is the image label: the name given, else the first tag, else
+// the target, truncated to 128 characters.
+func imageName(given string, r *model.Report, target string) string {
+	name := given
+	if name == "" && r.Target != nil && len(r.Target.RepoTags) > 0 {
+		name = r.Target.RepoTags[0]
+	}
+	if name == "" {
+		name = target
+	}
+	if len(name) > maxImageLabel {
+		name = name[:maxImageLabel]
+	}
+	return name
+}
+
+// severityLabel maps a severity to the metric contract's labels.
+func severityLabel(s model.Severity) string {
+	switch s {
+	case model.SeverityCritical, model.SeverityHigh, model.SeverityMedium, model.SeverityLow:
+		return strings.ToLower(s.String())
+	}
+	return "unknown"
+}
+
+// imageResult summarises a scan report for the store.
+func imageResult(r *model.Report, image, target, jobID string, dbBuilt time.Time) (store.ImageResult, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return store.ImageResult{}, fmt.Errorf("encode scan report: %w", err)
+	}
+	res := store.ImageResult{
+		Image: imageName(image, r, target), Target: target, JobID: jobID,
+		ScannedAt: r.CreatedAt, DBBuilt: dbBuilt, Report: b, Counts: map[string]int{},
+	}
+	if r.Target != nil {
+		res.Digest = ImageKey(*r.Target)
+	}
+	for _, sev := range store.Severities {
+		res.Counts[sev] = 0
+	}
+	seen := map[string]bool{}
+	for _, f := range r.Findings {
+		sev := severityLabel(f.Severity)
+		res.Counts[sev]++
+		if !seen[f.RuleID] {
+			seen[f.RuleID] = true
+			res.Vulns = append(res.Vulns, store.VulnRef{ID: f.RuleID, Severity: sev})
+		}
+	}
+	sort.Slice(res.Vulns, func(i, j int) bool { return res.Vulns[i].ID < res.Vulns[j].ID })
+	return res, nil
+}

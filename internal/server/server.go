@@ -1,0 +1,261 @@
+// Package server is `lockdown serve`: a JSON HTTP API that queues scans and
+// audits, workers that run them under leases in a shared store (SQLite or
+// PostgreSQL), an optional watch loop over the local Docker engine with
+// signed webhooks for new findings, and Prometheus metrics on the server's
+// own registry.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/lockdown-sec/lockdown/internal/audit"
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/scan"
+	"github.com/lockdown-sec/lockdown/internal/server/store"
+)
+
+// Config configures a Server. Store and AdvisoryDB are required; every
+// other zero value works.
+type Config struct {
+	Store *store.Store
+	// AdvisoryDB is the path of the vulnerability database (vulndb). It is
+	// re-opened when the file changes (`lockdown db update` swaps it).
+	AdvisoryDB string
+
+	// Token is the bearer token every request must carry; "" disables
+	// authentication.
+	Token string
+	// PublicMetrics and PublicHealth serve /metrics and /healthz, /readyz
+	// without a token.
+	PublicMetrics, PublicHealth bool
+	// MaxBodyBytes bounds request bodies (0 means 64 KiB).
+	MaxBodyBytes int64
+	// AllowRegistries, when not empty, is the list of registry hosts that
+	// registry: and bare references may name; others are refused (403).
+	AllowRegistries []string
+	// AllowLocalTargets permits dir:, docker-archive:, oci-archive: and
+	// oci-dir: targets (paths on the server), refused by default.
+	AllowLocalTargets bool
+
+	// Workers is how many jobs this process runs at once (0 means 1).
+	Workers int
+	// Lease is how long a claimed job stays held without a heartbeat
+	// (0 means 30s); heartbeats come every Lease/3.
+	Lease time.Duration
+	// Poll is how often idle workers look for queued jobs (0 means 1s).
+	Poll time.Duration
+	// Owner names this process in leases ("" means host-pid-random).
+	Owner string
+	// JobDelay makes every job wait this long before it runs (tests only).
+	JobDelay time.Duration
+
+	// ScanOptions are the base options of every scan (platform, insecure
+	// registries, layer cache); Tool, Meta and Logger are set per scan.
+	ScanOptions scan.Options
+	// DockerHost is the Docker Engine API URL for audits and watch mode
+	// ("" means $DOCKER_HOST or the default socket).
+	DockerHost string
+
+	// Watch runs the watch loop over the local Docker engine.
+	Watch bool
+	// WatchInterval is the watch period (0 means 5m).
+	WatchInterval time.Duration
+	// WebhookURL receives new-finding notifications in watch mode.
+	WebhookURL string
+	// WebhookSecret signs webhook bodies (HMAC-SHA256).
+	WebhookSecret []byte
+	// WebhookTimeout bounds one delivery attempt (0 means 10s).
+	WebhookTimeout time.Duration
+
+	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
+	// the N vulnerability IDs affecting the most images.
+	MetricsTopVulns int
+	// Version and GoVersion label lockdown_build_info.
+	Version, GoVersion string
+
+	Logger *slog.Logger
+}
+
+// Server is the service. Create it with New, serve Handler, and run Run.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	st      *store.Store
+	adb     *advisoryDB
+	reg     *prometheus.Registry
+	m       *metrics
+	handler http.Handler
+	owner   string
+	wake    chan struct{}
+	hook    *Notifier
+
+	mu         sync.Mutex
+	containers []containerState // watch mode: running containers
+}
+
+// New checks cfg and builds a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if cfg.AdvisoryDB == "" {
+		return nil, errors.New("server: no advisory database path")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, log: log, st: cfg.Store, wake: make(chan struct{}, 1)}
+	s.owner = cfg.Owner
+	if s.owner == "" {
+		host, _ := os.Hostname()
+		var b [4]byte
+		rand.Read(b[:])
+		s.owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+	}
+	adb, err := openAdvisoryDB(cfg.AdvisoryDB)
+	if err != nil {
+		return nil, err
+	}
+	s.adb = adb
+	if cfg.WebhookURL != "" {
+		n, err := NewNotifier(cfg.WebhookURL, cfg.WebhookSecret, NotifierOptions{Timeout: cfg.WebhookTimeout, Logger: log})
+		if err != nil {
+			adb.close()
+			return nil, err
+		}
+		s.hook = n
+	}
+	s.reg = prometheus.NewRegistry()
+	s.m = newMetrics(s)
+	if err := s.m.register(s.reg); err != nil {
+		adb.close()
+		return nil, err
+	}
+	if s.hook != nil {
+		s.hook.deliveries = s.m.webhooks
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Owner is the name this process holds leases under.
+func (s *Server) Owner() string { return s.owner }
+
+// Registry is the server's own Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.reg }
+
+// Handler is the HTTP API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close releases the advisory database (not the store, which the caller
+// owns).
+func (s *Server) Close() error { return s.adb.close() }
+
+func (s *Server) lease() time.Duration {
+	if s.cfg.Lease > 0 {
+		return s.cfg.Lease
+	}
+	return 30 * time.Second
+}
+
+// Run serves the API on l and runs the workers (and the watch loop) until
+// ctx is cancelled; then it stops taking requests and jobs, waits up to
+// grace for running requests and jobs, and returns.
+func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.runWorkers(ctx, workCtx) })
+	if s.cfg.Watch {
+		wg.Go(func() { s.watch(ctx) })
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	s.log.Info("serving", "addr", l.Addr().String(), "store", s.st.Where(), "owner", s.owner)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	if grace <= 0 {
+		grace = 30 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		s.log.Warn("shutdown: requests still running", "err", err)
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		stopWork() // running jobs are released for another replica
+		<-done
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+// scanReport runs one scan against the current advisory DB.
+func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, dbInfo, error) {
+	db, info, release, err := s.adb.acquire()
+	if err != nil {
+		return nil, dbInfo{}, err
+	}
+	defer release()
+	opts := s.cfg.ScanOptions
+	opts.Tool = s.tool()
+	opts.Logger = s.log
+	opts.Meta = map[string]string{
+		"db":        info.Path,
+		"dbBuilt":   info.Built.UTC().Format(time.RFC3339),
+		"dbRecords": fmt.Sprint(info.Records),
+	}
+	start := time.Now()
+	r, err := scan.Run(ctx, target, db, opts)
+	s.m.observeScan(time.Since(start), err)
+	return r, info, err
+}
+
+func (s *Server) auditReport(ctx context.Context) (*model.Report, error) {
+	eng, err := audit.NewEngine(s.cfg.DockerHost)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	return audit.Run(ctx, audit.Config{Engine: eng, Tool: s.tool(), Logger: s.log})
+}
+
+func (s *Server) tool() model.Tool {
+	v := s.cfg.Version
+	if v == "" {
+		v = "dev"
+	}
+	return model.Tool{Name: "lockdown", Version: v}
+}
