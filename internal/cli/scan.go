@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
 	"github.com/lockdown-sec/lockdown/internal/scan"
@@ -109,29 +108,15 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 			"built", st.Built.Format(time.RFC3339), "age", age.Round(time.Hour).String(), "max", sf.maxDBAge.String())
 	}
 
-	var lc image.LayerCache
-	if !sf.tf.noCache {
-		if c, err := openLayerCache(); err != nil {
-			g.logger.Warn("layer cache unavailable; reading every layer", "err", err)
-		} else {
-			lc = c
-		}
+	opts := g.scanOptions(&sf.tf)
+	opts.IgnoreUnfixed = sf.ignoreUnfixed
+	opts.Filter = filter
+	opts.Meta = map[string]string{
+		"db":        store.Path(),
+		"dbBuilt":   st.Built.UTC().Format(time.RFC3339),
+		"dbRecords": strconv.Itoa(st.Records),
 	}
-	r, err := scan.Run(ctx, target, store, scan.Options{
-		Cache:            lc,
-		Platform:         sf.tf.platform,
-		InsecureRegistry: sf.tf.insecure,
-		Extractors:       sf.tf.extractors,
-		IgnoreUnfixed:    sf.ignoreUnfixed,
-		Filter:           filter,
-		Tool:             tool(),
-		Meta: map[string]string{
-			"db":        store.Path(),
-			"dbBuilt":   st.Built.UTC().Format(time.RFC3339),
-			"dbRecords": strconv.Itoa(st.Records),
-		},
-		Logger: g.logger,
-	})
+	r, err := scan.Run(ctx, target, store, opts)
 	if err != nil {
 		return inputErr(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/cache"
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/scan"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -32,24 +33,17 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	f.Int64Var(&t.maxLayer, "max-layer-bytes", image.DefaultMaxLayerBytes, "refuse a layer whose uncompressed size passes `N` bytes (decompression bombs)")
 }
 
-// catalogTarget opens a target and catalogs it. Every error is bad input
-// (exit 2) except cancellation.
-func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFlags) (*model.SBOM, error) {
-	src, err := image.Open(ctx, target, image.Options{
+// options turns the target flags into scan options (layer cache included
+// unless --no-cache).
+func (g *globals) scanOptions(tf *targetFlags) scan.Options {
+	opts := scan.Options{
 		Platform:         tf.platform,
 		InsecureRegistry: tf.insecure,
+		Extractors:       tf.extractors,
 		MaxLayerBytes:    tf.maxLayer,
+		Tool:             tool(),
 		Logger:           g.logger,
-	})
-	if err != nil {
-		return nil, inputErr(err)
 	}
-	defer src.Close()
-	c, err := catalog.New(catalog.Default()...)
-	if err != nil {
-		return nil, err
-	}
-	opts := catalog.Options{Extractors: tf.extractors, Logger: g.logger}
 	if !tf.noCache {
 		if lc, err := openLayerCache(); err != nil {
 			g.logger.Warn("layer cache unavailable; reading every layer", "err", err)
@@ -57,13 +51,15 @@ func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFl
 			opts.Cache = lc
 		}
 	}
-	sbom, err := c.Catalog(ctx, src, opts)
+	return opts
+}
+
+// catalogTarget opens a target and catalogs it. Every error is bad input
+// (exit 2) except cancellation.
+func (g *globals) catalogTarget(ctx context.Context, target string, tf *targetFlags) (*model.SBOM, error) {
+	sbom, err := scan.Catalog(ctx, target, g.scanOptions(tf))
 	if err != nil {
 		return nil, inputErr(err)
-	}
-	sbom.Tool = model.Tool{Name: catalog.ToolName, Version: Version}
-	for _, w := range sbom.Warnings {
-		g.logger.Warn(w.Message, "path", w.Path, "layer", w.Layer)
 	}
 	return sbom, nil
 }

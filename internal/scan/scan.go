@@ -44,6 +44,9 @@ type Options struct {
 	Cache image.LayerCache
 	// TempDir is where a docker: target is spooled ("" is os.TempDir()).
 	TempDir string
+	// MaxLayerBytes refuses layers larger than this uncompressed (0 is
+	// image.DefaultMaxLayerBytes).
+	MaxLayerBytes int64
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -106,6 +109,7 @@ func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, err
 		InsecureRegistry: opts.InsecureRegistry,
 		Logger:           log,
 		TempDir:          opts.TempDir,
+		MaxLayerBytes:    opts.MaxLayerBytes,
 	})
 	if err != nil {
 		return nil, err
