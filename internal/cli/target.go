@@ -10,9 +10,9 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/cache"
 	"github.com/lockdown-sec/lockdown/internal/catalog"
-	"github.com/lockdown-sec/lockdown/internal/scan"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/scan"
 )
 
 // targetFlags are the flags of every command that reads an image.
