@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -11,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/lockdown-sec/lockdown/internal/image"
-	"github.com/lockdown-sec/lockdown/internal/scan"
+	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/server"
 	"github.com/lockdown-sec/lockdown/internal/server/store"
+	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
 // testJobDelayEnv makes every job wait before it runs: a test-only hook,
@@ -38,6 +39,7 @@ type serveFlags struct {
 	lease, poll, grace time.Duration
 	watchDocker        bool
 	watchInterval      time.Duration
+	dbUpdateInterval   time.Duration
 	webhookURL         string
 	webhookSecretFile  string
 	webhookTimeout     time.Duration
@@ -93,6 +95,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on SIGTERM, wait this long for requests and jobs")
 	fl.BoolVar(&f.watchDocker, "watch-docker", false, "audit the local Docker engine and scan running containers periodically")
 	fl.DurationVar(&f.watchInterval, "watch-interval", 5*time.Minute, "watch period")
+	fl.DurationVar(&f.dbUpdateInterval, "db-update-interval", 0, "rebuild the vulnerability database from --db-source (default: osv.dev's exports) every `PERIOD` (e.g. 12h; 0: never); watch mode then rescans what is running")
 	fl.StringVar(&f.webhookURL, "webhook-url", "", "watch mode: POST new findings to `URL`")
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "HMAC-SHA256 key for webhook signatures, read from `FILE`")
 	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", 10*time.Second, "timeout of one webhook attempt (3 attempts, with backoff)")
@@ -168,12 +171,21 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	defer st.Close()
 
-	var lc image.LayerCache
-	if !f.tf.noCache {
-		if c, err := openLayerCache(); err != nil {
-			g.logger.Warn("layer cache unavailable; reading every layer", "err", err)
-		} else {
-			lc = c
+	scanOpts := g.scanOptions(&f.tf)
+	scanOpts.Tool, scanOpts.Logger = model.Tool{}, nil // set per scan by the server
+	var dbUpdate func(context.Context) error
+	if f.dbUpdateInterval > 0 {
+		var srcs []vulndb.Source
+		for _, s := range f.dbSources {
+			d, err := vulndb.DetectSources(s)
+			if err != nil {
+				return badInput(fmt.Errorf("--db-source: %w", err))
+			}
+			srcs = append(srcs, d...)
+		}
+		dbUpdate = func(ctx context.Context) error {
+			_, err := vulndb.Update(ctx, dbPath, srcs, vulndb.UpdateOptions{Logger: g.logger})
+			return err
 		}
 	}
 	srv, err := server.New(server.Config{
@@ -181,9 +193,8 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		Token: token, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
 		MaxBodyBytes: f.maxBody, AllowRegistries: f.allowRegistries, AllowLocalTargets: f.allowLocal,
 		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay,
-		ScanOptions: scan.Options{
-			Platform: f.tf.platform, InsecureRegistry: f.tf.insecure, Extractors: f.tf.extractors, Cache: lc,
-		},
+		ScanOptions: scanOpts,
+		DBUpdate:    dbUpdate, DBUpdateInterval: f.dbUpdateInterval,
 		DockerHost: f.dockerHost,
 		Watch:      f.watchDocker, WatchInterval: f.watchInterval,
 		WebhookURL: f.webhookURL, WebhookSecret: secret, WebhookTimeout: f.webhookTimeout,

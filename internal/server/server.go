@@ -80,6 +80,13 @@ type Config struct {
 	// WebhookTimeout bounds one delivery attempt (0 means 10s).
 	WebhookTimeout time.Duration
 
+	// DBUpdate, when set with DBUpdateInterval, refreshes the advisory
+	// database on that period (`lockdown db update` with the configured
+	// sources); the new file is picked up by the next scan, and watch mode
+	// rescans what is running. A failed update keeps the current database.
+	DBUpdate         func(ctx context.Context) error
+	DBUpdateInterval time.Duration
+
 	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
 	// the N vulnerability IDs affecting the most images.
 	MetricsTopVulns int
@@ -192,6 +199,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	if s.cfg.Watch {
 		wg.Go(func() { s.watch(ctx) })
 	}
+	if s.cfg.DBUpdate != nil && s.cfg.DBUpdateInterval > 0 {
+		wg.Go(func() { s.updateDBLoop(ctx) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	s.log.Info("serving", "addr", l.Addr().String(), "store", s.st.Where(), "owner", s.owner)
@@ -258,4 +268,27 @@ func (s *Server) tool() model.Tool {
 		v = "dev"
 	}
 	return model.Tool{Name: "lockdown", Version: v}
+}
+
+// updateDBLoop runs cfg.DBUpdate every cfg.DBUpdateInterval until ctx ends.
+func (s *Server) updateDBLoop(ctx context.Context) {
+	t := time.NewTicker(s.cfg.DBUpdateInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.cfg.DBUpdate(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("scheduled vulnerability database update failed; keeping the current database", "err", err)
+			continue
+		}
+		if info, err := s.adb.info(); err == nil {
+			s.log.Info("vulnerability database updated", "built", info.Built, "records", info.Records)
+		}
+	}
 }
