@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -28,7 +29,11 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&t.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (`OS/ARCH[/VARIANT]`)")
 	f.StringSliceVar(&t.insecure, "insecure-registry", nil, "reach this registry `HOST[:PORT]` over plain HTTP (localhost only in practice)")
-	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: dpkg, apk, rpm, gobinary)")
+	var names []string
+	for _, e := range catalog.Default() {
+		names = append(names, e.Name())
+	}
+	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: "+strings.Join(names, ", ")+")")
 	f.BoolVar(&t.noCache, "no-cache", false, "neither read nor write the layer cache")
 	f.Int64Var(&t.maxLayer, "max-layer-bytes", image.DefaultMaxLayerBytes, "refuse a layer whose uncompressed size passes `N` bytes (decompression bombs)")
 }
