@@ -755,11 +755,13 @@ scrape_configs:
 		fmt.Sprintf("pending ScanErrors{instance=%q,job=\"lockdown\",severity=\"warning\"}", instA),
 		fmt.Sprintf("pending ScanErrors{instance=%q,job=\"lockdown\",severity=\"warning\"}", instB),
 	}
+	slices.Sort(wantPending) // ports are random: compare as sets
 	var pending []string
 	var ruleErrs []string
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		pending, ruleErrs = ruleState(t, prom)
+		slices.Sort(pending)
 		if slices.Equal(pending, wantPending) && len(ruleErrs) == 0 {
 			break
 		}
