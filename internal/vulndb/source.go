@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -170,6 +171,9 @@ func debianLists(dir string) []string {
 	}
 	return out
 }
+
+// alpineVersionRE is an Alpine branch number without its "v": 3.16.
+var alpineVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
 
 // alpineBranches returns the vN.N (or edge) directories in dir.
 func alpineBranches(dir string) []string {

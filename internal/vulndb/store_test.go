@@ -240,7 +240,7 @@ func TestLookupSpecific(t *testing.T) {
 		{"Ubuntu:14.04", "openssl", nil, false},
 		{"Go", "github.com/opencontainers/runc", []string{"GO-2022-0274"}, false},
 		{"AlmaLinux:8", "java-1.8.0-openjdk", []string{"ALSA-2024:0265"}, false},
-		{"go", "github.com/opencontainers/runc", nil, true}, // ecosystems are case-sensitive
+		{"go", "github.com/opencontainers/runc", []string{"GO-2022-0274"}, false}, // names are normalised: "go" is Go
 	} {
 		t.Run(c.eco+"/"+c.name, func(t *testing.T) {
 			vs, err := s.Lookup(ctx, c.eco, c.name)
