@@ -25,6 +25,7 @@ type scanFlags struct {
 	dbSources     []string
 	maxDBAge      time.Duration
 	failOn        string
+	severities    []string
 	ignoreUnfixed bool
 	ignoreFile    string
 	vexFiles      []string
@@ -63,6 +64,7 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.StringVar(&sf.dbPath, "db", "", "vulnerability database `PATH` (default: the user cache dir's lockdown/db/lockdown.db)")
 	f.StringArrayVar(&sf.dbSources, "db-source", nil, "when the database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
 	f.DurationVar(&sf.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the database is older than this")
+	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
 	f.StringVar(&sf.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
@@ -72,6 +74,17 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 
 func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) error {
 	ctx := cmd.Context()
+	var only map[model.Severity]bool
+	for _, name := range sf.severities {
+		s, err := model.ParseSeverity(name)
+		if err != nil {
+			return badInput(fmt.Errorf("--severity: %w", err))
+		}
+		if only == nil {
+			only = map[model.Severity]bool{}
+		}
+		only[s] = true
+	}
 	var failOn model.Severity
 	if sf.failOn != "" {
 		s, err := model.ParseSeverity(sf.failOn)
@@ -119,6 +132,15 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 	r, err := scan.Run(ctx, target, store, opts)
 	if err != nil {
 		return inputErr(err)
+	}
+	if only != nil {
+		var shown []model.Finding
+		for _, f := range r.Findings {
+			if only[f.Severity] {
+				shown = append(shown, f)
+			}
+		}
+		r.Findings = append([]model.Finding{}, shown...)
 	}
 	kept := r.Findings
 	if err := report.WriteReport(w, format, r, report.Options{Color: g.color(w), Tool: tool()}); err != nil {

@@ -480,6 +480,29 @@ func TestScanUbuntuTracker(t *testing.T) {
 	root := ubuntuRoot(t)
 	r, _ := scanJSON(t, "--db", db, "dir:"+root)
 	ubuntuCheck(t, r)
+
+	// --severity shows only those severities; --fail-on then judges what is shown.
+	var high int
+	for _, f := range r.Findings {
+		if f.Severity == model.SeverityHigh || f.Severity == model.SeverityCritical {
+			high++
+		}
+	}
+	if high == 0 || high == len(r.Findings) {
+		t.Fatalf("%d of %d findings are high or critical; the --severity check needs both kinds", high, len(r.Findings))
+	}
+	hr, code := scanJSON(t, "--db", db, "--severity", "high,critical", "--fail-on", "low", "dir:"+root)
+	if len(hr.Findings) != high || code != ExitFindings {
+		t.Errorf("--severity high,critical: %d findings, exit %d; want %d and exit 1", len(hr.Findings), code, high)
+	}
+	for _, f := range hr.Findings {
+		if f.Severity < model.SeverityHigh {
+			t.Errorf("--severity high,critical shows %s at %v", f.RuleID, f.Severity)
+		}
+	}
+	if code, _, errOut := runCLI(t, "scan", "--db", db, "--severity", "severe", "dir:"+root); code != ExitBadInput || !strings.Contains(errOut, "--severity") {
+		t.Errorf("--severity severe: exit %d, stderr %q; want 2 naming --severity", code, errOut)
+	}
 }
 
 // ubuntuRoot is a root filesystem holding the real Ubuntu 18.04 dpkg
