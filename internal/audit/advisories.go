@@ -256,3 +256,66 @@ func newestFixed(ctx context.Context, adv Advisories, module string) (string, er
 	}
 	return best, nil
 }
+
+// cachedAdvisories remembers lookups, so that trying many versions reads
+// each module's records once.
+type cachedAdvisories struct {
+	adv  Advisories
+	recs map[string][]osv.Vulnerability
+}
+
+func (c *cachedAdvisories) Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error) {
+	k := ecosystem + "\x00" + name
+	if r, ok := c.recs[k]; ok {
+		return r, nil
+	}
+	r, err := c.adv.Lookup(ctx, ecosystem, name)
+	if err != nil {
+		return nil, err
+	}
+	if c.recs == nil {
+		c.recs = map[string][]osv.Vulnerability{}
+	}
+	c.recs[k] = r
+	return r, nil
+}
+
+// lowestUnaffected returns the lowest fixed version above v (Go module
+// form, "v1.2.3") in the records of modules that no advisory for modules
+// affects, without the "v" (nor "+incompatible"); "" when every one is
+// affected. Pre-releases are not recommended.
+func lowestUnaffected(ctx context.Context, adv Advisories, v string, modules ...string) (string, error) {
+	var cands []string
+	for _, mod := range modules {
+		recs, err := adv.Lookup(ctx, "Go", mod)
+		if err != nil {
+			return "", fmt.Errorf("look up advisories for %s: %w", mod, err)
+		}
+		for _, r := range recs {
+			for _, a := range r.Affected {
+				if a.Package.Name != mod {
+					continue
+				}
+				for _, rg := range a.Ranges {
+					for _, e := range rg.Events {
+						if e.Fixed != "" && semver.IsValid("v"+e.Fixed) && semver.Prerelease("v"+e.Fixed) == "" &&
+							semver.Compare("v"+e.Fixed, v) > 0 && !slices.Contains(cands, e.Fixed) {
+							cands = append(cands, e.Fixed)
+						}
+					}
+				}
+			}
+		}
+	}
+	slices.SortFunc(cands, func(a, b string) int { return semver.Compare("v"+a, "v"+b) })
+	for _, c := range cands {
+		vs, err := componentVulns(ctx, adv, "v"+c, modules...)
+		if err != nil {
+			return "", err
+		}
+		if len(vs) == 0 {
+			return strings.TrimSuffix(c, "+incompatible"), nil
+		}
+	}
+	return "", nil
+}

@@ -246,6 +246,7 @@ func containerChecks() []Check {
 					}
 				}
 				if len(bad) > 0 {
+					slices.Sort(bad) // the engine lists mounts in map order
 					return fail("bind mounts: %s", strings.Join(bad, ", "))
 				}
 				return pass("no sensitive host directory among %d mounts", len(c.Mounts))
@@ -268,6 +269,7 @@ func containerChecks() []Check {
 					}
 				}
 				if len(bad) > 0 {
+					slices.Sort(bad) // the engine lists mounts in map order
 					return fail("mounts: %s", strings.Join(bad, ", "))
 				}
 				return pass("no Docker or containerd socket among %d mounts", len(c.Mounts))
@@ -284,6 +286,7 @@ func containerChecks() []Check {
 					}
 				}
 				if len(bad) > 0 {
+					slices.Sort(bad) // the engine lists mounts in map order
 					return fail("mounts: %s", strings.Join(bad, ", "))
 				}
 				return pass("no shared propagation among %d mounts", len(c.Mounts))

@@ -53,7 +53,22 @@ func engineComponent(id, component string, sev model.Severity, modules []string,
 			if !ok {
 				return skip("%s version %q (%s) is not a release version", component, raw, where)
 			}
-			vulns, err := componentVulns(ctx, t.Advisories, v, modules...)
+			adv := &cachedAdvisories{adv: t.Advisories}
+			// Without a single record for the modules, the data does not
+			// cover them (a database built without the Go ecosystem): no
+			// verdict, rather than a PASS that nothing was checked for.
+			known := 0
+			for _, mod := range modules {
+				recs, err := adv.Lookup(ctx, "Go", mod)
+				if err != nil {
+					return skip("look up advisories for %s: %v", mod, err)
+				}
+				known += len(recs)
+			}
+			if known == 0 {
+				return skip("the advisory data has no Go advisories for %s (add the Go ecosystem: lockdown db update --ecosystem Go, or --osv-zip go.zip)", strings.Join(modules, ", "))
+			}
+			vulns, err := componentVulns(ctx, adv, v, modules...)
 			if err != nil {
 				return skip("%v", err)
 			}
@@ -73,8 +88,17 @@ func engineComponent(id, component string, sev model.Severity, modules []string,
 			slices.SortFunc(fixes, func(a, b string) int { return semver.Compare("v"+a, "v"+b) })
 			r := fail("%s %s (%s, Go module version %s) is affected by %d advisories: %s", component, raw, where, v, len(vulns), strings.Join(ids, ", "))
 			r.References = refs
-			if len(fixes) > 0 {
-				r.Remediation = fmt.Sprintf("upgrade %s to at least %s (fixes known: %s); advisories without a fix need the mitigations they describe", component, fixes[len(fixes)-1], strings.Join(fixes, ", "))
+			// The highest of the listed fixes can itself be affected by
+			// advisories of a later line: recommend the lowest release
+			// that no advisory affects, when the data knows one.
+			clean, err := lowestUnaffected(ctx, adv, v, modules...)
+			switch {
+			case err != nil:
+				return skip("%v", err)
+			case clean != "":
+				r.Remediation = fmt.Sprintf("upgrade %s to %s or later, the lowest release no known advisory affects (fixes of the listed advisories: %s)", component, clean, strings.Join(fixes, ", "))
+			case len(fixes) > 0:
+				r.Remediation = fmt.Sprintf("upgrade %s to the newest release: every release the advisory data knows is affected by at least one advisory (fixes of the listed advisories: %s); advisories without a fix need the mitigations they describe", component, strings.Join(fixes, ", "))
 			}
 			return r
 		},

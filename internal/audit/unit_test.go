@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -429,5 +430,41 @@ func TestBaseline(t *testing.T) {
 		if _, err := ParseBaseline([]byte(bad)); err == nil {
 			t.Errorf("ParseBaseline(%s) = nil error, want one", bad)
 		}
+	}
+}
+
+// TestMountEvidenceOrder: the engine returns a container's mounts in map
+// order, which changes from one inspect to the next; the evidence must not,
+// or a baseline written by one run does not match the next.
+func TestMountEvidenceOrder(t *testing.T) {
+	mounts := []container.MountPoint{
+		{Type: "bind", Source: "/etc", Destination: "/e", Propagation: "rshared"},
+		{Type: "bind", Source: "/run/docker.sock", Destination: "/a.sock", RW: true, Propagation: "shared"},
+		{Type: "bind", Source: "/", Destination: "/host", Propagation: "rshared"},
+		{Type: "bind", Source: "/srv/containerd.sock", Destination: "/b.sock", Propagation: "rshared"},
+	}
+	for _, id := range []string{"LD-CTR-315", "LD-CTR-316", "LD-CTR-317"} {
+		t.Run(id, func(t *testing.T) {
+			var want string
+			for i := range mounts {
+				ms := append(slices.Clone(mounts[i:]), mounts[:i]...)
+				ins := container.InspectResponse{
+					ContainerJSONBase: &container.ContainerJSONBase{Name: "/c", HostConfig: &container.HostConfig{}},
+					Config:            &container.Config{},
+					Mounts:            ms,
+				}
+				r := checkOf(t, id).Run(context.Background(), &Target{Daemon: &Daemon{}, Container: &Container{Name: "c", Inspect: ins}})
+				if r.Status != model.StatusFail {
+					t.Fatalf("%s(rotation %d) = %s %q, want FAIL", id, i, r.Status, r.Evidence)
+				}
+				if i == 0 {
+					want = r.Evidence
+					continue
+				}
+				if r.Evidence != want {
+					t.Errorf("%s(rotation %d) evidence = %q, want %q (same mounts, another order)", id, i, r.Evidence, want)
+				}
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +190,81 @@ func TestRealEngineVersion(t *testing.T) {
 	}
 	if !known {
 		t.Logf("engine %s: exact advisory IDs asserted only for 20.10.24+dfsg1", rep.Meta["engineVersion"])
+	}
+}
+
+// TestVersionRemediation: the version a FAIL recommends is one that the
+// same advisories leave unaffected (the highest fix of the listed
+// advisories can be hit by advisories of its own line: containerd 1.6.20's
+// fixes top out at 1.7.29, which six advisories affect), and without a
+// clean release the fix says so instead of naming an affected version.
+func TestVersionRemediation(t *testing.T) {
+	a := goAdvisories(t)
+	cases := []struct {
+		id, version string
+		want        string // the recommended version, "" when none is clean
+	}{
+		{"LD-DKR-103", "1.1.5+ds1", "1.3.6"},
+		{"LD-DKR-103", "1.1.4", "1.3.6"},
+		{"LD-DKR-102", "1.6.20~ds1", ""},
+		{"LD-DKR-102", "1.7.29", ""},
+		{"LD-DKR-101", "20.10.24+dfsg1", ""},
+	}
+	re := regexp.MustCompile(`^upgrade \S+ to (\S+) or later, `)
+	for _, c := range cases {
+		t.Run(c.id+" "+c.version, func(t *testing.T) {
+			var tg *audit.Target
+			switch c.id {
+			case "LD-DKR-101":
+				tg = versionTarget(c.version, "", "", a)
+			case "LD-DKR-102":
+				tg = versionTarget("", c.version, "", a)
+			case "LD-DKR-103":
+				tg = versionTarget("", "", c.version, a)
+			}
+			r := checkByID(t, c.id).Run(context.Background(), tg)
+			if r.Status != model.StatusFail {
+				t.Fatalf("%s(%s) = %s %q, want FAIL", c.id, c.version, r.Status, r.Evidence)
+			}
+			got := ""
+			if m := re.FindStringSubmatch(r.Remediation); m != nil {
+				got = m[1]
+			} else if !strings.HasPrefix(r.Remediation, "upgrade") || !strings.Contains(r.Remediation, "every release the advisory data knows is affected") {
+				t.Fatalf("%s(%s) remediation = %q, want a recommended version or \"every release … is affected\"", c.id, c.version, r.Remediation)
+			}
+			if got != c.want {
+				t.Fatalf("%s(%s) recommends %q, want %q (remediation %q)", c.id, c.version, got, c.want, r.Remediation)
+			}
+			if got == "" {
+				return
+			}
+			switch c.id {
+			case "LD-DKR-102":
+				tg = versionTarget("", got, "", a)
+			case "LD-DKR-103":
+				tg = versionTarget("", "", got, a)
+			}
+			if r := checkByID(t, c.id).Run(context.Background(), tg); r.Status != model.StatusPass {
+				t.Errorf("%s(%s), the recommended version = %s %q, want PASS", c.id, got, r.Status, r.Evidence)
+			}
+		})
+	}
+}
+
+// TestVersionChecksWithoutGoData: advisory data without a single record
+// for the engine's modules (a database built from other ecosystems) gives
+// no verdict: SKIP saying so, never a PASS for a version nothing was
+// checked against.
+func TestVersionChecksWithoutGoData(t *testing.T) {
+	noGo, err := audit.AdvisoriesFromOSVZip(testutil.Data(t, "osv/crates.io.zip"), audit.ModDocker, audit.ModMoby, audit.ModRunc, audit.ModContainerd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg := versionTarget("20.10.24+dfsg1", "1.6.20~ds1", "1.1.5+ds1", noGo)
+	for _, id := range []string{"LD-DKR-101", "LD-DKR-102", "LD-DKR-103", "LD-DKR-104"} {
+		r := checkByID(t, id).Run(context.Background(), tg)
+		if r.Status != model.StatusSkip || !strings.Contains(r.Evidence, "no ") {
+			t.Errorf("%s with no Go advisories = %s %q, want SKIP saying the data has none", id, r.Status, r.Evidence)
+		}
 	}
 }

@@ -150,6 +150,11 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.maxBody <= 0 {
 		return badInput(fmt.Errorf("--max-body must be positive, got %d", f.maxBody))
 	}
+	// Workers renew their lease every third of it: a shorter lease than
+	// this is lost between two renewals.
+	if f.lease < time.Second {
+		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
+	}
 
 	// The advisory DB: built first when missing, as for lockdown scan.
 	adb, err := g.openDB(cmd, &scanFlags{dbPath: f.dbPath, dbSources: f.dbSources})

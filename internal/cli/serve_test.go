@@ -27,6 +27,8 @@ func TestServeBadInput(t *testing.T) {
 		{"webhook without secret", []string{"serve", "--token-file", token, "--webhook-url", "http://127.0.0.1:1/x"}, "--webhook-secret-file"},
 		{"bad max body", []string{"serve", "--token-file", token, "--max-body", "0"}, "--max-body must be positive"},
 		{"unknown flag", []string{"serve", "--frobnicate"}, "unknown flag"},
+		{"lease too short", []string{"serve", "--token-file", token, "--lease", "2ns"}, "--lease must be at least 1s"},
+		{"lease negative", []string{"serve", "--token-file", token, "--lease", "-1s"}, "--lease must be at least 1s"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

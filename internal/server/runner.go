@@ -76,7 +76,7 @@ func (s *Server) runOne(ctx context.Context) (bool, error) {
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
-		t := time.NewTicker(s.lease() / 3)
+		t := time.NewTicker(max(s.lease()/3, time.Millisecond))
 		defer t.Stop()
 		for {
 			select {
@@ -149,9 +149,16 @@ func (s *Server) execute(ctx context.Context, j *store.Job) store.Outcome {
 			}
 			return store.Outcome{Err: err.Error()}
 		}
-		b, err := json.Marshal(r)
+		b, merr := json.Marshal(r)
+		if merr != nil {
+			return store.Outcome{Err: fmt.Sprintf("encode audit report: %v", merr)}
+		}
 		if err != nil {
-			return store.Outcome{Err: fmt.Sprintf("encode audit report: %v", err)}
+			// A partial audit (the engine failed part-way, or the job was
+			// cancelled) fails the job with its results attached, and
+			// never becomes the latest audit: its missing container and
+			// image results would read as fixed.
+			return store.Outcome{Err: fmt.Sprintf("audit incomplete: %v", err), Report: b}
 		}
 		return store.Outcome{Report: b, Audit: true}
 	}

@@ -259,7 +259,20 @@ func (s *Server) auditReport(ctx context.Context) (*model.Report, error) {
 		return nil, err
 	}
 	defer eng.Close()
-	return audit.Run(ctx, audit.Config{Engine: eng, Tool: s.tool(), Logger: s.log})
+	return s.runAudit(ctx, eng)
+}
+
+// runAudit audits eng with the advisory DB as the source of the engine,
+// containerd and runc version checks (without it they SKIP).
+func (s *Server) runAudit(ctx context.Context, eng audit.Engine) (*model.Report, error) {
+	cfg := audit.Config{Engine: eng, Tool: s.tool(), Logger: s.log}
+	if db, _, release, err := s.adb.acquire(); err != nil {
+		s.log.Warn("audit without the vulnerability database: the engine version checks will SKIP", "err", err)
+	} else {
+		defer release()
+		cfg.Advisories = db
+	}
+	return audit.Run(ctx, cfg)
 }
 
 func (s *Server) tool() model.Tool {

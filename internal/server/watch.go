@@ -60,8 +60,12 @@ func (s *Server) watchOnce(ctx context.Context, seen map[string]*watched) error 
 		return err
 	}
 	defer eng.Close()
-	r, err := audit.Run(ctx, audit.Config{Engine: eng, Tool: s.tool(), Logger: s.log})
-	if r != nil {
+	r, err := s.runAudit(ctx, eng)
+	if err != nil {
+		// A partial audit is not stored as the latest one: its missing
+		// results would read as fixed.
+		s.log.Warn("watch: audit", "err", err)
+	} else if r != nil {
 		b, merr := json.Marshal(r)
 		if merr == nil {
 			merr = s.st.PutAudit(ctx, b)
@@ -69,8 +73,6 @@ func (s *Server) watchOnce(ctx context.Context, seen map[string]*watched) error 
 		if merr != nil {
 			s.log.Warn("watch: store audit", "err", merr)
 		}
-	} else if err != nil {
-		s.log.Warn("watch: audit", "err", err)
 	}
 
 	list, err := eng.ContainerList(ctx, container.ListOptions{})

@@ -539,9 +539,16 @@ func (s *Store) putImage(ctx context.Context, ex execer, r ImageResult) error {
 	return nil
 }
 
+// keepAudits is how many audit reports the store keeps: only the latest is
+// ever read, and watch mode adds one every interval.
+const keepAudits = 10
+
 func (s *Store) putAudit(ctx context.Context, ex execer, id string, at time.Time, report []byte) error {
 	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO audits (id, created_at, report) VALUES (?, ?, ?)`), id, ms(at), string(report)); err != nil {
 		return fmt.Errorf("store audit: %w", err)
+	}
+	if _, err := ex.ExecContext(ctx, s.q(`DELETE FROM audits WHERE id NOT IN (SELECT id FROM audits ORDER BY created_at DESC, id DESC LIMIT ?)`), keepAudits); err != nil {
+		return fmt.Errorf("store audit: prune old audits: %w", err)
 	}
 	return nil
 }

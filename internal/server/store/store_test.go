@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -242,4 +243,31 @@ func TestOpenBadURL(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAuditRetention: only the latest audit is ever read, so the store
+// keeps the newest keepAudits of them instead of one more row per watch
+// interval forever.
+func TestAuditRetention(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, _ string) {
+		ctx := context.Background()
+		n := keepAudits + 5
+		for i := range n {
+			if err := s.PutAudit(ctx, []byte(fmt.Sprintf(`{"n":%d}`, i))); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond) // created_at has millisecond resolution
+		}
+		var rows int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM audits`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if rows != keepAudits {
+			t.Errorf("audits after %d PutAudit = %d rows, want %d", n, rows, keepAudits)
+		}
+		got, _, err := s.LatestAudit(ctx)
+		if want := fmt.Sprintf(`{"n":%d}`, n-1); err != nil || string(got) != want {
+			t.Errorf("LatestAudit() = %s, %v; want %s", got, err, want)
+		}
+	})
 }
