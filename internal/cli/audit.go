@@ -151,10 +151,14 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 		}
 		return badInput(runErr)
 	}
-	if f.writeBaseline != "" {
+	// A baseline accepts what one whole run saw: an incomplete run would
+	// leave out results that a later run then reports as new.
+	if f.writeBaseline != "" && runErr == nil {
 		if err := audit.NewBaseline(rep, time.Now()).WriteFile(f.writeBaseline); err != nil {
 			return badInput(err)
 		}
+	} else if f.writeBaseline != "" {
+		g.logger.Warn("the audit is incomplete: no baseline written", "file", f.writeBaseline)
 	}
 	if base != nil {
 		rep = base.Apply(rep)
