@@ -169,16 +169,48 @@ func (c *Cache) Stats() (entries int, bytes int64, err error) {
 	return entries, bytes, err
 }
 
-// Clean removes every entry.
+// Clean removes every entry (and any temporary file a crashed writer left)
+// and the shard directories that become empty. Nothing else in the
+// directory is touched: it may be one the user named with
+// $LOCKDOWN_CACHE_DIR.
 func (c *Cache) Clean() error {
-	entries, err := os.ReadDir(c.dir)
+	shards, err := os.ReadDir(c.dir)
 	if err != nil {
 		return fmt.Errorf("layer cache %s: %w", c.dir, err)
 	}
-	for _, e := range entries {
-		if err := os.RemoveAll(filepath.Join(c.dir, e.Name())); err != nil {
-			return fmt.Errorf("layer cache: %w", err)
+	for _, sd := range shards {
+		if !sd.IsDir() || !isShard(sd.Name()) {
+			continue
 		}
+		dir := filepath.Join(c.dir, sd.Name())
+		files, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Errorf("layer cache %s: %w", dir, err)
+		}
+		for _, f := range files {
+			name := f.Name()
+			if f.IsDir() || !(strings.HasSuffix(name, ".entry") || strings.HasPrefix(name, ".tmp-")) {
+				continue
+			}
+			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("layer cache: %w", err)
+			}
+		}
+		_ = os.Remove(dir) // only when empty
 	}
 	return nil
+}
+
+// isShard reports whether name is one of the cache's two-hex-digit
+// directories.
+func isShard(name string) bool {
+	if len(name) != 2 {
+		return false
+	}
+	for i := range 2 {
+		if !strings.ContainsRune("0123456789abcdef", rune(name[i])) {
+			return false
+		}
+	}
+	return true
 }

@@ -106,6 +106,42 @@ func TestClean(t *testing.T) {
 	}
 }
 
+// TestCleanKeepsOtherFiles: $LOCKDOWN_CACHE_DIR may name a directory that
+// holds other files; Clean removes only cache entries.
+func TestCleanKeepsOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := Open(dir, Options{})
+	if err := c.Put("a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(c.path("a")+"-notes.txt"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keep := []string{"notes.txt", "project/main.go", "ab/readme"}
+	for _, k := range keep {
+		p := filepath.Join(dir, k)
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte("mine"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(filepath.Dir(c.path("a")), ".tmp-123"), nil, 0o600)
+	if err := c.Clean(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := c.Stats(); n != 0 {
+		t.Errorf("after Clean: %d entries, want 0", n)
+	}
+	for _, k := range append(keep, filepath.Join(filepath.Base(filepath.Dir(c.path("a"))), filepath.Base(c.path("a"))+"-notes.txt")) {
+		if _, err := os.Stat(filepath.Join(dir, k)); err != nil {
+			t.Errorf("Clean removed %s, which is not a cache entry: %v", k, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(c.path("a")), ".tmp-123")); err == nil {
+		t.Error("Clean left a temporary file")
+	}
+}
+
 func BenchmarkGet(b *testing.B) {
 	c, _ := Open(b.TempDir(), Options{})
 	c.Put("sha256:layer|dpkg=1", bytes.Repeat([]byte("x"), 64<<10))

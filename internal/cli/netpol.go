@@ -245,6 +245,9 @@ func writeValidateTable(w io.Writer, out validateOut) error {
 		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
 	}
 	slices.Sort(kinds)
+	if len(kinds) == 0 {
+		kinds = []string{"no resources"}
+	}
 	status := "valid"
 	if !out.Valid {
 		status = fmt.Sprintf("INVALID (%d errors)", len(out.Errors))
@@ -293,13 +296,23 @@ The flow is allowed only if the source's egress and the destination's ingress bo
 				return err
 			}
 			fam := in.ipVersion
-			src, err := resolvePeer(cfg, from, &fam, "--from")
+			src, srcFam, err := resolvePeer(cfg, from, "--from")
 			if err != nil {
 				return err
 			}
-			dst, err := resolvePeer(cfg, to, &fam, "--to")
+			dst, dstFam, err := resolvePeer(cfg, to, "--to")
 			if err != nil {
 				return err
+			}
+			// An address given for either side sets the flow's family.
+			if srcFam != 0 && dstFam != 0 && srcFam != dstFam {
+				return badInput(fmt.Errorf("--from %s is IPv%d but --to %s is IPv%d: a flow has one IP family", from, srcFam, to, dstFam))
+			}
+			if f := max(srcFam, dstFam); f != 0 {
+				if cmd.Flags().Changed("ip-version") && f != fam {
+					return badInput(fmt.Errorf("--ip-version %d conflicts with the IPv%d address given in --from/--to", fam, f))
+				}
+				fam = f
 			}
 			if src.Endpoint != nil {
 				src.IP = src.Endpoint.Addr(fam)
@@ -320,23 +333,28 @@ The flow is allowed only if the source's egress and the destination's ingress bo
 	return cmd
 }
 
-func resolvePeer(cfg *netpol.Config, ref string, fam *int, flag string) (netpol.Peer, error) {
+// resolvePeer finds the endpoint or address ref names. family is 4 or 6
+// when ref is an IP address (of an endpoint or not), 0 otherwise.
+func resolvePeer(cfg *netpol.Config, ref string, flag string) (peer netpol.Peer, family int, err error) {
 	e, err := cfg.Endpoint(ref)
 	if err != nil {
-		return netpol.Peer{}, badInput(fmt.Errorf("%s: %w", flag, err))
+		return netpol.Peer{}, 0, badInput(fmt.Errorf("%s: %w", flag, err))
+	}
+	ip, perr := netip.ParseAddr(ref)
+	if perr == nil {
+		ip = ip.Unmap()
+		family = 4
+		if ip.Is6() {
+			family = 6
+		}
 	}
 	if e != nil {
-		return netpol.Peer{Endpoint: e}, nil
+		return netpol.Peer{Endpoint: e}, family, nil
 	}
-	ip, err := netip.ParseAddr(ref)
-	if err != nil {
-		return netpol.Peer{}, badInput(fmt.Errorf("%s %q: not an endpoint or an IP address", flag, ref))
+	if perr != nil {
+		return netpol.Peer{}, 0, badInput(fmt.Errorf("%s %q: not an endpoint or an IP address", flag, ref))
 	}
-	ip = ip.Unmap()
-	if ip.Is6() {
-		*fam = 6
-	}
-	return netpol.Peer{IP: ip}, nil
+	return netpol.Peer{IP: ip}, family, nil
 }
 
 func writeCheck(g *globals, src, dst netpol.Peer, pp netpol.PortProto, v netpol.Verdict, explain bool) error {
@@ -586,7 +604,9 @@ func newNetpolDiffCmd(g *globals) *cobra.Command {
 		Short: "List the flows a policy change newly allows and newly blocks",
 		Long: `OLD and NEW are policy files or directories. Both are evaluated over the same endpoints:
 the ones in --endpoints files, --from-docker, and any Pod or Namespace manifests in OLD and NEW
-(endpoints found on only one side are not compared).`,
+(endpoints found on only one side are not compared). Flows between the endpoints and outside
+addresses are compared too: one address stands for each stretch of address space that the
+nets of either side (rule nets and notNets, network sets) treat alike.`,
 		Example: `  lockdown netpol diff main/policies/ pr/policies/ --endpoints cluster-pods.yaml
   lockdown netpol diff old.yaml new.yaml --endpoints pods.yaml --format json --exit-code`,
 		Args: cobra.ExactArgs(2),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -27,6 +28,10 @@ func TestNetpolCLI(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress:\n  - action: Allow\n    destination: {ports: [443]}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	if err := os.WriteFile(empty, []byte("---\n# nothing\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name     string
 		args     []string
@@ -37,6 +42,8 @@ func TestNetpolCLI(t *testing.T) {
 	}{
 		{name: "validate", args: []string{"validate", netpolDemo}, code: 0,
 			exactOut: "valid: 2 files, 1 GlobalNetworkPolicy, 1 Tier, 2 Namespace, 3 NetworkPolicy (Kubernetes), 3 Pod; 4 enforced policies, 0 staged, 2 tiers, 0 network sets, 3 endpoints; 0 warnings\n"},
+		{name: "validate empty", args: []string{"validate", empty}, code: 0,
+			exactOut: "valid: 1 files, no resources; 0 enforced policies, 0 staged, 1 tiers, 0 network sets, 0 endpoints; 0 warnings\n"},
 		{name: "validate bad", args: []string{"validate", bad}, code: 2,
 			stdout: "ERROR  " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite",
 			stderr: "lockdown: " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
@@ -92,9 +99,14 @@ func TestNetpolCLI(t *testing.T) {
 func TestNetpolFromDocker(t *testing.T) {
 	image := testutil.AlpineImage(t, "lockdown-test/alpine:3.20.3")
 	pfx := testutil.UniquePrefix(t, "ldcli")
-	a, b := pfx+"a", pfx+"b"
-	testutil.RunContainer(t, a, "--network", "none", "--label", "app=a", "--label", "projectcalico.org/namespace=np", image, "sleep", "300")
-	testutil.RunContainer(t, b, "--network", "none", "--label", "app=b", "--label", "projectcalico.org/namespace=np", "--expose", "80", image, "sleep", "300")
+	// An internal network (no way out) that a and b share; c is on none.
+	network := pfx + "net"
+	testutil.Docker(t, "network", "create", "--internal", network)
+	t.Cleanup(func() { exec.Command("docker", "network", "rm", network).Run() })
+	a, b, c := pfx+"a", pfx+"b", pfx+"c"
+	testutil.RunContainer(t, a, "--network", network, "--label", "app=a", "--label", "projectcalico.org/namespace=np", image, "sleep", "300")
+	testutil.RunContainer(t, b, "--network", network, "--label", "app=b", "--label", "projectcalico.org/namespace=np", "--expose", "80", image, "sleep", "300")
+	testutil.RunContainer(t, c, "--network", "none", "--label", "app=c", "--label", "projectcalico.org/namespace=np", image, "sleep", "300")
 	pol := filepath.Join(t.TempDir(), "p.yaml")
 	if err := os.WriteFile(pol, []byte("apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: b, namespace: np}\nspec:\n  selector: app == 'b'\n  ingress: [{action: Deny, source: {selector: app == 'a'}}]\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -106,6 +118,12 @@ func TestNetpolFromDocker(t *testing.T) {
 	code, out, errOut = runNetpolCLI(t, "check", pol, "--from-docker", "--from", b, "--to", a, "--port", "80/TCP")
 	if code != 0 || out != "ALLOW  np/"+b+" -> np/"+a+"  80/TCP\n" {
 		t.Errorf("check --from-docker exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// No policy selects c, but it shares no network with b: no path.
+	code, out, errOut = runNetpolCLI(t, "check", pol, "--from-docker", "--from", c, "--to", b, "--port", "80/TCP", "--explain")
+	want := "DENY   np/" + c + " -> np/" + b + "  80/TCP\n  the containers share no Docker network: Docker gives them no path to each other, whatever the policies say\n"
+	if code != 0 || out != want {
+		t.Errorf("check --from-docker exit %d, stdout %q, stderr %q; want stdout %q", code, out, errOut, want)
 	}
 }
 
@@ -143,5 +161,54 @@ func TestNetpolMatrixSVGToFile(t *testing.T) {
 	b, err := os.ReadFile(out)
 	if err != nil || !bytes.Contains(b, []byte("<svg")) {
 		t.Errorf("matrix svg wrote %.100q, %v", b, err)
+	}
+}
+
+// TestNetpolCheckIPFamily: an IPv6 address of a dual-stack pod makes the
+// flow IPv6, so ipVersion: 6 rules apply.
+func TestNetpolCheckIPFamily(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "v6.yaml")
+	if err := os.WriteFile(f, []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: d1, namespace: a, labels: {app: d}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.1.1, podIPs: [{ip: 10.0.1.1}, {ip: "fd00::1"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: d2, namespace: a, labels: {app: e}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.1.2, podIPs: [{ip: 10.0.1.2}, {ip: "fd00::2"}]}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: v6only, namespace: a}
+spec:
+  selector: app == 'e'
+  ingress:
+  - action: Allow
+    ipVersion: 6
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		args   []string
+		code   int
+		out    string
+		stderr string
+	}{
+		{[]string{"--from", "fd00::1", "--to", "fd00::2"}, 0, "ALLOW  a/d1 -> a/d2  80/TCP\n", ""},
+		{[]string{"--from", "a/d1", "--to", "fd00::2"}, 0, "ALLOW  a/d1 -> a/d2  80/TCP\n", ""},
+		{[]string{"--from", "10.0.1.1", "--to", "a/d2"}, 0, "DENY   a/d1 -> a/d2  80/TCP\n", ""},
+		{[]string{"--from", "a/d1", "--to", "a/d2", "--ip-version", "6"}, 0, "ALLOW  a/d1 -> a/d2  80/TCP\n", ""},
+		{[]string{"--from", "10.0.1.1", "--to", "fd00::2"}, 2, "", "a flow has one IP family"},
+		{[]string{"--from", "10.0.1.1", "--to", "a/d2", "--ip-version", "6"}, 2, "", "--ip-version 6 conflicts with the IPv4 address"},
+	}
+	for _, c := range cases {
+		args := append([]string{"check", f, "--port", "80"}, c.args...)
+		code, out, errOut := runNetpolCLI(t, args...)
+		if code != c.code || out != c.out || !strings.Contains(errOut, c.stderr) {
+			t.Errorf("netpol %v = exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr containing %q", args, code, out, errOut, c.code, c.out, c.stderr)
+		}
 	}
 }

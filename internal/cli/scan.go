@@ -93,12 +93,10 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		failOn = s
 	}
-	w, closeOut, err := g.openOutput()
-	if err != nil {
+	if err := g.checkOutput(); err != nil {
 		return err
 	}
-	defer closeOut()
-	format := g.formatOr(defaultFormat(w))
+	format := g.outputFormat()
 	if !contains(report.ReportFormats(report.KindScan), format) {
 		return badInput(fmt.Errorf("unknown --format %q for scan (valid: %v)", format, report.ReportFormats(report.KindScan)))
 	}
@@ -143,6 +141,12 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		r.Findings = append([]model.Finding{}, shown...)
 	}
 	kept := r.Findings
+	// Created only now: a failed scan leaves an earlier report as it was.
+	w, closeOut, err := g.openOutput()
+	if err != nil {
+		return err
+	}
+	defer closeOut()
 	if err := report.WriteReport(w, format, r, report.Options{Color: g.color(w), Tool: tool()}); err != nil {
 		return err
 	}

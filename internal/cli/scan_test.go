@@ -739,3 +739,36 @@ func TestScanAlpineOSV(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedRunKeepsOutput: a scan or sbom that fails (here: a missing
+// target) exits 2 and leaves an earlier --output file as it was, instead of
+// truncating it; an output in a missing directory is refused before any
+// work.
+func TestFailedRunKeepsOutput(t *testing.T) {
+	db := scanDB(t)
+	dir := t.TempDir()
+	missing := "dir:" + filepath.Join(dir, "no-such-rootfs")
+	for _, args := range [][]string{
+		{"scan", "--db", db, missing},
+		{"sbom", missing},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			out := filepath.Join(dir, args[0]+".json")
+			if err := os.WriteFile(out, []byte("earlier report\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, _, errOut := runCLI(t, append([]string{args[0], "-o", out}, args[1:]...)...)
+			if code != ExitBadInput {
+				t.Errorf("%s exit = %d, want 2 (stderr %q)", args[0], code, errOut)
+			}
+			if b, err := os.ReadFile(out); err != nil || string(b) != "earlier report\n" {
+				t.Errorf("after a failed %s, %s = %q, %v; want it unchanged", args[0], out, b, err)
+			}
+			nodir := filepath.Join(dir, "missing-dir", "out.json")
+			code, _, errOut = runCLI(t, append([]string{args[0], "-o", nodir}, args[1:]...)...)
+			if code != ExitBadInput || !strings.Contains(errOut, "lockdown: output "+nodir+": ") {
+				t.Errorf("%s -o %s: exit %d, stderr %q; want 2 and `lockdown: output %s: …`", args[0], nodir, code, errOut, nodir)
+			}
+		})
+	}
+}

@@ -173,3 +173,32 @@ func TestPlatformSelection(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenBarePath: a bare target that is a path is refused at once with
+// the prefix that reads it, not sent to the daemon and a registry (which
+// answered "/" with a JSON decoding error).
+func TestOpenBarePath(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "app.tar")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ target, want string }{
+		{"/", "open /: not an image reference (/ is a directory: use dir:/ for a root filesystem or oci-dir:/ for an OCI image layout)"},
+		{dir, "open " + dir + ": not an image reference (" + dir + " is a directory: use dir:" + dir},
+		{file, "open " + file + ": not an image reference (" + file + " is a file: use docker-archive:" + file + " or oci-archive:" + file + ")"},
+		{"./no/such/path", "open ./no/such/path: not an image reference: "},
+		{"Bad Ref!", "open Bad Ref!: not an image reference: "},
+	} {
+		t.Run(tc.target, func(t *testing.T) {
+			src, err := Open(context.Background(), tc.target, Options{})
+			if err == nil {
+				src.Close()
+				t.Fatalf("Open(%q) succeeded", tc.target)
+			}
+			if !errors.Is(err, ErrBadInput) || !strings.HasPrefix(err.Error(), tc.want) {
+				t.Errorf("Open(%q) = %q, want ErrBadInput starting %q", tc.target, err, tc.want)
+			}
+		})
+	}
+}

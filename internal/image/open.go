@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -114,6 +117,11 @@ func Open(ctx context.Context, target string, opts Options) (Source, error) {
 // openBareRef tries the local daemon first, then the registry.
 func openBareRef(ctx context.Context, target string, opts Options) (Source, error) {
 	log := opts.logger()
+	// A path ("/", "./rootfs", "app.tar") is not an image reference: say
+	// which prefix reads it instead of asking the daemon and a registry.
+	if _, err := name.ParseReference(target); err != nil || strings.HasPrefix(target, "/") || strings.HasPrefix(target, ".") {
+		return nil, fmt.Errorf("open %s: not an image reference%s: %w", target, pathHint(target), ErrBadInput)
+	}
 	src, derr := openDaemon(ctx, target, target, opts)
 	if derr == nil {
 		return src, nil
@@ -126,7 +134,20 @@ func openBareRef(ctx context.Context, target string, opts Options) (Source, erro
 	if rerr == nil {
 		return src, nil
 	}
-	return nil, fmt.Errorf("open %s: docker daemon: %v; registry: %w", target, derr, rerr)
+	return nil, fmt.Errorf("open %s: docker daemon: %v; registry: %w%s", target, derr, rerr, pathHint(target))
+}
+
+// pathHint suggests the target prefix for a file or directory at path.
+func pathHint(path string) string {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return ""
+	case fi.IsDir():
+		return fmt.Sprintf(" (%s is a directory: use dir:%s for a root filesystem or oci-dir:%s for an OCI image layout)", path, path, path)
+	default:
+		return fmt.Sprintf(" (%s is a file: use docker-archive:%s or oci-archive:%s)", path, path, path)
+	}
 }
 
 // source is the one Source implementation behind every target kind.

@@ -66,7 +66,9 @@ type Options struct {
 // vulnerability for one package: one finding, RuleID = the lowest CVE ID
 // among them (else the lowest record ID), Aliases = every other ID. Its
 // fixed version is the highest fix any of them names (upgrading to it fixes
-// the vulnerability by every source); its severity the highest.
+// the vulnerability by every source); its severity the highest. A record
+// whose upstream names several CVEs (a DSA or DLA fixing several) stands
+// for each of them: one finding per CVE, with the record's ID as an alias.
 //
 // A version that cannot be parsed, an unknown ecosystem and an advisory
 // whose events cannot be parsed become warnings; only a failing Source or a
@@ -130,6 +132,9 @@ type hit struct {
 	fixed  string
 	sev    model.Severity
 	vector string
+	// cve, when set, is the one upstream CVE of a bundle record (see
+	// upstreamCVEs) that this hit stands for.
+	cve string
 }
 
 func (m *matcher) scheme(eco string) (version.Scheme, bool) {
@@ -261,11 +266,37 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				h.sev, h.vector = sev, vector
 			}
 		}
-		if h != nil {
-			hits = append(hits, *h)
+		if h == nil {
+			continue
 		}
+		if cves := upstreamCVEs(v); len(cves) > 1 {
+			// A bundle (a DSA or DLA fixing several CVEs): one hit per CVE.
+			for _, c := range cves {
+				hc := *h
+				hc.cve = c
+				hits = append(hits, hc)
+			}
+			continue
+		}
+		hits = append(hits, *h)
 	}
 	return m.findings(p, name, ver, scheme, hits), nil
+}
+
+// upstreamCVEs are the distinct CVE IDs in a record's upstream list. OSV's
+// upstream names the vulnerabilities a record is derived from: a
+// distribution advisory that fixes several CVEs (osv.dev's DSA and DLA
+// records, the Debian tracker's lists) names each there, and each is its
+// own vulnerability. Aliases, by contrast, are other names of one
+// vulnerability (a Go record with two CVE aliases stays one finding).
+func upstreamCVEs(v *osv.Vulnerability) []string {
+	var out []string
+	for _, id := range v.Upstream {
+		if strings.HasPrefix(id, "CVE-") && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func sameName(advisory, name, eco string) bool {
@@ -319,8 +350,30 @@ func recordIDs(v *osv.Vulnerability) []string {
 	ids := append([]string{v.ID}, v.Aliases...)
 	if len(v.Upstream) == 1 {
 		ids = append(ids, v.Upstream[0])
+	} else if cves := upstreamCVEs(v); len(cves) == 1 {
+		// osv.dev's DLA-3008-1: upstream CVE-2022-1292 and DEBIAN-CVE-2022-1292.
+		ids = append(ids, cves[0])
 	}
 	return ids
+}
+
+// groupIDs are the IDs that join a hit with others: its record's, or for
+// one CVE of a bundle only that CVE (the bundle's own ID is shared by all
+// its CVEs and must not join them).
+func (h *hit) groupIDs() []string {
+	if h.cve != "" {
+		return []string{h.cve}
+	}
+	return recordIDs(h.v)
+}
+
+// shownIDs are the IDs a finding lists for a hit: groupIDs plus, for one
+// CVE of a bundle, the bundle's own ID (so it can be ignored by it).
+func (h *hit) shownIDs() []string {
+	if h.cve != "" {
+		return []string{h.cve, h.v.ID}
+	}
+	return recordIDs(h.v)
 }
 
 // findings groups the hits of one package by shared IDs and makes one
@@ -344,7 +397,7 @@ func (m *matcher) findings(p *model.Package, name, ver string, scheme version.Sc
 	}
 	owner := map[string]int{}
 	for i := range hits {
-		for _, id := range recordIDs(hits[i].v) {
+		for _, id := range hits[i].groupIDs() {
 			if j, ok := owner[id]; ok {
 				parent[find(i)] = find(j)
 			} else {
@@ -376,7 +429,7 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 
 	idSet := map[string]bool{}
 	for _, h := range members {
-		for _, id := range recordIDs(h.v) {
+		for _, id := range h.shownIDs() {
 			idSet[id] = true
 		}
 	}
@@ -469,8 +522,39 @@ func titleOf(v *osv.Vulnerability) string {
 	if s := strings.TrimSpace(v.Summary); s != "" {
 		return s
 	}
-	first, _, _ := strings.Cut(strings.TrimSpace(v.Details), "\n")
-	return strings.TrimSpace(first)
+	return firstParagraph(v.Details)
+}
+
+// maxTitle bounds a title taken from details, in bytes.
+const maxTitle = 160
+
+// firstParagraph is the text up to the first blank line, its lines joined
+// with spaces: details are Markdown, and sources such as the Ubuntu CVE
+// Tracker hard-wrap them, so the first line alone can stop mid-sentence.
+// Past maxTitle it is cut at a word boundary and ends with "…".
+func firstParagraph(s string) string {
+	var words []string
+	for line := range strings.Lines(strings.TrimSpace(s)) {
+		if strings.TrimSpace(line) == "" {
+			break
+		}
+		words = append(words, strings.Fields(line)...)
+	}
+	out := strings.Join(words, " ")
+	if len(out) <= maxTitle {
+		return out
+	}
+	n := 0
+	for i, w := range words {
+		if i > 0 && n+1+len(w) > maxTitle-len("…") {
+			return strings.Join(words[:i], " ") + "…"
+		}
+		if i > 0 {
+			n++
+		}
+		n += len(w)
+	}
+	return out
 }
 
 func references(primary *hit, members []*hit) []string {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +102,7 @@ func TestMatchRules(t *testing.T) {
 	wd := rec("GHSA-wwww-wwww-wwww", nil, aff("npm", "left-pad", rng("SEMVER", intro("0"))))
 	wd.Withdrawn = &withdrawn
 	details := rec("GO-2024-0001", []string{"CVE-2024-1111"}, aff("Go", "example.com/m", rng("SEMVER", intro("0"), fix("1.2.0"))))
-	details.Summary, details.Details = "", "first line\nsecond line"
+	details.Summary, details.Details = "", "first line\n\nsecond paragraph"
 	db := []osv.Vulnerability{
 		// Debian: per source package and source version.
 		rec("DSA-0001-1", nil, aff("Debian:12", "openssl", rng("ECOSYSTEM", intro("0"), fix("3.0.11-1~deb12u2")))),
@@ -269,5 +271,65 @@ func TestModularRanges(t *testing.T) {
 	}
 	if got := modularRanges(all, false); len(got) != 2 || got[0].Events[1] != plain.Events[1] || len(got[1].Events) != 1 {
 		t.Errorf("modularRanges(non-modular) = %v", got)
+	}
+}
+
+// TestTitleFromWrappedDetails: without a summary the title is the first
+// paragraph of details, not its first line (the Ubuntu CVE Tracker wraps
+// descriptions at ~75 columns, so a first line stops mid-sentence).
+func TestTitleFromWrappedDetails(t *testing.T) {
+	for _, tc := range []struct{ name, summary, details, want string }{
+		{"uct wrapped", "", " In the GNU C Library (aka glibc or libc6) before 2.28, parse_reg_exp in\n posix/regcomp.c misparses alternatives.\n",
+			"In the GNU C Library (aka glibc or libc6) before 2.28, parse_reg_exp in posix/regcomp.c misparses alternatives."},
+		{"paragraphs", "", "First paragraph\nwrapped.\n\nSecond paragraph.", "First paragraph wrapped."},
+		{"crlf", "", "one\r\ntwo\r\n\r\nthree", "one two"},
+		{"summary wins", "Short summary", "Long details\nwrapped.", "Short summary"},
+		{"empty", "", "  \n ", ""},
+		{"long", "", "In the GNU C Library (aka glibc or libc6) through 2.28, attempting to resolve a crafted hostname via getaddrinfo()\nleads to the allocation of a socket descriptor that is not closed.",
+			"In the GNU C Library (aka glibc or libc6) through 2.28, attempting to resolve a crafted hostname via getaddrinfo() leads to the allocation of a socket…"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := osv.Vulnerability{ID: "UBUNTU-CVE-2009-5155", Summary: tc.summary, Details: tc.details}
+			if got := titleOf(&v); got != tc.want {
+				t.Errorf("titleOf(%q) = %q, want %q", tc.details, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestMatchBundleAdvisories: a distribution advisory that fixes several
+// CVEs names them in upstream (osv.dev's DSA/DLA records, the Debian
+// tracker's lists); each CVE is its own finding, listing the advisory as an
+// alias, while several CVE aliases of one record (Go, GHSA) stay one.
+func TestMatchBundleAdvisories(t *testing.T) {
+	bundle := rec("DSA-5343-1", nil, aff("Debian:11", "openssl", rng("ECOSYSTEM", intro("0"), fix("1.1.1n-0+deb11u4"))))
+	bundle.Upstream = []string{"CVE-2022-4304", "CVE-2022-2097", "CVE-2022-4304"}
+	dla := rec("DLA-3008-1", nil, aff("Debian:11", "openssl", rng("ECOSYSTEM", intro("0"), fix("1.1.1n-0+deb11u2"))))
+	dla.Upstream = []string{"CVE-2022-1292", "DEBIAN-CVE-2022-1292"}
+	// A per-CVE record of one of the bundle's CVEs joins that CVE only.
+	perCVE := rec("DEBIAN-CVE-2022-2097", nil, aff("Debian:11", "openssl", rng("ECOSYSTEM", intro("0"), fix("1.1.1n-0+deb11u5"))))
+	perCVE.Upstream = []string{"CVE-2022-2097"}
+	goRec := rec("GO-2020-0005", []string{"CVE-2020-15106", "CVE-2020-15112"}, aff("Go", "go.etcd.io/etcd", rng("SEMVER", intro("0"), fix("3.4.10"))))
+	pkgs := []model.Package{
+		{Name: "libssl1.1", Version: "1.1.1n-0+deb11u1", SourceName: "openssl", Type: model.TypeDeb, Ecosystem: "Debian:11", Location: "/var/lib/dpkg/status"},
+		{Name: "go.etcd.io/etcd", Version: "v3.4.9", Type: model.TypeGolang, Ecosystem: "Go", Location: "/bin/etcd"},
+	}
+	fs, ws, err := Match(context.Background(), newMemSource([]osv.Vulnerability{bundle, dla, perCVE, goRec}), pkgs, Options{})
+	if err != nil || len(ws) != 0 {
+		t.Fatalf("Match = %v, %v", ws, err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%s %s [%s] fixed=%s", f.Package.Name, f.RuleID, strings.Join(f.Aliases, " "), f.FixedVersion))
+	}
+	slices.Sort(got)
+	want := []string{
+		"go.etcd.io/etcd CVE-2020-15106 [CVE-2020-15112 GO-2020-0005] fixed=3.4.10",
+		"libssl1.1 CVE-2022-1292 [DLA-3008-1] fixed=1.1.1n-0+deb11u2",
+		"libssl1.1 CVE-2022-2097 [DEBIAN-CVE-2022-2097 DSA-5343-1] fixed=1.1.1n-0+deb11u5",
+		"libssl1.1 CVE-2022-4304 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Match findings (-want +got):\n%s", diff)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
+	"github.com/lockdown-sec/lockdown/internal/vulndb/distro"
 )
 
 // The real-data tests compare Match with an independent, deliberately
@@ -542,5 +543,51 @@ func TestMatchMixedSamples(t *testing.T) {
 		if f.Subject == "tzdata 2021a-0+deb9u1" && (f.Layer == nil || f.Layer.DiffID != "sha256:abc" || f.Location != "/var/lib/dpkg/status") {
 			t.Errorf("tzdata finding layer/location = %v %q", f.Layer, f.Location)
 		}
+	}
+}
+
+// TestMatchDebianTrackerBundles: the real DSA list (../shared/data). An
+// advisory fixing several CVEs is one finding per CVE: libssl1.1
+// 1.1.1n-0+deb11u3 on Debian 11 is affected by exactly the five CVEs of
+// DSA-5343-1 (fixed in 1.1.1n-0+deb11u4; the earlier bullseye openssl DSAs
+// are fixed at or below it), and libxml2 2.9.10+dfsg-6.7+deb11u2 by the two
+// of DSA-5271-1.
+func TestMatchDebianTrackerBundles(t *testing.T) {
+	f, err := os.Open(testutil.Data(t, "distro/debian-security-tracker/DSA-list"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var vs []osv.Vulnerability
+	if err := distro.ParseDebianList(context.Background(), f, "DSA-list", func(v osv.Vulnerability) error {
+		vs = append(vs, v)
+		return nil
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := []model.Package{
+		{Name: "libssl1.1", Version: "1.1.1n-0+deb11u3", SourceName: "openssl", Type: model.TypeDeb, Ecosystem: "Debian:11", Location: "/var/lib/dpkg/status"},
+		{Name: "libxml2", Version: "2.9.10+dfsg-6.7+deb11u2+b1", SourceName: "libxml2", SourceVersion: "2.9.10+dfsg-6.7+deb11u2", Type: model.TypeDeb, Ecosystem: "Debian:11", Location: "/var/lib/dpkg/status"},
+	}
+	fs, ws := runMatch(t, vs, pkgs)
+	if len(ws) != 0 {
+		t.Errorf("warnings: %v", ws)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, fmt.Sprintf("%s %s [%s] fixed=%s", f.Package.Name, f.RuleID, strings.Join(f.Aliases, " "), f.FixedVersion))
+	}
+	slices.Sort(got)
+	want := []string{
+		"libssl1.1 CVE-2022-2097 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+		"libssl1.1 CVE-2022-4304 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+		"libssl1.1 CVE-2022-4450 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+		"libssl1.1 CVE-2023-0215 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+		"libssl1.1 CVE-2023-0286 [DSA-5343-1] fixed=1.1.1n-0+deb11u4",
+		"libxml2 CVE-2022-40303 [DSA-5271-1] fixed=2.9.10+dfsg-6.7+deb11u3",
+		"libxml2 CVE-2022-40304 [DSA-5271-1] fixed=2.9.10+dfsg-6.7+deb11u3",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }

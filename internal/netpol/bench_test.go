@@ -102,3 +102,19 @@ func BenchmarkBuild(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDiff compares the large world with itself: every endpoint pair
+// and every external address on every port in use.
+func BenchmarkDiff(b *testing.B) {
+	cfg := sharedLarge(b)
+	ports := PortsInUse(cfg)
+	b.ReportAllocs()
+	var d *DiffResult
+	for b.Loop() {
+		d = Diff(cfg, cfg, ports, 4)
+	}
+	if d.Changed() {
+		b.Fatalf("Diff(cfg, cfg) changed %d flows", len(d.NewlyAllowed)+len(d.NewlyBlocked))
+	}
+	b.ReportMetric(float64(len(d.External)), "external")
+}

@@ -762,17 +762,19 @@ func (b *builder) k8sPolicy(o *load.Object, v *networkingv1.NetworkPolicy) {
 		p.ApplyIngress = true
 		p.ApplyEgress = len(v.Spec.Egress) > 0
 	}
+	// One Kubernetes rule becomes one Calico rule per port and peer; each
+	// keeps the index of the rule it came from, as the user wrote it.
 	for i, r := range v.Spec.Ingress {
-		p.Ingress = append(p.Ingress, b.k8sRules(o, []any{"spec", "ingress", i}, r.From, r.Ports, true, "from")...)
+		for _, nr := range b.k8sRules(o, []any{"spec", "ingress", i}, r.From, r.Ports, true, "from") {
+			nr.Index = i
+			p.Ingress = append(p.Ingress, nr)
+		}
 	}
 	for i, r := range v.Spec.Egress {
-		p.Egress = append(p.Egress, b.k8sRules(o, []any{"spec", "egress", i}, r.To, r.Ports, false, "to")...)
-	}
-	for i := range p.Ingress {
-		p.Ingress[i].Index = i
-	}
-	for i := range p.Egress {
-		p.Egress[i].Index = i
+		for _, nr := range b.k8sRules(o, []any{"spec", "egress", i}, r.To, r.Ports, false, "to") {
+			nr.Index = i
+			p.Egress = append(p.Egress, nr)
+		}
 	}
 	b.cfg.Policies = append(b.cfg.Policies, p)
 }

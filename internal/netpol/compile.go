@@ -319,6 +319,13 @@ func (e *Engine) classify() {
 			buf = append(buf, 0)
 			buf = append(buf, p...)
 		}
+		if ep.Kind == EndpointContainer {
+			// Docker networks decide whether two containers have a path.
+			for _, n := range ep.Networks {
+				buf = append(buf, 1)
+				buf = append(buf, n...)
+			}
+		}
 		c, ok := index[string(buf)]
 		if !ok {
 			c = int32(len(e.classRep))
@@ -735,6 +742,9 @@ func (e *Engine) AllowedInto(src, dst int, out []uint64) {
 }
 
 func (e *Engine) classPair(cs, cd int32, out []uint64) {
+	if e.isolated(cs, cd) {
+		return
+	}
 	ve := e.dir[Egress].verdict[e.dir[Egress].progOf[cs]]
 	vi := e.dir[Ingress].verdict[e.dir[Ingress].progOf[cd]]
 	ws, bs := cs/64, uint64(1)<<(cs%64)
@@ -744,6 +754,13 @@ func (e *Engine) classPair(cs, cd int32, out []uint64) {
 			out[k/64] |= 1 << (k % 64)
 		}
 	}
+}
+
+// isolated reports whether classes cs and cd are Docker containers with no
+// network in common (class members share their kind and networks).
+func (e *Engine) isolated(cs, cd int32) bool {
+	a, b := e.eps[e.classRep[cs]], e.eps[e.classRep[cd]]
+	return a.Kind == EndpointContainer && b.Kind == EndpointContainer && dockerIsolated(a, b)
 }
 
 // Words is the length of the bit sets AllowedInto writes.
@@ -774,7 +791,7 @@ func (e *Engine) CountAllowed() int {
 				for w != 0 {
 					cd := j*64 + bits.TrailingZeros64(w)
 					w &= w - 1
-					if ig.verdict[ig.progOf[cd]][k][ws]&bs == 0 {
+					if ig.verdict[ig.progOf[cd]][k][ws]&bs == 0 || e.isolated(int32(cs), int32(cd)) {
 						continue
 					}
 					pairs := members[cs] * members[cd]

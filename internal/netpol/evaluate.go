@@ -3,6 +3,7 @@ package netpol
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -175,6 +176,10 @@ func (c *Config) evaluate(f *Flow, explain bool) Verdict {
 	if f.Src.Endpoint != nil && f.Src.Endpoint == f.Dst.Endpoint {
 		v.Allowed, v.Egress.Allowed, v.Ingress.Allowed = true, true, true
 		v.Note = "source and destination are the same endpoint: the traffic never leaves it"
+		return v
+	}
+	if dockerIsolated(f.Src.Endpoint, f.Dst.Endpoint) {
+		v.Note = "the containers share no Docker network: Docker gives them no path to each other, whatever the policies say"
 		return v
 	}
 	c.evalDir(f.Src.Endpoint, Egress, f, &v.Egress, explain)
@@ -396,4 +401,28 @@ func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto uint8) bool 
 		}
 	}
 	return false
+}
+
+// dockerIsolated reports whether a and b are Docker containers with no
+// path to each other: one is only on the "none" network, or they share no
+// network and neither is on the host's network (which routes to every
+// bridge). Endpoints whose networks are unknown are not isolated.
+func dockerIsolated(a, b *Endpoint) bool {
+	if a == nil || b == nil || a.Kind != EndpointContainer || b.Kind != EndpointContainer ||
+		len(a.Networks) == 0 || len(b.Networks) == 0 {
+		return false
+	}
+	connected := func(n string) bool { return n != "none" }
+	if !slices.ContainsFunc(a.Networks, connected) || !slices.ContainsFunc(b.Networks, connected) {
+		return true
+	}
+	if slices.Contains(a.Networks, "host") || slices.Contains(b.Networks, "host") {
+		return false
+	}
+	for _, n := range a.Networks {
+		if n != "none" && slices.Contains(b.Networks, n) {
+			return false
+		}
+	}
+	return true
 }

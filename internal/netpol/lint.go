@@ -88,10 +88,11 @@ func (l *linter) shadowed() {
 					rj := &rules[j]
 					var by string
 					var bySrc *Rule
+					samePolicy := false
 					for i := range j {
 						ri := &rules[i]
 						if ri.Action != ActionLog && subsumes(ri, rj) {
-							by, bySrc = fmt.Sprintf("%s rule %d (%s) of the same policy", d, ri.Index, ri.Action), ri
+							by, bySrc, samePolicy = fmt.Sprintf("%s rule %d (%s) of the same policy", d, ri.Index, ri.Action), ri, true
 							break
 						}
 					}
@@ -112,9 +113,15 @@ func (l *linter) shadowed() {
 						continue
 					}
 					l.shadowedRules[rj] = true
+					title := fmt.Sprintf("%s is never reached", ruleName(p, d, rj))
+					if samePolicy && p.Kind == KindK8sNetworkPolicy && bySrc.Index == rj.Index {
+						// Both parts come from one Kubernetes rule: one of
+						// its peer and port combinations is redundant.
+						title = fmt.Sprintf("part of %s (a peer and port combination) is never reached", ruleName(p, d, rj))
+					}
 					l.add(model.Finding{
 						RuleID: LintShadowedRule, Severity: model.SeverityLow, Subject: p.ID(),
-						Title:       fmt.Sprintf("%s is never reached", ruleName(p, d, rj)),
+						Title:       title,
 						Evidence:    fmt.Sprintf("%s %s is shadowed by %s at %s", ruleName(p, d, rj), rj.Action, by, bySrc.Source),
 						Location:    rj.Source.String(),
 						Remediation: "remove the rule, or move it before the rule that shadows it",
@@ -282,6 +289,13 @@ func portsOverlap(ps []PortMatch, p PortMatch) bool {
 
 func isWorld(p netip.Prefix) bool { return p.Bits() == 0 }
 
+// openSource reports whether a rule side matches every external address:
+// no selector, nets or service limit it (notNets and notSelector only carve
+// exceptions out of it).
+func openSource(e *EntityMatch) bool {
+	return e.Selector == nil && len(e.Nets) == 0 && e.Services == ""
+}
+
 func (l *linter) allowWorld() {
 	for _, p := range l.cfg.Policies {
 		for _, d := range []Direction{Ingress, Egress} {
@@ -301,6 +315,16 @@ func (l *linter) allowWorld() {
 				for _, n := range side.Nets {
 					if isWorld(n) {
 						world = append(world, n.String())
+					}
+				}
+				if d == Ingress && openSource(side) {
+					// No source restriction (a Kubernetes "from" left out, a
+					// Calico rule without source): every address matches.
+					if r.IPVersion != 6 {
+						world = append(world, "0.0.0.0/0")
+					}
+					if r.IPVersion != 4 {
+						world = append(world, "::/0")
 					}
 				}
 				if len(world) == 0 {
@@ -534,12 +558,18 @@ func matchKey(r *Rule) string {
 	if c.NotProtocol != nil {
 		fmt.Fprintf(&b, "!p%d", *c.NotProtocol)
 	}
-	if c.ICMP != nil {
-		fmt.Fprintf(&b, "i%d/%v", c.ICMP.Type, c.ICMP.Code)
+	icmp := func(prefix string, m *ICMPMatch) {
+		if m == nil {
+			return
+		}
+		fmt.Fprintf(&b, "%si%d", prefix, m.Type)
+		if m.Code != nil {
+			fmt.Fprintf(&b, "/%d", *m.Code)
+		}
 	}
-	if c.NotICMP != nil {
-		fmt.Fprintf(&b, "!i%d/%v", c.NotICMP.Type, c.NotICMP.Code)
-	}
+	icmp("", c.ICMP)
+	icmp("!", c.NotICMP)
+	fmt.Fprintf(&b, "|s%q|d%q|h%v", c.Src.Services, c.Dst.Services, c.HTTP)
 	b.WriteString("|" + ruleText(r))
 	return b.String()
 }

@@ -43,6 +43,7 @@ func TestLint(t *testing.T) {
 		{LintShadowedRule, "LOW", "prod/shadow", at(p, 10), "ingress rule 1 is never reached"},
 		{LintAllowWorld, "HIGH", "world", at(p, 24), "ingress rule 0 allows from anywhere (0.0.0.0/0) on every port and protocol"},
 		{LintAllowWorld, "MEDIUM", "world", at(p, 26), "ingress rule 1 allows from anywhere (::/0) with restrictions: protocol TCP, source nets ::/0, destination ports 443"},
+		{LintAllowWorld, "MEDIUM", "prod/shadow", at(p, 14), "ingress rule 2 allows from anywhere (0.0.0.0/0, ::/0) with restrictions: protocol UDP"},
 		{LintSelectsNothing, "LOW", "prod/nobody", at(p, 31), "policy selects no endpoint"},
 		{LintNoDefaultDeny, "MEDIUM", "dev", at(w, 5), "namespace dev has workloads with no default-deny ingress policy"},
 		{LintNoDefaultDeny, "LOW", "dev", at(w, 5), "namespace dev has workloads with no default-deny egress policy"},
@@ -68,7 +69,7 @@ func TestLintWithoutEndpoints(t *testing.T) {
 		ids = append(ids, f.RuleID)
 	}
 	// No workloads: only the checks that need none.
-	want := []string{LintMissingTier, LintShadowedRule, LintAllowWorld, LintAllowWorld}
+	want := []string{LintMissingTier, LintShadowedRule, LintAllowWorld, LintAllowWorld, LintAllowWorld}
 	if diff := cmp.Diff(want, ids); diff != "" {
 		t.Errorf("Lint without endpoints (-want +got):\n%s", diff)
 	}
@@ -105,5 +106,170 @@ func TestSubsumes(t *testing.T) {
 		if got := subsumes(tt.a, tt.b); got != tt.want {
 			t.Errorf("subsumes(%s) = %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestLintAllowWorldOpenSource: an ingress rule with no source restriction
+// allows from 0.0.0.0/0 and ::/0 just like one that names them.
+func TestLintAllowWorldOpenSource(t *testing.T) {
+	text := `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: open, namespace: prod}
+spec:
+  podSelector: {}
+  ingress:
+  - {}
+  - from: [{podSelector: {}}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: g}
+spec:
+  ingress:
+  - action: Allow
+    ipVersion: 6
+  - action: Allow
+    protocol: TCP
+    source: {notNets: [10.0.0.0/8]}
+  - action: Allow
+    source: {selector: app == 'x'}
+  - action: Deny
+  egress:
+  - action: Allow
+`
+	objs, _, err := load.Parse("f.yaml", []byte(text), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Build(objs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Lint(cfg) {
+		if f.RuleID == LintAllowWorld {
+			got = append(got, f.Severity.String()+" "+f.Location+" "+f.Title)
+		}
+	}
+	want := []string{
+		"HIGH f.yaml:7 ingress rule 0 allows from anywhere (0.0.0.0/0, ::/0) on every port and protocol",
+		"HIGH f.yaml:15 ingress rule 0 allows from anywhere (::/0) on every port and protocol",
+		"MEDIUM f.yaml:17 ingress rule 1 allows from anywhere (0.0.0.0/0, ::/0) with restrictions: protocol TCP, source notNets 10.0.0.0/8",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Lint allow-world findings (-want +got):\n%s", diff)
+	}
+}
+
+// TestK8sRuleIndex: a Kubernetes rule expands to one rule per peer and
+// port, but findings and explanations name the rule as the user wrote it.
+func TestK8sRuleIndex(t *testing.T) {
+	text := `apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: b, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: b, labels: {app: web, tier: x}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.2}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ks, namespace: b}
+spec:
+  podSelector: {}
+  ingress:
+  - from:
+    - podSelector: {matchLabels: {app: web}}
+    - podSelector: {matchLabels: {app: web, tier: x}}
+  - from:
+    - podSelector: {matchLabels: {app: db}}
+    ports:
+    - port: 80
+    - port: 443
+  - from:
+    - podSelector: {matchLabels: {app: db}}
+    ports:
+    - port: 443
+`
+	objs, _, err := load.Parse("f.yaml", []byte(text), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Build(objs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Lint(cfg) {
+		if f.RuleID == LintShadowedRule {
+			got = append(got, f.Location+" "+f.Title+": "+f.Evidence)
+		}
+	}
+	want := []string{
+		"f.yaml:19 part of ingress rule 0 (a peer and port combination) is never reached: ingress rule 0 Allow is shadowed by ingress rule 0 (Allow) of the same policy at f.yaml:19",
+		"f.yaml:27 ingress rule 2 is never reached: ingress rule 2 Allow is shadowed by ingress rule 1 (Allow) of the same policy at f.yaml:22",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("shadowed findings (-want +got):\n%s", diff)
+	}
+	src, _ := cfg.Endpoint("b/db")
+	dst, _ := cfg.Endpoint("b/web")
+	v := cfg.Evaluate(PortProto{Protocol: ProtoTCP, Port: 443, ICMPType: -1}.Flow(EndpointPeer(src, 4), EndpointPeer(dst, 4), 4))
+	last := v.Ingress.Steps[len(v.Ingress.Steps)-1]
+	if !v.Allowed || last.Kind != "rule" || last.Rule != 1 || last.Source.Line != 22 {
+		t.Errorf("Evaluate(b/db -> b/web 443) = %v, deciding step %+v; want allowed by ingress rule 1 at f.yaml:22", v.Allowed, last)
+	}
+}
+
+// TestLintConflictKey: Allow and Deny with the same ICMP type and code
+// conflict; rules naming different services do not.
+func TestLintConflictKey(t *testing.T) {
+	text := `apiVersion: v1
+kind: Pod
+metadata: {name: db, namespace: b, labels: {app: db}}
+spec: {containers: [{name: c, image: x}]}
+status: {podIP: 10.0.0.3}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: a, namespace: b}
+spec:
+  order: 1
+  selector: app == 'db'
+  ingress:
+  - {action: Allow, protocol: ICMP, icmp: {type: 8, code: 0}}
+  - {action: Allow, source: {services: {name: s1, namespace: b}}}
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: d, namespace: b}
+spec:
+  order: 2
+  selector: has(app)
+  ingress:
+  - {action: Deny, protocol: ICMP, icmp: {type: 8, code: 0}}
+  - {action: Deny, source: {services: {name: s2, namespace: b}}}
+`
+	objs, _, err := load.Parse("f.yaml", []byte(text), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Build(objs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range Lint(cfg) {
+		if f.RuleID == LintAllowDenyOverlap || f.RuleID == LintShadowedRule {
+			got = append(got, f.RuleID+" "+f.Location)
+		}
+	}
+	want := []string{LintAllowDenyOverlap + " f.yaml:24"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
 	}
 }

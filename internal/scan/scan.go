@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
@@ -17,6 +18,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
+	"github.com/lockdown-sec/lockdown/internal/version"
 )
 
 // KindScan is the Report.Kind of a scan report.
@@ -66,6 +68,9 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
 	}
+	if c, ok := db.(ecosystemChecker); ok {
+		warns = append(warns, uncovered(c, sbom.Packages)...)
+	}
 	for _, wn := range warns {
 		log.Warn(wn.Message, "path", wn.Path)
 	}
@@ -96,6 +101,40 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		r.Findings = []model.Finding{}
 	}
 	return r, nil
+}
+
+// ecosystemChecker is implemented by advisory sources that know which
+// ecosystems they hold (vulndb.Store).
+type ecosystemChecker interface {
+	HasEcosystem(ecosystem string) bool
+}
+
+// uncovered warns about each ecosystem of pkgs that the database holds no
+// advisory for: "no vulnerabilities" there means "not checked" (a database
+// built for other ecosystems, or a release it has no data for), and must
+// not read as a clean result.
+func uncovered(db ecosystemChecker, pkgs []model.Package) []model.Warning {
+	count := map[string]int{}
+	for i := range pkgs {
+		eco := match.NormalizeEcosystem(pkgs[i].Ecosystem)
+		if eco == "" {
+			continue
+		}
+		if _, err := version.ForEcosystem(eco); err != nil {
+			continue // match warns about these
+		}
+		count[eco]++
+	}
+	var out []model.Warning
+	for _, eco := range slices.Sorted(maps.Keys(count)) {
+		if db.HasEcosystem(eco) {
+			continue
+		}
+		out = append(out, model.Warning{Message: fmt.Sprintf(
+			"the vulnerability database has no advisories for %s: its %d packages were not checked (add a source for %s with lockdown db update)",
+			eco, count[eco], eco)})
+	}
+	return out
 }
 
 // Catalog opens target and lists its packages.

@@ -69,3 +69,49 @@ func TestProducts(t *testing.T) {
 		t.Errorf("Products (-want +got):\n%s", diff)
 	}
 }
+
+// TestRunUncoveredEcosystem: packages of an ecosystem that the database
+// holds no advisory for are reported as not checked, not as clean. The
+// database is mixed-samples.zip (Alpine v3.16 and later, Debian 9, Go, ...);
+// the apk database is real, its os-release says 3.15, then 3.16.
+func TestRunUncoveredEcosystem(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "db")
+	srcs, err := vulndb.DetectSources(testutil.Data(t, "osv/mixed-samples.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vulndb.Update(context.Background(), db, srcs, vulndb.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := vulndb.Open(db, vulndb.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	b, err := os.ReadFile(testutil.Data(t, "pkgdb/apk/alpine-3.16-syft-multiple-2.installed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		release string
+		want    []model.Warning
+	}{
+		{"3.15.4", []model.Warning{{Message: "the vulnerability database has no advisories for Alpine:v3.15: its 14 packages were not checked (add a source for Alpine:v3.15 with lockdown db update)"}}},
+		{"3.16.2", nil},
+	} {
+		t.Run(tc.release, func(t *testing.T) {
+			root := t.TempDir()
+			os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+			os.MkdirAll(filepath.Join(root, "lib", "apk", "db"), 0o755)
+			os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte("ID=alpine\nVERSION_ID="+tc.release+"\n"), 0o644)
+			os.WriteFile(filepath.Join(root, "lib", "apk", "db", "installed"), b, 0o644)
+			r, err := Run(context.Background(), "dir:"+root, st, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, r.Warnings); diff != "" {
+				t.Errorf("Run(Alpine %s) warnings (-want +got):\n%s", tc.release, diff)
+			}
+		})
+	}
+}

@@ -161,6 +161,11 @@ func LoadVEX(path string) (*vex.VEX, error) {
 	if err != nil {
 		return nil, fmt.Errorf("vex %s: not an OpenVEX document: %w", path, err)
 	}
+	// Any JSON object parses; without the OpenVEX @context it is some other
+	// document (CycloneDX, CSAF) whose statements would be silently lost.
+	if !strings.HasPrefix(doc.Context, vex.Context) {
+		return nil, fmt.Errorf("vex %s: not an OpenVEX document: @context is %q, want %s/v…", path, doc.Context, vex.Context)
+	}
 	for i := range doc.Statements {
 		if err := doc.Statements[i].Validate(); err != nil {
 			return nil, fmt.Errorf("vex %s: statement %d: %w", path, i+1, err)

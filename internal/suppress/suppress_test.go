@@ -1,7 +1,10 @@
 package suppress
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -128,6 +131,25 @@ func TestVEX(t *testing.T) {
 func TestLoadVEXErrors(t *testing.T) {
 	if _, err := LoadVEX("testdata/missing.json"); err == nil {
 		t.Error("LoadVEX(missing) = nil error")
+	}
+	// Documents that parse as JSON objects but are not OpenVEX: refused, not
+	// read as zero statements.
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, doc, want string }{
+		{"empty object", `{}`, `@context is ""`},
+		{"cyclonedx", `{"bomFormat":"CycloneDX","specVersion":"1.6","vulnerabilities":[{"id":"CVE-2024-1","analysis":{"state":"not_affected"}}]}`, `@context is ""`},
+		{"other context", `{"@context":"https://example.org/ns","statements":[]}`, `@context is "https://example.org/ns"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			if err := os.WriteFile(p, []byte(tc.doc), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadVEX(p)
+			if err == nil || !strings.Contains(err.Error(), "vex "+p+": not an OpenVEX document: "+tc.want) {
+				t.Errorf("LoadVEX(%s) = %v, want an error naming the file and %s", tc.name, err, tc.want)
+			}
+		})
 	}
 }
 

@@ -30,12 +30,28 @@ func parseGo(s string) (SemVersion, error) {
 			return SemVersion{raw: s}, parseErr("Go", s, "not a Go release tag")
 		}
 		norm = t
+	} else if isBareGoPrerelease(s) {
+		// A toolchain tag without "go", as the stdlib package of a binary
+		// built by a release candidate carries it: "1.21rc2".
+		if t, ok := goTagToSemver(s); ok {
+			norm = t
+		}
 	}
 	v, reason := parseSemverCore(s, norm, false)
 	if reason != "" {
 		return v, parseErr("Go", s, reason)
 	}
 	return v, nil
+}
+
+// isBareGoPrerelease reports whether s looks like a Go toolchain
+// pre-release tag without its "go" prefix: digits and dots, then "rc" or
+// "beta" and digits ("1.21rc2", "1.9beta1"), no "-" or "+".
+func isBareGoPrerelease(s string) bool {
+	if s == "" || !isDigit(s[0]) || strings.ContainsAny(s, "-+") {
+		return false
+	}
+	return strings.Contains(s, "rc") || strings.Contains(s, "beta")
 }
 
 // goTagToSemver turns the part of a Go release tag after "go" into a

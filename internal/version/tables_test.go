@@ -248,6 +248,12 @@ var goCases = []orderCase{
 	{"go1.20.1", "=", "1.20.1"},
 	{"go1.20.1", "<", "1.20.2"},
 	{"go1.21rc2", "=", "1.21.0-rc.2"},
+	// The stdlib package of a binary built by a pre-release toolchain
+	// (buildinfo "go1.21rc2" without "go").
+	{"1.21rc2", "=", "1.21.0-rc.2"},
+	{"1.21rc2", "<", "1.21.0"},
+	{"1.21rc2", ">", "1.21.0-rc.1"},
+	{"1.9beta1", "<", "1.9rc1"},
 	{"go1.21rc2", ">", "1.21.0-0"},
 	{"go1.21rc2", "<", "go1.21.0"},
 	{"go1.9beta1", "<", "go1.9rc1"},

@@ -122,6 +122,12 @@ func Open(path string, opts OpenOptions) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, opts: opts}
 	if err := db.View(func(tx *bolt.Tx) error {
+		// A truncated file (a partial copy, a full disk) still has valid
+		// meta pages but names pages past its end: reading them through
+		// the mmap would crash the process, so refuse it here.
+		if tx.Size() > fi.Size() {
+			return fmt.Errorf("db %s is truncated (%d bytes, its pages need %d): run `lockdown db update`: %w", path, fi.Size(), tx.Size(), ErrSchema)
+		}
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil || meta.Get(keySchema) == nil {
 			return fmt.Errorf("db %s is not a lockdown vulnerability database (no schema): run `lockdown db update`: %w", path, ErrSchema)
@@ -168,6 +174,22 @@ func (s *Store) Status() (Status, error) {
 	st.Ecosystems = append([]EcosystemCount(nil), st.Ecosystems...)
 	st.Rejections = append([]Rejection(nil), st.Rejections...)
 	return st, nil
+}
+
+// HasEcosystem reports whether the database holds records for ecosystem
+// (normalised first). A database without a recorded status answers true:
+// it cannot tell.
+func (s *Store) HasEcosystem(ecosystem string) bool {
+	if s.status.Built.IsZero() {
+		return true
+	}
+	eco := NormalizeEcosystem(ecosystem)
+	for _, e := range s.status.Ecosystems {
+		if e.Name == eco {
+			return e.Records > 0
+		}
+	}
+	return false
 }
 
 // Lookup returns the records that name (ecosystem, name) in an affected

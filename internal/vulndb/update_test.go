@@ -180,6 +180,15 @@ func TestOpenErrors(t *testing.T) {
 	os.WriteFile(garbage, []byte(strings.Repeat("not a database\n", 1000)), 0o644)
 	missing := filepath.Join(t.TempDir(), "missing.db")
 	newer, older, none := metaDB(t, "3"), metaDB(t, "0"), metaDB(t, "")
+	// A real database cut short after its meta pages (a partial copy):
+	// reading it must be an error, not a crash through the mmap.
+	truncated := filepath.Join(t.TempDir(), "truncated.db")
+	if _, err := Update(context.Background(), truncated, []Source{{Location: "testdata/mixed"}}, UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(truncated, 3*int64(os.Getpagesize())); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		name, path string
 		is         error
@@ -190,6 +199,7 @@ func TestOpenErrors(t *testing.T) {
 		{"older", older, ErrSchema, "db " + older + " has schema 0, this lockdown reads 1: run `lockdown db update`"},
 		{"no schema", none, ErrSchema, "db " + none + " is not a lockdown vulnerability database"},
 		{"garbage", garbage, nil, "open db " + garbage + ": "},
+		{"truncated", truncated, ErrSchema, "db " + truncated + " is truncated"},
 		{"directory", t.TempDir(), nil, "is a directory"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -115,6 +115,10 @@ spec:
 	check("shop/"+web, "shop/"+db, tcp(22), false)
 	check("tools/"+other, "shop/"+db, tcp(5432), false)
 	check("shop/"+db, "shop/"+web, tcp(8080), true) // web is selected by no policy: default allow profile
+	// other is on no network of web's: Docker gives no path, whatever the
+	// (default allow) policy says.
+	check("tools/"+other, "shop/"+web, tcp(8080), false)
+	check("shop/"+web, "tools/"+other, tcp(8080), false)
 	if _, err := cfg.Endpoint("172.31.251.20"); err != nil {
 		t.Errorf("Endpoint(IP) = %v", err)
 	}

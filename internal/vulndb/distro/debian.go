@@ -33,7 +33,8 @@ var (
 
 // ParseDebianList converts one Debian security tracker list (data/DSA/list,
 // DLA/list, DTSA/list; file names the file for provenance and messages) to
-// one OSV record per advisory: aliases are the CVEs, one affected entry per
+// one OSV record per advisory: upstream lists the CVEs (several distinct
+// vulnerabilities, as in osv.dev's DSA records), one affected entry per
 // (release, source package) with an ECOSYSTEM range "introduced 0, fixed V".
 // <not-affected>, <end-of-life> and <removed> give no entry; <unfixed> (and
 // <no-dsa>, <postponed>, <ignored>) give "introduced 0" only. An advisory
@@ -106,8 +107,11 @@ func ParseDebianList(ctx context.Context, r io.Reader, file string, emit Emit, r
 		case bad:
 			continue
 		case trimmed[0] == '{':
+			// The CVEs an advisory fixes are distinct vulnerabilities, not
+			// other names of it: upstream, as osv.dev writes DSA/DLA records
+			// (aliases would make them one finding).
 			ids := strings.Fields(strings.Trim(trimmed, "{}"))
-			cur.Aliases = append(cur.Aliases, ids...)
+			cur.Upstream = append(cur.Upstream, ids...)
 		case strings.HasPrefix(trimmed, "NOTE:"):
 			continue
 		case trimmed[0] == '[':

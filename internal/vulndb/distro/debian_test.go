@@ -124,7 +124,7 @@ func TestDebianAdvisories(t *testing.T) {
 	}{
 		{dsa, osv.Vulnerability{
 			ID: "DSA-5380-1", Published: day("2023-03-29"), Modified: day("2023-03-29"),
-			Aliases: []string{"CVE-2023-1393"}, Summary: "xorg-server - security update",
+			Upstream: []string{"CVE-2023-1393"}, Summary: "xorg-server - security update",
 			Affected: []osv.Affected{{Package: osv.Package{Ecosystem: "Debian:11", Name: "xorg-server"},
 				Ranges: fixedRange("2:1.20.11-1+deb11u6")}},
 			References: ref("DSA-5380-1"), DatabaseSpecific: prov("DSA-list"),
@@ -137,14 +137,14 @@ func TestDebianAdvisories(t *testing.T) {
 		}},
 		{dsa, osv.Vulnerability{ // <not-affected> in lenny: no entry there
 			ID: "DSA-2275-1", Published: day("2011-07-07"), Modified: day("2011-07-07"),
-			Aliases: []string{"CVE-2011-2685"}, Summary: "openoffice.org - buffer overflow",
+			Upstream: []string{"CVE-2011-2685"}, Summary: "openoffice.org - buffer overflow",
 			Affected: []osv.Affected{{Package: osv.Package{Ecosystem: "Debian:6", Name: "openoffice.org"},
 				Ranges: fixedRange("1:3.2.1-11+squeeze3")}},
 			References: ref("DSA-2275-1"), DatabaseSpecific: prov("DSA-list"),
 		}},
 		{dsa, osv.Vulnerability{ // <unfixed> in woody (3.0); sarge is 3.1
 			ID: "DSA-880-1", Published: day("2005-11-02"), Modified: day("2005-11-02"),
-			Aliases: []string{"CVE-2005-2869", "CVE-2005-3300", "CVE-2005-3301", "CVE-2005-3787"}, Summary: "phpmyadmin - several",
+			Upstream: []string{"CVE-2005-2869", "CVE-2005-3300", "CVE-2005-3301", "CVE-2005-3787"}, Summary: "phpmyadmin - several",
 			Affected: []osv.Affected{
 				{Package: osv.Package{Ecosystem: "Debian:3.0", Name: "phpmyadmin"}, Ranges: fixedRange("")},
 				{Package: osv.Package{Ecosystem: "Debian:3.1", Name: "phpmyadmin"}, Ranges: fixedRange("4:2.6.2-3sarge1")},
@@ -153,22 +153,22 @@ func TestDebianAdvisories(t *testing.T) {
 		}},
 		{dsa, osv.Vulnerability{ // an ID without the -N suffix; space indentation
 			ID: "DSA-1304", Published: day("2007-06-16"), Modified: day("2007-06-16"),
-			Aliases: strings.Fields("CVE-2005-4811 CVE-2006-4814 CVE-2006-4623 CVE-2006-5753 CVE-2006-5754 CVE-2006-5757 CVE-2006-6053 CVE-2006-6056 CVE-2006-6060 CVE-2006-6106 CVE-2006-6535 CVE-2007-0958 CVE-2007-1357 CVE-2007-1592"),
-			Summary: "kernel-source-2.6.8 - several",
+			Upstream: strings.Fields("CVE-2005-4811 CVE-2006-4814 CVE-2006-4623 CVE-2006-5753 CVE-2006-5754 CVE-2006-5757 CVE-2006-6053 CVE-2006-6056 CVE-2006-6060 CVE-2006-6106 CVE-2006-6535 CVE-2007-0958 CVE-2007-1357 CVE-2007-1592"),
+			Summary:  "kernel-source-2.6.8 - several",
 			Affected: []osv.Affected{{Package: osv.Package{Ecosystem: "Debian:3.1", Name: "kernel-source-2.6.8"},
 				Ranges: fixedRange("2.6.8-16sarge7")}},
 			References: ref("DSA-1304"), DatabaseSpecific: prov("DSA-list"),
 		}},
 		{dtsa, osv.Vulnerability{ // "[August 26th, 2005]", a (high) note
 			ID: "DTSA-1-1", Published: day("2005-08-26"), Modified: day("2005-08-26"),
-			Aliases: []string{"CVE-2005-2626", "CVE-2005-2627"}, Summary: "kismet - various",
+			Upstream: []string{"CVE-2005-2626", "CVE-2005-2627"}, Summary: "kismet - various",
 			Affected: []osv.Affected{{Package: osv.Package{Ecosystem: "Debian:4", Name: "kismet"},
 				Ranges: fixedRange("2005.08.R1-0.1etch1")}},
 			References: ref("DTSA-1-1"), DatabaseSpecific: prov("DTSA-list"),
 		}},
 		{dla, osv.Vulnerability{
 			ID: "DLA-3380-1", Published: day("2023-04-01"), Modified: day("2023-04-01"),
-			Aliases:    strings.Fields("CVE-2020-12362 CVE-2020-12363 CVE-2020-12364 CVE-2020-24586 CVE-2020-24587 CVE-2020-24588 CVE-2021-23168 CVE-2021-23223 CVE-2021-37409 CVE-2021-44545 CVE-2022-21181"),
+			Upstream:   strings.Fields("CVE-2020-12362 CVE-2020-12363 CVE-2020-12364 CVE-2020-24586 CVE-2020-24587 CVE-2020-24588 CVE-2021-23168 CVE-2021-23223 CVE-2021-37409 CVE-2021-44545 CVE-2022-21181"),
 			Summary:    "firmware-nonfree - security update",
 			Affected:   []osv.Affected{{Package: osv.Package{Ecosystem: "Debian:10", Name: "firmware-nonfree"}, Ranges: fixedRange("20190114+really20220913-0+deb10u1")}},
 			References: ref("DLA-3380-1"), DatabaseSpecific: prov("DLA-list"),
