@@ -3,9 +3,15 @@ package testutil
 import (
 	"archive/tar"
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -40,4 +46,31 @@ func TarGzFiles(t testing.TB, archive string) map[string]string {
 		}
 		out[hdr.Name] = string(b)
 	}
+}
+
+// SourceHash hashes the non-test Go files of the given repository
+// directories ("internal/vulndb"), so a cache of something those packages
+// build (a test advisory DB) is rebuilt when their code changes.
+func SourceHash(t testing.TB, dirs ...string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, d := range dirs {
+		files, err := filepath.Glob(filepath.Join(RepoRoot(t), filepath.FromSlash(d), "*.go"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(h, "%s\x00%d\x00", filepath.Base(f), len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:12]
 }
