@@ -294,11 +294,15 @@ func (s *Server) getLatestAudit(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
+	// The details (store addresses, file paths) go to the log only: with
+	// --public-health anyone may ask.
 	if err := s.st.Ping(ctx); err != nil {
-		return errorf(http.StatusServiceUnavailable, "store not reachable: %v", err)
+		s.log.Warn("not ready: store not reachable", "err", err)
+		return errorf(http.StatusServiceUnavailable, "store not reachable")
 	}
 	if _, err := s.adb.info(); err != nil {
-		return errorf(http.StatusServiceUnavailable, "advisory database: %v", err)
+		s.log.Warn("not ready: advisory database", "err", err)
+		return errorf(http.StatusServiceUnavailable, "advisory database not usable")
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }

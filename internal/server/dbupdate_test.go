@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -66,5 +67,34 @@ func TestScheduledDBUpdate(t *testing.T) {
 			t.Fatalf("database never updated (%d calls)", calls.Load())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestReadyzHidesDetails: /readyz answers 503 when the advisory database
+// is unusable, without the file path or the error in the body (with
+// --public-health anyone may ask).
+func TestReadyzHidesDetails(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "advisories.db")
+	b, err := os.ReadFile(mixedDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(dbPath, b, 0o644)
+	ts := startServer(t, Config{Store: openStore(t, store.SQLite), AdvisoryDB: dbPath, PublicHealth: true})
+	if code, body := ts.callToken(t, "GET", "/readyz", "", "-"); code != 200 {
+		t.Fatalf("/readyz = %d %s, want 200", code, body)
+	}
+	// Replace the database with garbage (a new file, as an update would).
+	tmp := dbPath + ".new"
+	os.WriteFile(tmp, []byte("not a database"), 0o644)
+	if err := os.Rename(tmp, dbPath); err != nil {
+		t.Fatal(err)
+	}
+	code, body := ts.callToken(t, "GET", "/readyz", "", "-")
+	if code != 503 {
+		t.Fatalf("/readyz with a broken database = %d %s, want 503", code, body)
+	}
+	if strings.Contains(string(body), dbPath) || strings.Contains(string(body), filepath.Dir(dbPath)) {
+		t.Errorf("/readyz body shows the database path: %s", body)
 	}
 }
