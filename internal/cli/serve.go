@@ -150,6 +150,12 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.maxBody <= 0 {
 		return badInput(fmt.Errorf("--max-body must be positive, got %d", f.maxBody))
 	}
+	for _, h := range f.allowRegistries {
+		// A registry host as a reference names it: host or host:port, no scheme, no path.
+		if h == "" || strings.ContainsAny(h, "/@ ") {
+			return badInput(fmt.Errorf("--allow-registry %q: want a registry HOST or HOST:PORT (no scheme, no path)", h))
+		}
+	}
 	// Workers renew their lease every third of it: a shorter lease than
 	// this is lost between two renewals.
 	if f.lease < time.Second {

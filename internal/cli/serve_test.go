@@ -27,6 +27,8 @@ func TestServeBadInput(t *testing.T) {
 		{"webhook without secret", []string{"serve", "--token-file", token, "--webhook-url", "http://127.0.0.1:1/x"}, "--webhook-secret-file"},
 		{"bad max body", []string{"serve", "--token-file", token, "--max-body", "0"}, "--max-body must be positive"},
 		{"unknown flag", []string{"serve", "--frobnicate"}, "unknown flag"},
+		{"allow-registry with a scheme", []string{"serve", "--token-file", token, "--allow-registry", "https://reg.example.com"}, "--allow-registry"},
+		{"allow-registry with a path", []string{"serve", "--token-file", token, "--allow-registry", "reg.example.com/team"}, "--allow-registry"},
 		{"lease too short", []string{"serve", "--token-file", token, "--lease", "2ns"}, "--lease must be at least 1s"},
 		{"lease negative", []string{"serve", "--token-file", token, "--lease", "-1s"}, "--lease must be at least 1s"},
 	}
