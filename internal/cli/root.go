@@ -137,8 +137,9 @@ func (g *globals) formatOr(def string) string {
 	return def
 }
 
-// openOutput returns where the report goes: --output FILE (written
-// atomically on close) or standard output.
+// openOutput returns where the report goes: --output FILE (created now:
+// call it once the report is ready, so a failed run leaves FILE alone) or
+// standard output.
 func (g *globals) openOutput() (io.Writer, func() error, error) {
 	if g.output == "" || g.output == "-" {
 		return g.stdout, func() error { return nil }, nil
