@@ -27,7 +27,7 @@ type targetFlags struct {
 
 func (t *targetFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&t.platform, "platform", "linux/amd64", "platform to pick from a multi-platform image (`OS/ARCH[/VARIANT]`)")
+	f.StringVar(&t.platform, "platform", "", "platform of the image to read (`OS/ARCH[/VARIANT]`): picked from a multi-platform image (default linux/amd64), checked on a single one")
 	f.StringSliceVar(&t.insecure, "insecure-registry", nil, "reach this registry `HOST[:PORT]` over plain HTTP (localhost only in practice)")
 	var names []string
 	for _, e := range catalog.Default() {

@@ -60,6 +60,9 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 	if len(cf.RootFS.DiffIDs) != len(desc.Layers) {
 		return nil, fmt.Errorf("open docker-archive %s: config lists %d diff IDs but manifest.json %d layers: %w", p, len(cf.RootFS.DiffIDs), len(desc.Layers), ErrBadInput)
 	}
+	if err := checkPlatform(opts, platformOf(cf)); err != nil {
+		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
+	}
 	cfgHash, _, _ := v1.SHA256(bytes.NewReader(rawCfg))
 	cfg := configFromV1(cf)
 	created := pairHistory(cfg.History, len(desc.Layers))

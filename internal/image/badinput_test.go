@@ -202,3 +202,26 @@ func TestOpenBarePath(t *testing.T) {
 		})
 	}
 }
+
+// TestSinglePlatformChecked: a platform asked for explicitly must be the
+// single image's own; with none asked for, any is taken.
+func TestSinglePlatformChecked(t *testing.T) {
+	target := "docker-archive:" + testutil.Data(t, "images/alpine-3.11-docker-save.tar.gz")
+	ctx := context.Background()
+	for _, c := range []struct {
+		platform string
+		wantErr  bool
+	}{{"", false}, {"linux/amd64", false}, {"linux/arm64", true}, {"windows/amd64", true}} {
+		src, err := Open(ctx, target, Options{Platform: c.platform})
+		if src != nil {
+			src.Close()
+		}
+		if c.wantErr {
+			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "the image is for linux/amd64, not "+c.platform) {
+				t.Errorf("Open(platform %q) error = %v, want a bad-input error naming both platforms", c.platform, err)
+			}
+		} else if err != nil {
+			t.Errorf("Open(platform %q) = %v, want no error", c.platform, err)
+		}
+	}
+}

@@ -412,6 +412,23 @@ func formatPlatform(p v1.Platform) string {
 	return s
 }
 
+// checkPlatform refuses a single-platform image whose platform is not the
+// one asked for explicitly (with none asked for, any is taken).
+func checkPlatform(opts Options, got string) error {
+	if opts.Platform == "" || got == "" {
+		return nil
+	}
+	want, err := v1.ParsePlatform(opts.Platform)
+	if err != nil {
+		return fmt.Errorf("platform %q: %w: %w", opts.Platform, err, ErrBadInput)
+	}
+	g, err := v1.ParsePlatform(got)
+	if err != nil || !platformMatches(*want, *g) {
+		return fmt.Errorf("the image is for %s, not %s (present: %s): %w", got, opts.Platform, got, ErrBadInput)
+	}
+	return nil
+}
+
 func platformMatches(want, got v1.Platform) bool {
 	if want.OS != got.OS || want.Architecture != got.Architecture {
 		return false
