@@ -9,6 +9,7 @@ func commands(g *globals) []*cobra.Command {
 		newSBOMCmd(g),
 		newScanCmd(g),
 		newCacheCmd(g),
+		newHealthcheckCmd(g),
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),
