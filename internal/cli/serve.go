@@ -44,6 +44,8 @@ type serveFlags struct {
 	webhookSecretFile  string
 	webhookTimeout     time.Duration
 	topVulns           int
+	retainImages       time.Duration
+	retainJobs         time.Duration
 	dockerHost         string
 	owner              string
 }
@@ -64,7 +66,10 @@ $LOCKDOWN_TOKEN) unless --no-auth; --public-metrics and --public-health open
 Jobs live in SQLite (default, a file under the user cache dir) or in PostgreSQL
 (--db-url postgres://…), where several replicas share the queue: each job is
 claimed with FOR UPDATE SKIP LOCKED and held by a lease that its worker renews;
-a job whose replica died is retried when the lease expires.
+a job whose replica died is retried when the lease expires. Every hour (and at
+start) results of images not scanned within --retain-images and finished jobs
+older than --retain-jobs are deleted; /metrics exports each image reference's
+latest digest only.
 
 --watch-docker audits the local engine and scans the image of every running
 container every --watch-interval, rescans them all when the advisory database
@@ -99,6 +104,8 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.StringVar(&f.webhookURL, "webhook-url", "", "watch mode: POST new findings to `URL`")
 	fl.StringVar(&f.webhookSecretFile, "webhook-secret-file", "", "HMAC-SHA256 key for webhook signatures, read from `FILE`")
 	fl.DurationVar(&f.webhookTimeout, "webhook-timeout", 10*time.Second, "timeout of one webhook attempt (3 attempts, with backoff)")
+	fl.DurationVar(&f.retainImages, "retain-images", 30*24*time.Hour, "delete the results of image digests not scanned for `PERIOD` (0: keep forever)")
+	fl.DurationVar(&f.retainJobs, "retain-jobs", 7*24*time.Hour, "delete finished (done or failed) jobs older than `PERIOD` (0: keep forever)")
 	fl.IntVar(&f.topVulns, "metrics-top-vulns", 0, "export lockdown_top_vulnerability_images for the `N` vulnerabilities in most images (0: off)")
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` for audits and watch mode (default $DOCKER_HOST)")
 	fl.StringVar(&f.owner, "owner", "", "name of this replica in job leases (default HOST-PID-RANDOM)")
@@ -156,6 +163,12 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 			return badInput(fmt.Errorf("--allow-registry %q: want a registry HOST or HOST:PORT (no scheme, no path)", h))
 		}
 	}
+	if f.retainImages < 0 {
+		return badInput(fmt.Errorf("--retain-images must be 0 (keep forever) or positive, got %s", f.retainImages))
+	}
+	if f.retainJobs < 0 {
+		return badInput(fmt.Errorf("--retain-jobs must be 0 (keep forever) or positive, got %s", f.retainJobs))
+	}
 	// Workers renew their lease every third of it: a shorter lease than
 	// this is lost between two renewals.
 	if f.lease < time.Second {
@@ -209,6 +222,7 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		DockerHost: f.dockerHost,
 		Watch:      f.watchDocker, WatchInterval: f.watchInterval,
 		WebhookURL: f.webhookURL, WebhookSecret: secret, WebhookTimeout: f.webhookTimeout,
+		RetainImages: f.retainImages, RetainJobs: f.retainJobs,
 		MetricsTopVulns: f.topVulns,
 		Version:         Version, GoVersion: runtime.Version(),
 		Logger: g.logger,

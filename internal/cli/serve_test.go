@@ -31,6 +31,9 @@ func TestServeBadInput(t *testing.T) {
 		{"allow-registry with a path", []string{"serve", "--token-file", token, "--allow-registry", "reg.example.com/team"}, "--allow-registry"},
 		{"lease too short", []string{"serve", "--token-file", token, "--lease", "2ns"}, "--lease must be at least 1s"},
 		{"lease negative", []string{"serve", "--token-file", token, "--lease", "-1s"}, "--lease must be at least 1s"},
+		{"retain-images negative", []string{"serve", "--token-file", token, "--retain-images", "-1h"}, "--retain-images must be 0 (keep forever) or positive, got -1h0m0s"},
+		{"retain-jobs negative", []string{"serve", "--token-file", token, "--retain-jobs", "-1ns"}, "--retain-jobs must be 0 (keep forever) or positive, got -1ns"},
+		{"retain-jobs not a duration", []string{"serve", "--token-file", token, "--retain-jobs", "7d"}, "--retain-jobs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -75,7 +75,7 @@ func newMetrics(s *Server) *metrics {
 		gover = runtime.Version()
 	}
 	m.build.WithLabelValues(ver, gover).Set(1)
-	m.imageVulns = prometheus.NewDesc(mImageVulns, "Findings (not suppressed) of the latest scan of each image digest, by severity.", []string{"image", "digest", "severity"}, nil)
+	m.imageVulns = prometheus.NewDesc(mImageVulns, "Findings (not suppressed) of the latest scan of each image reference, at the digest it was last scanned at, by severity.", []string{"image", "digest", "severity"}, nil)
 	m.containerVulns = prometheus.NewDesc(mContainerVulns, "Findings (not suppressed) of the image of each running container (watch mode), by severity.", []string{"container", "image", "severity"}, nil)
 	m.auditResults = prometheus.NewDesc(mAuditResults, "Results of the latest audit, by check ID, status and scope.", []string{"check", "status", "scope"}, nil)
 	m.auditScore = prometheus.NewDesc(mAuditScore, "PASS/(PASS+FAIL+WARN) of the latest audit.", nil, nil)
@@ -113,12 +113,16 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect reads the store at scrape time, so every replica sharing a
-// PostgreSQL store exports the same picture.
+// PostgreSQL store exports the same picture. Image series come from each
+// image reference's latest scan only (store.LatestImages): a tag that
+// moved to a new digest stops exporting the old digest, so the series
+// count follows the images in use, not every digest ever scanned; the
+// top-N vulnerabilities count the same images.
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s := m.s
-	if imgs, err := s.st.Images(ctx); err != nil {
+	if imgs, err := s.st.LatestImages(ctx); err != nil {
 		ch <- prometheus.NewInvalidMetric(m.imageVulns, err)
 	} else {
 		for _, im := range imgs {

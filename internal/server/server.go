@@ -87,6 +87,14 @@ type Config struct {
 	DBUpdate         func(ctx context.Context) error
 	DBUpdateInterval time.Duration
 
+	// RetainImages, when positive, deletes the results (and reports) of
+	// image digests not scanned within that period; RetainJobs, when
+	// positive, deletes finished (done or failed) jobs older than that.
+	// 0 keeps them forever. Pruning runs at start and every PruneInterval
+	// (0 means 1h); it is idempotent, so every replica may run it.
+	RetainImages, RetainJobs time.Duration
+	PruneInterval            time.Duration
+
 	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
 	// the N vulnerability IDs affecting the most images.
 	MetricsTopVulns int
@@ -202,6 +210,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	if s.cfg.DBUpdate != nil && s.cfg.DBUpdateInterval > 0 {
 		wg.Go(func() { s.updateDBLoop(ctx) })
 	}
+	if s.cfg.RetainImages > 0 || s.cfg.RetainJobs > 0 {
+		wg.Go(func() { s.pruneLoop(ctx) })
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	s.log.Info("serving", "addr", l.Addr().String(), "store", s.st.Where(), "owner", s.owner)
@@ -302,6 +313,48 @@ func (s *Server) updateDBLoop(ctx context.Context) {
 		}
 		if info, err := s.adb.info(); err == nil {
 			s.log.Info("vulnerability database updated", "built", info.Built, "records", info.Records)
+		}
+	}
+}
+
+// pruneLoop applies the retention periods at once and then every
+// PruneInterval until ctx ends. Each prune is a DELETE … WHERE on a cutoff,
+// so replicas sharing a store may prune at the same time.
+func (s *Server) pruneLoop(ctx context.Context) {
+	every := s.cfg.PruneInterval
+	if every <= 0 {
+		every = time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		s.prune(ctx, time.Now())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// prune deletes what the retention periods no longer keep at now.
+func (s *Server) prune(ctx context.Context, now time.Time) {
+	if d := s.cfg.RetainImages; d > 0 {
+		n, err := s.st.PruneImages(ctx, now.Add(-d))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("pruning old image results failed", "retain", d, "err", err)
+		case n > 0:
+			s.log.Info("pruned image results", "deleted", n, "notScannedWithin", d)
+		}
+	}
+	if d := s.cfg.RetainJobs; d > 0 {
+		n, err := s.st.PruneJobs(ctx, now.Add(-d))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("pruning finished jobs failed", "retain", d, "err", err)
+		case n > 0:
+			s.log.Info("pruned finished jobs", "deleted", n, "finishedMoreThan", d)
 		}
 	}
 }

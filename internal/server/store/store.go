@@ -676,3 +676,52 @@ func (s *Store) LatestAudit(ctx context.Context) ([]byte, time.Time, error) {
 	}
 	return []byte(report), fromMS(at), nil
 }
+
+// LatestImages lists, for each image reference (the image column), only
+// the result of its latest scan: a tag that moved to a new digest leaves
+// its older digests out. Ties (the same scan time) go to the greater
+// digest. The list is ordered by image.
+func (s *Store) LatestImages(ctx context.Context) ([]ImageResult, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+imageCols+` FROM images i
+		WHERE NOT EXISTS (SELECT 1 FROM images n WHERE n.image = i.image
+			AND (n.scanned_at > i.scanned_at OR (n.scanned_at = i.scanned_at AND n.digest > i.digest)))
+		ORDER BY image, digest`)
+	if err != nil {
+		return nil, fmt.Errorf("list latest images: %w", err)
+	}
+	defer rows.Close()
+	var out []ImageResult
+	for rows.Next() {
+		var r ImageResult
+		if err := scanImage(rows, &r); err != nil {
+			return nil, fmt.Errorf("list latest images: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PruneImages deletes the results (and reports) of image digests last
+// scanned before the cutoff, and returns how many it deleted. It is one
+// DELETE … WHERE: replicas may run it at the same time.
+func (s *Store) PruneImages(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM images WHERE scanned_at < ?`), ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune images scanned before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// PruneJobs deletes finished (done or failed) jobs that finished before
+// the cutoff, with their reports, and returns how many it deleted; queued
+// and running jobs are kept whatever their age. It is one DELETE … WHERE:
+// replicas may run it at the same time.
+func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM jobs WHERE state IN (?, ?) AND finished_at < ?`), StateDone, StateFailed, ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune jobs finished before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -59,7 +59,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff([]int{1}, got); diff != "" {
+			if diff := cmp.Diff([]int{1, 2}, got); diff != "" {
 				t.Errorf("Migrations() (-want +got):\n%s", diff)
 			}
 		}
@@ -268,6 +268,170 @@ func TestAuditRetention(t *testing.T) {
 		got, _, err := s.LatestAudit(ctx)
 		if want := fmt.Sprintf(`{"n":%d}`, n-1); err != nil || string(got) != want {
 			t.Errorf("LatestAudit() = %s, %v; want %s", got, err, want)
+		}
+	})
+}
+
+// TestLatestImages: an image reference scanned at two digests (its tag
+// moved) lists only the digest of its latest scan; other references are
+// unaffected; a later rescan of the old digest makes it the latest again.
+func TestLatestImages(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, _ string) {
+		ctx := context.Background()
+		t0 := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+		put := func(digest, image string, at time.Time, critical int) {
+			t.Helper()
+			if err := s.PutImage(ctx, ImageResult{Digest: digest, Image: image, Target: "registry:" + image, ScannedAt: at,
+				Counts: map[string]int{"critical": critical}, Report: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		latest := func() []string {
+			t.Helper()
+			imgs, err := s.LatestImages(ctx)
+			if err != nil {
+				t.Fatalf("LatestImages() = %v", err)
+			}
+			var out []string
+			for _, im := range imgs {
+				out = append(out, fmt.Sprintf("%s@%s critical=%d", im.Image, im.Digest, im.Counts["critical"]))
+			}
+			return out
+		}
+		put("sha256:old", "nginx:1.25", t0, 3)
+		put("sha256:new", "nginx:1.25", t0.Add(time.Minute), 1)
+		put("sha256:alp", "alpine:3.20", t0, 2)
+		put("sha256:tie-a", "busybox:1", t0, 0) // same scan time: the greater digest wins
+		put("sha256:tie-b", "busybox:1", t0, 0)
+		want := []string{"alpine:3.20@sha256:alp critical=2", "busybox:1@sha256:tie-b critical=0", "nginx:1.25@sha256:new critical=1"}
+		if diff := cmp.Diff(want, latest()); diff != "" {
+			t.Errorf("LatestImages() (-want +got):\n%s", diff)
+		}
+		// Every digest stays readable through the API's listing.
+		if all, err := s.Images(ctx); err != nil || len(all) != 5 {
+			t.Errorf("Images() = %d results, %v; want 5", len(all), err)
+		}
+		put("sha256:old", "nginx:1.25", t0.Add(2*time.Minute), 4) // the tag moved back
+		want[2] = "nginx:1.25@sha256:old critical=4"
+		if diff := cmp.Diff(want, latest()); diff != "" {
+			t.Errorf("LatestImages() after rescanning the old digest (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestPrune: PruneImages deletes exactly the results scanned before the
+// cutoff; PruneJobs deletes exactly the done and failed jobs finished
+// before it, never queued or running ones however old. Running either
+// again deletes nothing.
+func TestPrune(t *testing.T) {
+	forEach(t, func(t *testing.T, s *Store, _ string) {
+		ctx := context.Background()
+		now := time.Now()
+		cutoff := now.Add(-24 * time.Hour)
+		for _, im := range []struct {
+			digest string
+			at     time.Time
+		}{
+			{"sha256:ancient", now.Add(-90 * 24 * time.Hour)},
+			{"sha256:stale", cutoff.Add(-time.Second)},
+			{"sha256:edge", cutoff}, // scanned at the cutoff: kept
+			{"sha256:fresh", now.Add(-time.Hour)},
+		} {
+			if err := s.PutImage(ctx, ImageResult{Digest: im.digest, Image: "app:" + im.digest[7:], Target: "x", ScannedAt: im.at,
+				Counts: map[string]int{}, Report: []byte(`{}`)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		// Jobs: name → state, and how long ago it finished (or was created).
+		old := now.Add(-30 * 24 * time.Hour)
+		ids := map[string]string{}
+		mk := func(name, state string, finished time.Time) {
+			t.Helper()
+			j, err := s.Enqueue(ctx, KindScan, "dir:/"+name, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch state {
+			case StateRunning, StateDone, StateFailed:
+				c, err := s.Claim(ctx, "w", time.Hour)
+				if err != nil || c == nil || c.ID != j.ID {
+					t.Fatalf("Claim = %+v, %v; want job %s", c, err, j.ID)
+				}
+			}
+			switch state {
+			case StateDone:
+				err = s.Finish(ctx, j.ID, "w", Outcome{Report: []byte(`{}`)})
+			case StateFailed:
+				err = s.Finish(ctx, j.ID, "w", Outcome{Err: "boom"})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Backdate the job as if it had been made and finished long ago.
+			fin := int64(0)
+			if state == StateDone || state == StateFailed {
+				fin = ms(finished)
+			}
+			if _, err := s.db.ExecContext(ctx, s.q(`UPDATE jobs SET created_at = ?, finished_at = ? WHERE id = ?`), ms(old), fin, j.ID); err != nil {
+				t.Fatal(err)
+			}
+			ids[j.ID] = name
+		}
+		mk("running-old", StateRunning, time.Time{})
+		mk("done-old", StateDone, old)
+		mk("failed-old", StateFailed, cutoff.Add(-time.Millisecond))
+		mk("done-recent", StateDone, now.Add(-time.Hour))
+		mk("failed-recent", StateFailed, cutoff.Add(time.Second))
+		mk("queued-old", StateQueued, time.Time{}) // last: the claims above would take it
+
+		for round, want := range []struct{ images, jobs int64 }{{2, 2}, {0, 0}} {
+			ni, err := s.PruneImages(ctx, cutoff)
+			if err != nil || ni != want.images {
+				t.Errorf("round %d: PruneImages(now-24h) = %d, %v; want %d", round, ni, err, want.images)
+			}
+			nj, err := s.PruneJobs(ctx, cutoff)
+			if err != nil || nj != want.jobs {
+				t.Errorf("round %d: PruneJobs(now-24h) = %d, %v; want %d", round, nj, err, want.jobs)
+			}
+		}
+		imgs, err := s.Images(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotImgs []string
+		for _, im := range imgs {
+			gotImgs = append(gotImgs, im.Digest)
+		}
+		if diff := cmp.Diff([]string{"sha256:edge", "sha256:fresh"}, gotImgs); diff != "" {
+			t.Errorf("images kept (-want +got):\n%s", diff)
+		}
+		if _, err := s.Image(ctx, "sha256:stale"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Image(pruned digest) = %v, want ErrNotFound", err)
+		}
+		jobs, err := s.Jobs(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotJobs []string
+		for _, j := range jobs {
+			gotJobs = append(gotJobs, ids[j.ID]+" "+j.State)
+		}
+		sort.Strings(gotJobs)
+		want := []string{"done-recent done", "failed-recent failed", "queued-old queued", "running-old running"}
+		if diff := cmp.Diff(want, gotJobs); diff != "" {
+			t.Errorf("jobs kept (-want +got):\n%s", diff)
+		}
+		var reports int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM jobs WHERE report IS NOT NULL`).Scan(&reports); err != nil || reports != 1 {
+			t.Errorf("job reports kept = %d, %v; want 1 (done-recent's)", reports, err)
+		}
+		// A zero cutoff (no retention) deletes nothing.
+		if ni, err := s.PruneImages(ctx, time.Time{}); err != nil || ni != 0 {
+			t.Errorf("PruneImages(zero time) = %d, %v; want 0", ni, err)
+		}
+		if nj, err := s.PruneJobs(ctx, time.Time{}); err != nil || nj != 0 {
+			t.Errorf("PruneJobs(zero time) = %d, %v; want 0", nj, err)
 		}
 	})
 }
