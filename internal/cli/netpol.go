@@ -72,41 +72,76 @@ type loaded struct {
 	docker []*netpol.Endpoint
 }
 
+// read loads paths and the Docker endpoints; any bad input is an error (the
+// first problem, and how many more there are).
 func (in *netpolInput) read(ctx context.Context, g *globals, paths []string) (*loaded, error) {
-	res, err := load.Load(ctx, paths, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
+	l, lerr, err := in.readAll(ctx, g, paths)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		return nil, badInput(err)
+		return nil, err
 	}
-	for _, w := range res.Warnings {
-		g.logger.Warn(w.Error())
-	}
-	l := &loaded{res: res}
-	if in.fromDocker {
-		cli, err := dockerep.NewClient()
-		if err != nil {
-			return nil, badInput(err)
-		}
-		defer cli.Close()
-		eps, err := dockerep.Endpoints(ctx, cli, g.logger)
-		if err != nil {
-			return nil, badInput(fmt.Errorf("--from-docker: %w", err))
-		}
-		l.docker = eps
+	if lerr != nil {
+		return nil, netpolInputErr(lerr)
 	}
 	return l, nil
 }
 
+// readAll loads paths and the Docker endpoints, going on past bad documents:
+// lerr lists them, l holds what loaded. err is a failure that stops the run.
+func (in *netpolInput) readAll(ctx context.Context, g *globals, paths []string) (l *loaded, lerr, err error) {
+	res, lerr := load.Load(ctx, paths, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
+	if res == nil {
+		if ctx.Err() != nil {
+			return nil, nil, lerr
+		}
+		return nil, nil, badInput(lerr)
+	}
+	for _, w := range res.Warnings {
+		g.logger.Warn(w.Error())
+	}
+	l = &loaded{res: res}
+	if in.fromDocker {
+		cli, err := dockerep.NewClient()
+		if err != nil {
+			return nil, nil, badInput(err)
+		}
+		defer cli.Close()
+		eps, err := dockerep.Endpoints(ctx, cli, g.logger)
+		if err != nil {
+			return nil, nil, badInput(fmt.Errorf("--from-docker: %w", err))
+		}
+		l.docker = eps
+	}
+	return l, lerr, nil
+}
+
+// netpolInputErr is the one-line exit-2 error of every netpol command but
+// validate: the first problem, and how many more validate would list.
+func netpolInputErr(err error) error {
+	var list *load.Errors
+	if errors.As(err, &list) && list.Len() > 1 && len(list.Errs) > 0 {
+		return badInput(fmt.Errorf("%w (and %d more; run lockdown netpol validate)", list.Errs[0], list.Len()-1))
+	}
+	return badInput(err)
+}
+
 func (in *netpolInput) build(ctx context.Context, g *globals, paths []string) (*netpol.Config, error) {
-	l, err := in.read(ctx, g, paths)
+	l, lerr, err := in.readAll(ctx, g, paths)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := netpol.Build(l.res.Objects, l.docker)
+	cfg, err := buildAll(g, l.res.Files, l.res.Objects, l.docker, lerr)
 	if err != nil {
-		return nil, badInput(err)
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// buildAll builds objs even when loading them failed (lerr), so the error
+// counts every problem validate would list.
+func buildAll(g *globals, files []string, objs []*load.Object, docker []*netpol.Endpoint, lerr error) (*netpol.Config, error) {
+	cfg, berr := netpol.Build(objs, docker)
+	if errs := mergeErrors(files, lerr, berr); errs != nil {
+		return nil, netpolInputErr(errs)
 	}
 	for _, w := range cfg.Warnings {
 		g.logger.Warn(w.String())
@@ -120,8 +155,12 @@ func newNetpolValidateCmd(g *globals) *cobra.Command {
 	var in netpolInput
 	cmd := &cobra.Command{
 		Use:   "validate PATH...",
-		Short: "Report schema and semantic errors (with file and line), and policies that select nothing",
-		Args:  cobra.MinimumNArgs(1),
+		Short: "Report every schema and semantic error (with file and line), and policies that select nothing",
+		Long: `validate reads every input even past bad documents (a YAML syntax error ends its file) and
+lists every problem, one "file:line: message" a line on stderr (and in --format json), the first
+100 of them and then "… and N more errors"; it exits 2 when there is any. The other netpol
+commands stop on bad input with the first problem and the count of the rest.`,
+		Args: cobra.MinimumNArgs(1),
 		Example: `  lockdown netpol validate policies/
   lockdown netpol validate policies/ workloads.yaml --format json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -136,13 +175,16 @@ func newNetpolValidateCmd(g *globals) *cobra.Command {
 }
 
 type validateOut struct {
-	Valid    bool           `json:"valid"`
-	Errors   []string       `json:"errors"`
-	Warnings []string       `json:"warnings"`
-	Summary  map[string]int `json:"summary"`
-	Files    []string       `json:"files"`
-	Staged   []string       `json:"staged,omitempty"`
-	Kinds    map[string]int `json:"kinds"`
+	Valid bool `json:"valid"`
+	// Errors are "file:line: message", in input order, at most
+	// load.MaxErrors of them and then "… and N more errors".
+	Errors     []string       `json:"errors"`
+	ErrorCount int            `json:"errorCount"`
+	Warnings   []string       `json:"warnings"`
+	Summary    map[string]int `json:"summary"`
+	Files      []string       `json:"files"`
+	Staged     []string       `json:"staged,omitempty"`
+	Kinds      map[string]int `json:"kinds"`
 }
 
 func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []string) error {
@@ -150,7 +192,7 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 	if format != "table" && format != "json" {
 		return badInput(fmt.Errorf("--format %q: validate writes table or json", format))
 	}
-	l, err := in.read(ctx, g, paths)
+	l, lerr, err := in.readAll(ctx, g, paths)
 	if err != nil {
 		return err
 	}
@@ -165,18 +207,13 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 		}
 		out.Kinds[k]++
 	}
+	// The resources that loaded are built even when others did not, so one
+	// run reports every problem.
 	cfg, berr := netpol.Build(l.res.Objects, l.docker)
-	var firstErr error
-	if berr != nil {
-		var be *netpol.BuildError
-		if errors.As(berr, &be) {
-			for _, e := range be.Errs {
-				out.Errors = append(out.Errors, e.Error())
-			}
-		} else {
-			out.Errors = append(out.Errors, berr.Error())
-		}
-		firstErr = berr
+	errs := mergeErrors(l.res.Files, lerr, berr)
+	if errs != nil {
+		out.Errors = errs.Lines()
+		out.ErrorCount = errs.Len()
 	} else {
 		for _, w := range cfg.Warnings {
 			out.Warnings = append(out.Warnings, w.String())
@@ -196,7 +233,7 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 			"networkSets": len(cfg.Sets), "endpoints": len(cfg.Endpoints),
 		}
 	}
-	out.Valid = firstErr == nil
+	out.Valid = errs == nil
 	w, closeOut, err := g.openOutput()
 	if err != nil {
 		return err
@@ -214,10 +251,68 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 	if err != nil {
 		return badInput(err)
 	}
-	if firstErr != nil {
-		return badInput(firstErr)
+	if errs != nil {
+		// One problem a line on stderr, as compilers write them.
+		if _, err := io.WriteString(g.stderr, strings.Join(out.Errors, "\n")+"\n"); err != nil {
+			return badInput(err)
+		}
+		return &exitError{code: ExitBadInput}
 	}
 	return nil
+}
+
+// mergeErrors lists the loader's and the builder's errors together in input
+// order (files in the order read, then line; errors naming no input file
+// first), capped at load.MaxErrors. It returns nil when there are none.
+func mergeErrors(files []string, errs ...error) *load.Errors {
+	var all []error
+	more := 0
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		var list *load.Errors
+		if errors.As(err, &list) {
+			all = append(all, list.Errs...)
+			more += list.More
+		} else {
+			all = append(all, err)
+		}
+	}
+	if len(all) == 0 && more == 0 {
+		return nil
+	}
+	fileIdx := make(map[string]int, len(files))
+	for i, f := range files {
+		if _, ok := fileIdx[f]; !ok {
+			fileIdx[f] = i
+		}
+	}
+	pos := func(err error) (int, int) {
+		var le *load.Error
+		if !errors.As(err, &le) {
+			return -1, 0
+		}
+		i, ok := fileIdx[le.File]
+		if !ok {
+			return -1, le.Line
+		}
+		return i, le.Line
+	}
+	slices.SortStableFunc(all, func(a, b error) int {
+		af, al := pos(a)
+		bf, bl := pos(b)
+		if af != bf {
+			return af - bf
+		}
+		return al - bl
+	})
+	out := &load.Errors{}
+	for _, e := range all {
+		out.Add(e)
+	}
+	out.More += more
+	return out
 }
 
 func selectsAny(cfg *netpol.Config, p *netpol.Policy) bool {
@@ -250,7 +345,7 @@ func writeValidateTable(w io.Writer, out validateOut) error {
 	}
 	status := "valid"
 	if !out.Valid {
-		status = fmt.Sprintf("INVALID (%d errors)", len(out.Errors))
+		status = fmt.Sprintf("INVALID (%d errors)", out.ErrorCount)
 	}
 	fmt.Fprintf(&b, "%s: %d files, %s", status, len(out.Files), strings.Join(kinds, ", "))
 	if out.Valid {
@@ -450,7 +545,10 @@ func newNetpolMatrixCmd(g *globals) *cobra.Command {
 		Use:   "matrix PATH...",
 		Short: "Reachability between every pair of endpoints on the ports in use (table, csv, json, dot, svg)",
 		Long: `The ports are those the endpoints declare (container ports, published ports, host endpoint
-ports) and the single ports that rules name, unless --port is given. Endpoints that no policy
+ports), the single ports that rules name, and the first and last port of every port range
+(Kubernetes endPort, Calico FROM:TO; plus the port after a range's end when it falls inside
+another range), unless --port is given: together they sample every stretch of ports the rules
+treat differently. Endpoints that no policy
 can tell apart are evaluated once. --format dot and svg draw the allowed graph grouped by
 namespace (svg runs Graphviz's dot).`,
 		Example: `  lockdown netpol matrix policies/ pods.yaml
@@ -624,24 +722,24 @@ nets of either side (rule nets and notNets, network sets) treat alike.`,
 			}
 			ctx := cmd.Context()
 			var shared []*load.Object
+			var sharedFiles []string
 			var docker []*netpol.Endpoint
 			if len(endpoints) > 0 || in.fromDocker {
 				l, err := in.read(ctx, g, endpoints)
 				if err != nil {
 					return err
 				}
-				shared, docker = l.res.Objects, l.docker
+				shared, sharedFiles, docker = l.res.Objects, l.res.Files, l.docker
 			}
 			side := func(path string) (*netpol.Config, error) {
-				res, err := load.Load(ctx, []string{path}, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
-				if err != nil {
-					return nil, badInput(err)
+				res, lerr := load.Load(ctx, []string{path}, os.Stdin, load.Options{SkipUnknownKinds: in.skipUnknown})
+				if res == nil {
+					if ctx.Err() != nil {
+						return nil, lerr
+					}
+					return nil, badInput(lerr)
 				}
-				cfg, err := netpol.Build(append(slices.Clone(res.Objects), shared...), docker)
-				if err != nil {
-					return nil, badInput(err)
-				}
-				return cfg, nil
+				return buildAll(g, append(slices.Clone(res.Files), sharedFiles...), append(slices.Clone(res.Objects), shared...), docker, lerr)
 			}
 			oldCfg, err := side(args[0])
 			if err != nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,7 +48,7 @@ func TestNetpolCLI(t *testing.T) {
 			exactOut: "valid: 1 files, no resources; 0 enforced policies, 0 staged, 1 tiers, 0 network sets, 0 endpoints; 0 warnings\n"},
 		{name: "validate bad", args: []string{"validate", bad}, code: 2,
 			stdout: "ERROR  " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite",
-			stderr: "lockdown: " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
+			stderr: bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
 		{name: "check bad input is one line", args: []string{"check", bad, "--from", "a", "--to", "b", "--port", "80"}, code: 2,
 			stderr: "lockdown: " + bad + ":7: GlobalNetworkPolicy g: spec.ingress[0].destination.ports: ports need protocol TCP, UDP, SCTP or UDPLite\n"},
 		{name: "check allow", args: []string{"check", netpolDemo, "--from", "shop/frontend", "--to", "shop/db", "--port", "5432/TCP"}, code: 0,
@@ -210,5 +212,111 @@ spec:
 		if code != c.code || out != c.out || !strings.Contains(errOut, c.stderr) {
 			t.Errorf("netpol %v = exit %d, stdout %q, stderr %q; want exit %d, stdout %q, stderr containing %q", args, code, out, errOut, c.code, c.out, c.stderr)
 		}
+	}
+}
+
+// validate lists every problem of a multi-file input, one "file:line:
+// message" a line on stderr and in the JSON output, and exits 2; the other
+// commands print the first and count the rest.
+func TestNetpolValidateAllErrors(t *testing.T) {
+	dir := filepath.Join("..", "netpol", "testdata", "errors")
+	a, b, c := filepath.Join(dir, "a-kinds.yaml"), filepath.Join(dir, "b-policies.yaml"), filepath.Join(dir, "c-broken.yaml")
+	want := []string{
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, Namespace, NetworkPolicy, NetworkSet, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
+		b + `:5: NetworkPolicy shop/p: spec.selector: invalid selector "app = 'x'": expected '==' at position 5`,
+		b + `:10: NetworkPolicy shop/p: spec.ingress[0].destination.ports[0]: port 70000 out of range 0-65535`,
+		b + `:12: NetworkPolicy: unsupported apiVersion "networking.k8s.io/v1beta1" (want projectcalico.org/v3 or networking.k8s.io/v1)`,
+		b + `:22: Pod shop/db: status.podIP: invalid IP "10.0.0.300"`,
+		b + `:30: Pod shop/web: unknown field "prots"`,
+		c + `:1: Namespace shop: duplicate (first defined at ` + a + `:5)`,
+		c + `:7: invalid YAML: did not find expected ',' or ']'`,
+	}
+
+	code, out, errOut := runNetpolCLI(t, "validate", dir)
+	if code != 2 {
+		t.Errorf("netpol validate %s exit = %d, want 2", dir, code)
+	}
+	if got := errOut; got != strings.Join(want, "\n")+"\n" {
+		t.Errorf("netpol validate %s stderr =\n%s\nwant\n%s", dir, got, strings.Join(want, "\n"))
+	}
+	var wantOut strings.Builder
+	for _, w := range want {
+		wantOut.WriteString("ERROR  " + w + "\n")
+	}
+	wantOut.WriteString("INVALID (9 errors): 3 files, 1 NetworkPolicy, 1 Pod, 2 Namespace; 0 warnings\n")
+	if out != wantOut.String() {
+		t.Errorf("netpol validate %s stdout =\n%s\nwant\n%s", dir, out, wantOut.String())
+	}
+
+	code, out, _ = runNetpolCLI(t, "validate", dir, "--format", "json")
+	var v struct {
+		Valid      bool     `json:"valid"`
+		Errors     []string `json:"errors"`
+		ErrorCount int      `json:"errorCount"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("validate --format json: %v\n%s", err, out)
+	}
+	if code != 2 || v.Valid || v.ErrorCount != 9 || !slices.Equal(v.Errors, want) {
+		t.Errorf("validate --format json: exit %d, valid %v, errorCount %d, errors\n%s\nwant exit 2, false, 9,\n%s",
+			code, v.Valid, v.ErrorCount, strings.Join(v.Errors, "\n"), strings.Join(want, "\n"))
+	}
+
+	for _, cmd := range [][]string{{"lint", dir}, {"matrix", dir}, {"check", dir, "--from", "a", "--to", "b", "--port", "80"}} {
+		code, _, errOut := runNetpolCLI(t, cmd...)
+		wantErr := "lockdown: " + want[0] + " (and 8 more; run lockdown netpol validate)\n"
+		if code != 2 || errOut != wantErr {
+			t.Errorf("netpol %v: exit %d, stderr %q; want 2, %q", cmd, code, errOut, wantErr)
+		}
+	}
+}
+
+func TestNetpolValidateErrorCap(t *testing.T) {
+	var text strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&text, "---\napiVersion: v1\nkind: Namespace\nmetadata: {name: n%d, namespace: x}\n", i)
+	}
+	f := filepath.Join(t.TempDir(), "many.yaml")
+	if err := os.WriteFile(f, []byte(text.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runNetpolCLI(t, "validate", f)
+	lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")
+	if code != 2 || len(lines) != 101 {
+		t.Fatalf("validate 150 errors: exit %d, %d stderr lines; want 2, 101", code, len(lines))
+	}
+	if want := f + ":4: Namespace n0: metadata.namespace: Namespace is not namespaced"; lines[0] != want {
+		t.Errorf("validate 150 errors: first line %q, want %q", lines[0], want)
+	}
+	if want := "… and 50 more errors"; lines[100] != want {
+		t.Errorf("validate 150 errors: last line %q, want %q", lines[100], want)
+	}
+}
+
+// A policy allowing only TCP 8000-8080 shows in matrix and diff without --port.
+func TestNetpolPortRange(t *testing.T) {
+	dir := filepath.Join("..", "netpol", "testdata", "ranges")
+	pods, oldP, newP := filepath.Join(dir, "pods.yaml"), filepath.Join(dir, "old.yaml"), filepath.Join(dir, "new.yaml")
+	code, out, errOut := runNetpolCLI(t, "matrix", pods, oldP, "--format", "csv")
+	if code != 2 || !strings.Contains(errOut, "no ports in use") {
+		t.Errorf("matrix (deny only): exit %d, stderr %q; want 2, no ports in use", code, errOut)
+	}
+	code, out, errOut = runNetpolCLI(t, "matrix", pods, newP, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("matrix: exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"r/client,r/api,8000,TCP,allow\n", "r/client,r/api,8080,TCP,allow\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("matrix csv lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut = runNetpolCLI(t, "diff", oldP, newP, "--endpoints", pods)
+	want := "Compared 2 endpoints and 1 external addresses on 2 ports: 2 flows newly allowed, 0 newly blocked\n" +
+		"External addresses (each stands for the addresses in the same nets): 0.0.0.0\n" +
+		"+ allow  r/client -> r/api  8000/TCP\n" +
+		"+ allow  r/client -> r/api  8080/TCP\n"
+	if code != 0 || out != want {
+		t.Errorf("diff: exit %d, stdout\n%s\nwant 0,\n%s\nstderr: %s", code, out, want, errOut)
 	}
 }

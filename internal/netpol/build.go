@@ -19,37 +19,20 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/netpol/selector"
 )
 
-// BuildError lists every problem found while normalising the input.
-type BuildError struct {
-	Errs []error
-}
-
-func (e *BuildError) Error() string {
-	if len(e.Errs) == 1 {
-		return e.Errs[0].Error()
-	}
-	return fmt.Sprintf("%s (and %d more errors)", e.Errs[0], len(e.Errs)-1)
-}
-
-// Unwrap returns the individual errors.
-func (e *BuildError) Unwrap() []error { return e.Errs }
-
-// maxBuildErrors stops collecting after this many.
-const maxBuildErrors = 100
+// BuildError lists every problem found while normalising the input (at
+// most load.MaxErrors; More counts the rest). It is the loader's error list,
+// so the two can be merged.
+type BuildError = load.Errors
 
 type builder struct {
 	cfg  *Config
-	errs []error
+	errs load.Errors
 	sas  map[string]map[string]string // ns/name → labels
 	// seen detects duplicate resources.
 	seen map[string]load.Source
 }
 
-func (b *builder) fail(err error) {
-	if len(b.errs) < maxBuildErrors {
-		b.errs = append(b.errs, err)
-	}
-}
+func (b *builder) fail(err error) { b.errs.Add(err) }
 
 func (b *builder) warn(src load.Source, format string, args ...any) {
 	b.cfg.Warnings = append(b.cfg.Warnings, Warning{Source: src, Message: fmt.Sprintf(format, args...)})
@@ -151,8 +134,8 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 			}
 		}
 	}
-	if len(b.errs) > 0 {
-		return nil, &BuildError{Errs: b.errs}
+	if b.errs.Len() > 0 {
+		return nil, &b.errs
 	}
 	b.cfg.sortConfig()
 	return b.cfg, nil
@@ -348,7 +331,7 @@ var actions = map[calicov3.Action]Action{
 // rule normalises one Calico rule; ns is the policy's namespace ("" global).
 func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, idx int) (Rule, bool) {
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
-	nerr := len(b.errs)
+	nerr := b.errs.Len()
 	out := Rule{Index: idx, Source: o.At(path...), HTTP: r.HTTP != nil}
 	if r.Action == "" {
 		b.fail(o.Errorf(at("action"), "action is required (Allow, Deny, Log or Pass)"))
@@ -425,7 +408,7 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 	if r.HTTP != nil {
 		b.warn(out.Source, "%s: HTTP match is enforced by Calico's application layer and is not evaluated here; the rule is evaluated without it", o.ID())
 	}
-	return out, len(b.errs) == nerr
+	return out, b.errs.Len() == nerr
 }
 
 var portNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)

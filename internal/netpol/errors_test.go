@@ -1,7 +1,14 @@
 package netpol
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
 )
@@ -101,5 +108,93 @@ func TestKubernetesList(t *testing.T) {
 	}
 	if len(cfg.Endpoints) != 1 || cfg.Endpoints[0].ID() != "a/p" || cfg.Endpoints[0].Source.Line != 3 {
 		t.Errorf("List endpoints = %+v, want a/p from line 3", cfg.Endpoints)
+	}
+}
+
+// The loader and the builder go on past bad documents: one run over the
+// testdata/errors fixture reports every problem, each at its file and line.
+func TestMultiFileErrors(t *testing.T) {
+	dir := filepath.Join("testdata", "errors")
+	a, b, c := filepath.Join(dir, "a-kinds.yaml"), filepath.Join(dir, "b-policies.yaml"), filepath.Join(dir, "c-broken.yaml")
+	res, err := load.Load(context.Background(), []string{dir}, nil, load.Options{})
+	var lerr *load.Errors
+	if !errors.As(err, &lerr) {
+		t.Fatalf("Load(%s) error = %v (%T), want *load.Errors", dir, err, err)
+	}
+	wantLoad := []string{
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, Namespace, NetworkPolicy, NetworkSet, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
+		b + `:12: NetworkPolicy: unsupported apiVersion "networking.k8s.io/v1beta1" (want projectcalico.org/v3 or networking.k8s.io/v1)`,
+		b + `:30: Pod shop/web: unknown field "prots"`,
+		// The syntax error ends c-broken.yaml: its Foo document is never read.
+		c + `:7: invalid YAML: did not find expected ',' or ']'`,
+	}
+	if diff := cmp.Diff(wantLoad, lerr.Lines()); diff != "" {
+		t.Errorf("Load(%s) errors (-want +got):\n%s", dir, diff)
+	}
+	if got, want := err.Error(), wantLoad[0]+" (and 4 more errors)"; got != want {
+		t.Errorf("Load(%s) error = %q, want %q", dir, got, want)
+	}
+	var ids []string
+	for _, o := range res.Objects {
+		ids = append(ids, o.ID())
+	}
+	if diff := cmp.Diff([]string{"Namespace shop", "NetworkPolicy shop/p", "Pod shop/db", "Namespace shop"}, ids); diff != "" {
+		t.Errorf("Load(%s) objects that loaded (-want +got):\n%s", dir, diff)
+	}
+	if diff := cmp.Diff([]string{a, b, c}, res.Files); diff != "" {
+		t.Errorf("Load(%s) files (-want +got):\n%s", dir, diff)
+	}
+
+	_, err = Build(res.Objects, nil)
+	var berr *BuildError
+	if !errors.As(err, &berr) {
+		t.Fatalf("Build(loaded objects) error = %v, want *BuildError", err)
+	}
+	wantBuild := []string{
+		c + `:1: Namespace shop: duplicate (first defined at ` + a + `:5)`,
+		b + `:5: NetworkPolicy shop/p: spec.selector: invalid selector "app = 'x'": expected '==' at position 5`,
+		b + `:10: NetworkPolicy shop/p: spec.ingress[0].destination.ports[0]: port 70000 out of range 0-65535`,
+		b + `:22: Pod shop/db: status.podIP: invalid IP "10.0.0.300"`,
+	}
+	if diff := cmp.Diff(wantBuild, berr.Lines()); diff != "" {
+		t.Errorf("Build(loaded objects) errors (-want +got):\n%s", diff)
+	}
+}
+
+// Errors past load.MaxErrors are counted, not kept.
+func TestErrorCap(t *testing.T) {
+	var text, pods strings.Builder
+	for i := range 150 {
+		fmt.Fprintf(&text, "---\napiVersion: v1\nkind: Thing%d\nmetadata: {name: x}\n", i)
+		fmt.Fprintf(&pods, "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p%d}\nstatus: {podIP: bad}\n", i)
+	}
+	_, _, err := load.Parse("many.yaml", []byte(text.String()), load.Options{})
+	var lerr *load.Errors
+	if !errors.As(err, &lerr) {
+		t.Fatalf("Parse(150 unknown kinds) error = %v, want *load.Errors", err)
+	}
+	lines := lerr.Lines()
+	if lerr.Len() != 150 || len(lines) != load.MaxErrors+1 {
+		t.Fatalf("Parse(150 unknown kinds): Len() = %d, %d lines; want 150 and %d", lerr.Len(), len(lines), load.MaxErrors+1)
+	}
+	if got, want := lines[99], `many.yaml:399: unknown kind "Thing99"`; !strings.HasPrefix(got, want) {
+		t.Errorf("Parse(150 unknown kinds) line 100 = %q, want prefix %q", got, want)
+	}
+	if got, want := lines[100], "… and 50 more errors"; got != want {
+		t.Errorf("Parse(150 unknown kinds) last line = %q, want %q", got, want)
+	}
+
+	objs, _, err := load.Parse("pods.yaml", []byte(pods.String()), load.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Build(objs, nil)
+	var berr *BuildError
+	if !errors.As(err, &berr) || berr.Len() != 150 || len(berr.Errs) != load.MaxErrors {
+		t.Fatalf("Build(150 bad pods) error = %v, want a *BuildError of 150 with %d kept", err, load.MaxErrors)
+	}
+	if got, want := berr.Error(), `pods.yaml:5: Pod default/p0: status.podIP: invalid IP "bad" (and 149 more errors)`; got != want {
+		t.Errorf("Build(150 bad pods) error = %q, want %q", got, want)
 	}
 }

@@ -65,6 +65,13 @@ func runOne(t *testing.T, text string) {
 			if !errors.As(err, &le) || !strings.HasPrefix(err.Error(), "f.yaml") {
 				t.Fatalf("Parse error %q: want a *load.Error naming f.yaml", err)
 			}
+			// validate builds what loaded next to the load errors.
+			if _, err := Build(objs, nil); err != nil {
+				var be *BuildError
+				if !errors.As(err, &be) || !strings.HasPrefix(err.Error(), "f.yaml") {
+					t.Fatalf("Build(partial) error %q: want a *BuildError naming f.yaml", err)
+				}
+			}
 			return
 		}
 		cfg, err := Build(objs, nil)

@@ -15,8 +15,20 @@ import (
 	"strings"
 )
 
-// PortsInUse lists the ports a matrix should cover: every port an endpoint
-// declares, and every single port a rule names, sorted by protocol and port.
+// PortsInUse lists the ports a matrix should cover, sorted by protocol and
+// port:
+//
+//   - every port an endpoint declares (container, published and host
+//     endpoint ports; this covers every port a named rule port can mean);
+//   - every numeric port a rule's destination names in ports or notPorts;
+//   - for a port range (Calico "lo:hi", Kubernetes port with endPort), its
+//     first and last port (port 1 for a range from 0), plus hi+1 when that port falls inside another
+//     range of the same protocol (overlapping ranges).
+//
+// Whether a rule's port condition holds changes only at a range's first
+// port or just after its last, so these representatives sample every
+// stretch of ports that the rules treat differently, within the ports rules
+// name; ports no rule names are sampled only when an endpoint declares them.
 func PortsInUse(cfg *Config) []PortProto {
 	seen := map[PortProto]bool{}
 	add := func(proto uint8, port uint16) {
@@ -29,18 +41,43 @@ func PortsInUse(cfg *Config) []PortProto {
 			add(p.Protocol, p.Port)
 		}
 	}
+	type span struct {
+		proto  uint8
+		lo, hi uint16
+	}
+	var spans []span
 	cfg.eachRule(func(r *Rule) {
 		if r.Protocol == nil {
 			return
 		}
-		for _, ps := range [][]PortMatch{r.Dst.Ports} {
+		for _, ps := range [][]PortMatch{r.Dst.Ports, r.Dst.NotPorts} {
 			for _, pm := range ps {
-				if pm.Name == "" && pm.Lo == pm.Hi {
-					add(*r.Protocol, pm.Lo)
+				if pm.Name != "" {
+					continue
+				}
+				if pm.Hi == 0 {
+					continue // port 0 carries no traffic
+				}
+				add(*r.Protocol, max(pm.Lo, 1))
+				add(*r.Protocol, pm.Hi)
+				if pm.Lo != pm.Hi {
+					spans = append(spans, span{*r.Protocol, pm.Lo, pm.Hi})
 				}
 			}
 		}
 	})
+	for _, a := range spans {
+		if a.hi == 65535 {
+			continue
+		}
+		next := a.hi + 1
+		for _, b := range spans {
+			if b.proto == a.proto && b.lo <= next && next <= b.hi {
+				add(a.proto, next)
+				break
+			}
+		}
+	}
 	out := make([]PortProto, 0, len(seen))
 	for p := range seen {
 		out = append(out, p)

@@ -58,6 +58,76 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// MaxErrors is how many errors Load (and netpol.Build) collect before they
+// only count the rest.
+const MaxErrors = 100
+
+// Errors is every problem found in one run, in input order: Load keeps going
+// past a bad document (a YAML syntax error ends its file) and past a file it
+// cannot read. At most MaxErrors are kept; More counts the rest.
+type Errors struct {
+	Errs []error
+	More int
+}
+
+// Add records err (an *Errors is flattened).
+func (e *Errors) Add(err error) {
+	if err == nil {
+		return
+	}
+	var list *Errors
+	if errors.As(err, &list) {
+		for _, x := range list.Errs {
+			e.Add(x)
+		}
+		e.More += list.More
+		return
+	}
+	if len(e.Errs) < MaxErrors {
+		e.Errs = append(e.Errs, err)
+		return
+	}
+	e.More++
+}
+
+// Len is the number of errors found, kept or not.
+func (e *Errors) Len() int { return len(e.Errs) + e.More }
+
+// Err returns e, or nil when nothing was recorded.
+func (e *Errors) Err() error {
+	if e.Len() == 0 {
+		return nil
+	}
+	return e
+}
+
+// Error is the first error, and how many more there are.
+func (e *Errors) Error() string {
+	switch {
+	case len(e.Errs) == 0:
+		return fmt.Sprintf("%d errors", e.More)
+	case e.Len() == 1:
+		return e.Errs[0].Error()
+	}
+	return fmt.Sprintf("%s (and %d more errors)", e.Errs[0], e.Len()-1)
+}
+
+// Lines is one line per kept error ("file:line: message"), then
+// "… and N more errors" when some were not kept.
+func (e *Errors) Lines() []string {
+	out := make([]string, 0, len(e.Errs)+1)
+	for _, x := range e.Errs {
+		out = append(out, x.Error())
+	}
+	if e.More > 0 {
+		out = append(out, fmt.Sprintf("… and %d more errors", e.More))
+	}
+	return out
+}
+
+// Unwrap returns the kept errors.
+func (e *Errors) Unwrap() []error { return e.Errs }
+
 // Errorf returns an *Error at src.
 func Errorf(src Source, format string, args ...any) error {
 	return &Error{Source: src, Msg: fmt.Sprintf(format, args...)}
@@ -139,12 +209,19 @@ const maxFileSize = 64 << 20
 
 // Load reads every path (a file, or a directory walked for *.yaml, *.yml and
 // *.json files in lexical order). "-" reads standard input from stdin.
+//
+// Load keeps going past bad input: when some paths cannot be read or some
+// documents are invalid, it returns everything that loaded fine together
+// with an *Errors listing every problem in input order. Only a cancelled ctx
+// returns a nil Result.
 func Load(ctx context.Context, paths []string, stdin io.Reader, opts Options) (*Result, error) {
 	res := &Result{}
+	var errs Errors
 	for _, p := range paths {
 		files, err := expand(p)
 		if err != nil {
-			return nil, err
+			errs.Add(err)
+			continue
 		}
 		for _, f := range files {
 			if err := ctx.Err(); err != nil {
@@ -153,28 +230,29 @@ func Load(ctx context.Context, paths []string, stdin io.Reader, opts Options) (*
 			var data []byte
 			if f == "-" {
 				if stdin == nil {
-					return nil, errors.New("read -: no standard input")
+					errs.Add(errors.New("read -: no standard input"))
+					continue
 				}
 				data, err = io.ReadAll(io.LimitReader(stdin, maxFileSize+1))
 			} else {
 				data, err = readFile(f)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", f, err)
+				errs.Add(fmt.Errorf("read %s: %w", f, err))
+				continue
 			}
 			if len(data) > maxFileSize {
-				return nil, fmt.Errorf("read %s: larger than %d MiB", f, maxFileSize>>20)
+				errs.Add(fmt.Errorf("read %s: larger than %d MiB", f, maxFileSize>>20))
+				continue
 			}
 			objs, warns, err := parse(f, data, opts)
-			if err != nil {
-				return nil, err
-			}
+			errs.Add(err)
 			res.Files = append(res.Files, f)
 			res.Objects = append(res.Objects, objs...)
 			res.Warnings = append(res.Warnings, warns...)
 		}
 	}
-	return res, nil
+	return res, errs.Err()
 }
 
 func readFile(name string) ([]byte, error) {
@@ -221,7 +299,9 @@ func expand(p string) ([]string, error) {
 	return files, nil
 }
 
-// Parse decodes the documents in data, naming them after file.
+// Parse decodes the documents in data, naming them after file. Like Load it
+// keeps going past a bad document (a YAML syntax error ends the file) and
+// returns the good objects with an *Errors listing every problem.
 func Parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	return parse(file, data, opts)
 }
@@ -232,6 +312,7 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []*Object
 	var warns []Error
+	var errs Errors
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -246,7 +327,9 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
 			msg = yamlLineRe.ReplaceAllString(msg, "")
 			msg = strings.TrimLeft(msg, ": ")
-			return nil, nil, &Error{Source: Source{File: file, Line: line}, Msg: "invalid YAML: " + msg}
+			// The decoder cannot resynchronise: the rest of the file is lost.
+			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: "invalid YAML: " + msg})
+			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 			continue
@@ -255,14 +338,11 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue // an empty document
 		}
-		got, w, err := decodeDoc(file, root, opts, 0)
-		if err != nil {
-			return nil, nil, err
-		}
+		got, w := decodeDoc(file, root, opts, 0, &errs)
 		objs = append(objs, got...)
 		warns = append(warns, w...)
 	}
-	return objs, warns, nil
+	return objs, warns, errs.Err()
 }
 
 type kindInfo struct {
@@ -301,44 +381,48 @@ func KnownKinds() []string {
 
 const maxListDepth = 4
 
-func decodeDoc(file string, root *yaml.Node, opts Options, depth int) ([]*Object, []Error, error) {
+// decodeDoc decodes one document or List item, recording problems in errs
+// and going on with the next List item.
+func decodeDoc(file string, root *yaml.Node, opts Options, depth int, errs *Errors) ([]*Object, []Error) {
+	objs, warns, items, err := decodeOne(file, root, opts, depth)
+	errs.Add(err)
+	for _, it := range items {
+		o, w := decodeDoc(file, it, opts, depth+1, errs)
+		objs = append(objs, o...)
+		warns = append(warns, w...)
+	}
+	return objs, warns
+}
+
+// decodeOne decodes one resource, or returns a List's items.
+func decodeOne(file string, root *yaml.Node, opts Options, depth int) ([]*Object, []Error, []*yaml.Node, error) {
 	src := Source{File: file, Line: root.Line}
 	if root.Kind != yaml.MappingNode {
-		return nil, nil, &Error{Source: src, Msg: "expected a resource (a mapping with apiVersion and kind)"}
+		return nil, nil, nil, &Error{Source: src, Msg: "expected a resource (a mapping with apiVersion and kind)"}
 	}
 	apiVersion := scalarField(root, "apiVersion")
 	kind := scalarField(root, "kind")
 	if kind == "" {
-		return nil, nil, &Error{Source: src, Msg: "missing kind"}
+		return nil, nil, nil, &Error{Source: src, Msg: "missing kind"}
 	}
 	if apiVersion == "" {
-		return nil, nil, &Error{Source: Source{File: file, Line: keyLine(root, "kind", root.Line)}, Msg: fmt.Sprintf("%s: missing apiVersion", kind)}
+		return nil, nil, nil, &Error{Source: Source{File: file, Line: keyLine(root, "kind", root.Line)}, Msg: fmt.Sprintf("%s: missing apiVersion", kind)}
 	}
 	kindSrc := Source{File: file, Line: keyLine(root, "kind", root.Line)}
 	apiSrc := Source{File: file, Line: keyLine(root, "apiVersion", root.Line)}
 
 	if strings.HasSuffix(kind, "List") {
 		if depth >= maxListDepth {
-			return nil, nil, &Error{Source: kindSrc, Msg: "lists nested too deeply"}
+			return nil, nil, nil, &Error{Source: kindSrc, Msg: "lists nested too deeply"}
 		}
 		items := mapValue(root, "items")
 		if items == nil {
-			return nil, nil, nil
+			return nil, nil, nil, nil
 		}
 		if items.Kind != yaml.SequenceNode {
-			return nil, nil, &Error{Source: Source{File: file, Line: items.Line}, Msg: kind + ": items: expected a list"}
+			return nil, nil, nil, &Error{Source: Source{File: file, Line: items.Line}, Msg: kind + ": items: expected a list"}
 		}
-		var objs []*Object
-		var warns []Error
-		for _, it := range items.Content {
-			o, w, err := decodeDoc(file, it, opts, depth+1)
-			if err != nil {
-				return nil, nil, err
-			}
-			objs = append(objs, o...)
-			warns = append(warns, w...)
-		}
-		return objs, warns, nil
+		return nil, nil, items.Content, nil
 	}
 
 	var target any
@@ -350,7 +434,7 @@ func decodeDoc(file string, root *yaml.Node, opts Options, depth int) ([]*Object
 		case k8sNetworkingV1:
 			target, namespaced = new(networkingv1.NetworkPolicy), true
 		default:
-			return nil, nil, &Error{Source: apiSrc, Msg: fmt.Sprintf("NetworkPolicy: unsupported apiVersion %q (want %s or %s)", apiVersion, calicov3.APIVersion, k8sNetworkingV1)}
+			return nil, nil, nil, &Error{Source: apiSrc, Msg: fmt.Sprintf("NetworkPolicy: unsupported apiVersion %q (want %s or %s)", apiVersion, calicov3.APIVersion, k8sNetworkingV1)}
 		}
 	} else {
 		ki, ok := kinds[kind]
@@ -358,43 +442,43 @@ func decodeDoc(file string, root *yaml.Node, opts Options, depth int) ([]*Object
 			e := Error{Source: kindSrc, Msg: fmt.Sprintf("unknown kind %q (apiVersion %s); want one of %s", kind, apiVersion, strings.Join(KnownKinds(), ", "))}
 			if opts.SkipUnknownKinds {
 				e.Msg = fmt.Sprintf("skipped kind %q (apiVersion %s)", kind, apiVersion)
-				return nil, []Error{e}, nil
+				return nil, []Error{e}, nil, nil
 			}
-			return nil, nil, &e
+			return nil, nil, nil, &e
 		}
 		if !slices.Contains(ki.apiVersions, apiVersion) {
-			return nil, nil, &Error{Source: apiSrc, Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", kind, apiVersion, strings.Join(ki.apiVersions, " or "))}
+			return nil, nil, nil, &Error{Source: apiSrc, Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", kind, apiVersion, strings.Join(ki.apiVersions, " or "))}
 		}
 		target, namespaced = ki.new(), ki.namespaced
 	}
 
 	var generic any
 	if err := root.Decode(&generic); err != nil {
-		return nil, nil, &Error{Source: src, Msg: kind + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, nil, nil, &Error{Source: src, Msg: kind + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	js, err := json.Marshal(generic)
 	if err != nil {
-		return nil, nil, &Error{Source: src, Msg: kind + ": cannot convert to JSON: " + err.Error()}
+		return nil, nil, nil, &Error{Source: src, Msg: kind + ": cannot convert to JSON: " + err.Error()}
 	}
 	o := &Object{Source: src, APIVersion: apiVersion, Kind: kind, node: root}
 	md := mapValue(root, "metadata")
 	o.Name = scalarField(md, "name")
 	o.Namespace = scalarField(md, "namespace")
 	if err := decodeStrict(js, target); err != nil {
-		return nil, nil, o.jsonError(err)
+		return nil, nil, nil, o.jsonError(err)
 	}
 	o.Obj = target
 	if o.Name == "" {
-		return nil, nil, &Error{Source: o.At("metadata"), Msg: kind + ": metadata.name is required"}
+		return nil, nil, nil, &Error{Source: o.At("metadata"), Msg: kind + ": metadata.name is required"}
 	}
 	if namespaced && o.Namespace == "" {
 		o.Namespace = "default" // as kubectl and calicoctl do
 	}
 	if !namespaced && o.Namespace != "" {
 		o.Namespace = ""
-		return nil, nil, o.Errorf([]any{"metadata", "namespace"}, "%s is not namespaced", kind)
+		return nil, nil, nil, o.Errorf([]any{"metadata", "namespace"}, "%s is not namespaced", kind)
 	}
-	return []*Object{o}, nil, nil
+	return []*Object{o}, nil, nil, nil
 }
 
 func decodeStrict(js []byte, target any) error {

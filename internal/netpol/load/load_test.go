@@ -2,6 +2,7 @@ package load
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -92,4 +93,40 @@ func TestLoadDirectory(t *testing.T) {
 	if _, err := Load(context.Background(), []string{filepath.Join(dir, "missing")}, nil, Options{}); err == nil || !strings.Contains(err.Error(), "missing: no such file") {
 		t.Errorf("Load(missing) error = %v", err)
 	}
+}
+
+// Load goes on past an unreadable path and past bad List items.
+func TestLoadKeepsGoing(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	text := "apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v2, kind: Pod, metadata: {name: a}}\n- {apiVersion: v1, kind: Namespace, metadata: {name: n}}\n- {kind: Pod}\n"
+	if err := os.WriteFile(good, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.yaml")
+	res, err := Load(context.Background(), []string{missing, good}, nil, Options{})
+	var list *Errors
+	if !errors.As(err, &list) {
+		t.Fatalf("Load error = %v (%T), want *Errors", err, err)
+	}
+	want := []string{
+		"read " + missing + ": stat " + missing + ": no such file or directory",
+		good + `:4: Pod: unsupported apiVersion "v2" (want v1)`,
+		good + ":6: Pod: missing apiVersion",
+	}
+	if got := list.Lines(); !slices.Equal(got, want) {
+		t.Errorf("Load errors =\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	if len(res.Objects) != 1 || res.Objects[0].ID() != "Namespace n" {
+		t.Errorf("Load objects = %v, want Namespace n only", res.Objects)
+	}
+	if _, err := Load(canceledCtx(), []string{good}, nil, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Load(canceled) error = %v, want context.Canceled", err)
+	}
+}
+
+func canceledCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }
