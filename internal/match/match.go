@@ -227,6 +227,14 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 	if err != nil {
 		return nil, err
 	}
+	// An installed version the scheme cannot read ("(devel)" of a Go main
+	// module built from a checkout) can still be named in an advisory's
+	// versions list; ranges cannot be evaluated for it. One warning for the
+	// package, not one per advisory.
+	_, perr := scheme.Parse(ver)
+	if perr != nil && len(vulns) > 0 {
+		m.warn(p, "%s %s (%s): version not comparable, only exact versions lists checked against %d advisories: %v", name, ver, eco, len(vulns), perr)
+	}
 	modular := p.Type == model.TypeRPM && (p.Modularity != "" || isModularEVR(ver))
 	var hits []hit
 	for vi := range vulns {
@@ -245,6 +253,9 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				aff.Ranges = modularRanges(a.Ranges, modular)
 			}
 			ok, fixed, err := Affects(*v, aff, scheme, ver)
+			if err != nil && perr != nil {
+				continue // already said once for this package
+			}
 			if err != nil {
 				m.warn(p, "match %s %s (%s) against %s: %v", name, ver, eco, v.ID, err)
 				m.log.Debug("advisory not evaluated", "package", name, "version", ver, "advisory", v.ID, "error", err)
