@@ -103,7 +103,7 @@ func newRootCmd(g *globals) *cobra.Command {
 			if g.quiet {
 				level = slog.LevelError
 			}
-			g.logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			g.logger = slog.New(newLineHandler(g.stderr, level, g.debug))
 			return nil
 		},
 	}
