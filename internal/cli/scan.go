@@ -116,7 +116,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 	}
 	if age := time.Since(st.Built); sf.maxDBAge > 0 && age > sf.maxDBAge {
 		g.logger.Warn("the vulnerability database is older than --max-db-age; run lockdown db update",
-			"built", st.Built.Format(time.RFC3339), "age", age.Round(time.Hour).String(), "max", sf.maxDBAge.String())
+			"built", st.Built.Format(time.RFC3339), "age", roundAge(age).String(), "max", sf.maxDBAge.String())
 	}
 
 	opts := g.scanOptions(&sf.tf)
@@ -224,4 +224,12 @@ func loadFilter(sf *scanFlags) (suppress.Filter, error) {
 		f.VEX = append(f.VEX, doc)
 	}
 	return f, nil
+}
+
+// roundAge keeps an age readable: whole hours past an hour, seconds below.
+func roundAge(d time.Duration) time.Duration {
+	if d >= time.Hour {
+		return d.Round(time.Hour)
+	}
+	return d.Round(time.Second)
 }
