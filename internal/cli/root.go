@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/image"
 	"golang.org/x/term"
 )
 
@@ -76,7 +78,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else if errors.Is(err, context.Canceled) {
 		code = 130
 	}
-	if msg := err.Error(); msg != "" {
+	// image.ErrBadInput ("bad input") marks the kind of error for the exit
+	// code; the exit code already says it, so the line leaves it out.
+	if msg := strings.ReplaceAll(err.Error(), ": "+image.ErrBadInput.Error(), ""); msg != "" {
 		fmt.Fprintf(stderr, "lockdown: %s\n", oneLine(msg))
 	}
 	return code
