@@ -55,6 +55,21 @@ fi
 for a in "$data"/images/alpine-3.1*-docker-save.tar.gz; do
   row "$(basename "$a" .tar.gz)" "gzip -dc $a | tar -xO >/dev/null" "docker-archive:$a"
 done
+# Memory as the image grows: the Debian image plus the Go toolchain (~270 MB,
+# hundreds of executables, many of them Go binaries) as a second layer, built
+# with the local Docker engine when there is one. Peak RSS should stay flat.
+if [ -n "$img" ] && docker image inspect lockdown-test/debian:bookworm >/dev/null 2>&1 && [ -d /usr/local/go ]; then
+  big=$(mktemp -d)
+  ctx=$(mktemp -d)
+  cp -a /usr/local/go "$ctx/go"
+  printf 'FROM lockdown-test/debian:bookworm\nCOPY go /usr/local/go\n' > "$ctx/Dockerfile"
+  docker build -q -t lockdown-bench/big "$ctx" >/dev/null 2>&1
+  docker save lockdown-bench/big -o "$big/big.tar"
+  rm -rf "$ctx"
+  row "debian + go toolchain ($(du -m "$big/big.tar" | cut -f1) MB)" "tar -xOf $big/big.tar >/dev/null" "docker-archive:$big/big.tar"
+  docker rmi lockdown-bench/big >/dev/null
+  rm -rf "$big"
+fi
 # Warm: the layer cache filled by a first run.
 if [ -n "$img" ]; then
   "$bin" sbom --quiet "docker-archive:$img/docker-archive.tar" >/dev/null
