@@ -6,6 +6,7 @@ package extract
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"io/fs"
 
@@ -58,4 +59,20 @@ type Result struct {
 // its extracted result. Resolve must not keep or modify its argument.
 type Resolver interface {
 	Resolve(results map[string]Result) map[string]Result
+}
+
+// ReadAll reads a whole input of at most max bytes: a larger one is an
+// error naming the file, not a truncated read.
+func ReadAll(ctx context.Context, in Input, max int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(in.Reader, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", in.Path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("read %s: larger than %d bytes", in.Path, max)
+	}
+	return data, nil
 }

@@ -12,7 +12,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -75,13 +74,13 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 	}
 	switch base := path.Base(in.Path); {
 	case base == "pom.xml":
-		data, err := readAll(in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
 		if err != nil {
 			return extract.Result{}, err
 		}
 		return ParsePOM(in.Path, data)
 	case base == "gradle.lockfile":
-		data, err := readAll(in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
 		if err != nil {
 			return extract.Result{}, err
 		}
@@ -90,17 +89,6 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 		return extractArchive(ctx, in)
 	}
 	return extract.Result{}, fmt.Errorf("maven: %s: not a file this extractor reads", in.Path)
-}
-
-func readAll(in extract.Input, max int64) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(in.Reader, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", in.Path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", in.Path, max)
-	}
-	return data, nil
 }
 
 // pkgSet collects packages, one per name and version.

@@ -9,7 +9,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -77,15 +76,9 @@ func installedManifest(p string) bool {
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	if err := ctx.Err(); err != nil {
-		return extract.Result{}, err
-	}
-	data, err := io.ReadAll(io.LimitReader(in.Reader, MaxFileSize+1))
+	data, err := extract.ReadAll(ctx, in, MaxFileSize)
 	if err != nil {
-		return extract.Result{}, fmt.Errorf("read %s: %w", in.Path, err)
-	}
-	if len(data) > MaxFileSize {
-		return extract.Result{}, fmt.Errorf("read %s: larger than %d bytes", in.Path, MaxFileSize)
+		return extract.Result{}, err
 	}
 	return Parse(in.Path, data)
 }
