@@ -245,11 +245,7 @@ func containerChecks() []Check {
 						}
 					}
 				}
-				if len(bad) > 0 {
-					slices.Sort(bad) // the engine lists mounts in map order
-					return fail("bind mounts: %s", strings.Join(bad, ", "))
-				}
-				return pass("no sensitive host directory among %d mounts", len(c.Mounts))
+				return mountResult(bad, "bind mounts", "no sensitive host directory among %d mounts", len(c.Mounts))
 			}),
 		containerCheck(Info{ID: "LD-CTR-316", CIS: "5.32", Title: "The Docker socket is not mounted", Severity: model.SeverityCritical,
 			Tags:        []string{"cis", "mounts", "socket"},
@@ -268,11 +264,7 @@ func containerChecks() []Check {
 						bad = append(bad, fmt.Sprintf("%s:%s (the directory holding the socket)", m.Source, m.Destination))
 					}
 				}
-				if len(bad) > 0 {
-					slices.Sort(bad) // the engine lists mounts in map order
-					return fail("mounts: %s", strings.Join(bad, ", "))
-				}
-				return pass("no Docker or containerd socket among %d mounts", len(c.Mounts))
+				return mountResult(bad, "mounts", "no Docker or containerd socket among %d mounts", len(c.Mounts))
 			}),
 		containerCheck(Info{ID: "LD-CTR-317", CIS: "5.20", Title: "No mount uses shared propagation", Severity: model.SeverityMedium,
 			Tags:        []string{"cis", "mounts"},
@@ -285,11 +277,7 @@ func containerChecks() []Check {
 						bad = append(bad, fmt.Sprintf("%s:%s (%s)", m.Source, m.Destination, m.Propagation))
 					}
 				}
-				if len(bad) > 0 {
-					slices.Sort(bad) // the engine lists mounts in map order
-					return fail("mounts: %s", strings.Join(bad, ", "))
-				}
-				return pass("no shared propagation among %d mounts", len(c.Mounts))
+				return mountResult(bad, "mounts", "no shared propagation among %d mounts", len(c.Mounts))
 			}),
 		containerCheck(Info{ID: "LD-CTR-318", CIS: "5.18", Title: "No host devices are passed through", Severity: model.SeverityMedium,
 			Tags:        []string{"cis", "devices"},
@@ -491,4 +479,14 @@ func portsEvidence(c *container.InspectResponse) string {
 	}
 	slices.Sort(s)
 	return strings.Join(s, ", ")
+}
+
+// mountResult fails with the offending mounts, sorted (the engine lists
+// mounts in map order, and baselines match on the evidence), else passes.
+func mountResult(bad []string, what, passFormat string, mounts int) Result {
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fail("%s: %s", what, strings.Join(bad, ", "))
+	}
+	return pass(passFormat, mounts)
 }
