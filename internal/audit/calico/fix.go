@@ -97,4 +97,3 @@ func compactJSON(v any) string {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
