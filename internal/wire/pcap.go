@@ -52,6 +52,7 @@ type Reader struct {
 	// pcapng
 	ifaces []ngIface
 	n      int // records read
+	hdr    [16]byte
 }
 
 type ngIface struct {
@@ -115,8 +116,8 @@ func (rd *Reader) Next() (Record, error) {
 		return rd.nextNG()
 	}
 	start := rd.off
-	var h [16]byte
-	n, err := io.ReadFull(rd.r, h[:])
+	h := rd.hdr[:]
+	n, err := io.ReadFull(rd.r, h)
 	if err == io.EOF && n == 0 {
 		return Record{}, io.EOF
 	}
@@ -200,8 +201,8 @@ func (rd *Reader) readSHB(start int64, lenBytes []byte) error {
 func (rd *Reader) nextNG() (Record, error) {
 	for {
 		start := rd.off
-		var h [8]byte
-		n, err := io.ReadFull(rd.r, h[:])
+		h := rd.hdr[:8]
+		n, err := io.ReadFull(rd.r, h)
 		if err == io.EOF && n == 0 {
 			return Record{}, io.EOF
 		}
