@@ -84,7 +84,7 @@ func TestWireGuardType(t *testing.T) {
 		{wgMsg(1, 148), 149, 0},
 		{wgMsg(2, 92), 92, 2},
 		{wgMsg(3, 64), 64, 3},
-		{wgData(0), 32, 4},     // keepalive
+		{wgData(0), 32, 4},      // keepalive
 		{wgData(1400), 1440, 4}, // 1400 padded to 1408 + 32
 		{wgData(5)[:40], 48, 4}, // captured prefix of a larger packet
 		{wgData(5), 47, 0},      // not a multiple of 16 past the header
