@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -231,22 +231,28 @@ func writeVerifyTable(w io.Writer, out *verifyOutput) error {
 		fmt.Fprintln(w, "No traffic between the given addresses.")
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "FLOW\tPACKETS\tWIRE BYTES\tENCRYPTED\tCLASS\t")
-	for _, fl := range out.Flows {
-		fmt.Fprintf(tw, "%s %s ⇄ %s\t%d\t%d\t%.1f%%\t%s\t\n", fl.Proto, fl.A, fl.B, fl.Packets, fl.Wire, 100*fl.EncryptedShare, fl.Class)
+	names := make([]string, len(out.Flows))
+	width := len("FLOW")
+	for i, fl := range out.Flows {
+		names[i] = fmt.Sprintf("%s %s ⇄ %s", fl.Proto, fl.A, fl.B)
+		width = max(width, utf8.RuneCountInString(names[i]))
+	}
+	row := func(name, packets, wireBytes, share, class string) {
+		pad := strings.Repeat(" ", width-utf8.RuneCountInString(name))
+		fmt.Fprintf(w, "%s%s  %7s  %10s  %9s  %s\n", name, pad, packets, wireBytes, share, class)
+	}
+	row("FLOW", "PACKETS", "WIRE BYTES", "ENCRYPTED", "CLASS")
+	for i, fl := range out.Flows {
+		row(names[i], fmt.Sprint(fl.Packets), fmt.Sprint(fl.Wire), fmt.Sprintf("%.1f%%", 100*fl.EncryptedShare), fl.Class)
 		if len(fl.Bytes) > 1 {
-			fmt.Fprintf(tw, "    payload bytes: %s\t\t\t\t\t\n", classBytes(fl.Bytes))
+			fmt.Fprintf(w, "    payload bytes: %s\n", classBytes(fl.Bytes))
 		}
 		if fl.Details != "" {
-			fmt.Fprintf(tw, "    %s\t\t\t\t\t\n", fl.Details)
+			fmt.Fprintf(w, "    %s\n", fl.Details)
 		}
 		if e := fl.Evidence; e != nil {
-			fmt.Fprintf(tw, "    evidence: from %s: %q (entropy %.2f bits/byte over %d bytes)\t\t\t\t\t\n", e.From, e.Text, e.Entropy, e.Bytes)
+			fmt.Fprintf(w, "    evidence: from %s: %q (entropy %.2f bits/byte over %d bytes)\n", e.From, e.Text, e.Entropy, e.Bytes)
 		}
-	}
-	if err := tw.Flush(); err != nil {
-		return err
 	}
 	_, err := fmt.Fprintf(w, "\nTotal: %d flows; payload bytes: %s; encrypted share %.1f%%\n", len(out.Flows), classBytes(out.Bytes), 100*out.EncryptedShare)
 	return err

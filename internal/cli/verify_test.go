@@ -539,3 +539,60 @@ func checkPcap(t *testing.T, path string, want int) {
 		t.Errorf("tcpdump reads %d packets from %s, want %d", n, path, want)
 	}
 }
+
+// udp4 builds an IPv4/UDP packet.
+func udp4(src, dst string, sport, dport uint16, payload []byte) []byte {
+	b := make([]byte, 28, 28+len(payload))
+	b[0], b[8], b[9] = 0x45, 64, 17
+	total := 28 + len(payload)
+	b[2], b[3] = byte(total>>8), byte(total)
+	copy(b[12:], net.ParseIP(src).To4())
+	copy(b[16:], net.ParseIP(dst).To4())
+	b[20], b[21], b[22], b[23] = byte(sport>>8), byte(sport), byte(dport>>8), byte(dport)
+	b[24], b[25] = byte((8+len(payload))>>8), byte(8+len(payload))
+	return append(b, payload...)
+}
+
+// The table shows each flow, its share encrypted and the evidence.
+func TestVerifyReadTable(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := wire.NewWriter(&buf, wire.LinkRaw, 65535)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wgInit := make([]byte, 148)
+	wgInit[0] = 1
+	wgData := make([]byte, 96)
+	wgData[0] = 4
+	for i, p := range [][]byte{
+		udp4("192.0.2.1", "192.0.2.2", 51820, 51820, wgInit),
+		udp4("192.0.2.1", "192.0.2.2", 51820, 51820, wgData),
+		udp4("192.0.2.1", "192.0.2.2", 5000, 514, []byte("<13>login failed for user=alice password=hunter2")),
+		udp4("192.0.2.1", "192.0.2.9", 5000, 514, []byte("not between A and B")),
+	} {
+		w.Write(wire.Record{Time: time.Unix(int64(i), 0), Data: p, OrigLen: len(p)})
+	}
+	w.Flush()
+	path := filepath.Join(t.TempDir(), "mixed.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runAuditCLI(t, "verify", "encryption", "--read", path, "--between", "192.0.2.1,192.0.2.2", "--format", "table", "--fail-on", "plaintext")
+	if code != ExitFindings {
+		t.Fatalf("exit = %d, want 1 (%s)", code, errOut)
+	}
+	for _, want := range []string{
+		"Source:   file " + path + ", 4 packets\n",
+		"Between:  192.0.2.1,192.0.2.2 (3 packets matched)\n",
+		"FLOW                                   PACKETS  WIRE BYTES  ENCRYPTED  CLASS\n",
+		"udp 192.0.2.1:51820 ⇄ 192.0.2.2:51820        2         300     100.0%  wireguard\n",
+		"udp 192.0.2.1:5000 ⇄ 192.0.2.2:514           1          76       0.0%  plaintext\n",
+		"    WireGuard messages: 1 handshake initiation, 0 response, 0 cookie, 1 data",
+		`    evidence: from 192.0.2.1:5000: "<13>login failed for user=alice password=hunter2" (entropy `,
+		"Total: 2 flows; payload bytes: wireguard 244, plaintext 48; encrypted share 83.6%\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}
