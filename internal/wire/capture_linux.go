@@ -59,6 +59,8 @@ func Capture(ctx context.Context, cfg CaptureConfig, fn func(Record) error) (Cap
 	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
 		return st, fmt.Errorf("capture on %s: attach filter: %w", cfg.Interface, err)
 	}
+	// A larger receive buffer rides out bursts; drops are counted either way.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
 		return st, fmt.Errorf("capture on %s: auxdata: %w", cfg.Interface, err)
 	}
