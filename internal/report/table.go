@@ -147,7 +147,7 @@ func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
 		writeScanTable(w, findings, r.Suppressed, opts)
 	case KindAudit:
 		writeAuditTable(w, findings, opts)
-	case KindNetpolLint:
+	case KindNetpolLint, KindLint:
 		writeLintTable(w, findings, opts)
 	}
 	writeWarnings(w, r.Warnings)
