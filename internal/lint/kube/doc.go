@@ -384,3 +384,28 @@ func lineOf(n *yaml.Node, path []any, def int) int {
 	}
 	return line
 }
+
+// Decode reads one object of a workload kind from JSON (an admission
+// review's object); ok is false for kinds that hold no pod.
+func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
+	pp, known := podPaths[kind]
+	if !known {
+		return nil, false, nil
+	}
+	obj := pp.new()
+	if err := json.Unmarshal(raw, obj); err != nil {
+		return nil, true, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	var om metav1.ObjectMeta
+	if m, ok := obj.(interface{ GetObjectMeta() metav1.Object }); ok {
+		if x, ok := m.GetObjectMeta().(*metav1.ObjectMeta); ok {
+			om = *x
+		}
+	}
+	w = &Workload{Kind: kind, Name: om.Name, Namespace: om.Namespace, MetaPath: pp.meta, SpecPath: pp.spec}
+	if w.Name == "" {
+		w.Name = om.GenerateName
+	}
+	w.Meta, w.Spec = podOf(obj)
+	return w, true, nil
+}
