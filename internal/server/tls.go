@@ -39,10 +39,10 @@ func TLSFromFiles(certFile, keyFile, clientCA string) (*tls.Config, error) {
 type keyPair struct {
 	cert, key string
 
-	mu       sync.Mutex
-	current  *tls.Certificate
-	modCert  time.Time
-	modKey   time.Time
+	mu      sync.Mutex
+	current *tls.Certificate
+	modCert time.Time
+	modKey  time.Time
 }
 
 func modTime(p string) time.Time {
