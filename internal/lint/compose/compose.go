@@ -115,33 +115,26 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		delete(raw, "include")
 	}
 	missing := map[string]bool{}
-	lookup := func(k string) (string, bool) {
-		if v, ok := opts.Env[k]; ok {
-			return v, true
-		}
-		missing[k] = true
-		return "", true
-	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
 		abs = file
 	}
-	details := types.ConfigDetails{
-		WorkingDir:  filepath.Dir(abs),
-		ConfigFiles: []types.ConfigFile{{Filename: abs, Config: raw}},
-		Environment: maps.Clone(opts.Env),
+	env := maps.Clone(opts.Env)
+	if env == nil {
+		env = map[string]string{}
 	}
-	project, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName("lint", true)
-		o.SkipInclude = true
-		o.SkipResolveEnvironment = true
-		o.SkipResolveLabels = true
-		o.SkipConsistencyCheck = true
-		o.ResolvePaths = false
-		o.Profiles = []string{"*"}
-		o.ResourceLoaders = []loader.ResourceLoader{onlyInputs{allowed: opts.Allowed, dir: filepath.Dir(abs)}}
-		o.Interpolate = &interpolation.Options{LookupValue: lookup, Substitute: template.Substitute, TypeCastMapping: o.Interpolate.TypeCastMapping}
-	})
+	var project *types.Project
+	// A required variable (${X:?msg}) that is not set stops the loader:
+	// lint goes on with a placeholder value and says so.
+	for range 32 {
+		project, err = load(ctx, abs, raw, env, lookup(env, missing), opts.Allowed)
+		m := requiredRe.FindStringSubmatch(fmt.Sprint(err))
+		if err == nil || m == nil {
+			break
+		}
+		env[m[1]] = "lockdown-lint-placeholder"
+		res.Warnings = append(res.Warnings, fmt.Sprintf("required variable %s is not set: linted with a placeholder value", m[1]))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -158,6 +151,64 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		res.Hits = append(res.Hits, c.hits...)
 	}
 	return res, nil
+}
+
+var requiredRe = regexp.MustCompile(`required variable (\w+) is missing a value`)
+
+// lookup resolves variables from env; one that is not set is blank (as
+// Compose does) and noted in missing.
+func lookup(env map[string]string, missing map[string]bool) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		missing[k] = true
+		return "", true
+	}
+}
+
+// load runs compose-go's loader on the decoded file: all profiles, no
+// include, env_file or label_file, paths as written.
+func load(ctx context.Context, abs string, raw map[string]any, env map[string]string, lookup func(string) (string, bool), allowed []string) (*types.Project, error) {
+	details := types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs, Config: deepCopy(raw)}},
+		Environment: env,
+	}
+	return loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName("lint", true)
+		o.SkipInclude = true
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
+		o.SkipConsistencyCheck = true
+		o.ResolvePaths = false
+		o.Profiles = []string{"*"}
+		o.ResourceLoaders = []loader.ResourceLoader{onlyInputs{allowed: allowed, dir: filepath.Dir(abs)}}
+		o.Interpolate = &interpolation.Options{LookupValue: lookup, Substitute: template.Substitute, TypeCastMapping: o.Interpolate.TypeCastMapping}
+	})
+}
+
+// deepCopy copies a decoded YAML tree: the loader changes what it is given.
+func deepCopy(v any) map[string]any {
+	var cp func(any) any
+	cp = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			m := make(map[string]any, len(t))
+			for k, v := range t {
+				m[k] = cp(v)
+			}
+			return m
+		case []any:
+			s := make([]any, len(t))
+			for i, v := range t {
+				s[i] = cp(v)
+			}
+			return s
+		}
+		return x
+	}
+	return cp(v).(map[string]any)
 }
 
 // onlyInputs lets `extends: file:` name only files that are inputs of the

@@ -231,7 +231,10 @@ func (l *linter) expand(s string) string {
 		if v, ok := l.args[name]; ok && v != "" {
 			return v
 		}
-		return sub[2]
+		if strings.Contains(m, ":-") {
+			return sub[2]
+		}
+		return m // unknown until build time
 	})
 }
 

@@ -24,7 +24,7 @@ func script(n *parser.Node) string {
 var (
 	// A download piped (or substituted) into an interpreter.
 	pipeShell = regexp.MustCompile(`\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+\S+=\S+\s+)*(/usr)?(/bin/)?(ba|z|da|k|fi)?sh\b|\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(python[0-9.]*|perl|ruby|node)\b|\b(ba|z|da)?sh\s+(-c\s+)?["']?\$\(\s*(curl|wget)\b|\b(ba|z|da)?sh\s+<\(\s*(curl|wget)\b`)
-	sudoRe    = regexp.MustCompile(`(^|[;&|(]\s*|\n\s*)sudo\s`)
+	sudoRe    = regexp.MustCompile(`(^|[;&|(\n])\s*sudo\s`)
 	insecure  = []struct {
 		re   *regexp.Regexp
 		what string
@@ -94,7 +94,7 @@ func (l *linter) run(n *parser.Node) {
 	if m := pipeShell.FindString(text); m != "" {
 		l.hit(rule.DFPipeShell, line, subj, "RUN %s", strings.TrimSpace(m))
 	}
-	if sudoRe.MatchString(" " + text) {
+	if sudoRe.MatchString(text) {
 		l.hit(rule.DFSudo, line, subj, "RUN uses sudo")
 	}
 	for _, in := range insecure {
