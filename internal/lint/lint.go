@@ -311,6 +311,10 @@ func detect(name string, data []byte) string {
 		return TypeKubernetes
 	case compose.IsCompose(data):
 		return TypeCompose
+	case yamlName(name) && !kube.ParsesAsYAML(data):
+		return TypeKubernetes // the parser reports where the YAML breaks
+	case dockerfile.Looks(data):
+		return TypeDockerfile
 	}
 	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
 	"github.com/lockdown-sec/lockdown/internal/lint/rule"
@@ -78,10 +79,29 @@ func (s *stage) root() *stage {
 	return s
 }
 
+// Looks reports whether data looks like a Dockerfile: its first
+// instruction is FROM, or ARG before FROM.
+func Looks(data []byte) bool {
+	for _, ln := range strings.Split(string(data), "\n") {
+		t := strings.TrimSpace(ln)
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		w, _, _ := strings.Cut(t, " ")
+		return strings.EqualFold(w, "FROM") || strings.EqualFold(w, "ARG")
+	}
+	return false
+}
+
 // Lint parses data (file names it in errors) and returns its hits.
 func Lint(file string, data []byte) ([]rule.Hit, error) {
 	res, err := parser.Parse(bytes.NewReader(data))
 	if err != nil {
+		return nil, parseError(file, err)
+	}
+	// BuildKit's own instruction checks (arguments, flags) find what
+	// `docker build` would refuse.
+	if _, _, err := instructions.Parse(res.AST, nil); err != nil {
 		return nil, parseError(file, err)
 	}
 	l := &linter{args: map[string]string{}}

@@ -126,6 +126,21 @@ func IsManifest(data []byte) bool {
 	return false
 }
 
+// ParsesAsYAML reports whether every document of data is valid YAML.
+func ParsesAsYAML(data []byte) bool {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+}
+
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
 // Parse reads the documents of one file. Documents of kinds it does not
@@ -231,7 +246,7 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 		line := root.Line
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			line = lineOf(root, fieldPath(te.Field), root.Line)
+			line = lineOfField(root, fieldPath(te.Field), root.Line)
 			return []error{&Error{File: f.Path, Line: line, Msg: fmt.Sprintf("%s: %s: got %s, want %s", id, te.Field, te.Value, typeWord(te))}}
 		}
 		return []error{&Error{File: f.Path, Line: line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "json: ")}}
@@ -408,4 +423,30 @@ func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
 	}
 	w.Meta, w.Spec = podOf(obj)
 	return w, true, nil
+}
+
+// lineOfField is lineOf for a JSON error's field path, which has no list
+// indexes: at a list it looks for the rest of the path in each item.
+func lineOfField(n *yaml.Node, path []any, def int) int {
+	n = deref(n)
+	if n == nil || len(path) == 0 {
+		return def
+	}
+	switch n.Kind {
+	case yaml.SequenceNode:
+		for _, it := range n.Content {
+			if l := lineOfField(it, path, 0); l > 0 {
+				return l
+			}
+		}
+		return def
+	case yaml.MappingNode:
+		key, _ := path[0].(string)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == key {
+				return lineOfField(n.Content[i+1], path[1:], n.Content[i].Line)
+			}
+		}
+	}
+	return def
 }
