@@ -116,7 +116,7 @@ func runLint(cmd *cobra.Command, g *globals, f lintFlags, paths []string) error 
 		}
 		var list *lint.Errors
 		if errors.As(err, &list) {
-			return badInput(lintErrors(list))
+			return badInput(lintErrors(g, list))
 		}
 		return badInput(err)
 	}
@@ -130,22 +130,22 @@ func runLint(cmd *cobra.Command, g *globals, f lintFlags, paths []string) error 
 	return g.emitReport(rep, format, fail)
 }
 
-// lintErrors is every bad input, one "file:line: message" a line (the
-// first 50, then a count).
-func lintErrors(list *lint.Errors) error {
-	const max = 50
-	var b strings.Builder
+// lintErrors returns the one error of a run, or writes every problem to
+// stderr, one "file:line: message" a line (the first 100), and returns
+// their count as the error.
+func lintErrors(g *globals, list *lint.Errors) error {
+	if len(list.Errs) == 1 {
+		return list.Errs[0]
+	}
+	const max = 100
 	for i, e := range list.Errs {
 		if i == max {
-			fmt.Fprintf(&b, "\n… and %d more errors", len(list.Errs)-max)
+			fmt.Fprintf(g.stderr, "… and %d more errors\n", len(list.Errs)-max)
 			break
 		}
-		if i > 0 {
-			b.WriteString("\n")
-		}
-		b.WriteString(e.Error())
+		fmt.Fprintln(g.stderr, e.Error())
 	}
-	return errors.New(b.String())
+	return fmt.Errorf("%d inputs could not be linted (listed above)", len(list.Errs))
 }
 
 // environ is the process environment as a map.

@@ -117,8 +117,10 @@ func Lint(file string, data []byte) ([]rule.Hit, error) {
 
 var lineRe = regexp.MustCompile(`(?i)line (\d+)`)
 
+var parseErrPrefix = regexp.MustCompile(`^dockerfile parse error on line \d+: `)
+
 func parseError(file string, err error) error {
-	e := &Error{File: file, Msg: err.Error()}
+	e := &Error{File: file, Msg: parseErrPrefix.ReplaceAllString(err.Error(), "")}
 	var loc interface{ Location() []parser.Range }
 	if asLoc(err, &loc) && len(loc.Location()) > 0 {
 		e.Line = loc.Location()[0].Start.Line
