@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -487,4 +488,21 @@ func TestAdmissionConcurrent(t *testing.T) {
 	slices.Sort(lat)
 	t.Logf("200 concurrent admission reviews over TLS (new connections): p50 %v, p90 %v, p99 %v, max %v",
 		lat[n/2], lat[n*9/10], lat[n*99/100-1], lat[n-1])
+}
+
+// BenchmarkAdmissionDecision: one review of a Deployment whose image has a
+// stored scan, through the handler (decode, PSS checks, store lookup,
+// response), without the network.
+func BenchmarkAdmissionDecision(b *testing.B) {
+	a := startAdmission(b, Admission{FailOn: "high", Level: "baseline"}, false)
+	body := review("bench", "CREATE", "Deployment", "shop", "api", false, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"api","image":"`+vulnImage+`"},{"name":"web","image":"`+cleanImage+`"}]}}}}`)
+	h := a.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/admission", bytes.NewReader(body)))
+		if rec.Code != 200 {
+			b.Fatalf("code %d: %s", rec.Code, rec.Body)
+		}
+	}
 }

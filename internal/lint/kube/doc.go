@@ -63,7 +63,7 @@ type File struct {
 	// Kinds counts every document by kind, read or not.
 	Kinds map[string]int
 
-	hasNetpol bool
+	netpolDocs []*yaml.Node // documents for the netpol loader
 }
 
 // Error is bad input at a line.
@@ -178,10 +178,17 @@ func Parse(path string, data []byte) (*File, error) {
 	if len(errs) > 0 {
 		return f, errors.Join(errs...)
 	}
-	if f.hasNetpol {
-		// The netpol loader reads those documents again, with its own
-		// positions; kinds it does not know are skipped.
-		objs, _, err := load.Parse(path, data, load.Options{SkipUnknownKinds: true})
+	if len(f.netpolDocs) > 0 {
+		// The netpol loader reads those documents (only those) again.
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		for _, d := range f.netpolDocs {
+			if err := enc.Encode(d); err != nil {
+				return f, &Error{File: path, Line: d.Line, Msg: err.Error()}
+			}
+		}
+		enc.Close()
+		objs, _, err := load.Parse(path, buf.Bytes(), load.Options{SkipUnknownKinds: true})
 		if err != nil {
 			return f, err
 		}
@@ -220,7 +227,7 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 		return errs
 	}
 	if netpolKinds[kind] {
-		f.hasNetpol = true // read with the netpol loader
+		f.netpolDocs = append(f.netpolDocs, root)
 		return nil
 	}
 	pp, ok := podPaths[kind]
