@@ -21,6 +21,8 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/lint/compose"
 	"github.com/lockdown-sec/lockdown/internal/lint/dockerfile"
@@ -319,6 +321,39 @@ func detect(name string, data []byte) string {
 	return ""
 }
 
+// kustomizePatches lists the patch files the kustomization in dir names
+// (patches[].path, patchesStrategicMerge).
+func kustomizePatches(dir string) []string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		var k struct {
+			Patches []struct {
+				Path string `json:"path"`
+			} `json:"patches"`
+			PatchesStrategicMerge []string `json:"patchesStrategicMerge"`
+		}
+		if yaml.Unmarshal(data, &k) != nil {
+			return nil
+		}
+		var out []string
+		for _, p := range k.Patches {
+			if p.Path != "" {
+				out = append(out, filepath.Join(dir, p.Path))
+			}
+		}
+		for _, p := range k.PatchesStrategicMerge {
+			if !strings.Contains(p, "\n") {
+				out = append(out, filepath.Join(dir, p))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
 func readInput(path string, r io.Reader) ([]byte, error) {
 	data, err := io.ReadAll(io.LimitReader(r, MaxFileSize+1))
 	if err != nil {
@@ -389,6 +424,7 @@ func collect(ctx context.Context, paths []string, cfg Config) ([]input, []string
 			continue
 		}
 		var files []string
+		patches := map[string]bool{}
 		err = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -396,6 +432,9 @@ func collect(ctx context.Context, paths []string, cfg Config) ([]input, []string
 			if d.IsDir() {
 				if path != p && (strings.HasPrefix(d.Name(), ".") || d.Name() == "node_modules" || d.Name() == "vendor") {
 					return filepath.SkipDir
+				}
+				for _, pf := range kustomizePatches(path) {
+					patches[pf] = true
 				}
 				if d.Name() == "templates" {
 					if _, err := os.Stat(filepath.Join(filepath.Dir(path), "Chart.yaml")); err == nil {
@@ -416,6 +455,9 @@ func collect(ctx context.Context, paths []string, cfg Config) ([]input, []string
 		}
 		slices.Sort(files)
 		for _, f := range files {
+			if patches[f] {
+				continue // a Kustomize patch is a partial object: lint `kustomize build` output
+			}
 			data, err := readFile(f)
 			if err != nil {
 				errs = append(errs, err)

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -456,4 +457,14 @@ func lineOfField(n *yaml.Node, path []any, def int) int {
 		}
 	}
 	return def
+}
+
+// Kinds lists the workload kinds lint and the admission webhook read.
+func Kinds() []string {
+	out := make([]string, 0, len(podPaths))
+	for k := range podPaths {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
