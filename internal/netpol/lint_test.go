@@ -3,6 +3,7 @@ package netpol
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"path/filepath"
 	"testing"
 
@@ -272,4 +273,28 @@ spec:
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
 	}
+}
+
+// lintWorld is issue 11's lint scale: 10,000 policies (8,000 Calico, 2,000
+// Kubernetes) in 3 tiers over 5,000 pods in 200 namespaces.
+func lintWorld(tb testing.TB) *Config {
+	tb.Helper()
+	r := rand.New(rand.NewPCG(2026, 15))
+	g := &gen{r: r, spec: genSpec{
+		namespaces: 200, pods: 5000, policies: 8000, k8sPolicies: 2000,
+		tiers: 3, sets: 20, apps: 10, replicas: 5,
+	}}
+	return g.build(tb)
+}
+
+// BenchmarkLint10k lints 10,000 policies over 5,000 endpoints (was 48 s for
+// 8,000 policies when every rule was compared with every earlier one).
+func BenchmarkLint10k(b *testing.B) {
+	cfg := lintWorld(b)
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		n = len(Lint(cfg))
+	}
+	b.ReportMetric(float64(n), "findings")
 }
