@@ -283,5 +283,3 @@ func containerdSockets(t *Target) []string {
 	}
 	return out
 }
-
-

@@ -224,4 +224,3 @@ func imageSecretHits(s *secretScanner, im *Image) []secretHit {
 	}
 	return out
 }
-
