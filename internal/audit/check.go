@@ -172,3 +172,13 @@ func ValidateChecks(checks []Check) error {
 func Select(checks []Check, include, exclude []string) ([]Check, error) {
 	return chk.Select(checks, Check.Info, include, exclude)
 }
+
+// Infos returns the Info of every check.
+func Infos() []Info {
+	checks := Checks()
+	out := make([]Info, len(checks))
+	for i, c := range checks {
+		out[i] = c.Info()
+	}
+	return out
+}

@@ -104,7 +104,7 @@ func TestSubsumes(t *testing.T) {
 			r(func(x *Rule) { x.Src.Nets = pfx("192.168.0.0/16") }), true},
 	}
 	for _, tt := range tests {
-		if got := subsumes(tt.a, tt.b); got != tt.want {
+		if got := (&linter{}).subsumes(tt.a, tt.b); got != tt.want {
 			t.Errorf("subsumes(%s) = %v, want %v", tt.name, got, tt.want)
 		}
 	}
