@@ -36,9 +36,9 @@ func managers(t *Target, s *Swarm) Result {
 	case m > 7:
 		return fail("%d managers (more than 7 slows consensus and widens the attack surface)", m)
 	case m%2 == 0:
-		return warn("%d managers of %d nodes: an even number adds no fault tolerance", m, n)
+		return warn("%s of %s: an even number adds no fault tolerance", count(m, "manager"), count(n, "node"))
 	}
-	return pass("%d managers of %d nodes", m, n)
+	return pass("%s of %s", count(m, "manager"), count(n, "node"))
 }
 
 var swarmListenInfo = Info{ID: "LD-SWM-702", CIS: "7.2", Title: "Swarm listens on a specific interface", Severity: model.SeverityMedium,
@@ -186,4 +186,12 @@ func listenAddrs(pid, port int) ([]string, error) {
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// count is "1 node", "3 nodes".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -240,7 +240,9 @@ func groupRow(g *grid, gr *checkGroup, withCIS, withNotes bool) {
 	}
 	g.text("      on: " + on)
 	if withNotes {
-		notes(g, f)
+		one := *f
+		one.Remediation = nameFix(f.Remediation, gr.scope, gr.subjects)
+		notes(g, &one)
 	}
 }
 
@@ -295,11 +297,21 @@ func writeSummary(w *bufio.Writer, kind string, all, bad []model.Finding, opts O
 	g.write(w, opts)
 }
 
+// nameFix puts the container's name for NAME in a fix that is for one
+// container.
+func nameFix(rem, scope string, subjects []string) string {
+	if scope == "container" && len(subjects) == 1 {
+		return strings.ReplaceAll(rem, "NAME", subjects[0])
+	}
+	return rem
+}
+
 // fix is one entry of the "fix first" list: one check, what it clears.
 type fix struct {
 	id, title, remediation, scope string
 	severity                      model.Severity
 	subjects                      int
+	first                         string // the first subject
 }
 
 // topFixList ranks the checks that failed by the most severe failure they
@@ -330,6 +342,9 @@ func topFixList(bad []model.Finding) []fix {
 		if k := f.RuleID + "\x00" + f.Subject; !seen[k] {
 			seen[k] = true
 			x.subjects++
+			if x.first == "" {
+				x.first = f.Subject
+			}
 		}
 		remCount[f.RuleID][f.Remediation]++
 	}
@@ -341,6 +356,9 @@ func topFixList(bad []model.Finding) []fix {
 			return cmp.Or(cmp.Compare(remCount[x.id][b], remCount[x.id][a]), cmp.Compare(len(a), len(b)), strings.Compare(a, b))
 		})
 		x.remediation = rems[0]
+		if x.subjects == 1 {
+			x.remediation = nameFix(x.remediation, x.scope, []string{x.first})
+		}
 	}
 	slices.SortStableFunc(out, func(a, b *fix) int {
 		return cmp.Or(cmp.Compare(b.severity, a.severity), cmp.Compare(b.subjects, a.subjects), naturalCompare(a.id, b.id))
