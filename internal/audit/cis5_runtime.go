@@ -211,8 +211,8 @@ var sshdInfo = Info{ID: "LD-CTR-327", CIS: "5.7", Title: "No SSH server runs in 
 	Rationale:   "An SSH server in a container is one more way in, with its own keys and users to manage; docker exec gives access without it.",
 	Remediation: "remove sshd from the image (use docker exec, or a bastion outside the container), rebuild it, and recreate the container from the new image"}
 
-// noSSHD: 5.7, from the process list the Engine API's top returns (no exec
-// in the container).
+// noSSHD: 5.7, from the container's process list: /proc on the daemon's
+// host, else the Engine API's top (never an exec in the container).
 func noSSHD(t *Target, c *container.InspectResponse) Result {
 	ps := t.Container.Processes
 	if ps == nil {
@@ -242,9 +242,9 @@ func noSSHD(t *Target, c *container.InspectResponse) Result {
 		}
 	}
 	if len(bad) > 0 {
-		return fail("sshd runs (from the engine's top): %s", strings.Join(bad, "; "))
+		return fail("sshd runs: %s", strings.Join(bad, "; "))
 	}
-	return pass("no sshd among %d processes (from the engine's top)", len(ps.Processes))
+	return pass("no sshd among %d processes", len(ps.Processes))
 }
 
 var privilegedPortInfo = Info{ID: "LD-CTR-324", CIS: "5.8", Title: "No privileged host port is published", Severity: model.SeverityMedium,

@@ -264,6 +264,21 @@ func TestSection5(t *testing.T) {
 	if f := find(rep.Findings, p+"hostpid", "LD-CTR-311"); f == nil || !strings.HasPrefix(f.Remediation, "recreate the container") || !strings.Contains(f.Remediation, "Compose: remove pid: host") {
 		t.Errorf("LD-CTR-311 fix = %+v, want recreate with the docker run and Compose change", f)
 	}
+	// Seen as a remote engine (no host view): the process lists come from
+	// the Engine API's top instead of /proc, with the same verdicts.
+	remote := *cfg
+	remote.Containers = []string{p + "sshd", p + "hardened", p + "hostpid"}
+	remote.Include = []string{"LD-CTR-327"}
+	remote.HostChecks = audit.HostOff
+	rrep, err := audit.Run(context.Background(), remote)
+	if err != nil {
+		t.Fatalf("Run without host checks: %v", err)
+	}
+	for name, want := range map[string]string{p + "sshd": model.StatusFail, p + "hardened": model.StatusPass, p + "hostpid": model.StatusPass} {
+		if f := find(rrep.Findings, name, "LD-CTR-327"); f == nil || f.Status != want {
+			t.Errorf("LD-CTR-327 from top on %s = %+v, want %s", name, f, want)
+		}
+	}
 	if rep.Meta["containers"] != "31" {
 		t.Errorf("meta containers = %s, want 31", rep.Meta["containers"])
 	}

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // findDaemonPID finds the process that serves the Engine API at endpoint,
@@ -266,4 +268,68 @@ func readEnviron(pid int) (map[string]string, error) {
 		}
 	}
 	return env, nil
+}
+
+// containerProcesses lists, in one pass over /proc, the processes of the
+// given containers (full IDs) as the engine's top does: by the container
+// ID in the process's cgroup path (/docker/ID, docker-ID.scope,
+// libpod-ID.scope), so --pid host containers get only their own. Nothing
+// runs in the containers and no ps is started. Kernel threads (empty
+// command lines) are left out.
+func containerProcesses(ids []string) (map[string]*container.TopResponse, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("read /proc: %w", err)
+	}
+	out := map[string]*container.TopResponse{}
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		id := cgroupContainer(cg, want)
+		if id == "" {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil || len(cmd) == 0 {
+			continue
+		}
+		r := out[id]
+		if r == nil {
+			r = &container.TopResponse{Titles: []string{"PID", "COMMAND"}}
+			out[id] = r
+		}
+		r.Processes = append(r.Processes, []string{p.Name(), strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))})
+	}
+	return out, nil
+}
+
+// cgroupContainer returns the wanted container ID that a /proc/PID/cgroup
+// names, or "".
+func cgroupContainer(cg []byte, want map[string]bool) string {
+	for line := range strings.SplitSeq(string(cg), "\n") {
+		_, path, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		_, path, _ = strings.Cut(path, ":")
+		for part := range strings.SplitSeq(path, "/") {
+			part = strings.TrimSuffix(part, ".scope")
+			if i := strings.LastIndexAny(part, "-"); i >= 0 {
+				part = part[i+1:]
+			}
+			if len(part) == 64 && want[part] {
+				return part
+			}
+		}
+	}
+	return ""
 }

@@ -483,15 +483,39 @@ func TestSSHD(t *testing.T) {
 		status string
 		ev     string
 	}{
-		{"sshd", top("/usr/sbin/sshd -D", "sleep 3600"), model.StatusFail, "sshd runs (from the engine's top): pid 100: /usr/sbin/sshd -D"},
-		{"session", top("sleep 1", "sshd: root@pts/0"), model.StatusFail, "sshd runs (from the engine's top): pid 101: sshd: root@pts/0"},
-		{"none", top("nginx: master process", "/bin/sshd-helper"), model.StatusPass, "no sshd among 2 processes (from the engine's top)"},
+		{"sshd", top("/usr/sbin/sshd -D", "sleep 3600"), model.StatusFail, "sshd runs: pid 100: /usr/sbin/sshd -D"},
+		{"session", top("sleep 1", "sshd: root@pts/0"), model.StatusFail, "sshd runs: pid 101: sshd: root@pts/0"},
+		{"none", top("nginx: master process", "/bin/sshd-helper"), model.StatusPass, "no sshd among 2 processes"},
 		{"no top", nil, model.StatusSkip, "the engine did not list the container's processes: unknown error"},
 	}
 	for _, c := range cases {
 		r := checkOf(t, "LD-CTR-327").Run(context.Background(), &Target{Daemon: &Daemon{}, Container: &Container{Name: "c", Inspect: ins, Processes: c.ps}})
 		if r.Status != c.status || r.Evidence != c.ev {
 			t.Errorf("LD-CTR-327(%s) = %s %q, want %s %q", c.name, r.Status, r.Evidence, c.status, c.ev)
+		}
+	}
+}
+
+func TestCgroupContainer(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	want := map[string]bool{id: true}
+	cases := map[string]string{
+		"cgroup v1 cgroupfs": "9:name=systemd:/docker/" + id + "\n8:pids:/docker/" + id + "\n",
+		"cgroup v2 systemd":  "0::/system.slice/docker-" + id + ".scope\n",
+		"podman":             "0::/machine.slice/libpod-" + id + ".scope/container\n",
+		"cgroup parent":      "8:pids:/ld15cg/" + id + "\n",
+		"another container":  "8:pids:/docker/" + strings.Repeat("cd", 32) + "\n",
+		"host process":       "9:name=systemd:/\n8:pids:/\n",
+		"malformed":          "garbage",
+	}
+	for name, cg := range cases {
+		got := cgroupContainer([]byte(cg), want)
+		exp := id
+		if strings.HasPrefix(name, "another") || name == "host process" || name == "malformed" {
+			exp = ""
+		}
+		if got != exp {
+			t.Errorf("cgroupContainer(%s) = %q, want %q", name, got, exp)
 		}
 	}
 }
