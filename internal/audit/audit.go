@@ -366,6 +366,10 @@ func collectHost(ctx context.Context, cfg Config, d *Daemon, log *slog.Logger) (
 		d.ConfigReason = "host checks are off (--host-checks=off)"
 		return nil, "host checks are off (--host-checks=off)"
 	}
+	if d.Podman {
+		d.ConfigReason = "the engine is Podman, which has no daemon.json or dockerd command line (its settings are in containers.conf)"
+		return nil, "the engine is Podman: Docker's host files, units and audit rules do not apply"
+	}
 	pid, err := findDaemonPID(ctx, d.Endpoint)
 	if err != nil {
 		d.ConfigReason = "dockerd is not visible from here: " + err.Error()

@@ -160,6 +160,9 @@ func runcVulns(ctx context.Context, t *Target) Result {
 }
 
 func componentVulnsResult(ctx context.Context, t *Target, component, raw, where string, modules ...string) Result {
+	if t.Daemon.Podman && component != "runc" {
+		return notApplicable("the engine is Podman, which is neither Docker Engine nor uses containerd")
+	}
 	if raw == "" {
 		return skip("the engine does not report a %s version (%s)", component, where)
 	}
@@ -224,6 +227,9 @@ func componentVulnsResult(ctx context.Context, t *Target, component, raw, where 
 
 // engineLine: 1.2.2, the release line.
 func engineLine(ctx context.Context, t *Target) Result {
+	if t.Daemon.Podman {
+		return notApplicable("the engine is Podman, not Docker Engine")
+	}
 	raw, _ := engineVersion(t)
 	if t.Advisories == nil {
 		return skip("no advisory database given (lockdown db update, or --osv-zip)")
@@ -276,8 +282,11 @@ func engineUpgrade(ctx context.Context, adv Advisories, v string) (string, error
 // /version, or from /info's commit fields.
 func componentVersion(t *Target, name string) (string, string) {
 	for _, c := range t.Daemon.Version.Components {
-		if strings.EqualFold(c.Name, name) {
-			return c.Version, "/version components." + c.Name
+		// Podman names its runtime "OCI Runtime (runc)", with the output
+		// of runc --version as the version.
+		if strings.EqualFold(c.Name, name) || strings.EqualFold(c.Name, "OCI Runtime ("+name+")") {
+			v, _, _ := strings.Cut(c.Version, "\n")
+			return strings.TrimPrefix(v, name+" version "), "/version components." + c.Name
 		}
 	}
 	switch name {

@@ -38,6 +38,9 @@ var iccInfo = Info{ID: "LD-DKR-115", CIS: "2.2", Severity: model.SeverityMedium,
 
 // icc: 2.2.
 func icc(t *Target) Result {
+	if t.Daemon.Podman {
+		return notApplicable("Podman has no icc setting: containers on one network reach each other, so isolate them with separate networks (podman network create)")
+	}
 	br := t.Daemon.Bridge
 	if br == nil {
 		c := t.Daemon.Config
@@ -203,7 +206,11 @@ func userns(t *Target) Result {
 	if secOpt(t, "rootless") != "" {
 		return pass("the daemon runs rootless (/info SecurityOptions: name=rootless): container root maps to an unprivileged user")
 	}
-	return fail("/info SecurityOptions has no name=userns: %s", strings.Join(t.Daemon.Info.SecurityOptions, " "))
+	r := fail("/info SecurityOptions has no name=userns: %s", strings.Join(t.Daemon.Info.SecurityOptions, " "))
+	if t.Daemon.Podman {
+		r.Remediation = `run Podman rootless, or set userns = "auto" in the [containers] table of containers.conf`
+	}
+	return r
 }
 
 var cgroupParentInfo = Info{ID: "LD-DKR-125", CIS: "2.10", Severity: model.SeverityLow, Tags: []string{"cis", "resources"},
@@ -252,6 +259,9 @@ var authzInfo = Info{ID: "LD-DKR-121", CIS: "2.12", Severity: model.SeverityMedi
 
 // authzPlugin: 2.12.
 func authzPlugin(t *Target) Result {
+	if t.Daemon.Podman {
+		return notApplicable("Podman has no authorization plugins: who can open its socket is the control")
+	}
 	if a := t.Daemon.Info.Plugins.Authorization; len(a) > 0 {
 		return pass("/info Plugins.Authorization: %s", strings.Join(a, ", "))
 	}
@@ -272,7 +282,11 @@ func centralLogging(t *Target) Result {
 	case "none":
 		return fail("/info LoggingDriver: none (container logs are discarded)")
 	case "json-file", "local", "k8s-file", "":
-		return warn("/info LoggingDriver: %s (logs stay on the host)", orDefault(d, "unknown"))
+		r := warn("/info LoggingDriver: %s (logs stay on the host)", orDefault(d, "unknown"))
+		if t.Daemon.Podman {
+			r.Remediation = `set log_driver = "journald" in the [containers] table of containers.conf and forward the journal`
+		}
+		return r
 	default:
 		return pass("/info LoggingDriver: %s", d)
 	}
@@ -305,6 +319,9 @@ var liveRestoreInfo = Info{ID: "LD-DKR-117", CIS: "2.15", Severity: model.Severi
 
 // liveRestore: 2.15.
 func liveRestore(t *Target) Result {
+	if t.Daemon.Podman {
+		return pass("Podman runs each container under its own conmon: containers outlive the API service")
+	}
 	if t.Daemon.Info.LiveRestoreEnabled {
 		return pass("/info LiveRestoreEnabled: true")
 	}
@@ -355,6 +372,9 @@ var experimentalInfo = Info{ID: "LD-DKR-112", CIS: "2.18", Severity: model.Sever
 
 // noExperimental: 2.18.
 func noExperimental(t *Target) Result {
+	if t.Daemon.Podman {
+		return notApplicable("Podman's Docker-compatible API always reports ExperimentalBuild: true")
+	}
 	if t.Daemon.Info.ExperimentalBuild {
 		return fail("/info ExperimentalBuild: true")
 	}

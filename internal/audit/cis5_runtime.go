@@ -446,6 +446,10 @@ func ulimitOverride(t *Target, c *container.InspectResponse) Result {
 	}
 	if len(us) > 0 {
 		slices.Sort(us)
+		if t.Daemon.Podman {
+			// Podman reports every limit it sets, its defaults included.
+			return info("HostConfig.Ulimits (Podman reports its defaults too): %s", strings.Join(us, ", "))
+		}
 		return warn("HostConfig.Ulimits: %s: confirm they are needed", strings.Join(us, ", "))
 	}
 	return pass("HostConfig.Ulimits: none (the daemon's defaults apply)")
