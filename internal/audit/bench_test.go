@@ -28,7 +28,7 @@ func BenchmarkAudit(b *testing.B) {
 	}
 	testutil.RequireDocker(b)
 	img := testutil.AlpineImage(b, testImage, `CMD ["sleep","3600"]`)
-	p := "ld15-" + strings.TrimPrefix(testutil.UniquePrefix(b, "b"), "b-")
+	p := testutil.UniquePrefix(b, "ld15")
 	names := make([]string, n)
 	var g errgroup.Group
 	g.SetLimit(8)
@@ -83,7 +83,7 @@ func BenchmarkAudit(b *testing.B) {
 func BenchmarkContainerChecks(b *testing.B) {
 	testutil.RequireDocker(b)
 	img := testutil.AlpineImage(b, testImage, `CMD ["sleep","3600"]`)
-	name := "ld15-" + strings.TrimSuffix(strings.TrimPrefix(testutil.UniquePrefix(b, "b"), "b-"), "-")
+	name := strings.TrimSuffix(testutil.UniquePrefix(b, "ld15"), "-")
 	testutil.RunContainer(b, name, "--label", "lockdown.test=ld15", "--network", "none", "-v", "/etc:/host/etc:ro", img)
 	eng, err := audit.NewEngine("")
 	if err != nil {

@@ -115,7 +115,7 @@ func TestSection5(t *testing.T) {
 	cfg := engine(t)
 	testImages(t)
 	sshd := testutil.GoBinary(t, sshdProgram)
-	p := "ld15-" + strings.TrimPrefix(testutil.UniquePrefix(t, "s5"), "s5-")
+	p := testutil.UniquePrefix(t, "ld15")
 	net := p + "net"
 	testutil.Docker(t, "network", "create", "--label", "lockdown.test=ld15", net)
 	t.Cleanup(func() { exec.Command("docker", "network", "rm", net).Run() })
@@ -367,8 +367,8 @@ func TestImageSecretsAndRemoteAdd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(df), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tag := strings.TrimSuffix(testutil.UniquePrefix(t, "lockdown-test/audit-secrets"), "-") + ":latest"
-	cmd := exec.Command("docker", "build", "--build-arg", "GITHUB_TOKEN="+ghToken, "-t", tag, dir)
+	tag := testutil.UniquePrefix(t, "ld15") + "secrets:latest"
+	cmd := exec.Command("docker", "build", "--label", "lockdown.test=ld15", "--build-arg", "GITHUB_TOKEN="+ghToken, "-t", tag, dir)
 	cmd.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("docker build: %v\n%s", err, out)
@@ -417,10 +417,10 @@ func TestImageSecretsAndRemoteAdd(t *testing.T) {
 func TestContainerRemovedMidAudit(t *testing.T) {
 	cfg := engine(t)
 	testImages(t)
-	p := testutil.UniquePrefix(t, "ldaudit")
+	p := testutil.UniquePrefix(t, "ld15")
 	keep, gone := p+"keep", p+"gone"
-	testutil.RunContainer(t, keep, "--network", "none", testImage)
-	testutil.RunContainer(t, gone, "--network", "none", testImage)
+	testutil.RunContainer(t, keep, "--label", "lockdown.test=ld15", "--network", "none", testImage)
+	testutil.RunContainer(t, gone, "--label", "lockdown.test=ld15", "--network", "none", testImage)
 	cfg.Containers = []string{keep, gone}
 	cfg.Include = []string{"container"}
 	cfg.Engine = &removingEngine{Engine: cfg.Engine, remove: gone}
@@ -525,8 +525,8 @@ func (failingImagesEngine) ImageList(context.Context, image.ListOptions) ([]imag
 func TestPartialResults(t *testing.T) {
 	cfg := engine(t)
 	testImages(t)
-	name := strings.TrimSuffix(testutil.UniquePrefix(t, "ldaudit"), "-")
-	testutil.RunContainer(t, name, "--network", "none", testImage)
+	name := strings.TrimSuffix(testutil.UniquePrefix(t, "ld15"), "-")
+	testutil.RunContainer(t, name, "--label", "lockdown.test=ld15", "--network", "none", testImage)
 	cfg.Engine = failingImagesEngine{cfg.Engine}
 	rep, err := audit.Run(context.Background(), *cfg)
 	if err == nil || !strings.Contains(err.Error(), "list images: connection reset by peer") {

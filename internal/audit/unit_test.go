@@ -392,6 +392,30 @@ func TestImageLogic(t *testing.T) {
 	}
 }
 
+// TestUpdateAlone: CIS 4.7 on build history as both builders record it.
+func TestUpdateAlone(t *testing.T) {
+	cases := []struct {
+		step string
+		want string
+	}{
+		{"/bin/sh -c apt-get update", model.StatusFail},
+		{"RUN /bin/sh -c apk update # buildkit", model.StatusFail},
+		{"/bin/sh -c yum -y makecache", model.StatusFail},
+		{"/bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl", model.StatusPass},
+		{"/bin/sh -c apk update && apk add curl", model.StatusPass},
+		{"/bin/sh -c dnf -y update", model.StatusFail},
+		{"/bin/sh -c apt-get upgrade -y", model.StatusPass},
+		{"/bin/sh -c #(nop)  CMD [\"sh\"]", model.StatusPass},
+	}
+	for _, c := range cases {
+		im := &Image{Name: "x", History: []image.HistoryResponseItem{{CreatedBy: c.step}}}
+		r := checkOf(t, "LD-IMG-406").Run(context.Background(), &Target{Daemon: &Daemon{}, Image: im})
+		if r.Status != c.want {
+			t.Errorf("LD-IMG-406(%q) = %s %q, want %s", c.step, r.Status, r.Evidence, c.want)
+		}
+	}
+}
+
 func TestBaseline(t *testing.T) {
 	f := func(id, subject, status, ev string) model.Finding {
 		return model.Finding{Kind: model.KindPosture, RuleID: id, Subject: subject, Scope: ScopeContainer, Status: status, Evidence: ev}
