@@ -119,6 +119,7 @@ type linter struct {
 	byEq     map[[2]string][]int // label key and value → classes that have it
 	matching map[string][]int    // selector string → classes it matches, ascending
 	conj     map[*selector.Selector][]string
+	scratch  []*Policy
 }
 
 func (l *linter) add(f model.Finding) {
@@ -290,6 +291,14 @@ func (l *linter) shadowed() {
 // shadowedIn finds the shadowed rules of p in direction d; cands are the
 // indexes in pols of the earlier policies that may cover p, ascending.
 func (l *linter) shadowedIn(p *Policy, d Direction, pols []*Policy, cands []int) {
+	// The earlier policies for d that apply to all of p's endpoints.
+	covering := l.scratch[:0]
+	for _, qi := range cands {
+		if q := pols[qi]; q.Applies(d) && l.covers(q.Selector, p.Selector) {
+			covering = append(covering, q)
+		}
+	}
+	l.scratch = covering
 	rules := p.Rules(d)
 	for j := range rules {
 		rj := &rules[j]
@@ -303,13 +312,9 @@ func (l *linter) shadowedIn(p *Policy, d Direction, pols []*Policy, cands []int)
 				break
 			}
 		}
-		for _, qi := range cands {
+		for _, q := range covering {
 			if by != "" {
 				break
-			}
-			q := pols[qi]
-			if !q.Applies(d) || !l.covers(q.Selector, p.Selector) {
-				continue
 			}
 			for i := range q.Rules(d) {
 				ri := &q.Rules(d)[i]
