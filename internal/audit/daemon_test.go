@@ -45,7 +45,7 @@ func startDaemon(t *testing.T, args []string, daemonJSON map[string]any) *testDa
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.RequireCmd(t, "dockerd", "ip", "nsenter")
-	dir, err := os.MkdirTemp("", "ldd")
+	dir, err := os.MkdirTemp("", "ld15d")
 	if err != nil {
 		t.Fatal(err)
 	}
