@@ -205,7 +205,7 @@ func TestSection5(t *testing.T) {
 	}
 	cfg.Containers = names
 	cfg.AllContainers = true
-	cfg.Include = []string{"container", "host"}
+	cfg.Include = []string{"container", "host", "image", "sprawl"}
 	rep, err := audit.Run(context.Background(), *cfg)
 	if err != nil {
 		t.Fatalf("Run: %v", err)
@@ -279,8 +279,26 @@ func TestSection5(t *testing.T) {
 			t.Errorf("LD-CTR-327 from top on %s = %+v, want %s", name, f, want)
 		}
 	}
-	if rep.Meta["containers"] != "31" {
-		t.Errorf("meta containers = %s, want 31", rep.Meta["containers"])
+	if rep.Meta["containers"] != "31" || rep.Meta["images"] != "1" {
+		t.Errorf("meta containers, images = %s, %s; want 31 and their 1 image", rep.Meta["containers"], rep.Meta["images"])
+	}
+	ifails, _ := statusSets(rep.Findings, audit.ScopeImage)
+	if diff := gocmp.Diff(map[string][]string{testImage: {"LD-IMG-401", "LD-IMG-402"}}, ifails); diff != "" {
+		t.Errorf("image FAIL IDs (-want +got):\n%s", diff)
+	}
+	// Sprawl among the selected containers: the ones that are not running.
+	var stopped []string
+	for name, ok := range running {
+		if !ok {
+			stopped = append(stopped, name)
+		}
+	}
+	if f := find(rep.Findings, "daemon", "LD-OPS-602"); f == nil || f.Status != model.StatusWarn ||
+		!strings.HasPrefix(f.Evidence, fmt.Sprintf("%d stopped and %d running containers", len(stopped), 31-len(stopped))) {
+		t.Errorf("LD-OPS-602 = %+v, want WARN with %d stopped", f, len(stopped))
+	}
+	if f := find(rep.Findings, "daemon", "LD-OPS-601"); f == nil || f.Status != model.StatusPass {
+		t.Errorf("LD-OPS-601 = %+v, want PASS (the one image is used)", f)
 	}
 	// The table: the summary first, the worst failure first.
 	out := writeReport(t, rep, "table")
