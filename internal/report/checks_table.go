@@ -254,7 +254,7 @@ func writeSummary(w *bufio.Writer, kind string, all, bad []model.Finding, opts O
 	}
 	var parts []string
 	for _, s := range []string{model.StatusFail, model.StatusWarn, model.StatusPass, model.StatusInfo, model.StatusSkip} {
-		if by[s] > 0 || s == model.StatusFail {
+		if by[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", s, by[s]))
 		}
 	}
@@ -270,7 +270,7 @@ func writeSummary(w *bufio.Writer, kind string, all, bad []model.Finding, opts O
 	w.WriteString("Summary\n")
 	writeIndentedHeader(w, "  ", kv)
 
-	fixes := topFixList(bad)
+	fixes := topFixList(bad, kind == KindNetpolLint)
 	if len(fixes) == 0 {
 		return
 	}
@@ -315,15 +315,16 @@ type fix struct {
 }
 
 // topFixList ranks the checks that failed by the most severe failure they
-// clear, then by how many subjects they fix.
-func topFixList(bad []model.Finding) []fix {
+// clear, then by how many subjects they fix. Lint findings are warnings:
+// with warnings set, they count too.
+func topFixList(bad []model.Finding, warnings bool) []fix {
 	byID := map[string]*fix{}
 	seen := map[string]bool{}
 	remCount := map[string]map[string]int{}
 	var out []*fix
 	for i := range bad {
 		f := &bad[i]
-		if f.Status != model.StatusFail && f.Status != "" {
+		if f.Status != model.StatusFail && f.Status != "" && !(warnings && f.Status == model.StatusWarn) {
 			continue
 		}
 		x, ok := byID[f.RuleID]
