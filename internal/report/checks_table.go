@@ -32,6 +32,7 @@ var metaLabels = map[string]string{
 	"runcVersion": "runc", "endpoint": "Endpoint", "hostChecks": "Host checks", "swarm": "Swarm",
 	"containers": "Containers audited", "images": "Images audited", "score": "",
 	"baselineAccepted": "Accepted by the baseline", "policies": "Policies", "endpoints": "Endpoints", "rules": "Lint rules run",
+	"felixConfigurations": "FelixConfigurations", "ipPools": "IP pools", "nodes": "Nodes", "underlayMTU": "Underlay MTU",
 }
 
 // metaOrder is the header order of known Meta keys; others follow.
@@ -50,16 +51,30 @@ func metaLabel(k string) string {
 	if l, ok := metaLabels[k]; ok {
 		return l
 	}
+	// camelCase to words; a run of capitals is an acronym ("maxMTUSize" →
+	// "Max MTU size").
+	rs := []rune(k)
 	var b strings.Builder
-	for i, r := range k {
+	for i, r := range rs {
+		upper := unicode.IsUpper(r)
 		switch {
 		case i == 0:
 			b.WriteRune(unicode.ToUpper(r))
-		case unicode.IsUpper(r):
-			b.WriteByte(' ')
-			b.WriteRune(unicode.ToLower(r))
-		default:
+			continue
+		case !upper:
 			b.WriteRune(r)
+			continue
+		}
+		prevUpper := unicode.IsUpper(rs[i-1])
+		nextLower := i+1 < len(rs) && unicode.IsLower(rs[i+1])
+		acronym := prevUpper || (i+1 < len(rs) && unicode.IsUpper(rs[i+1]))
+		if !prevUpper || nextLower {
+			b.WriteByte(' ')
+		}
+		if acronym && !(nextLower && prevUpper) {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune(unicode.ToLower(r))
 		}
 	}
 	return b.String()
@@ -134,7 +149,10 @@ func where(scope string, subjects []string) string {
 	if len(subjects) == 1 {
 		return groupTitle(scope, subjects[0])
 	}
-	noun := cmp.Or(scopePlural[scope], "subjects")
+	noun := cmp.Or(scopePlural[scope], scope+"s")
+	if scope == "" {
+		noun = "subjects"
+	}
 	names := subjects
 	more := ""
 	if len(names) > 3 {
@@ -146,12 +164,12 @@ func where(scope string, subjects []string) string {
 // countSubjects is "2 containers", "the daemon", "1 image".
 func countSubjects(scope string, n int) string {
 	switch {
-	case n == 1 && scopePlural[scope] == "":
-		return "the " + cmp.Or(scope, "target")
-	case n == 1:
-		return "1 " + scope
+	case scope == "daemon" || scope == "host" || scope == "swarm":
+		return "the " + scope
+	case scope == "":
+		return plural(n, "subject", "subjects")
 	}
-	return strconv.Itoa(n) + " " + cmp.Or(scopePlural[scope], "subjects")
+	return plural(n, scope, cmp.Or(scopePlural[scope], scope+"s"))
 }
 
 // writeChecksTable writes an audit or lint report: header, summary, the

@@ -72,7 +72,8 @@ func cmpLines(want, got []string) string {
 }
 
 func TestMetaLabel(t *testing.T) {
-	for k, want := range map[string]string{"apiVersion": "API version", "baselineAccepted": "Accepted by the baseline", "someNewKey": "Some new key", "score": ""} {
+	for k, want := range map[string]string{"apiVersion": "API version", "baselineAccepted": "Accepted by the baseline", "someNewKey": "Some new key", "score": "",
+		"maxMTUSize": "Max MTU size", "dbURL": "Db URL", "underlayMTU": "Underlay MTU"} {
 		if got := metaLabel(k); got != want {
 			t.Errorf("metaLabel(%q) = %q, want %q", k, got, want)
 		}
