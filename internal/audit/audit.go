@@ -218,7 +218,9 @@ func Run(ctx context.Context, cfg Config) (*model.Report, error) {
 		// per container.
 		if g, ok := c.(HostGated); ok {
 			if r := g.Gate(&base); r != nil {
-				r.Evidence += fmt.Sprintf(" (all %d audited containers)", len(ctrs)+len(gone))
+				if n := len(ctrs) + len(gone); n > 0 {
+					r.Evidence += fmt.Sprintf(" (all %d audited containers)", n)
+				}
 				add(c, ScopeHost, ScopeHost, *r)
 				continue
 			}
