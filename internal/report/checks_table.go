@@ -330,6 +330,7 @@ type fix struct {
 	severity                      model.Severity
 	subjects                      int
 	first                         string // the first subject
+	titles                        map[string]bool
 }
 
 // topFixList ranks the checks that failed by the most severe failure they
@@ -347,7 +348,7 @@ func topFixList(bad []model.Finding, warnings bool) []fix {
 		}
 		x, ok := byID[f.RuleID]
 		if !ok {
-			x = &fix{id: f.RuleID, title: f.Title, scope: f.Scope}
+			x = &fix{id: f.RuleID, title: f.Title, scope: f.Scope, titles: map[string]bool{}}
 			byID[f.RuleID] = x
 			remCount[f.RuleID] = map[string]int{}
 			out = append(out, x)
@@ -366,6 +367,7 @@ func topFixList(bad []model.Finding, warnings bool) []fix {
 			}
 		}
 		remCount[f.RuleID][f.Remediation]++
+		x.titles[f.Title] = true
 	}
 	for _, x := range out {
 		// The fix most of its failures name (ties: the shortest, then in
@@ -377,6 +379,10 @@ func topFixList(bad []model.Finding, warnings bool) []fix {
 		x.remediation = rems[0]
 		if x.subjects == 1 {
 			x.remediation = nameFix(x.remediation, x.scope, []string{x.first})
+		}
+		if n := len(x.titles); n > 1 {
+			// Lint titles name the rule that failed: one example.
+			x.title += fmt.Sprintf(" (and %d more)", n-1)
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *fix) int {
