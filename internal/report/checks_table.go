@@ -354,7 +354,7 @@ func topFixList(bad []model.Finding, warnings bool) []fix {
 			out = append(out, x)
 		}
 		if f.Severity > x.severity {
-			x.severity = f.Severity
+			x.severity, x.title = f.Severity, f.Title // the worst as the example
 		}
 		if x.scope != f.Scope {
 			x.scope = ""
