@@ -64,7 +64,7 @@ count. --show-passed lists the passed and skipped checks too.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAuditDocker(cmd, g, f) },
 	}
 	fl := cmd.Flags()
-	addCheckFlags(cmd, &f.checks, &f.skip, &f.listChecks, &f.showPassed, "tags, scopes (daemon, host, container, image, swarm)")
+	addCheckFlags(cmd, &f.checks, &f.skip, &f.listChecks, &f.showPassed, "tags, scopes (daemon, host, container, image, swarm) or cis:ID")
 	fl.StringSliceVar(&f.containers, "container", nil, "audit only these containers (`NAME`s or ID prefixes) and their images")
 	fl.BoolVar(&f.all, "all", false, "include stopped containers")
 	addFailOn(cmd, &f.failOn)

@@ -652,7 +652,7 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 	}
 	in.flags(cmd)
 	addFailOn(cmd, &failOn)
-	addCheckFlags(cmd, &include, &exclude, &list, &showPassed, "lint rule IDs, tags or the scope policy")
+	addCheckFlags(cmd, &include, &exclude, &list, &showPassed, "tags (default-deny, exposure, rules, selectors, tiers)")
 	return cmd
 }
 

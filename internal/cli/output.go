@@ -206,7 +206,7 @@ func writeJSON(w io.Writer, v any) error {
 // the same for every checker; what names what the selectors match.
 func addCheckFlags(cmd *cobra.Command, include, exclude *[]string, list, showPassed *bool, what string) {
 	fl := cmd.Flags()
-	fl.StringSliceVar(include, "check", nil, "run only these checks: `ID`s, "+what+" or cis:ID, comma-separated")
+	fl.StringSliceVar(include, "check", nil, "run only these checks: `ID`s, "+what+", comma-separated")
 	fl.StringSliceVar(exclude, "skip", nil, "skip these checks (same selectors as --check)")
 	fl.BoolVar(list, "list-checks", false, "list the checks and exit")
 	fl.BoolVar(showPassed, "show-passed", false, "table: list passed and skipped checks too (JSON and SARIF always have every result)")
