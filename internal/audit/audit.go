@@ -468,7 +468,9 @@ func collectContainers(ctx context.Context, eng Engine, cfg Config, conc int, to
 		list = sel
 		all = sel
 	}
+	fleet.usedImages = map[string]bool{}
 	for _, s := range all {
+		fleet.usedImages[s.ImageID] = true
 		if s.State == container.StateRunning {
 			fleet.Running = append(fleet.Running, containerName(s.Names, s.ID))
 		} else {
@@ -573,6 +575,26 @@ func psArgs(d *Daemon) []string {
 	return []string{"-o", "pid,args"}
 }
 
+// unusedImages names the images (first tag, else short ID) that no
+// container uses, sorted. The engine's own per-image container count is
+// not computed by /images/json (-1), so usage comes from the container
+// list.
+func unusedImages(list []image.Summary, used map[string]bool) []string {
+	var out []string
+	for _, s := range list {
+		if used[s.ID] {
+			continue
+		}
+		name := shortID(s.ID)
+		if len(s.RepoTags) > 0 && s.RepoTags[0] != "<none>:<none>" {
+			name = s.RepoTags[0]
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // collectImages lists every image (or, with a container filter, the images
 // of the selected containers), fills fleet's image counts, and, when
 // inspect is set, inspects each with its history.
@@ -591,15 +613,8 @@ func collectImages(ctx context.Context, eng Engine, cfg Config, ctrs []*Containe
 		}
 		for _, s := range list {
 			ids = append(ids, s.ID)
-			if s.Containers == 0 {
-				name := shortID(s.ID)
-				if len(s.RepoTags) > 0 && s.RepoTags[0] != "<none>:<none>" {
-					name = s.RepoTags[0]
-				}
-				fleet.UnusedImages = append(fleet.UnusedImages, name)
-			}
 		}
-		slices.Sort(fleet.UnusedImages)
+		fleet.UnusedImages = unusedImages(list, fleet.usedImages)
 	}
 	fleet.Images = len(ids)
 	if !inspect {

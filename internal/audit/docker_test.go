@@ -557,3 +557,25 @@ func TestPartialResults(t *testing.T) {
 		t.Errorf("partial table lacks the container:\n%s", out)
 	}
 }
+
+// TestImageSprawl: an image no container uses makes 6.1 warn on the real
+// engine (the engine's own per-image container count is -1, never 0).
+func TestImageSprawl(t *testing.T) {
+	cfg := engine(t)
+	tag := testutil.UniquePrefix(t, "ld15") + "unused:1"
+	testutil.AlpineImage(t, tag, "LABEL lockdown.test=ld15", "LABEL ld15.unique="+tag)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	cfg.Include = []string{"LD-OPS-601"}
+	rep, err := audit.Run(context.Background(), *cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := find(rep.Findings, "daemon", "LD-OPS-601")
+	var unused, total int
+	if f != nil {
+		fmt.Sscanf(f.Evidence, "%d of %d images are used by no container", &unused, &total)
+	}
+	if f == nil || f.Status != model.StatusWarn || unused < 1 || total < unused {
+		t.Errorf("LD-OPS-601 = %+v, want WARN counting at least the unused %s", f, tag)
+	}
+}

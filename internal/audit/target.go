@@ -83,6 +83,8 @@ type Fleet struct {
 	Running, Stopped []string // container names
 	Images           int
 	UnusedImages     []string // images no container (running or stopped) uses
+
+	usedImages map[string]bool // image IDs of every container listed
 }
 
 // Swarm holds the swarm facts of an engine in swarm mode.

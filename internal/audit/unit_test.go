@@ -416,6 +416,19 @@ func TestUpdateAlone(t *testing.T) {
 	}
 }
 
+func TestUnusedImages(t *testing.T) {
+	a, b, c := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64), "sha256:"+strings.Repeat("c", 64)
+	list := []image.Summary{
+		{ID: a, RepoTags: []string{"web:1", "web:latest"}, Containers: -1},
+		{ID: b, RepoTags: []string{"<none>:<none>"}, Containers: -1},
+		{ID: c, RepoTags: []string{"db:2"}, Containers: -1},
+	}
+	got := unusedImages(list, map[string]bool{c: true})
+	if diff := cmp.Diff([]string{"bbbbbbbbbbbb", "web:1"}, got); diff != "" {
+		t.Errorf("unusedImages (-want +got):\n%s", diff)
+	}
+}
+
 func TestBaseline(t *testing.T) {
 	f := func(id, subject, status, ev string) model.Finding {
 		return model.Finding{Kind: model.KindPosture, RuleID: id, Subject: subject, Scope: ScopeContainer, Status: status, Evidence: ev}
