@@ -69,7 +69,9 @@ func TestValidate(t *testing.T) {
 }
 
 func TestScore(t *testing.T) {
-	f := func(status string, sev model.Severity) model.Finding { return model.Finding{Status: status, Severity: sev} }
+	f := func(status string, sev model.Severity) model.Finding {
+		return model.Finding{Status: status, Severity: sev}
+	}
 	tests := []struct {
 		name string
 		fs   []model.Finding
