@@ -6,14 +6,13 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 func loadDir(t *testing.T, dir string) *Config {
@@ -300,23 +299,14 @@ func BenchmarkLint(b *testing.B) {
 			cfg := lintWorld(b, n)
 			b.ReportAllocs()
 			var found int
-			cpu0 := cpuTime()
+			cpu0 := testutil.CPUTime()
 			for b.Loop() {
 				found = len(Lint(cfg))
 			}
 			// CPU time per lint: on a shared machine the wall time also
 			// counts the time other processes had the cores.
-			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
+			b.ReportMetric((testutil.CPUTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 			b.ReportMetric(float64(found), "findings")
 		})
 	}
-}
-
-// cpuTime is the CPU time (user and system) this process has used.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
