@@ -347,10 +347,17 @@ func upContainer(t *testing.T, name string, mode startMode, args []string) (bool
 
 // hostLimit recognises docker run failures that come from the machine,
 // not the container: a capability bounding set without a capability that
-// --privileged asks for, or a root mount that is not shared.
+// --privileged asks for, a root mount that is not shared, or a host port
+// that something else on the shared machine holds (the inspect data the
+// checks read is the same for a created container).
 func hostLimit(out string) bool {
-	return strings.Contains(out, "unable to apply caps") || strings.Contains(out, "not a shared mount") ||
-		strings.Contains(out, "not a shared or slave mount")
+	for _, s := range []string{"unable to apply caps", "not a shared mount", "not a shared or slave mount",
+		"port is already allocated", "address already in use"} {
+		if strings.Contains(out, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func hostHasAppArmor(t *testing.T) bool {
