@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/system"
@@ -413,6 +414,21 @@ func TestUpdateAlone(t *testing.T) {
 		if r.Status != c.want {
 			t.Errorf("LD-IMG-406(%q) = %s %q, want %s", c.step, r.Status, r.Evidence, c.want)
 		}
+	}
+}
+
+// TestRootless: a rootless engine (Docker rootless or rootless Podman)
+// passes 2.1 and 2.9 and is flagged in the engine's name.
+func TestRootless(t *testing.T) {
+	d := &Daemon{Podman: true, Version: types.Version{Version: "4.3.1"},
+		Info: system.Info{SecurityOptions: []string{"name=seccomp,profile=default", "name=rootless"}}}
+	for _, id := range []string{"LD-DKR-128", "LD-DKR-116"} {
+		if r := checkOf(t, id).Run(context.Background(), &Target{Daemon: d}); r.Status != model.StatusPass || !strings.Contains(r.Evidence, "rootless") {
+			t.Errorf("%s on a rootless engine = %s %q, want PASS naming rootless", id, r.Status, r.Evidence)
+		}
+	}
+	if got := engineName(d); got != "Podman 4.3.1 (rootless)" {
+		t.Errorf("engineName = %q, want Podman 4.3.1 (rootless)", got)
 	}
 }
 
