@@ -29,6 +29,11 @@ type Options struct {
 	IgnoreUnfixed bool
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// NotComparable, when set, is called once for each package whose
+	// installed version the ecosystem's scheme cannot parse while
+	// advisories name it: only their exact versions lists were compared,
+	// no ranges, so the package was not fully checked.
+	NotComparable func(p *model.Package, ecosystem string)
 }
 
 // Match matches packages against the advisories of db and returns one
@@ -234,6 +239,9 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 	_, perr := scheme.Parse(ver)
 	if perr != nil && len(vulns) > 0 {
 		m.warn(p, "%s %s (%s): version not comparable, only exact versions lists checked against %d advisories: %v", name, ver, eco, len(vulns), perr)
+		if m.opts.NotComparable != nil {
+			m.opts.NotComparable(p, eco)
+		}
 	}
 	modular := p.Type == model.TypeRPM && (p.Modularity != "" || isModularEVR(ver))
 	var hits []hit

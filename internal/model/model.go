@@ -97,10 +97,24 @@ type Target struct {
 // Warning is a problem that did not stop the run: one bad record, one
 // unreadable file. Syft calls these "unknowns".
 type Warning struct {
+	// Kind says what the warning means for the result (WarnUnreadable,
+	// WarnCacheSkipped); empty for a problem that changed nothing else.
+	Kind    string `json:"kind,omitempty"`
 	Layer   string `json:"layer,omitempty"` // diff ID
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message"`
 }
+
+// Warning kinds.
+const (
+	// WarnUnreadable: a package database, lock file or executable that an
+	// extractor wanted could not be read (corrupt, truncated, over a
+	// limit): the packages it lists are unknown, so they were not checked.
+	WarnUnreadable = "unreadable"
+	// WarnCacheSkipped: a cache directory that a scan of a whole host
+	// (dir:/) left out because it is not part of the installed system.
+	WarnCacheSkipped = "cache-skipped"
+)
 
 // SBOM is the result of cataloging a target.
 type SBOM struct {

@@ -144,6 +144,15 @@ func fixtureScan() *model.Report {
 			{Finding: sup, Reason: "disputed upstream; not a vulnerability in glibc", By: "ignore-file"},
 			{Finding: sup2, Reason: "vulnerable_code_not_in_execute_path", By: "vex"},
 		},
+		Warnings: []model.Warning{
+			{Layer: layer1.DiffID, Path: "/app/node_modules/bad/package.json", Message: "parse package.json: unexpected end of JSON input"},
+			{Kind: model.WarnUnreadable, Layer: layer1.DiffID, Path: "/usr/local/bin/tool", Message: "gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated)"},
+			{Path: "/app/server", Message: "example.com/server (devel) (Go): version not comparable, only exact versions lists checked against 2 advisories: invalid semantic version"},
+		},
+		NotChecked: []model.NotChecked{
+			{Reason: model.NotCheckedUnreadable, Path: "/usr/local/bin/tool", Layer: layer1.DiffID, Message: "/usr/local/bin/tool NOT READ: the packages it lists were not checked (gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated))"},
+			{Reason: model.NotCheckedUnparsableVersion, Ecosystem: "Go", Packages: 1, Message: "1 Go package NOT FULLY CHECKED: its installed version cannot be parsed, so only the advisories' exact version lists were compared"},
+		},
 		Meta: map[string]string{"DB built": "2026-11-26T00:00:00Z"},
 	}
 }

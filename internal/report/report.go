@@ -126,6 +126,7 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 		in := cdxInput{
 			createdAt: r.CreatedAt, tool: toolOf(r.Tool, opts), distro: r.Distro,
 			packages: r.Packages, findings: r.Findings, suppressed: r.Suppressed, kind: "scan",
+			notChecked: r.NotChecked,
 		}
 		if r.Target != nil {
 			in.target = *r.Target

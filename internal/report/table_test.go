@@ -186,7 +186,7 @@ func TestEmptyTables(t *testing.T) {
 		kind string
 		want string
 	}{
-		{"scan", "No vulnerabilities found.\n\nTotal: 0 vulnerabilities in 0 packages (CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0)\n"},
+		{"scan", "No vulnerabilities found in 0 packages\n"},
 		{"audit", "No checks ran.\n\nOverall score: n/a (0 pass, 0 fail, 0 warn; not counted: 0 info, 0 skip)\n"},
 		{"netpol-lint", "No problems found.\n\nTotal: 0 findings (CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0)\n"},
 	}

@@ -5,12 +5,15 @@
 package scan
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
@@ -19,6 +22,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
 	"github.com/lockdown-sec/lockdown/internal/version"
+	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
 // KindScan is the Report.Kind of a scan report.
@@ -55,33 +59,38 @@ type Options struct {
 
 // Run scans target (any form image.Open accepts) against db. Errors caused
 // by the target wrap image.ErrBadInput; cancellation returns ctx.Err().
+//
+// Packages that cannot be checked are not silently left out: the report's
+// NotChecked lists them by reason (the database has no advisories for
+// their ecosystem or release, the ecosystem is unknown or has no version
+// scheme, the installed version cannot be parsed, the file listing them
+// could not be read). Warnings are returned in the report, not logged: the
+// caller prints them once.
 func Run(ctx context.Context, target string, db match.Source, opts Options) (*model.Report, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	sbom, err := Catalog(ctx, target, opts)
 	if err != nil {
 		return nil, err
 	}
-	findings, warns, err := match.Match(ctx, db, sbom.Packages, match.Options{IgnoreUnfixed: opts.IgnoreUnfixed, Logger: log})
+	checkable, gaps := triage(db, sbom.Packages)
+	for _, w := range sbom.Warnings {
+		if w.Kind == model.WarnUnreadable {
+			gaps.unreadable(w)
+		}
+	}
+	mo := match.Options{
+		IgnoreUnfixed: opts.IgnoreUnfixed,
+		Logger:        opts.Logger,
+		NotComparable: func(_ *model.Package, eco string) { gaps.add(model.NotCheckedUnparsableVersion, eco) },
+	}
+	findings, warns, err := match.Match(ctx, db, checkable, mo)
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
-	}
-	if c, ok := db.(ecosystemChecker); ok {
-		warns = append(warns, uncovered(c, sbom.Packages)...)
-	}
-	for _, wn := range warns {
-		log.Warn(wn.Message, "path", wn.Path)
 	}
 	filter := opts.Filter
 	if filter.Products == nil {
 		filter.Products = Products(sbom.Target)
 	}
 	kept, suppressed, fwarns := filter.Apply(findings)
-	for _, wn := range fwarns {
-		log.Warn(wn.Message, "path", wn.Path)
-	}
 	t := sbom.Target
 	r := &model.Report{
 		Kind:       KindScan,
@@ -93,6 +102,7 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		Findings:   kept,
 		Suppressed: suppressed,
 		Warnings:   append(append(sbom.Warnings, warns...), fwarns...),
+		NotChecked: gaps.list(),
 	}
 	if len(opts.Meta) > 0 {
 		r.Meta = maps.Clone(opts.Meta)
@@ -109,32 +119,136 @@ type ecosystemChecker interface {
 	HasEcosystem(ecosystem string) bool
 }
 
-// uncovered warns about each ecosystem of pkgs that the database holds no
-// advisory for: "no vulnerabilities" there means "not checked" (a database
-// built for other ecosystems, or a release it has no data for), and must
-// not read as a clean result.
-func uncovered(db ecosystemChecker, pkgs []model.Package) []model.Warning {
-	count := map[string]int{}
+// triage returns the packages db can check, and counts the others by
+// reason: no ecosystem or one without a version scheme, or (when db can
+// tell) an ecosystem the database holds no advisory for. "No
+// vulnerabilities" for those would mean "not checked".
+func triage(db match.Source, pkgs []model.Package) ([]model.Package, *gaps) {
+	g := &gaps{count: map[gapKey]int{}}
+	checker, _ := db.(ecosystemChecker)
+	has := map[string]bool{}
+	out := make([]model.Package, 0, len(pkgs))
 	for i := range pkgs {
-		eco := match.NormalizeEcosystem(pkgs[i].Ecosystem)
-		if eco == "" {
+		p := &pkgs[i]
+		eco := match.NormalizeEcosystem(p.Ecosystem)
+		switch {
+		case eco == "":
+			g.count[gapKey{model.NotCheckedUnsupported, cmp.Or(p.Type, "unknown"), true}]++
 			continue
+		case !supported(eco):
+			g.add(model.NotCheckedUnsupported, eco)
+			continue
+		case checker != nil:
+			ok, seen := has[eco]
+			if !seen {
+				ok = checker.HasEcosystem(eco)
+				has[eco] = ok
+			}
+			if !ok {
+				g.add(model.NotCheckedNoAdvisories, eco)
+				continue
+			}
 		}
-		if _, err := version.ForEcosystem(eco); err != nil {
-			continue // match warns about these
-		}
-		count[eco]++
+		out = append(out, *p)
 	}
-	var out []model.Warning
-	for _, eco := range slices.Sorted(maps.Keys(count)) {
-		if db.HasEcosystem(eco) {
-			continue
-		}
-		out = append(out, model.Warning{Message: fmt.Sprintf(
-			"the vulnerability database has no advisories for %s: its %d packages were not checked (add a source for %s with lockdown db update)",
-			eco, count[eco], eco)})
+	return out, g
+}
+
+// supported reports whether Lockdown can compare versions of ecosystem.
+func supported(eco string) bool {
+	_, err := version.ForEcosystem(eco)
+	return err == nil
+}
+
+// gapKey groups packages not checked: by reason and ecosystem, or by
+// package type for packages without an ecosystem (noEco).
+type gapKey struct {
+	reason, ecosystem string
+	noEco             bool
+}
+
+// gaps counts what a scan did not check.
+type gaps struct {
+	count map[gapKey]int
+	files []model.NotChecked
+}
+
+func (g *gaps) add(reason, eco string) { g.count[gapKey{reason, eco, false}]++ }
+
+func (g *gaps) unreadable(w model.Warning) {
+	g.files = append(g.files, model.NotChecked{
+		Reason:  model.NotCheckedUnreadable,
+		Path:    w.Path,
+		Layer:   w.Layer,
+		Message: fmt.Sprintf("%s NOT READ: the packages it lists were not checked (%s)", w.Path, w.Message),
+	})
+}
+
+// list returns the groups, the unreadable files first, then the largest
+// groups.
+func (g *gaps) list() []model.NotChecked {
+	out := slices.Clone(g.files)
+	for k, n := range g.count {
+		nc := model.NotChecked{Reason: k.reason, Ecosystem: k.ecosystem, Packages: n}
+		nc.Message = notCheckedMessage(nc, k.noEco)
+		out = append(out, nc)
+	}
+	rank := func(r string) int {
+		return slices.Index([]string{model.NotCheckedUnreadable, model.NotCheckedNoAdvisories, model.NotCheckedUnsupported, model.NotCheckedUnparsableVersion}, r)
+	}
+	slices.SortFunc(out, func(a, b model.NotChecked) int {
+		return cmp.Or(cmp.Compare(rank(a.Reason), rank(b.Reason)), cmp.Compare(b.Packages, a.Packages),
+			strings.Compare(a.Ecosystem, b.Ecosystem), strings.Compare(a.Path, b.Path))
+	})
+	if len(out) == 0 {
+		return nil
 	}
 	return out
+}
+
+// notCheckedMessage says what a group is and what to do about it:
+//
+//	775 Debian 12 packages NOT CHECKED: the database has no Debian 12 advisories — run `lockdown db update`
+func notCheckedMessage(nc model.NotChecked, noEco bool) string {
+	name := strings.ReplaceAll(nc.Ecosystem, ":", " ")
+	n := nc.Packages
+	switch {
+	case noEco && (name == model.TypeDeb || name == model.TypeAPK || name == model.TypeRPM):
+		return fmt.Sprintf("%s NOT CHECKED: the distribution release is unknown (no readable os-release)", packages(n, name))
+	case noEco:
+		return fmt.Sprintf("%s NOT CHECKED: Lockdown knows no vulnerability ecosystem for package type %s", packages(n, name), name)
+	case nc.Reason == model.NotCheckedNoAdvisories:
+		return fmt.Sprintf("%s NOT CHECKED: the database has no %s advisories — run `%s`", packages(n, name), name, updateCommand(nc.Ecosystem))
+	case nc.Reason == model.NotCheckedUnsupported:
+		return fmt.Sprintf("%s NOT CHECKED: Lockdown cannot compare %s versions", packages(n, name), name)
+	case nc.Reason == model.NotCheckedUnparsableVersion:
+		verb := "their installed versions cannot"
+		if n == 1 {
+			verb = "its installed version cannot"
+		}
+		return fmt.Sprintf("%s NOT FULLY CHECKED: %s be parsed, so only the advisories' exact version lists were compared", packages(n, name), verb)
+	}
+	return fmt.Sprintf("%s NOT CHECKED", packages(n, name))
+}
+
+func packages(n int, name string) string {
+	s := strconv.Itoa(n)
+	if name != "" {
+		s += " " + name
+	}
+	if n == 1 {
+		return s + " package"
+	}
+	return s + " packages"
+}
+
+// updateCommand is the db update that adds advisories for ecosystem.
+func updateCommand(eco string) string {
+	base, _, _ := strings.Cut(eco, ":")
+	if slices.Contains(vulndb.DefaultEcosystems(), base) {
+		return "lockdown db update"
+	}
+	return "lockdown db update --ecosystem " + base
 }
 
 // Catalog opens target and lists its packages.
@@ -163,9 +277,6 @@ func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, err
 		return nil, err
 	}
 	sbom.Tool = opts.Tool
-	for _, w := range sbom.Warnings {
-		log.Warn(w.Message, "path", w.Path, "layer", w.Layer)
-	}
 	return sbom, nil
 }
 
