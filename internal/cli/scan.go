@@ -20,15 +20,16 @@ import (
 const defaultIgnoreFile = ".lockdownignore"
 
 type scanFlags struct {
-	tf            targetFlags
-	dbPath        string
-	dbSources     []string
-	maxDBAge      time.Duration
-	failOn        string
-	severities    []string
-	ignoreUnfixed bool
-	ignoreFile    string
-	vexFiles      []string
+	tf              targetFlags
+	dbPath          string
+	dbSources       []string
+	maxDBAge        time.Duration
+	failOn          string
+	failOnUnchecked bool
+	severities      []string
+	ignoreUnfixed   bool
+	ignoreFile      string
+	vexFiles        []string
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -66,6 +67,7 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.DurationVar(&sf.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the database is older than this")
 	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
 	addFailOn(cmd, &sf.failOn)
+	f.BoolVar(&sf.failOnUnchecked, "fail-on-unchecked", false, "exit 1 when some packages were not checked (no advisories for their ecosystem or release, unknown ecosystem, unparsable version, unreadable package file)")
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
@@ -89,6 +91,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 	if err != nil {
 		return err
 	}
+	fail.unchecked = sf.failOnUnchecked
 	format, err := g.pickFormat("scan", report.ReportFormats(report.KindScan), defaultByTerminal)
 	if err != nil {
 		return err
@@ -133,7 +136,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		r.Findings = append([]model.Finding{}, shown...)
 	}
-	return g.emitReport(r, format, fail)
+	return afterOutput(g.emitReport(r, format, fail), func() { g.notices(format, r.NotChecked, r.Warnings, true) })
 }
 
 // openDB opens the advisory store, building it first when it is missing.
