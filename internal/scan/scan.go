@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
-	"github.com/lockdown-sec/lockdown/internal/version"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
@@ -130,12 +130,12 @@ func triage(db match.Source, pkgs []model.Package) ([]model.Package, *gaps) {
 	out := make([]model.Package, 0, len(pkgs))
 	for i := range pkgs {
 		p := &pkgs[i]
-		eco := match.NormalizeEcosystem(p.Ecosystem)
-		switch {
+		eco := ecosystem.Normalize(p.Ecosystem)
+		switch e, known := ecosystem.Lookup(eco); {
 		case eco == "":
 			g.count[gapKey{model.NotCheckedUnsupported, cmp.Or(p.Type, "unknown"), true}]++
 			continue
-		case !supported(eco):
+		case !known || !e.Supported():
 			g.add(model.NotCheckedUnsupported, eco)
 			continue
 		case checker != nil:
@@ -152,12 +152,6 @@ func triage(db match.Source, pkgs []model.Package) ([]model.Package, *gaps) {
 		out = append(out, *p)
 	}
 	return out, g
-}
-
-// supported reports whether Lockdown can compare versions of ecosystem.
-func supported(eco string) bool {
-	_, err := version.ForEcosystem(eco)
-	return err == nil
 }
 
 // gapKey groups packages not checked: by reason and ecosystem, or by
@@ -220,7 +214,10 @@ func notCheckedMessage(nc model.NotChecked, noEco bool) string {
 	case nc.Reason == model.NotCheckedNoAdvisories:
 		return fmt.Sprintf("%s NOT CHECKED: the database has no %s advisories — run `%s`", packages(n, name), name, updateCommand(nc.Ecosystem))
 	case nc.Reason == model.NotCheckedUnsupported:
-		return fmt.Sprintf("%s NOT CHECKED: Lockdown cannot compare %s versions", packages(n, name), name)
+		if e, ok := ecosystem.Lookup(nc.Ecosystem); ok && e.Unsupported != "" {
+			return fmt.Sprintf("%s NOT CHECKED: %s", packages(n, name), e.Unsupported)
+		}
+		return fmt.Sprintf("%s NOT CHECKED: Lockdown does not know the %s ecosystem", packages(n, name), name)
 	case nc.Reason == model.NotCheckedUnparsableVersion:
 		verb := "their installed versions cannot"
 		if n == 1 {

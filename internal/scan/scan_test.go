@@ -267,6 +267,7 @@ func TestTriage(t *testing.T) {
 		{Name: "f", Type: model.TypeDeb, Ecosystem: "Debian:12"},
 		{Name: "g", Type: model.TypeComposer, Ecosystem: "Packagist"},
 		{Name: "h", Type: model.TypeNPM, Ecosystem: "npm"},
+		{Name: "i", Type: "zz", Ecosystem: "Zz"},
 	}
 	checkable, g := triage(hasNone{"Debian:12": true, "Packagist": true}, pkgs)
 	if len(checkable) != 1 || checkable[0].Name != "h" {
@@ -276,7 +277,8 @@ func TestTriage(t *testing.T) {
 	want := []model.NotChecked{
 		{Reason: model.NotCheckedNoAdvisories, Ecosystem: "Debian:12", Packages: 3, Message: "3 Debian 12 packages NOT CHECKED: the database has no Debian 12 advisories — run `lockdown db update`"},
 		{Reason: model.NotCheckedNoAdvisories, Ecosystem: "Packagist", Packages: 1, Message: "1 Packagist package NOT CHECKED: the database has no Packagist advisories — run `lockdown db update --ecosystem Packagist`"},
-		{Reason: model.NotCheckedUnsupported, Ecosystem: "Pub", Packages: 2, Message: "2 Pub packages NOT CHECKED: Lockdown cannot compare Pub versions"},
+		{Reason: model.NotCheckedUnsupported, Ecosystem: "Pub", Packages: 2, Message: "2 Pub packages NOT CHECKED: no version scheme: Lockdown neither orders Dart versions nor catalogs Dart packages"},
+		{Reason: model.NotCheckedUnsupported, Ecosystem: "Zz", Packages: 1, Message: "1 Zz package NOT CHECKED: Lockdown does not know the Zz ecosystem"},
 		{Reason: model.NotCheckedUnsupported, Ecosystem: "x", Packages: 1, Message: "1 x package NOT CHECKED: Lockdown knows no vulnerability ecosystem for package type x"},
 		{Reason: model.NotCheckedUnparsableVersion, Ecosystem: "npm", Packages: 1, Message: "1 npm package NOT FULLY CHECKED: its installed version cannot be parsed, so only the advisories' exact version lists were compared"},
 	}
