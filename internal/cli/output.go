@@ -185,7 +185,7 @@ func (g *globals) emitReport(r *model.Report, format string, fail failOn) error 
 		r.Findings = []model.Finding{}
 	}
 	err := g.writeOutput(func(w io.Writer, color bool) error {
-		return report.WriteReport(w, format, r, report.Options{Color: color, Tool: r.Tool})
+		return report.WriteReport(w, format, r, report.Options{Color: color, Width: termWidth(w), Tool: r.Tool})
 	})
 	if err != nil {
 		return err

@@ -172,3 +172,17 @@ func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }
 func (g *globals) color(w io.Writer) bool {
 	return !g.noColor && isTerminal(w)
 }
+
+// termWidth is the width of the terminal w is, 0 when it is none (then
+// tables are not cut).
+func termWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
+}

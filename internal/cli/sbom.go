@@ -32,7 +32,7 @@ Formats: table (default on a terminal), json (default otherwise), cyclonedx-json
 				return err
 			}
 			err = g.writeOutput(func(w io.Writer, color bool) error {
-				return report.WriteSBOM(w, format, sbom, report.Options{Color: color, Tool: tool()})
+				return report.WriteSBOM(w, format, sbom, report.Options{Color: color, Width: termWidth(w), Tool: tool()})
 			})
 			return afterOutput(err, func() { g.notices(format, nil, sbom.Warnings, false) })
 		},

@@ -20,11 +20,12 @@ import (
 
 // targetFlags are the flags of every command that reads an image.
 type targetFlags struct {
-	platform   string
-	insecure   []string
-	extractors []string
-	noCache    bool
-	maxLayer   int64
+	platform      string
+	insecure      []string
+	extractors    []string
+	noCache       bool
+	maxLayer      int64
+	includeCaches bool
 }
 
 func (t *targetFlags) register(cmd *cobra.Command) {
@@ -38,6 +39,7 @@ func (t *targetFlags) register(cmd *cobra.Command) {
 	f.StringSliceVar(&t.extractors, "extractors", nil, "run only these extractors (`NAME,...`: "+strings.Join(names, ", ")+")")
 	f.BoolVar(&t.noCache, "no-cache", false, "neither read nor write the layer cache")
 	f.Int64Var(&t.maxLayer, "max-layer-bytes", image.DefaultMaxLayerBytes, "refuse a layer whose uncompressed size passes `N` bytes (decompression bombs)")
+	f.BoolVar(&t.includeCaches, "include-caches", false, "dir:/ also reads the caches that are not part of the system (Go module and build caches, package manager caches, other scanners' data), left out and named otherwise")
 }
 
 // options turns the target flags into scan options (layer cache included
@@ -48,6 +50,7 @@ func (g *globals) scanOptions(tf *targetFlags) scan.Options {
 		InsecureRegistry: tf.insecure,
 		Extractors:       tf.extractors,
 		MaxLayerBytes:    tf.maxLayer,
+		IncludeCaches:    tf.includeCaches,
 		Tool:             tool(),
 		Logger:           g.logger,
 	}

@@ -17,6 +17,7 @@ type WarningGroup struct {
 	Path    string // the file the warnings are about ("" when none)
 	Message string // the first warning's message
 	Count   int    // warnings in the group
+	Files   int    // distinct files the warnings are about
 	// Paths lists the directories of a model.WarnCacheSkipped group.
 	Paths []string
 }
@@ -37,7 +38,10 @@ func (g WarningGroup) String() string {
 	if where != "" {
 		s = where + ": " + s
 	}
-	if g.Count > 1 {
+	switch {
+	case g.Count > 1 && g.Files > 1:
+		s += fmt.Sprintf(" (and %d more like it, about %d files)", g.Count-1, g.Files)
+	case g.Count > 1:
 		s += fmt.Sprintf(" (and %d more like it)", g.Count-1)
 	}
 	return clean(s)
@@ -50,13 +54,16 @@ func isAre(n int) string {
 	return "are"
 }
 
-// GroupWarnings groups ws for people: warnings of one kind about one file
-// whose messages differ only in numbers and quoted text are one group; the
-// skipped caches are one group. Most important first: unreadable files,
-// then the largest groups, the skipped caches last.
+// GroupWarnings groups ws for people: warnings of one kind whose messages
+// differ only in numbers and quoted text are one group (whatever file they
+// are about: the group says about how many); the skipped caches are one
+// group. Most important first: unreadable files, then the skipped caches
+// (what a host scan did not read), then the largest groups.
 func GroupWarnings(ws []model.Warning) []WarningGroup {
-	type key struct{ kind, layer, path, shape string }
+	type key struct{ kind, shape string }
 	idx := map[key]int{}
+	type file struct{ layer, path string }
+	files := map[key]map[file]bool{}
 	var out []WarningGroup
 	caches := -1
 	for _, w := range ws {
@@ -69,13 +76,18 @@ func GroupWarnings(ws []model.Warning) []WarningGroup {
 			out[caches].Paths = append(out[caches].Paths, w.Path)
 			continue
 		}
-		k := key{w.Kind, w.Layer, w.Path, messageShape(w.Message)}
+		k := key{w.Kind, messageShape(w.Message)}
+		if files[k] == nil {
+			files[k] = map[file]bool{}
+		}
+		files[k][file{w.Layer, w.Path}] = true
 		if i, ok := idx[k]; ok {
 			out[i].Count++
+			out[i].Files = len(files[k])
 			continue
 		}
 		idx[k] = len(out)
-		out = append(out, WarningGroup{Kind: w.Kind, Layer: w.Layer, Path: w.Path, Message: w.Message, Count: 1})
+		out = append(out, WarningGroup{Kind: w.Kind, Layer: w.Layer, Path: w.Path, Message: w.Message, Count: 1, Files: 1})
 	}
 	if caches >= 0 {
 		slices.Sort(out[caches].Paths)
@@ -86,9 +98,9 @@ func GroupWarnings(ws []model.Warning) []WarningGroup {
 		case model.WarnUnreadable:
 			return 0
 		case model.WarnCacheSkipped:
-			return 2
+			return 1
 		}
-		return 1
+		return 2
 	}
 	slices.SortStableFunc(out, func(a, b WarningGroup) int {
 		return cmp.Or(cmp.Compare(rank(a.Kind), rank(b.Kind)), cmp.Compare(b.Count, a.Count),
@@ -102,6 +114,7 @@ func GroupWarnings(ws []model.Warning) []WarningGroup {
 // shape.
 func messageShape(s string) string {
 	var b strings.Builder
+	b.Grow(len(s))
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {

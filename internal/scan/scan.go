@@ -53,6 +53,11 @@ type Options struct {
 	// MaxLayerBytes refuses layers larger than this uncompressed (0 is
 	// image.DefaultMaxLayerBytes).
 	MaxLayerBytes int64
+	// IncludeCaches makes a scan of the whole host (dir:/) read the caches
+	// that are not part of the system too (module caches, package manager
+	// caches, other scanners' data); they are left out and named in a
+	// warning otherwise.
+	IncludeCaches bool
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -260,6 +265,7 @@ func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, err
 		Logger:           log,
 		TempDir:          opts.TempDir,
 		MaxLayerBytes:    opts.MaxLayerBytes,
+		IncludeCaches:    opts.IncludeCaches,
 	})
 	if err != nil {
 		return nil, err
