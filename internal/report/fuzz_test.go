@@ -118,6 +118,7 @@ func FuzzWriteSBOM(f *testing.F) {
 			case "cyclonedx-json":
 				validateCycloneDX(t, b.Bytes())
 			case "spdx-json":
+				validateSPDX(t, b.Bytes())
 				doc, err := spdxjson.Read(bytes.NewReader(b.Bytes()))
 				if err != nil {
 					t.Fatalf("spdx json.Read: %v\n%s", err, b.Bytes())

@@ -2,92 +2,47 @@ package report
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
-// Schemas vendored in testdata/schema (see its README): the SARIF 2.1.0
-// schema and the CycloneDX 1.6 JSON schema with the two it references.
-var (
-	schemaOnce sync.Once
-	sarifSch   *jsonschema.Schema
-	cdxSch     *jsonschema.Schema
-	schemaErr  error
-)
+// The official schemas are vendored in testdata/schema (its README names
+// each source) and loaded by testutil.
 
-func loadSchemas() {
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	for url, file := range map[string]string{
-		"https://lockdown.test/sarif-schema-2.1.0.json":    "sarif-schema-2.1.0.json",
-		"http://cyclonedx.org/schema/bom-1.6.schema.json":  "bom-1.6.schema.json",
-		"http://cyclonedx.org/schema/spdx.schema.json":     "spdx.schema.json",
-		"http://cyclonedx.org/schema/jsf-0.82.schema.json": "jsf-0.82.schema.json",
-	} {
-		b, err := os.ReadFile(filepath.Join("testdata", "schema", file))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-		if err != nil {
-			schemaErr = err
-			return
-		}
-		if err := c.AddResource(url, doc); err != nil {
-			schemaErr = err
-			return
-		}
-	}
-	if sarifSch, schemaErr = c.Compile("https://lockdown.test/sarif-schema-2.1.0.json"); schemaErr != nil {
-		return
-	}
-	cdxSch, schemaErr = c.Compile("http://cyclonedx.org/schema/bom-1.6.schema.json")
-}
-
-func validate(t testing.TB, sch func() *jsonschema.Schema, doc []byte) {
-	t.Helper()
-	schemaOnce.Do(loadSchemas)
-	if schemaErr != nil {
-		t.Fatalf("load schemas: %v", schemaErr)
-	}
-	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
-	if err != nil {
-		t.Fatalf("output is not JSON: %v", err)
-	}
-	if err := sch().Validate(inst); err != nil {
-		t.Fatalf("output does not validate against the schema: %v", err)
-	}
-}
-
-func validateSARIF(t testing.TB, doc []byte) {
-	validate(t, func() *jsonschema.Schema { return sarifSch }, doc)
-}
+func validateSARIF(t testing.TB, doc []byte) { testutil.ValidateJSON(t, testutil.SchemaSARIF, doc) }
 func validateCycloneDX(t testing.TB, doc []byte) {
-	validate(t, func() *jsonschema.Schema { return cdxSch }, doc)
+	testutil.ValidateJSON(t, testutil.SchemaCycloneDX, doc)
 }
+func validateSPDX(t testing.TB, doc []byte)    { testutil.ValidateJSON(t, testutil.SchemaSPDX, doc) }
+func validateOpenVEX(t testing.TB, doc []byte) { testutil.ValidateJSON(t, testutil.SchemaOpenVEX, doc) }
 
 // TestSchemasReject: the validators do reject broken documents (a test of
 // the test: a validator that accepts anything proves nothing).
 func TestSchemasReject(t *testing.T) {
-	schemaOnce.Do(loadSchemas)
-	if schemaErr != nil {
-		t.Fatalf("load schemas: %v", schemaErr)
-	}
 	tests := []struct {
-		name string
-		sch  *jsonschema.Schema
-		doc  string
+		name   string
+		schema string
+		doc    string
 	}{
-		{"sarif wrong version", sarifSch, `{"version":"2.0.0","runs":[]}`},
-		{"sarif result without message", sarifSch, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"a"}]}]}`},
-		{"sarif bad level", sarifSch, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"a","level":"fatal","message":{"text":"m"}}]}]}`},
-		{"cyclonedx bad serial", cdxSch, `{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:NOT","version":1}`},
-		{"cyclonedx bad component type", cdxSch, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"thing","name":"x"}]}`},
+		{"sarif wrong version", testutil.SchemaSARIF, `{"version":"2.0.0","runs":[]}`},
+		{"sarif result without message", testutil.SchemaSARIF, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"a"}]}]}`},
+		{"sarif bad level", testutil.SchemaSARIF, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"results":[{"ruleId":"a","level":"fatal","message":{"text":"m"}}]}]}`},
+		{"sarif notification without message", testutil.SchemaSARIF, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"invocations":[{"executionSuccessful":true,"toolExecutionNotifications":[{"level":"warning"}]}],"results":[]}]}`},
+		{"cyclonedx bad serial", testutil.SchemaCycloneDX, `{"bomFormat":"CycloneDX","specVersion":"1.6","serialNumber":"urn:uuid:NOT","version":1}`},
+		{"cyclonedx bad component type", testutil.SchemaCycloneDX, `{"bomFormat":"CycloneDX","specVersion":"1.6","version":1,"components":[{"type":"thing","name":"x"}]}`},
+		// The defect of issue 12: OPERATING-SYSTEM is not in the enum.
+		{"spdx bad package purpose", testutil.SchemaSPDX, `{"SPDXID":"SPDXRef-DOCUMENT","spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","name":"x",
+			"creationInfo":{"created":"2026-11-27T08:30:00Z","creators":["Tool: lockdown"]},
+			"packages":[{"SPDXID":"SPDXRef-OS","name":"debian","downloadLocation":"NOASSERTION","primaryPackagePurpose":"OPERATING-SYSTEM"}]}`},
+		{"spdx package without downloadLocation", testutil.SchemaSPDX, `{"SPDXID":"SPDXRef-DOCUMENT","spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","name":"x",
+			"creationInfo":{"created":"2026-11-27T08:30:00Z","creators":["Tool: lockdown"]},"packages":[{"SPDXID":"SPDXRef-A","name":"a"}]}`},
+		{"openvex affected without action", testutil.SchemaOpenVEX, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://x.test/v","author":"a","timestamp":"2026-11-27T08:30:00Z","version":1,
+			"statements":[{"vulnerability":{"name":"CVE-2024-1"},"products":[{"@id":"pkg:npm/a@1"}],"status":"affected"}]}`},
+		{"openvex not_affected without justification", testutil.SchemaOpenVEX, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://x.test/v","author":"a","timestamp":"2026-11-27T08:30:00Z","version":1,
+			"statements":[{"vulnerability":{"name":"CVE-2024-1"},"status":"not_affected"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,9 +50,31 @@ func TestSchemasReject(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := tt.sch.Validate(inst); err == nil {
+			if err := testutil.Schema(t, tt.schema).Validate(inst); err == nil {
 				t.Errorf("Validate(%s) = nil, want an error", tt.doc)
 			}
 		})
+	}
+}
+
+// TestSchemasAccept: the documents of TestSchemasReject, mended, are
+// valid: each rejection was for the reason its name gives.
+func TestSchemasAccept(t *testing.T) {
+	tests := []struct {
+		name   string
+		schema string
+		doc    string
+	}{
+		{"spdx package purpose", testutil.SchemaSPDX, `{"SPDXID":"SPDXRef-DOCUMENT","spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","name":"x",
+			"creationInfo":{"created":"2026-11-27T08:30:00Z","creators":["Tool: lockdown"]},
+			"packages":[{"SPDXID":"SPDXRef-OS","name":"debian","downloadLocation":"NOASSERTION","primaryPackagePurpose":"OPERATING_SYSTEM"}]}`},
+		{"openvex affected with action", testutil.SchemaOpenVEX, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://x.test/v","author":"a","timestamp":"2026-11-27T08:30:00Z","version":1,
+			"statements":[{"vulnerability":{"name":"CVE-2024-1"},"products":[{"@id":"pkg:npm/a@1"}],"status":"affected","action_statement":"upgrade"}]}`},
+		{"openvex not_affected with justification", testutil.SchemaOpenVEX, `{"@context":"https://openvex.dev/ns/v0.2.0","@id":"https://x.test/v","author":"a","timestamp":"2026-11-27T08:30:00Z","version":1,
+			"statements":[{"vulnerability":{"name":"CVE-2024-1"},"status":"not_affected","justification":"vulnerable_code_not_present"}]}`},
+		{"sarif notification", testutil.SchemaSARIF, `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"x"}},"invocations":[{"executionSuccessful":true,"toolExecutionNotifications":[{"level":"warning","message":{"text":"m"}}]}],"results":[]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { testutil.ValidateJSON(t, tt.schema, []byte(tt.doc)) })
 	}
 }
