@@ -50,8 +50,17 @@ Suppress accepted findings with an ignore file (default ./.lockdownignore when
 present) and OpenVEX documents (--vex); suppressed findings are listed, with the
 reason, in the JSON output.
 
+Packages that could not be checked are never silently left out: the
+table's first lines, the JSON "notChecked", SARIF tool notifications and
+CycloneDX properties count them by reason (no advisories for their
+distribution release, unknown ecosystem, unparsable version, unreadable
+package file).
+
 Formats: table (default on a terminal), json (default otherwise), sarif,
-cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
+cyclonedx-json, openvex (affected, not_affected for Go code absent from the
+binary, fixed for advisories the installed version already fixes). Exit 1
+when a finding reaches --fail-on, or when packages were not checked and
+--fail-on-unchecked is given.`,
 		Example: `  lockdown scan dir:/
   lockdown scan docker-archive:app.tar --fail-on high --ignore-unfixed
   lockdown scan registry:127.0.0.1:5000/app:1.0 --insecure-registry 127.0.0.1:5000 --format sarif -o app.sarif`,
@@ -117,6 +126,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 
 	opts := g.scanOptions(&sf.tf)
 	opts.IgnoreUnfixed = sf.ignoreUnfixed
+	opts.CollectFixed = format == report.FormatOpenVEX
 	opts.Filter = filter
 	opts.Meta = map[string]string{
 		"db":        store.Path(),

@@ -67,6 +67,8 @@ const (
 const (
 	StatusFixed   = "fixed"
 	StatusUnfixed = "unfixed"
+	// StatusResolved: the installed version has the fix (Report.Fixed).
+	StatusResolved = "resolved"
 
 	StatusPass = "PASS"
 	StatusFail = "FAIL"
@@ -170,6 +172,10 @@ type Report struct {
 	// NotChecked lists, for a scan, the packages that were not checked for
 	// vulnerabilities and why: a clean result must never hide them.
 	NotChecked []NotChecked `json:"notChecked,omitempty"`
+	// Fixed lists, for a scan that asked for them, the advisories that name
+	// an installed package whose version already has the fix (Status
+	// StatusResolved, FixedVersion the fix): OpenVEX "fixed" statements.
+	Fixed []Finding `json:"fixed,omitempty"`
 	// Meta carries small facts for the header: DB build time, engine version, score.
 	Meta map[string]string `json:"meta,omitempty"`
 }

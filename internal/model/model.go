@@ -5,6 +5,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -92,6 +93,22 @@ type Target struct {
 	ImageID  string   `json:"imageID,omitempty"`  // config digest
 	Platform string   `json:"platform,omitempty"` // linux/amd64
 	RepoTags []string `json:"repoTags,omitempty"`
+}
+
+// PURL is the image's package URL, pkg:oci/NAME@sha256%3A…, by its
+// manifest digest; "" without one.
+func (t Target) PURL() string {
+	if t.Digest == "" {
+		return ""
+	}
+	name := t.Name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexAny(name, ":@"); i >= 0 {
+		name = name[:i]
+	}
+	return "pkg:oci/" + name + "@" + strings.Replace(t.Digest, ":", "%3A", 1)
 }
 
 // Warning is a problem that did not stop the run: one bad record, one

@@ -135,6 +135,9 @@ func fixtureScan() *model.Report {
 		vuln(libc, "CVE-2024-2961", model.SeverityHigh, "2.36-9+deb12u6", "ISO-2022-CN-EXT out-of-bounds write in iconv", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
 	}
 	findings[2].References = []string{"https://github.com/advisories/GHSA-p6mc-m468-83gw", "https://github.com/lodash/lodash/issues/4874"}
+	findings[4].Reachability = &model.Reachability{State: model.ReachAbsent, Reason: "(looked for golang.org/x/net/html.Render)"}
+	resolved := vuln(ssl, "CVE-2023-3817", model.SeverityLow, "3.0.10-1~deb12u1", "Excessive time spent checking DH q parameter value", "")
+	resolved.Status = model.StatusResolved
 	sup := vuln(libc, "CVE-2010-4756", model.SeverityLow, "", "glob implementation can cause excessive CPU and memory consumption", "")
 	sup2 := vuln(xnet, "GO-2023-2102", model.SeverityMedium, "0.17.0", "HTTP/2 rapid reset can cause excessive work in net/http", "", "CVE-2023-39325")
 	return &model.Report{
@@ -153,7 +156,8 @@ func fixtureScan() *model.Report {
 			{Reason: model.NotCheckedUnreadable, Path: "/usr/local/bin/tool", Layer: layer1.DiffID, Message: "/usr/local/bin/tool NOT READ: the packages it lists were not checked (gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated))"},
 			{Reason: model.NotCheckedUnparsableVersion, Ecosystem: "Go", Packages: 1, Message: "1 Go package NOT FULLY CHECKED: its installed version cannot be parsed, so only the advisories' exact version lists were compared"},
 		},
-		Meta: map[string]string{"DB built": "2026-11-26T00:00:00Z"},
+		Fixed: []model.Finding{resolved},
+		Meta:  map[string]string{"DB built": "2026-11-26T00:00:00Z"},
 	}
 }
 

@@ -34,6 +34,7 @@ const (
 	FormatCycloneDX = "cyclonedx-json"
 	FormatSPDX      = "spdx-json"
 	FormatSARIF     = "sarif"
+	FormatOpenVEX   = "openvex"
 )
 
 // Report kinds (model.Report.Kind).
@@ -53,7 +54,7 @@ func SBOMFormats() []string {
 func ReportFormats(kind string) []string {
 	switch kind {
 	case KindScan:
-		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX}
+		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX, FormatOpenVEX}
 	case KindAudit, KindNetpolLint:
 		return []string{FormatTable, FormatJSON, FormatSARIF}
 	}
@@ -132,6 +133,8 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 			in.target = *r.Target
 		}
 		err = writeCycloneDX(w, in)
+	case FormatOpenVEX:
+		err = writeOpenVEX(w, r, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s report %s: %w", r.Kind, f, err)

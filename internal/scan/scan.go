@@ -21,6 +21,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	// caches, other scanners' data); they are left out and named in a
 	// warning otherwise.
 	IncludeCaches bool
+	// CollectFixed fills Report.Fixed: the advisories the installed
+	// versions already fix (for OpenVEX "fixed" statements).
+	CollectFixed bool
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -87,6 +91,18 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		Logger:        opts.Logger,
 		NotComparable: func(_ *model.Package, eco string) { gaps.add(model.NotCheckedUnparsableVersion, eco) },
 	}
+	var fixed []model.Finding
+	if opts.CollectFixed {
+		mo.Fixed = func(p *model.Package, v *osv.Vulnerability, fixedIn string) {
+			for _, id := range fixedIDs(v) {
+				fixed = append(fixed, model.Finding{
+					Kind: model.KindVulnerability, RuleID: id[0], Aliases: id[1:], Title: v.Summary,
+					Status: model.StatusResolved, Subject: p.Name + " " + p.Version, Scope: "package",
+					Package: p, InstalledVersion: p.Version, FixedVersion: fixedIn, Layer: p.Layer,
+				})
+			}
+		}
+	}
 	findings, warns, err := match.Match(ctx, db, checkable, mo)
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
@@ -108,6 +124,7 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		Suppressed: suppressed,
 		Warnings:   append(append(sbom.Warnings, warns...), fwarns...),
 		NotChecked: gaps.list(),
+		Fixed:      fixed,
 	}
 	if len(opts.Meta) > 0 {
 		r.Meta = maps.Clone(opts.Meta)
@@ -116,6 +133,34 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		r.Findings = []model.Finding{}
 	}
 	return r, nil
+}
+
+// fixedIDs names the vulnerabilities one record fixes, as findings name
+// them: by CVE when the record has one (ALPINE-CVE-2017-1 is CVE-2017-1),
+// one per CVE for a record that bundles several (a DSA), each with the
+// record's other IDs as aliases.
+func fixedIDs(v *osv.Vulnerability) [][]string {
+	ids := append([]string{v.ID}, v.Aliases...)
+	var cves []string
+	for _, id := range append(slices.Clone(ids), v.Upstream...) {
+		if strings.HasPrefix(id, "CVE-") && !slices.Contains(cves, id) {
+			cves = append(cves, id)
+		}
+	}
+	if len(cves) == 0 {
+		return [][]string{ids}
+	}
+	out := make([][]string, 0, len(cves))
+	for _, c := range cves {
+		names := []string{c}
+		for _, id := range ids {
+			if id != c && !slices.Contains(names, id) && (len(cves) == 1 || !strings.HasPrefix(id, "CVE-")) {
+				names = append(names, id)
+			}
+		}
+		out = append(out, names)
+	}
+	return out
 }
 
 // ecosystemChecker is implemented by advisory sources that know which
@@ -293,33 +338,8 @@ func Products(t model.Target) []string {
 		}
 	}
 	out = append(out, t.RepoTags...)
-	if t.Digest != "" {
-		out = append(out, "pkg:oci/"+ociName(t)+"@"+escapeDigest(t.Digest))
+	if purl := t.PURL(); purl != "" {
+		out = append(out, purl)
 	}
 	return out
-}
-
-func ociName(t model.Target) string {
-	name := t.Name
-	for i := len(name) - 1; i >= 0; i-- {
-		if name[i] == '/' {
-			name = name[i+1:]
-			break
-		}
-	}
-	for i := 0; i < len(name); i++ {
-		if name[i] == ':' || name[i] == '@' {
-			return name[:i]
-		}
-	}
-	return name
-}
-
-func escapeDigest(d string) string {
-	for i := 0; i < len(d); i++ {
-		if d[i] == ':' {
-			return d[:i] + "%3A" + d[i+1:]
-		}
-	}
-	return d
 }
