@@ -178,6 +178,18 @@ func TestRunNotChecked(t *testing.T) {
 				Message: "7 deb packages NOT CHECKED: the distribution release is unknown (no readable os-release)"}},
 		},
 		{
+			name:  "corrupt apk database",
+			files: map[string][]byte{"etc/os-release": osRelease("alpine", "3.16.2"), "lib/apk/db/installed": []byte("\x00\x7fELF garbage\nmore garbage\n")},
+			want: []model.NotChecked{unreadable("/lib/apk/db/installed",
+				`apk: parse apk db /lib/apk/db/installed: not one package record could be read (apk: line 1: not a field: "\x00\x7fELF garbage")`)},
+		},
+		{
+			name:  "corrupt dpkg status",
+			files: map[string][]byte{"etc/os-release": osRelease("debian", "12"), "var/lib/dpkg/status": []byte("garbage without fields\n\x01\x02\n")},
+			want: []model.NotChecked{unreadable("/var/lib/dpkg/status",
+				"dpkg: parse dpkg status /var/lib/dpkg/status: not one package paragraph could be read (dpkg: paragraph at line 1 skipped: line 1: not a field: \"garbage without fields\")")},
+		},
+		{
 			name: "corrupt rpm sqlite",
 			files: map[string][]byte{"etc/os-release": osRelease("alpine", "3.16.2"), "lib/apk/db/installed": apk316,
 				"var/lib/rpm/rpmdb.sqlite": readData(t, "pkgdb/rpm/cbl-mariner-2.0.rpmdb.sqlite", 100)},
