@@ -176,30 +176,37 @@ type ecosystemChecker interface {
 func triage(db match.Source, pkgs []model.Package) ([]model.Package, *gaps) {
 	g := &gaps{count: map[gapKey]int{}}
 	checker, _ := db.(ecosystemChecker)
-	has := map[string]bool{}
+	// What is decided once per ecosystem string as written.
+	type verdict struct {
+		eco    string
+		reason string // "" when checkable
+	}
+	seen := map[string]verdict{}
 	out := make([]model.Package, 0, len(pkgs))
 	for i := range pkgs {
 		p := &pkgs[i]
-		eco := ecosystem.Normalize(p.Ecosystem)
-		switch e, known := ecosystem.Lookup(eco); {
-		case eco == "":
-			g.count[gapKey{model.NotCheckedUnsupported, cmp.Or(p.Type, "unknown"), true}]++
-			continue
-		case !known || !e.Supported():
-			g.add(model.NotCheckedUnsupported, eco)
-			continue
-		case checker != nil:
-			ok, seen := has[eco]
-			if !seen {
-				ok = checker.HasEcosystem(eco)
-				has[eco] = ok
+		v, ok := seen[p.Ecosystem]
+		if !ok {
+			v.eco = ecosystem.Normalize(p.Ecosystem)
+			e, known := ecosystem.Lookup(v.eco)
+			switch {
+			case v.eco == "":
+				v.reason = model.NotCheckedUnsupported
+			case !known || !e.Supported():
+				v.reason = model.NotCheckedUnsupported
+			case checker != nil && !checker.HasEcosystem(v.eco):
+				v.reason = model.NotCheckedNoAdvisories
 			}
-			if !ok {
-				g.add(model.NotCheckedNoAdvisories, eco)
-				continue
-			}
+			seen[p.Ecosystem] = v
 		}
-		out = append(out, *p)
+		switch {
+		case v.eco == "":
+			g.count[gapKey{model.NotCheckedUnsupported, cmp.Or(p.Type, "unknown"), true}]++
+		case v.reason != "":
+			g.add(v.reason, v.eco)
+		default:
+			out = append(out, *p)
+		}
 	}
 	return out, g
 }

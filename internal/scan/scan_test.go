@@ -298,3 +298,18 @@ func TestTriage(t *testing.T) {
 		t.Errorf("triage groups (-want +got):\n%s", diff)
 	}
 }
+
+// BenchmarkTriage: sorting 10,000 packages into checkable and not checked
+// groups (a large image against a store without their release).
+func BenchmarkTriage(b *testing.B) {
+	pkgs := make([]model.Package, 10000)
+	for i := range pkgs {
+		pkgs[i] = model.Package{Name: "p", Type: model.TypeDeb, Ecosystem: []string{"Debian:12", "npm", "Go", ""}[i%4]}
+	}
+	db := hasNone{"Debian:12": true}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, g := triage(db, pkgs)
+		g.list()
+	}
+}
