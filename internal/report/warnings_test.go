@@ -49,3 +49,26 @@ func BenchmarkGroupWarnings(b *testing.B) {
 		GroupWarnings(ws)
 	}
 }
+
+// FuzzGroupWarnings: whatever the messages and paths, grouping never loses
+// a warning and every line is one clean terminal line.
+func FuzzGroupWarnings(f *testing.F) {
+	f.Add("", "/lib/apk/db/installed", `apk: line 5: not a field: "x\"y`, "/var/cache", "\\")
+	f.Add(model.WarnUnreadable, "a\nb", "\x1b[2J\"", "", `"unterminated`)
+	f.Fuzz(func(t *testing.T, kind, path, msg, path2, msg2 string) {
+		ws := []model.Warning{
+			{Kind: kind, Path: path, Message: msg},
+			{Kind: model.WarnCacheSkipped, Path: path2},
+			{Path: path2, Message: msg2},
+			{Kind: kind, Path: path2, Message: msg},
+		}
+		n := 0
+		for _, g := range GroupWarnings(ws) {
+			n += g.Count
+			checkTable(t, "warning line", []byte(g.String()+"\n"))
+		}
+		if n != len(ws) {
+			t.Fatalf("groups count %d warnings, want %d", n, len(ws))
+		}
+	})
+}
