@@ -160,7 +160,7 @@ func TestUsageErrors(t *testing.T) {
 		code int
 		want string // in stderr (or stdout for code 0)
 	}{
-		{"unknown subcommand", []string{"audit", "nosuch"}, ExitBadInput, `lockdown: unknown command "nosuch" for "lockdown audit" (its commands: docker)`},
+		{"unknown subcommand", []string{"audit", "nosuch"}, ExitBadInput, `lockdown: unknown command "nosuch" for "lockdown audit" (its commands: calico, docker)`},
 		{"unknown subcommand suggests", []string{"netpol", "valdate"}, ExitBadInput, "did you mean validate?"},
 		{"unknown top command", []string{"nosuch"}, ExitBadInput, `unknown command "nosuch" for "lockdown"`},
 		{"mistyped transport", []string{"sbom", "dockr:x"}, ExitBadInput, `unknown transport "dockr:" in "dockr:x": did you mean docker:x?`},
