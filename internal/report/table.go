@@ -139,7 +139,7 @@ func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
 func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
 	if r.Kind == KindScan {
 		writeNotChecked(w, r.NotChecked, opts)
-		fmt.Fprintf(w, "%s\n", clean(ScanSummary(r)))
+		fmt.Fprintf(w, "%s\n", clean(scanSummary(r)))
 	}
 	kv := targetHeader(r.Target, r.Distro, r.Kind == KindScan)
 	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
@@ -181,10 +181,10 @@ func writeNotChecked(w *bufio.Writer, ncs []model.NotChecked, opts Options) {
 	}
 }
 
-// ScanSummary is a scan's result in one line: what was found, in how many
+// scanSummary is a scan's result in one line: what was found, in how many
 // of the packages, what was suppressed and what was not checked. It never
 // says "no vulnerabilities" without saying what was not checked.
-func ScanSummary(r *model.Report) string {
+func scanSummary(r *model.Report) string {
 	unchecked, files := r.Unchecked()
 	checked := max(len(r.Packages)-unchecked, 0)
 	var b strings.Builder
