@@ -184,3 +184,23 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("serve --help does not show --db-url URL:\n%s", out)
 	}
 }
+
+// TestWarningsOnce: warnings are said once — in the table when the table
+// goes to standard output, else on standard error — grouped and counted.
+func TestWarningsOnce(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "requirements.txt"), []byte("Django==4.2\nbad name==1.0\nother bad==2.0\n"), 0o644)
+	const grouped = `/requirements.txt: requirements line 2: cannot read "bad name==1.0" (and 1 more like it)`
+	code, out, errOut := runCLI(t, "sbom", "--format", "json", "dir:"+dir)
+	if code != ExitOK || strings.Count(errOut, "cannot read") != 1 || !strings.Contains(errOut, "lockdown: warning: "+grouped+"\n") {
+		t.Errorf("sbom --format json: exit %d, stderr %q; want the two warnings as one grouped line", code, errOut)
+	}
+	var s model.SBOM
+	if err := json.Unmarshal([]byte(out), &s); err != nil || len(s.Warnings) != 2 {
+		t.Errorf("sbom json has %d warnings (%v), want both", len(s.Warnings), err)
+	}
+	code, out, errOut = runCLI(t, "sbom", "--format", "table", "dir:"+dir)
+	if code != ExitOK || errOut != "" || !strings.Contains(out, "\nWarnings: 2\n  "+grouped+"\n") {
+		t.Errorf("sbom --format table: exit %d, stderr %q, stdout:\n%s\nwant the grouped line in the table only", code, errOut, out)
+	}
+}
