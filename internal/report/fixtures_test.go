@@ -138,6 +138,10 @@ func fixtureScan() *model.Report {
 	findings[4].Reachability = &model.Reachability{State: model.ReachAbsent, Reason: "(looked for golang.org/x/net/html.Render)"}
 	resolved := vuln(ssl, "CVE-2023-3817", model.SeverityLow, "3.0.10-1~deb12u1", "Excessive time spent checking DH q parameter value", "")
 	resolved.Status = model.StatusResolved
+	// Another record says CVE-2023-5678 is fixed in an older libssl3: the
+	// finding (affected) wins, OpenVEX states it once.
+	contradicted := vuln(ssl, "DSA-5532-1", model.SeverityLow, "3.0.11-1~deb12u2", "openssl security update", "", "CVE-2023-5678")
+	contradicted.Status = model.StatusResolved
 	sup := vuln(libc, "CVE-2010-4756", model.SeverityLow, "", "glob implementation can cause excessive CPU and memory consumption", "")
 	sup2 := vuln(xnet, "GO-2023-2102", model.SeverityMedium, "0.17.0", "HTTP/2 rapid reset can cause excessive work in net/http", "", "CVE-2023-39325")
 	return &model.Report{
@@ -156,7 +160,7 @@ func fixtureScan() *model.Report {
 			{Reason: model.NotCheckedUnreadable, Path: "/usr/local/bin/tool", Layer: layer1.DiffID, Message: "/usr/local/bin/tool NOT READ: the packages it lists were not checked (gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated))"},
 			{Reason: model.NotCheckedUnparsableVersion, Ecosystem: "Go", Packages: 1, Message: "1 Go package NOT FULLY CHECKED: its installed version cannot be parsed, so only the advisories' exact version lists were compared"},
 		},
-		Fixed: []model.Finding{resolved},
+		Fixed: []model.Finding{resolved, contradicted},
 		Meta:  map[string]string{"DB built": "2026-11-26T00:00:00Z"},
 	}
 }

@@ -76,18 +76,25 @@ func buildOpenVEX(r *model.Report, opts Options) (*vexDoc, error) {
 		}
 		return []vexComponent{{ID: image, Subcomponents: []vexComponent{{ID: p.PURL}}}}
 	}
-	type key struct{ status, id, purl string }
+	// One statement per vulnerability and package, whatever name it goes
+	// by: the first wins, and findings come before fixed advisories, so a
+	// CVE one record still affects is never also stated fixed.
+	type key struct{ id, purl string }
 	seen := map[key]bool{}
 	var sts []vexStatement
 	add := func(f *model.Finding, st vexStatement) {
 		if f.Package == nil || !isAbsURI(f.Package.PURL) {
 			return
 		}
-		k := key{st.Status, f.RuleID, f.Package.PURL}
-		if seen[k] {
-			return
+		ids := append([]string{f.RuleID}, f.Aliases...)
+		for _, id := range ids {
+			if seen[key{id, f.Package.PURL}] {
+				return
+			}
 		}
-		seen[k] = true
+		for _, id := range ids {
+			seen[key{id, f.Package.PURL}] = true
+		}
 		st.Vulnerability = vexVuln{Name: f.RuleID, Aliases: vexAliases(f)}
 		st.Products = product(f.Package)
 		sts = append(sts, st)
