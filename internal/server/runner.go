@@ -220,6 +220,8 @@ func imageResult(r *model.Report, image, target, jobID string, dbBuilt time.Time
 	if r.Target != nil {
 		res.Digest = ImageKey(*r.Target)
 	}
+	unchecked, files := r.Unchecked()
+	res.Packages = store.PackageCounts{Total: len(r.Packages), Checked: max(len(r.Packages)-unchecked, 0), Unchecked: unchecked, UnreadableFiles: files}
 	for _, sev := range store.Severities {
 		res.Counts[sev] = 0
 	}

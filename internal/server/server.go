@@ -261,6 +261,13 @@ func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, 
 	start := time.Now()
 	r, err := scan.Run(ctx, target, db, opts)
 	s.m.observeScan(time.Since(start), err)
+	if err == nil {
+		// The report holds the warnings and what was not checked; the log
+		// counts them once.
+		unchecked, files := r.Unchecked()
+		s.log.Info("scan done", "target", target, "packages", len(r.Packages), "findings", len(r.Findings),
+			"packagesNotChecked", unchecked, "filesNotRead", files, "warnings", len(r.Warnings))
+	}
 	return r, info, err
 }
 
