@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +21,6 @@ var ErrNoSeccompLog = errors.New("seccomp logging is not available")
 // Record is one kernel seccomp log record (audit type 1326, AUDIT_SECCOMP).
 type Record struct {
 	PID     int    // thread group ID in the host's PID namespace
-	Comm    string // the task's command name
 	Arch    uint32 // audit architecture (0xc000003e for x86_64)
 	Syscall int    // number in that architecture (x32 calls carry bit 30)
 	Code    uint32 // the seccomp action (0x7ffc0000 is SCMP_ACT_LOG, 0x50000 ERRNO)
@@ -45,75 +43,102 @@ func (r Record) Denied() bool { return r.Code&actionMask == actionErrno }
 //	comm="runc:[2:INIT]" exe="/" sig=0 arch=c000003e syscall=257 compat=0 ip=0x40828e code=0x7ffc0000
 //
 // (one line; the kernel log prefixes it with "audit: type=1326 ", which is
-// accepted too). pid, arch, syscall and code are required.
+// accepted too). pid, arch, syscall and code are required. It runs once
+// per system call of an observed workload, so it does not allocate.
 func ParseRecord(b []byte) (Record, error) {
 	var r Record
 	var have int
-	s := string(b)
-	for len(s) > 0 {
-		s = strings.TrimLeft(s, " \n")
-		if s == "" {
+	for len(b) > 0 {
+		for len(b) > 0 && (b[0] == ' ' || b[0] == '\n') {
+			b = b[1:]
+		}
+		if len(b) == 0 {
 			break
 		}
-		// A field is key=value; comm and exe values may be quoted (and
-		// contain spaces) or hex-encoded.
-		eq := strings.IndexByte(s, '=')
-		sp := strings.IndexByte(s, ' ')
+		eq := bytes.IndexByte(b, '=')
+		sp := bytes.IndexByte(b, ' ')
 		if eq < 0 || (sp >= 0 && sp < eq) {
 			if sp < 0 {
 				break
 			}
-			s = s[sp:]
+			b = b[sp:]
 			continue
 		}
-		key := s[:eq]
-		s = s[eq+1:]
-		var val string
-		if strings.HasPrefix(s, `"`) {
-			end := strings.IndexByte(s[1:], '"')
+		key := b[:eq]
+		b = b[eq+1:]
+		var val []byte
+		if len(b) > 0 && b[0] == '"' {
+			// comm and exe are quoted (they may hold spaces) or hex.
+			end := bytes.IndexByte(b[1:], '"')
 			if end < 0 {
 				return Record{}, fmt.Errorf("seccomp record: unterminated quoted value of %s", key)
 			}
-			val, s = s[1:end+1], s[end+2:]
+			val, b = b[1:end+1], b[end+2:]
 		} else {
-			end := strings.IndexByte(s, ' ')
+			end := bytes.IndexByte(b, ' ')
 			if end < 0 {
-				end = len(s)
+				end = len(b)
 			}
-			val, s = s[:end], s[end:]
+			val, b = b[:end], b[end:]
 		}
-		var err error
-		switch key {
+		var ok bool
+		switch string(key) {
 		case "pid":
-			r.PID, err = strconv.Atoi(val)
-			have |= 1
+			var v uint64
+			v, ok = parseUint(val, 10, 31)
+			r.PID, have = int(v), have|1
 		case "arch":
-			var a uint64
-			a, err = strconv.ParseUint(val, 16, 32)
-			r.Arch = uint32(a)
-			have |= 2
+			var v uint64
+			v, ok = parseUint(val, 16, 32)
+			r.Arch, have = uint32(v), have|2
 		case "syscall":
-			r.Syscall, err = strconv.Atoi(val)
-			have |= 4
+			var v uint64
+			v, ok = parseUint(val, 10, 31)
+			r.Syscall, have = int(v), have|4
 		case "code":
-			var c uint64
-			c, err = strconv.ParseUint(strings.TrimPrefix(val, "0x"), 16, 32)
-			r.Code = uint32(c)
-			have |= 8
-		case "comm":
-			r.Comm = val
+			var v uint64
+			v, ok = parseUint(bytes.TrimPrefix(val, []byte("0x")), 16, 32)
+			r.Code, have = uint32(v), have|8
+		default:
+			ok = true
 		}
-		if err != nil {
-			return Record{}, fmt.Errorf("seccomp record: field %s=%q: %w", key, val, err)
+		if !ok {
+			return Record{}, fmt.Errorf("seccomp record: field %s=%q is not a number", key, val)
 		}
 	}
 	if have != 15 {
-		return Record{}, fmt.Errorf("seccomp record: missing pid, arch, syscall or code in %q", truncate(string(b), 200))
+		return Record{}, errors.New("seccomp record: missing pid, arch, syscall or code")
 	}
-	if r.PID <= 0 || r.Syscall < 0 {
-		return Record{}, fmt.Errorf("seccomp record: pid %d, syscall %d out of range", r.PID, r.Syscall)
+	if r.PID <= 0 {
+		return Record{}, fmt.Errorf("seccomp record: pid %d out of range", r.PID)
 	}
 	return r, nil
+}
+
+// parseUint parses a number of at most bits bits without allocating.
+func parseUint(b []byte, base uint64, bits uint) (uint64, bool) {
+	if len(b) == 0 || len(b) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		var d uint64
+		switch {
+		case '0' <= c && c <= '9':
+			d = uint64(c - '0')
+		case base == 16 && 'a' <= c && c <= 'f':
+			d = uint64(c-'a') + 10
+		case base == 16 && 'A' <= c && c <= 'F':
+			d = uint64(c-'A') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		v = v*base + d
+	}
+	return v, v < 1<<bits
 }
 
 func truncate(s string, n int) string {
@@ -161,9 +186,9 @@ type auditReader struct {
 	stop chan struct{}
 
 	mu      sync.Mutex
-	records []Record
-	bad     int // records that did not parse
-	lost    int // receive buffer overruns (ENOBUFS)
+	records map[Record]int // distinct records and how often each came
+	bad     int            // records that did not parse
+	lost    int            // receive buffer overruns (ENOBUFS)
 }
 
 // rcvBuf is the audit socket's receive buffer: a burst of records (a
@@ -191,7 +216,7 @@ func openAuditReader() (*auditReader, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("audit socket timeout: %w", err)
 	}
-	a := &auditReader{fd: fd, done: make(chan struct{}), stop: make(chan struct{})}
+	a := &auditReader{fd: fd, done: make(chan struct{}), stop: make(chan struct{}), records: map[Record]int{}}
 	go a.loop()
 	return a, nil
 }
@@ -205,7 +230,7 @@ func (a *auditReader) loop() {
 			return
 		default:
 		}
-		n, _, err := unix.Recvfrom(a.fd, buf, 0)
+		n, err := unix.Read(a.fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 			continue
@@ -232,17 +257,17 @@ func (a *auditReader) loop() {
 		if err != nil {
 			a.bad++
 		} else {
-			a.records = append(a.records, r)
+			a.records[r]++
 		}
 		a.mu.Unlock()
 	}
 }
 
 // auditMessage splits one audit netlink datagram into its type and text.
-// The kernel sends one record per datagram and does not always count the
-// header or the padding in nlmsg_len the way other netlink families do,
-// so the generic parser refuses many of them: the text is whatever
-// follows the header, up to nlmsg_len when that is shorter.
+// The kernel sends one record per datagram, not padded to the netlink
+// alignment, so the generic parser (which wants the aligned length in
+// the buffer) refuses most of them: the text is what follows the
+// header, up to nlmsg_len.
 func auditMessage(b []byte) (uint16, []byte, bool) {
 	if len(b) < unix.NLMSG_HDRLEN {
 		return 0, nil, false
@@ -258,7 +283,7 @@ func auditMessage(b []byte) (uint16, []byte, bool) {
 
 // close waits until the kernel has had time to deliver what is queued,
 // then stops the reader and returns everything it read.
-func (a *auditReader) close(settle time.Duration) (recs []Record, bad, lost int) {
+func (a *auditReader) close(settle time.Duration) (recs map[Record]int, bad, lost int) {
 	time.Sleep(settle)
 	close(a.stop)
 	<-a.done

@@ -90,7 +90,7 @@ func (w *procWatcher) loop() {
 			return
 		default:
 		}
-		n, _, err := unix.Recvfrom(w.fd, buf, 0)
+		n, err := unix.Read(w.fd, buf)
 		switch {
 		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR):
 			continue

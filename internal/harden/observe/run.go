@@ -86,11 +86,12 @@ type Options struct {
 	Settle time.Duration
 	// TestTimeout bounds the test command (default 2m).
 	TestTimeout time.Duration
+	// StopTimeout is how long the workload has to end after SIGTERM
+	// before it is killed (default 5s).
+	StopTimeout time.Duration
 	// Syscalls reads the kernel's seccomp log for the container's
 	// processes: the profile must log (SCMP_ACT_LOG, or the log flag).
 	Syscalls bool
-	// Platform is the container's platform (GOARCH), for syscall names.
-	Platform string
 	Name     string            // container name ("" lets the engine pick)
 	Labels   map[string]string // container labels
 	Logger   *slog.Logger
@@ -164,8 +165,8 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 		}
 	}
 	// Listeners are closed on every path; on success they are drained below.
-	closeListeners := func() ([]Record, int, int, []forkEvent, int) {
-		var recs []Record
+	closeListeners := func() (map[Record]int, int, int, []forkEvent, int) {
+		var recs map[Record]int
 		var bad, lost, plost int
 		var forks []forkEvent
 		if audit != nil {
@@ -268,6 +269,9 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 	// Stop: what the workload does on SIGTERM is part of what it needs.
 	if !res.Exited {
 		timeout := 5
+		if o.StopTimeout > 0 {
+			timeout = max(1, int(o.StopTimeout.Seconds()))
+		}
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		err := eng.ContainerStop(sctx, id, container.StopOptions{Timeout: &timeout})
 		cancel()
@@ -309,7 +313,7 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 		if bad > 0 {
 			log.Warn("seccomp records that did not parse", "count", bad)
 		}
-		attribute(res, recs, descendants(forks, roots), o.Platform)
+		attribute(res, recs, descendants(forks, roots))
 		if res.Records == 0 {
 			return nil, fmt.Errorf("%w: the kernel logged no seccomp record for the container's processes (is the audit subsystem disabled, audit=0?)", ErrNoSeccompLog)
 		}
@@ -318,13 +322,13 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 }
 
 // attribute keeps the records of the container's processes.
-func attribute(res *Result, recs []Record, ours map[int]bool, platform string) {
+func attribute(res *Result, recs map[Record]int, ours map[int]bool) {
 	calls, denied, unknown := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	for _, r := range recs {
+	for r, n := range recs {
 		if !ours[r.PID] {
 			continue
 		}
-		res.Records++
+		res.Records += n
 		name, ok := seccomp.SyscallName(r.Arch, r.Syscall)
 		if !ok {
 			unknown[fmt.Sprintf("%x/%d", r.Arch, r.Syscall)] = true

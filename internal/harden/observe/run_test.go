@@ -32,7 +32,7 @@ func TestRunObservesDebian(t *testing.T) {
 	res, err := observe.Run(context.Background(), eng,
 		observe.Workload{Image: ref, Cmd: []string{"sh", "-c", "echo hi > /tmp/x; mkdir -p /var/lib/app; date > /var/lib/app/stamp; exec sleep 30"}},
 		observe.Confinement{Seccomp: string(pj), NoNewPrivileges: true},
-		observe.Options{Test: []string{"cat", "/tmp/x"}, Observe: 2 * time.Second, Syscalls: true, Platform: "amd64",
+		observe.Options{Test: []string{"cat", "/tmp/x"}, Observe: 2 * time.Second, Syscalls: true,
 			Name: prefix + "obs", Labels: map[string]string{"lockdown.test": "ld10"}})
 	if err != nil {
 		t.Fatalf("Run: %v", err)

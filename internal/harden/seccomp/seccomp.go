@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
 	moby "github.com/moby/profiles/seccomp"
@@ -234,12 +235,18 @@ func Compare(p *Profile, goarch string, caps []string) (Size, error) {
 	if err != nil {
 		return Size{}, fmt.Errorf("encode profile: %w", err)
 	}
-	db, err := json.Marshal(moby.DefaultProfile())
+	db, err := dockerDefaultBytes()
 	if err != nil {
 		return Size{}, fmt.Errorf("encode docker's default profile: %w", err)
 	}
-	return Size{Syscalls: len(ours), DockerDefault: len(def), Bytes: len(b), DockerBytes: len(db)}, nil
+	return Size{Syscalls: len(ours), DockerDefault: len(def), Bytes: len(b), DockerBytes: db}, nil
 }
+
+// dockerDefaultBytes is the size of Docker's default profile as JSON.
+var dockerDefaultBytes = sync.OnceValues(func() (int, error) {
+	b, err := json.Marshal(moby.DefaultProfile())
+	return len(b), err
+})
 
 // DockerDefault returns the names Docker's default profile allows for a
 // container of platform goarch with capabilities caps ("CAP_SYS_ADMIN" or
