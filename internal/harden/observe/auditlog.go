@@ -3,6 +3,7 @@ package observe
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -187,6 +188,8 @@ type auditReader struct {
 
 	mu      sync.Mutex
 	records map[Record]int // distinct records and how often each came
+	exes    map[int]string // the executable of each PID in its latest record
+	ran     []pidExe       // every (PID, executable) seen, in order
 	bad     int            // records that did not parse
 	lost    int            // receive buffer overruns (ENOBUFS)
 }
@@ -216,7 +219,7 @@ func openAuditReader() (*auditReader, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("audit socket timeout: %w", err)
 	}
-	a := &auditReader{fd: fd, done: make(chan struct{}), stop: make(chan struct{}), records: map[Record]int{}}
+	a := &auditReader{fd: fd, done: make(chan struct{}), stop: make(chan struct{}), records: map[Record]int{}, exes: map[int]string{}}
 	go a.loop()
 	return a, nil
 }
@@ -258,6 +261,12 @@ func (a *auditReader) loop() {
 			a.bad++
 		} else {
 			a.records[r]++
+			// An exec changes the executable of the same PID: compare
+			// without allocating, keep each new one.
+			if raw := rawExe(data); string(raw) != a.exes[r.PID] {
+				a.exes[r.PID] = string(raw)
+				a.ran = append(a.ran, pidExe{r.PID, decodeExe(raw)})
+			}
 		}
 		a.mu.Unlock()
 	}
@@ -283,12 +292,54 @@ func auditMessage(b []byte) (uint16, []byte, bool) {
 
 // close waits until the kernel has had time to deliver what is queued,
 // then stops the reader and returns everything it read.
-func (a *auditReader) close(settle time.Duration) (recs map[Record]int, bad, lost int) {
+// pidExe is a process and a program it ran.
+type pidExe struct {
+	pid int
+	exe string
+}
+
+func (a *auditReader) close(settle time.Duration) (recs map[Record]int, ran []pidExe, bad, lost int) {
 	time.Sleep(settle)
 	close(a.stop)
 	<-a.done
 	unix.Close(a.fd)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return a.records, a.bad, a.lost
+	return a.records, a.ran, a.bad, a.lost
+}
+
+// RecordExe returns the exe field of a record: the path of the task's
+// executable as the task sees it, or "".
+func RecordExe(b []byte) string { return decodeExe(rawExe(b)) }
+
+// rawExe is the exe field as written: quoted, or hex-encoded when the
+// path holds spaces or quotes.
+func rawExe(b []byte) []byte {
+	i := bytes.Index(b, []byte(" exe="))
+	if i < 0 {
+		return nil
+	}
+	v := b[i+5:]
+	if len(v) > 0 && v[0] == '"' {
+		end := bytes.IndexByte(v[1:], '"')
+		if end < 0 {
+			return nil
+		}
+		return v[:end+2]
+	}
+	if end := bytes.IndexByte(v, ' '); end >= 0 {
+		v = v[:end]
+	}
+	return v
+}
+
+func decodeExe(raw []byte) string {
+	if len(raw) >= 2 && raw[0] == '"' {
+		return string(raw[1 : len(raw)-1])
+	}
+	out, err := hex.DecodeString(string(raw))
+	if err != nil {
+		return ""
+	}
+	return string(out)
 }

@@ -47,6 +47,21 @@ func TestParseRecord(t *testing.T) {
 	}
 }
 
+func TestRecordExe(t *testing.T) {
+	for in, want := range map[string]string{
+		sampleRecord: "/usr/bin/my app",
+		`pid=7 comm=6D79 exe=2F62696E2F612062 sig=0`: "/bin/a b",
+		`pid=7 exe="/bin/sh" sig=0`:                  "/bin/sh",
+		`pid=7 sig=0`:                                "",
+		`pid=7 exe="/bin/sh`:                         "",
+		`pid=7 exe=zz`:                               "",
+	} {
+		if got := RecordExe([]byte(in)); got != want {
+			t.Errorf("RecordExe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
 func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(sampleRecord))
 	f.Add([]byte(`pid=7 arch=40000003 syscall=11 code=0x50001`))
@@ -87,7 +102,7 @@ func TestAuditMessage(t *testing.T) {
 
 func TestDescendants(t *testing.T) {
 	forks := []forkEvent{
-		{parent: 1, child: 50}, // an earlier process with the root's PID…
+		{parent: 1, child: 50},  // an earlier process with the root's PID…
 		{parent: 50, child: 51}, // …and its child: not ours
 		{parent: 10, child: 50}, // the root, created
 		{parent: 50, child: 60},

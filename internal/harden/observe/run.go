@@ -91,6 +91,7 @@ type Options struct {
 	StopTimeout time.Duration
 	// Syscalls reads the kernel's seccomp log for the container's
 	// processes: the profile must log (SCMP_ACT_LOG, or the log flag).
+	// Result.Records says how many records were the container's.
 	Syscalls bool
 	Name     string            // container name ("" lets the engine pick)
 	Labels   map[string]string // container labels
@@ -121,6 +122,9 @@ type Result struct {
 	Denied   []string `json:"denied,omitempty"`   // sorted names the filter refused (logged errno)
 	Records  int      `json:"records"`            // seccomp records attributed to the container
 	Unknown  []string `json:"unknown,omitempty"`  // "arch/number" without a name
+	// Executables are the programs the container's processes ran, as
+	// paths inside the container.
+	Executables []string `json:"executables,omitempty"`
 
 	Changes    []Change      `json:"changes,omitempty"`
 	PeakMemory int64         `json:"peakMemory"` // bytes
@@ -165,19 +169,20 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 		}
 	}
 	// Listeners are closed on every path; on success they are drained below.
-	closeListeners := func() (map[Record]int, int, int, []forkEvent, int) {
+	closeListeners := func() (map[Record]int, []pidExe, int, int, []forkEvent, int) {
 		var recs map[Record]int
+		var exes []pidExe
 		var bad, lost, plost int
 		var forks []forkEvent
 		if audit != nil {
-			recs, bad, lost = audit.close(300 * time.Millisecond)
+			recs, exes, bad, lost = audit.close(300 * time.Millisecond)
 			audit = nil
 		}
 		if procs != nil {
 			forks, plost = procs.close()
 			procs = nil
 		}
-		return recs, bad, lost, forks, plost
+		return recs, exes, bad, lost, forks, plost
 	}
 	defer closeListeners()
 
@@ -306,17 +311,23 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 	res.Passed = res.Reason == ""
 
 	if o.Syscalls {
-		recs, bad, lost, forks, plost := closeListeners()
+		recs, exes, bad, lost, forks, plost := closeListeners()
 		if lost > 0 || plost > 0 {
 			return nil, fmt.Errorf("%w: the kernel dropped %d batches of seccomp records and %d of process events (receive buffer full): observe again on a quieter host", ErrNoSeccompLog, lost, plost)
 		}
 		if bad > 0 {
 			log.Warn("seccomp records that did not parse", "count", bad)
 		}
-		attribute(res, recs, descendants(forks, roots))
-		if res.Records == 0 {
-			return nil, fmt.Errorf("%w: the kernel logged no seccomp record for the container's processes (is the audit subsystem disabled, audit=0?)", ErrNoSeccompLog)
+		ours := descendants(forks, roots)
+		attribute(res, recs, ours)
+		seen := map[string]bool{}
+		for _, pe := range exes {
+			if ours[pe.pid] && strings.HasPrefix(pe.exe, "/") && pe.exe != "/" && !seen[pe.exe] {
+				seen[pe.exe] = true
+				res.Executables = append(res.Executables, pe.exe)
+			}
 		}
+		slices.Sort(res.Executables)
 	}
 	return res, nil
 }

@@ -37,6 +37,7 @@ func TestRunObservesDebian(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
+	t.Logf("executables %v", res.Executables)
 	t.Logf("records %d, syscalls %d: %v", res.Records, len(res.Syscalls), res.Syscalls)
 	t.Logf("changes %v, mem %d pids %d cpu %.2f, took %s", res.Changes, res.PeakMemory, res.PeakPids, res.PeakCPU, res.Duration)
 	if !res.Passed || res.TestExit != 0 || res.TestOutput != "hi\n" {
@@ -50,6 +51,11 @@ func TestRunObservesDebian(t *testing.T) {
 	for _, want := range []observe.Change{{Path: "/tmp/x", Kind: "A"}, {Path: "/var/lib/app/stamp", Kind: "A"}} {
 		if !slices.Contains(res.Changes, want) {
 			t.Errorf("changes %v lack %v", res.Changes, want)
+		}
+	}
+	for _, want := range []string{"/usr/bin/dash", "/usr/bin/cat", "/usr/bin/mkdir", "/usr/bin/date", "/usr/bin/sleep"} {
+		if !slices.Contains(res.Executables, want) {
+			t.Errorf("executables %v lack %s", res.Executables, want)
 		}
 	}
 	if res.PeakMemory <= 0 || res.PeakPids <= 0 {
