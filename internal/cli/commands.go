@@ -14,5 +14,6 @@ func commands(g *globals) []*cobra.Command {
 		newDBCmd(g),
 		newNetpolCmd(g),
 		newServeCmd(g),
+		newHardenCmd(g),
 	}
 }

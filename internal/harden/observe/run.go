@@ -119,7 +119,6 @@ type Result struct {
 	Logs        string `json:"logs,omitempty"` // the workload's last output lines
 
 	Syscalls []string `json:"syscalls,omitempty"` // sorted names the container's processes made
-	Denied   []string `json:"denied,omitempty"`   // sorted names the filter refused (logged errno)
 	Records  int      `json:"records"`            // seccomp records attributed to the container
 	Unknown  []string `json:"unknown,omitempty"`  // "arch/number" without a name
 	// Executables are the programs the container's processes ran, as
@@ -334,7 +333,7 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 
 // attribute keeps the records of the container's processes.
 func attribute(res *Result, recs map[Record]int, ours map[int]bool) {
-	calls, denied, unknown := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	calls, unknown := map[string]bool{}, map[string]bool{}
 	for r, n := range recs {
 		if !ours[r.PID] {
 			continue
@@ -345,13 +344,9 @@ func attribute(res *Result, recs map[Record]int, ours map[int]bool) {
 			unknown[fmt.Sprintf("%x/%d", r.Arch, r.Syscall)] = true
 			continue
 		}
-		if r.Denied() {
-			denied[name] = true
-		} else {
-			calls[name] = true
-		}
+		calls[name] = true
 	}
-	res.Syscalls, res.Denied, res.Unknown = sortedKeys(calls), sortedKeys(denied), sortedKeys(unknown)
+	res.Syscalls, res.Unknown = sortedKeys(calls), sortedKeys(unknown)
 }
 
 func sortedKeys(m map[string]bool) []string {
