@@ -27,10 +27,11 @@ func newHardenCmd(g *globals) *cobra.Command {
 
 type hardenFlags struct {
 	observe, settle, testTimeout time.Duration
+	stopTimeout                  time.Duration
 	network, user, name          string
 	profileDir, dockerHost       string
 	prefix                       string
-	labels                       []string
+	labels, sysctls              []string
 }
 
 func newHardenWorkloadCmd(g *globals, kind string) *cobra.Command {
@@ -88,8 +89,10 @@ runs anything from it outside a container.`,
 	fl.DurationVar(&f.observe, "observe", 5*time.Second, "observe the workload for at least `DURATION`")
 	fl.DurationVar(&f.settle, "settle", time.Second, "wait `DURATION` after start before the test command")
 	fl.DurationVar(&f.testTimeout, "test-timeout", 2*time.Minute, "the test command must end within `DURATION`")
+	fl.DurationVar(&f.stopTimeout, "stop-timeout", 5*time.Second, "give the workload `DURATION` to end after SIGTERM before it is killed")
 	if kind == "image" {
 		fl.StringVar(&f.network, "network", "none", "run the workload on this network `MODE` (none, bridge, a network name)")
+		fl.StringSliceVar(&f.sysctls, "sysctl", nil, "run the workload with the namespaced kernel setting `KEY=VALUE`")
 	}
 	fl.StringVar(&f.user, "user", "", "run as `USER[:GROUP]` (default: the image's user unless root, else 65534:65534 when the workload passes as it)")
 	fl.StringVar(&f.name, "name", "", "`NAME` of the service and the profiles (default: from the image or container)")
@@ -117,13 +120,24 @@ func runHardenWorkload(cmd *cobra.Command, g *globals, f hardenFlags, kind, targ
 		}
 		labels[k] = v
 	}
+	var sysctls map[string]string
+	for _, kv := range f.sysctls {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return badInput(fmt.Errorf("--sysctl %q: want KEY=VALUE", kv))
+		}
+		if sysctls == nil {
+			sysctls = map[string]string{}
+		}
+		sysctls[k] = v
+	}
 	eng, err := audit.NewEngine(f.dockerHost)
 	if err != nil {
 		return badInput(err)
 	}
 	defer eng.Close()
 	cfg := harden.Config{Engine: eng, Test: test, Observe: f.observe, Settle: f.settle, TestTimeout: f.testTimeout,
-		Network: f.network, User: f.user, Name: f.name, ContainerPrefix: f.prefix, Labels: labels, Logger: g.logger}
+		StopTimeout: f.stopTimeout, Sysctls: sysctls, Network: f.network, User: f.user, Name: f.name, ContainerPrefix: f.prefix, Labels: labels, Logger: g.logger}
 	var plan *harden.Plan
 	if kind == "image" {
 		plan, err = harden.Image(ctx, cfg, target)

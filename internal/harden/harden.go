@@ -60,9 +60,10 @@ type Config struct {
 	Settle      time.Duration
 	TestTimeout time.Duration
 	StopTimeout time.Duration
-	// Network is the network mode for an image ("" = none). A container
-	// keeps its own.
+	// Network is the network mode for an image ("" = none), Sysctls its
+	// namespaced kernel settings. A container keeps its own.
 	Network string
+	Sysctls map[string]string
 	// User overrides the choice of user ("" = the image's when it is not
 	// root, else 65534:65534 when the workload passes as it).
 	User string
@@ -100,8 +101,8 @@ func Image(ctx context.Context, cfg Config, ref string) (*Plan, error) {
 		}
 		return nil, fmt.Errorf("inspect image %s: %w", ref, err)
 	}
-	w := observe.Workload{Image: img.ID, Network: cfg.Network, Cmd: cfg.Cmd}
-	p := &Plan{Subject: "image " + ref, Image: ref, ImageID: img.ID, Cmd: cfg.Cmd, Network: orNone(cfg.Network)}
+	w := observe.Workload{Image: img.ID, Network: cfg.Network, Cmd: cfg.Cmd, Sysctls: cfg.Sysctls}
+	p := &Plan{Subject: "image " + ref, Image: ref, ImageID: img.ID, Cmd: cfg.Cmd, Network: orNone(cfg.Network), Sysctls: cfg.Sysctls}
 	imgUser := ""
 	if img.Config != nil {
 		imgUser = img.Config.User
@@ -139,8 +140,8 @@ func Container(ctx context.Context, cfg Config, nameOrID string) (*Plan, error) 
 		netMode = "bridge"
 	}
 	w := observe.Workload{Image: c.Image, Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd, Env: c.Config.Env,
-		WorkingDir: c.Config.WorkingDir, Network: netMode}
-	p := &Plan{Subject: "container " + name, Image: c.Config.Image, ImageID: c.Image, Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd,
+		WorkingDir: c.Config.WorkingDir, Network: netMode, Sysctls: c.HostConfig.Sysctls}
+	p := &Plan{Sysctls: c.HostConfig.Sysctls, Subject: "container " + name, Image: c.Config.Image, ImageID: c.Image, Entrypoint: c.Config.Entrypoint, Cmd: c.Config.Cmd,
 		WorkingDir: c.Config.WorkingDir, Network: netMode}
 	for _, e := range c.Config.Env {
 		k, _, _ := strings.Cut(e, "=")
@@ -256,19 +257,19 @@ func (h *hardener) run(ctx context.Context, p *Plan, w observe.Workload, img ima
 		if err != nil {
 			return nil, err
 		}
-		if obs.ExitedEarly {
-			return nil, fmt.Errorf("%s: %w: %s (output: %s): %w", p.Subject, observe.ErrExitedAtOnce, obs.Reason, orNoOutput(obs.Logs), ErrBadInput)
-		}
 		if obs.Passed {
 			p.User = u
 			break
 		}
-		if i == 0 && len(users) > 1 {
-			nonRootFailure = obs.Reason + ": " + orNoOutput(strings.TrimSpace(obs.TestOutput+"\n"+obs.Logs))
+		detail := orNoOutput(strings.TrimSpace(obs.TestOutput + "\n" + obs.Logs))
+		if i < len(users)-1 {
+			nonRootFailure = obs.Reason + " (output: " + detail + ")"
 			continue
 		}
-		return nil, fmt.Errorf("%s: the workload fails before any hardening: %s (output: %s): %w", p.Subject, obs.Reason,
-			orNoOutput(strings.TrimSpace(obs.TestOutput+"\n"+obs.Logs)), ErrBadInput)
+		if obs.ExitedEarly {
+			return nil, fmt.Errorf("%s: %w: %s (output: %s): %w", p.Subject, observe.ErrExitedAtOnce, obs.Reason, detail, ErrBadInput)
+		}
+		return nil, fmt.Errorf("%s: the workload fails before any hardening: %s (output: %s): %w", p.Subject, obs.Reason, detail, ErrBadInput)
 	}
 	if obs.Records == 0 {
 		return nil, fmt.Errorf("%s: %w: the kernel logged no seccomp record for the container's processes (audit disabled, audit=0?): %w", p.Subject, observe.ErrNoSeccompLog, ErrBadInput)
@@ -297,6 +298,14 @@ func (h *hardener) run(ctx context.Context, p *Plan, w observe.Workload, img ima
 	}
 	tree := h.imageTree(ctx, p.ImageID)
 	p.Tmpfs = writtenDirs(obs.Changes, tree.entriesUnder)
+	// Docker copies the image directory's content and mode into a tmpfs
+	// (tmpcopyup) but the mount's root belongs to root: a non-root user
+	// must own it to write there.
+	if uid, gid, ok := numericUser(p.User); ok && uid != 0 {
+		for i := range p.Tmpfs {
+			p.Tmpfs[i].Options += fmt.Sprintf(",uid=%d,gid=%d", uid, gid)
+		}
+	}
 	p.ReadOnly = true
 	p.NoNewPrivileges = true
 	ncpu := 0

@@ -22,7 +22,9 @@ type Plan struct {
 	// ran with (values are not repeated here: they may be secrets).
 	EnvNames []string `json:"envNames,omitempty"`
 	Network  string   `json:"network"`
-	Test     []string `json:"test,omitempty"`
+	// Sysctls are the namespaced kernel settings the workload ran with.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	Test    []string          `json:"test,omitempty"`
 
 	User     string   `json:"user"`
 	UserNote string   `json:"userNote,omitempty"`

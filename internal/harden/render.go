@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -79,7 +80,19 @@ func RunFlags(p *Plan, f Files) []string {
 		a = append(a, "--health-cmd", shellJoin(p.Healthcheck))
 	}
 	a = append(a, "--network", p.Network)
+	for _, k := range sortedKeys(p.Sysctls) {
+		a = append(a, "--sysctl", k+"="+p.Sysctls[k])
+	}
 	return a
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // RunCommand is what follows the flags: --entrypoint when the plan sets
@@ -131,28 +144,29 @@ type composeHealth struct {
 }
 
 type composeService struct {
-	Image       string         `yaml:"image"`
-	Entrypoint  []string       `yaml:"entrypoint,omitempty"`
-	Command     []string       `yaml:"command,omitempty"`
-	User        string         `yaml:"user,omitempty"`
-	ReadOnly    bool           `yaml:"read_only"`
-	Tmpfs       []string       `yaml:"tmpfs,omitempty"`
-	CapDrop     []string       `yaml:"cap_drop"`
-	CapAdd      []string       `yaml:"cap_add,omitempty"`
-	SecurityOpt []string       `yaml:"security_opt"`
-	MemLimit    string         `yaml:"mem_limit"`
-	CPUs        string         `yaml:"cpus"`
-	PidsLimit   int64          `yaml:"pids_limit"`
-	Restart     string         `yaml:"restart,omitempty"`
-	Healthcheck *composeHealth `yaml:"healthcheck,omitempty"`
-	NetworkMode string         `yaml:"network_mode,omitempty"`
-	Networks    []string       `yaml:"networks,omitempty"`
+	Image       string            `yaml:"image"`
+	Entrypoint  []string          `yaml:"entrypoint,omitempty"`
+	Command     []string          `yaml:"command,omitempty"`
+	User        string            `yaml:"user,omitempty"`
+	ReadOnly    bool              `yaml:"read_only"`
+	Tmpfs       []string          `yaml:"tmpfs,omitempty"`
+	CapDrop     []string          `yaml:"cap_drop"`
+	CapAdd      []string          `yaml:"cap_add,omitempty"`
+	SecurityOpt []string          `yaml:"security_opt"`
+	MemLimit    string            `yaml:"mem_limit"`
+	CPUs        string            `yaml:"cpus"`
+	PidsLimit   int64             `yaml:"pids_limit"`
+	Restart     string            `yaml:"restart,omitempty"`
+	Healthcheck *composeHealth    `yaml:"healthcheck,omitempty"`
+	Sysctls     map[string]string `yaml:"sysctls,omitempty"`
+	NetworkMode string            `yaml:"network_mode,omitempty"`
+	Networks    []string          `yaml:"networks,omitempty"`
 }
 
 func composeYAML(p *Plan, f Files) ([]byte, error) {
 	s := composeService{Image: p.Image, Entrypoint: p.Entrypoint, Command: p.Cmd, User: p.User, ReadOnly: p.ReadOnly,
 		CapDrop: p.CapDrop, CapAdd: p.CapAdd, MemLimit: fmt.Sprintf("%dm", p.Memory>>20), CPUs: cpus(p.NanoCPUs),
-		PidsLimit: p.PidsLimit, Restart: p.RestartPolicy}
+		PidsLimit: p.PidsLimit, Restart: p.RestartPolicy, Sysctls: p.Sysctls}
 	for _, t := range p.Tmpfs {
 		s.Tmpfs = append(s.Tmpfs, t.Path+":"+t.Options)
 	}
@@ -224,6 +238,15 @@ func kubernetesYAML(p *Plan) ([]byte, error) {
 			AutomountServiceAccountToken: &f, HostNetwork: false, HostPID: false, HostIPC: false,
 			Containers: []corev1.Container{c},
 		},
+	}
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{}
+	if numeric && uid != 0 {
+		pod.Spec.SecurityContext.FSGroup = &gid // the emptyDir volumes become writable by the group
+	}
+	if len(p.Sysctls) > 0 {
+		for _, k := range sortedKeys(p.Sysctls) {
+			pod.Spec.SecurityContext.Sysctls = append(pod.Spec.SecurityContext.Sysctls, corev1.Sysctl{Name: k, Value: p.Sysctls[k]})
+		}
 	}
 	for i, tm := range p.Tmpfs {
 		name := fmt.Sprintf("tmpfs-%d", i)

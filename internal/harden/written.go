@@ -68,7 +68,7 @@ func writtenDirs(changes []observe.Change, imageEntries func(dir string) int) []
 		if imageEntries != nil {
 			if n := imageEntries(d); n > 0 {
 				t.Hides = n
-				t.Note = "the tmpfs hides what the image holds here; mount a volume seeded with it if the workload reads it"
+				t.Note = "Docker copies what the image holds here into the tmpfs at start; a Kubernetes emptyDir starts empty"
 			}
 		}
 		if !slices.Contains(volatile, d) {

@@ -20,7 +20,7 @@ func TestWrittenDirs(t *testing.T) {
 	image := map[string]int{"/etc": 120, "/tmp": 0}
 	got := writtenDirs(changes, func(d string) int { return image[d] })
 	want := []Tmpfs{
-		{Path: "/etc", Options: defaultTmpfsOptions, Hides: 120, Note: "the tmpfs hides what the image holds here; mount a volume seeded with it if the workload reads it"},
+		{Path: "/etc", Options: defaultTmpfsOptions, Hides: 120, Note: "Docker copies what the image holds here into the tmpfs at start; a Kubernetes emptyDir starts empty"},
 		{Path: "/run", Options: defaultTmpfsOptions},
 		{Path: "/tmp", Options: defaultTmpfsOptions},
 		{Path: "/var/lib/app", Options: defaultTmpfsOptions, Note: "written by the workload: mount a volume here instead if the data must outlive the container"},

@@ -58,6 +58,8 @@ type Workload struct {
 	// Network is the network mode ("none", "bridge", a network name);
 	// "" is none.
 	Network string
+	// Sysctls are namespaced kernel settings (--sysctl).
+	Sysctls map[string]string
 }
 
 // Confinement is how it runs.
@@ -195,6 +197,7 @@ func Run(ctx context.Context, eng Engine, w Workload, c Confinement, o Options) 
 	}
 	hc := &container.HostConfig{
 		NetworkMode:    container.NetworkMode(netMode),
+		Sysctls:        w.Sysctls,
 		CapDrop:        c.CapDrop,
 		CapAdd:         c.CapAdd,
 		ReadonlyRootfs: c.ReadOnly,

@@ -125,6 +125,52 @@ var RuntimeSyscalls = []string{
 	"restart_syscall", "exit", "exit_group", "arch_prctl", "set_tid_address", "set_robust_list", "rseq",
 }
 
+// siblings are calls that do the same thing in another form: the libc
+// (or its version) picks among them, so a workload seen to make one may
+// make another on the next run (dash forks with vfork for one command
+// and clone for a pipeline). None is more dangerous than its sibling.
+var siblings = [][]string{
+	{"clone", "fork", "vfork"},
+	{"open", "openat", "openat2", "creat"},
+	{"stat", "lstat", "fstat", "newfstatat", "statx", "fstatat64", "stat64", "lstat64", "fstat64"},
+	{"dup", "dup2", "dup3"},
+	{"pipe", "pipe2"},
+	{"poll", "ppoll"},
+	{"select", "pselect6", "_newselect"},
+	{"epoll_wait", "epoll_pwait", "epoll_pwait2"},
+	{"epoll_create", "epoll_create1"},
+	{"accept", "accept4"},
+	{"wait4", "waitid", "waitpid"},
+	{"eventfd", "eventfd2"},
+	{"signalfd", "signalfd4"},
+	{"getdents", "getdents64"},
+	{"access", "faccessat", "faccessat2"},
+	{"readlink", "readlinkat"},
+	{"unlink", "unlinkat"},
+	{"rename", "renameat", "renameat2"},
+	{"mkdir", "mkdirat"},
+	{"rmdir", "unlinkat"},
+	{"chmod", "fchmod", "fchmodat", "fchmodat2"},
+	{"chown", "fchown", "lchown", "fchownat"},
+	{"link", "linkat"},
+	{"symlink", "symlinkat"},
+	{"utime", "utimes", "utimensat", "futimesat"},
+	{"send", "sendto"},
+	{"recv", "recvfrom"},
+	{"getrlimit", "prlimit64", "ugetrlimit"},
+	{"sendfile", "sendfile64"},
+	{"nanosleep", "clock_nanosleep"},
+	{"time", "gettimeofday", "clock_gettime"},
+	{"mmap", "mmap2"},
+	{"lseek", "_llseek"},
+}
+
+// cloneNamespaces are the clone flags that make namespaces
+// (CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET): clone is
+// allowed only without them, as in Docker's default profile, so a
+// process cannot do with clone what unshare is refused.
+const cloneNamespaces = 0x7E020000
+
 // LogProfile is the profile an observation runs under: every system call
 // is allowed and logged by the kernel (SCMP_ACT_LOG).
 func LogProfile(goarch string) (*Profile, error) {
@@ -151,24 +197,37 @@ func Generate(goarch string, observed []string) (*Profile, error) {
 	seen := map[string]bool{}
 	var obs []string
 	for _, n := range observed {
-		if seen[n] {
-			continue
-		}
 		if !KnownSyscall(goarch, n) {
 			return nil, fmt.Errorf("system call %q is not known on %s", n, goarch)
 		}
-		seen[n] = true
-		obs = append(obs, n)
-	}
-	slices.Sort(obs)
-	var rt []string
-	for _, n := range RuntimeSyscalls {
-		if !seen[n] && KnownSyscall(goarch, n) {
+		if !seen[n] {
 			seen[n] = true
-			rt = append(rt, n)
+			obs = append(obs, n)
 		}
 	}
-	slices.Sort(rt)
+	var more []string
+	add := func(n string) {
+		if !seen[n] && KnownSyscall(goarch, n) {
+			seen[n] = true
+			more = append(more, n)
+		}
+	}
+	for _, n := range RuntimeSyscalls {
+		add(n)
+	}
+	for _, g := range siblings {
+		if slices.ContainsFunc(g, func(n string) bool { return seen[n] }) {
+			for _, n := range g {
+				add(n)
+			}
+		}
+	}
+	// clone and clone3 get rules of their own below.
+	clone := seen["clone"]
+	obs = slices.DeleteFunc(obs, func(n string) bool { return n == "clone" || n == "clone3" })
+	more = slices.DeleteFunc(more, func(n string) bool { return n == "clone" || n == "clone3" })
+	slices.Sort(obs)
+	slices.Sort(more)
 	prof := &Profile{Syscalls: []*moby.Syscall{}}
 	prof.DefaultAction = specs.ActErrno
 	prof.Architectures = slices.Clone(p.arches)
@@ -178,18 +237,29 @@ func Generate(goarch string, observed []string) (*Profile, error) {
 			Comment:      "observed: the workload made these calls",
 		})
 	}
-	if len(rt) > 0 {
+	if len(more) > 0 {
 		prof.Syscalls = append(prof.Syscalls, &moby.Syscall{
-			LinuxSyscall: specs.LinuxSyscall{Names: rt, Action: specs.ActAllow},
-			Comment:      "runtime: runc needs these to start the entrypoint, and every process to run and end",
+			LinuxSyscall: specs.LinuxSyscall{Names: more, Action: specs.ActAllow},
+			Comment:      "runtime and siblings: runc needs these to start the entrypoint, every process to run and end, and other forms of observed calls",
 		})
 	}
+	if clone {
+		prof.Syscalls = append(prof.Syscalls, &moby.Syscall{
+			LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone"}, Action: specs.ActAllow,
+				Args: []specs.LinuxSeccompArg{{Index: 0, Value: cloneNamespaces, ValueTwo: 0, Op: specs.OpMaskedEqual}}},
+			Comment: "clone without namespace flags (as in Docker's default profile)",
+		})
+	}
+	enosys := uint(38)
+	prof.Syscalls = append(prof.Syscalls, &moby.Syscall{
+		LinuxSyscall: specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		Comment:      "clone3 cannot be filtered by its flags: ENOSYS makes the libc fall back to clone",
+	})
 	return prof, nil
 }
 
-// Allowed returns the sorted names a profile allows unconditionally (rules
-// with action SCMP_ACT_ALLOW or SCMP_ACT_LOG and no argument conditions),
-// and the number of conditional rules.
+// Allowed returns the sorted names a profile allows, unconditionally or
+// under argument conditions (counted in conditional).
 func Allowed(p *Profile) (names []string, conditional int) {
 	set := map[string]bool{}
 	for _, s := range p.Syscalls {
@@ -198,7 +268,6 @@ func Allowed(p *Profile) (names []string, conditional int) {
 		}
 		if len(s.Args) > 0 || s.Includes != nil || s.Excludes != nil {
 			conditional++
-			continue
 		}
 		for _, n := range s.Names {
 			set[n] = true
