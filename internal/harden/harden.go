@@ -23,19 +23,20 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types/image"
+	dimage "github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/lockdown-sec/lockdown/internal/harden/apparmor"
 	"github.com/lockdown-sec/lockdown/internal/harden/observe"
 	"github.com/lockdown-sec/lockdown/internal/harden/seccomp"
+	"github.com/lockdown-sec/lockdown/internal/image"
 )
 
 // Engine is the part of the Docker client harden uses.
 type Engine interface {
 	observe.Engine
-	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImageInspect(ctx context.Context, imageID string, opts ...client.ImageInspectOption) (dimage.InspectResponse, error)
 	Info(ctx context.Context) (system.Info, error)
 }
 
@@ -43,8 +44,9 @@ var _ Engine = (*client.Client)(nil)
 
 // ErrBadInput marks errors in what harden was given: no such image or
 // container, a workload that exits at once or fails before any
-// hardening, observation that cannot read the seccomp log.
-var ErrBadInput = errors.New("bad input")
+// hardening, observation that cannot read the seccomp log. It is the
+// project's one bad-input mark (the CLI exits 2).
+var ErrBadInput = image.ErrBadInput
 
 // Config configures one hardening. The zero value observes for the
 // default time with no test command.
@@ -162,6 +164,11 @@ func newHardener(cfg Config) (*hardener, error) {
 	if cfg.Engine == nil {
 		return nil, errors.New("harden: no Docker engine")
 	}
+	// Before anything else: without the seccomp log there is nothing to
+	// learn from.
+	if err := observe.Available(); err != nil {
+		return nil, fmt.Errorf("observation needs the kernel's seccomp log: %w: %w", err, ErrBadInput)
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -209,7 +216,7 @@ func (h *hardener) runOnce(ctx context.Context, p *Plan, what string, w observe.
 	})
 	if err != nil {
 		if errors.Is(err, observe.ErrNoSeccompLog) {
-			return nil, fmt.Errorf("%s: %w (%w)", what, err, ErrBadInput)
+			return nil, fmt.Errorf("%s: %w: %w", what, err, ErrBadInput)
 		}
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
@@ -222,7 +229,7 @@ func (h *hardener) runOnce(ctx context.Context, p *Plan, what string, w observe.
 	return res, nil
 }
 
-func (h *hardener) run(ctx context.Context, p *Plan, w observe.Workload, img image.InspectResponse, imgUser, name string) (*Plan, error) {
+func (h *hardener) run(ctx context.Context, p *Plan, w observe.Workload, img dimage.InspectResponse, imgUser, name string) (*Plan, error) {
 	p.Name = name
 	plat, err := seccomp.NormalizePlatform(img.Architecture)
 	if err != nil {

@@ -177,6 +177,26 @@ func containsWord(s, w string) bool {
 	return false
 }
 
+// Available reports (wrapping ErrNoSeccompLog) why an observation cannot
+// read the seccomp log here: the kernel's log action, the audit log's
+// read group and the process events connector are each tried.
+func Available() error {
+	if err := CheckSeccompLog(ProcSeccomp); err != nil {
+		return err
+	}
+	a, err := openAuditReader()
+	if err != nil {
+		return err
+	}
+	a.close(0)
+	w, err := openProcWatcher()
+	if err != nil {
+		return err
+	}
+	w.close()
+	return nil
+}
+
 // auditReader listens on the kernel audit log's read-only multicast group
 // (AUDIT_NLGRP_READLOG): every record reaches it without replacing auditd
 // and without the kernel log's rate limit, which drops all but the first
