@@ -40,10 +40,22 @@ func (d *Dockerd) Host() string { return "unix://" + d.Sock }
 // its directory removed when the test ends.
 func StartDockerd(t testing.TB, args ...string) *Dockerd {
 	t.Helper()
+	d := NewDockerd(t, args...)
+	d.Start(t)
+	return d
+}
+
+// NewDockerd is StartDockerd without the start: the test can write files
+// into d.Dir first.
+func NewDockerd(t testing.TB, args ...string) *Dockerd {
+	t.Helper()
 	RequireRoot(t)
 	RequireCmd(t, "dockerd", "ip", "nsenter")
 	dir, err := os.MkdirTemp("", "ldd")
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o711); err != nil { // traversable by a remapped root (userns-remap)
 		t.Fatal(err)
 	}
 	d := &Dockerd{Dir: dir, Sock: filepath.Join(dir, "d.sock"), ns: filepath.Base(dir) + "-ns"}
@@ -63,7 +75,6 @@ func StartDockerd(t testing.TB, args ...string) *Dockerd {
 			t.Logf("left %s: mounts remain under it", dir)
 		}
 	})
-	d.Start(t)
 	return d
 }
 

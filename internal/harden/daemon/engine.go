@@ -171,6 +171,11 @@ func Validate(ctx context.Context, cfg map[string]any, argvKeys []string) error 
 		return fmt.Errorf("validate: %w", err)
 	}
 	defer os.RemoveAll(dir)
+	// With userns-remap the remapped root must traverse the data root's
+	// parents.
+	if err := os.Chmod(dir, 0o711); err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
 	if hasValidate(ctx, dockerd) {
 		b, err := Encode(cfg)
 		if err != nil {
