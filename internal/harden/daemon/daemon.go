@@ -311,4 +311,3 @@ func StringList(v any) []string {
 	}
 	return out
 }
-
