@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
@@ -330,6 +331,11 @@ func DockerDefault(goarch string, caps []string) ([]string, error) {
 	for i, c := range caps {
 		full[i] = "CAP_" + trimCap(c)
 	}
+	slices.Sort(full)
+	key := goarch + " " + strings.Join(full, ",")
+	if v, ok := dockerDefaults.Load(key); ok {
+		return slices.Clone(v.([]string)), nil
+	}
 	set := map[string]bool{}
 	for _, s := range moby.DefaultProfile().Syscalls {
 		if s.Action != specs.ActAllow {
@@ -349,8 +355,13 @@ func DockerDefault(goarch string, caps []string) ([]string, error) {
 		out = append(out, n)
 	}
 	slices.Sort(out)
-	return out, nil
+	dockerDefaults.Store(key, out)
+	return slices.Clone(out), nil
 }
+
+// dockerDefaults caches DockerDefault by platform and capabilities: the
+// default profile is the same for every observation.
+var dockerDefaults sync.Map
 
 // filterApplies evaluates a rule's includes (all conditions must hold) or
 // excludes (any condition excludes) for the platform and capabilities;
