@@ -27,16 +27,8 @@ type Record struct {
 	Code    uint32 // the seccomp action (0x7ffc0000 is SCMP_ACT_LOG, 0x50000 ERRNO)
 }
 
-// Seccomp actions as the records carry them (linux/seccomp.h).
-const (
-	ActionLog   uint32 = 0x7ffc0000
-	actionMask  uint32 = 0xffff0000
-	actionErrno uint32 = 0x00050000
-)
-
-// Denied reports whether the record is of a call the filter refused
-// (an errno action logged because the profile asked for it).
-func (r Record) Denied() bool { return r.Code&actionMask == actionErrno }
+// ActionLog is SCMP_ACT_LOG as the records carry it (linux/seccomp.h).
+const ActionLog uint32 = 0x7ffc0000
 
 // ParseRecord reads the text of a seccomp audit record:
 //
