@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/atomicfile"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
 )
@@ -113,24 +115,11 @@ func (g *globals) writeOutput(write func(w io.Writer, color bool) error) error {
 		}
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(g.output), "."+filepath.Base(g.output)+".*.tmp")
-	if err != nil {
-		return badInput(fmt.Errorf("output %s: %w", g.output, err))
-	}
-	tmp := f.Name()
-	werr := write(f, false)
-	if werr == nil {
-		werr = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, g.output)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", g.output, werr)
+	if err := atomicfile.Write(g.output, 0o644, func(w io.Writer) error { return write(w, false) }); err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return badInput(fmt.Errorf("output %s: %w", g.output, err))
+		}
+		return err
 	}
 	return nil
 }

@@ -161,6 +161,8 @@ func (s *Server) execute(ctx context.Context, j *store.Job) store.Outcome {
 			return store.Outcome{Err: fmt.Sprintf("audit incomplete: %v", err), Report: b}
 		}
 		return store.Outcome{Report: b, Audit: true}
+	case store.KindHarden:
+		return s.hardenOutcome(ctx, j)
 	}
 	return store.Outcome{Err: fmt.Sprintf("unknown job kind %q", j.Kind)}
 }

@@ -65,9 +65,12 @@ type Config struct {
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
 	ScanOptions scan.Options
-	// DockerHost is the Docker Engine API URL for audits and watch mode
-	// ("" means $DOCKER_HOST or the default socket).
+	// DockerHost is the Docker Engine API URL for audits, harden jobs and
+	// watch mode ("" means $DOCKER_HOST or the default socket).
 	DockerHost string
+	// HardenPrefix prefixes the names of harden jobs' throwaway
+	// containers ("" means lockdown-harden-).
+	HardenPrefix string
 
 	// Watch runs the watch loop over the local Docker engine.
 	Watch bool

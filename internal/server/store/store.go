@@ -475,6 +475,8 @@ type Outcome struct {
 	Digest string
 	Image  *ImageResult // scan jobs: the image's latest result
 	Audit  bool         // audit jobs: Report is the latest audit
+	// Harden jobs: the hardened configuration, kept by image digest.
+	Harden *HardenProfile
 }
 
 // Finish records the outcome of job id held by owner, in one transaction
@@ -506,6 +508,13 @@ func (s *Store) Finish(ctx context.Context, id, owner string, o Outcome) error {
 	}
 	if o.Err == "" && o.Image != nil {
 		if err := s.putImage(ctx, tx, *o.Image); err != nil {
+			return err
+		}
+	}
+	if o.Err == "" && o.Harden != nil {
+		p := *o.Harden
+		p.JobID, p.CreatedAt = id, now
+		if err := s.putHardenProfile(ctx, tx, p); err != nil {
 			return err
 		}
 	}
