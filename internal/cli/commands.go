@@ -16,5 +16,6 @@ func commands(g *globals) []*cobra.Command {
 		newLintCmd(g),
 		newVerifyCmd(g),
 		newServeCmd(g),
+		newHardenCmd(g),
 	}
 }
