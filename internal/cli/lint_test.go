@@ -33,7 +33,7 @@ func TestLintCLI(t *testing.T) {
 		{"findings below --fail-on", []string{"lint", df, "--format", "json", "--fail-on", "high"}, 0, `"ruleID": "LD-DF-109"`, ""},
 		{"findings at --fail-on", []string{"lint", df, "--format", "json", "--fail-on", "medium"}, 1, `"kind": "misconfiguration"`, ""},
 		{"skip by hadolint ID and by ID", []string{"lint", df, "--format", "json", "--skip", "DL3007,LD-DF-110", "--fail-on", "low"}, 0, `"findings": []`, ""},
-		{"table", []string{"lint", df, "--format", "table"}, 0, "LD-DF-109  " + df + ":1", ""},
+		{"table", []string{"lint", df, "--format", "table"}, 0, "on: dockerfile stage 0 at " + df + ":1", ""},
 		{"list checks", []string{"lint", "--list-checks", "--check", "pss-restricted"}, 0, "LD-K8S-326  -    kubernetes  MEDIUM    capabilities,pss,pss-restricted", ""},
 		{"bad input lists every problem", []string{"lint", dir}, 2, "",
 			bad + ":5: invalid YAML: mapping values are not allowed in this context\n" + bad2 + ":1: FROM requires either one or three arguments\nlockdown: 2 inputs could not be linted (listed above)\n"},

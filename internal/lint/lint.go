@@ -252,6 +252,10 @@ func suppressedBy(igs []ignore, h rule.Hit, now time.Time, expired map[int]bool)
 	return ignore{}, false
 }
 
+// findingScope names what a finding is about, per file type, for the
+// report's grouping ("on: service web", "3 workloads").
+var findingScope = map[string]string{TypeDockerfile: "dockerfile", TypeCompose: "service", TypeKubernetes: "workload"}
+
 func finding(r rule.Rule, file string, h rule.Hit) model.Finding {
 	loc := file
 	if h.Line > 0 {
@@ -259,7 +263,7 @@ func finding(r rule.Rule, file string, h rule.Hit) model.Finding {
 	}
 	f := model.Finding{
 		Kind: model.KindMisconfig, RuleID: r.ID, Title: r.Title, Severity: r.Severity, Status: model.StatusFail,
-		Subject: h.Subject, Scope: r.Scope, Evidence: h.Evidence, Location: loc,
+		Subject: h.Subject, Scope: findingScope[r.Scope], Evidence: h.Evidence, Location: loc,
 		Remediation: r.Remediation, Rationale: r.Rationale, CIS: r.CIS,
 	}
 	for _, id := range r.Hadolint {

@@ -253,7 +253,7 @@ func groupRow(g *grid, gr *checkGroup, withCIS, withNotes bool) {
 	}
 	g.row(cells...)
 	on := where(gr.scope, gr.subjects)
-	if f.Location != "" && f.Kind == model.KindPolicyLint {
+	if f.Location != "" && (f.Kind == model.KindPolicyLint || f.Kind == model.KindMisconfig) {
 		on += " at " + clean(f.Location)
 	}
 	g.text("      on: " + on)

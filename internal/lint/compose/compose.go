@@ -248,7 +248,7 @@ func (c *svcLinter) hit(id string, path []any, format string, args ...any) {
 		def = k.Line
 	}
 	full := append([]any{"services", c.name}, path...)
-	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: lineOf(c.node, path, def), Subject: "service " + c.name, Evidence: fmt.Sprintf(format, args...)})
+	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: lineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
 }
 
 func normCap(s string) string {
