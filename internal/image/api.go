@@ -31,11 +31,16 @@ type Options struct {
 	Platform         string   // "linux/amd64" when empty
 	InsecureRegistry []string // hosts (host:port) reached over plain HTTP
 	// Limits against hostile input; zero means the package default.
-	MaxLayerBytes int64        // uncompressed bytes per layer (default 8 GiB)
-	MaxFileBytes  int64        // bytes read from one file handed to Visit (default 512 MiB)
-	Logger        *slog.Logger // nil discards
-	// TempDir is where a docker: target's `docker save` stream is spooled
-	// (removed by Close); "" means os.TempDir().
+	MaxLayerBytes int64 // uncompressed bytes per layer (default 8 GiB)
+	MaxFileBytes  int64 // bytes read from one file handed to Visit (default 512 MiB)
+	// MaxArchiveBytes bounds the plain tar of a gzip-compressed archive
+	// (docker-archive:x.tar.gz), which is decompressed once to TempDir
+	// (default 16 GiB).
+	MaxArchiveBytes int64
+	Logger          *slog.Logger // nil discards
+	// TempDir is where a docker: target's `docker save` stream and the
+	// plain tar of a compressed archive are spooled (removed by Close); ""
+	// means os.TempDir().
 	TempDir string
 }
 

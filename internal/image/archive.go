@@ -19,7 +19,7 @@ import (
 // manifest.json is read with go-containerregistry's tarball package; layer
 // members are then read in place.
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
 	}
@@ -37,8 +37,12 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 	if !a.has("manifest.json") {
 		return nil, fmt.Errorf("open docker-archive %s: no manifest.json (not a docker save archive): %w", p, ErrBadInput)
 	}
-	m, err := tarball.LoadManifest(a.whole)
+	rawManifest, err := a.readAll("manifest.json")
 	if err != nil {
+		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w", p, err)
+	}
+	var m tarball.Manifest
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w: %w", p, err, ErrBadInput)
 	}
 	if len(m) != 1 {
@@ -100,12 +104,10 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 		src.layers = append(src.layers, &layer{
 			ref:   ref,
 			local: true,
-			open: func(context.Context) (io.ReadCloser, error) {
-				rc, err := a.open(member)
-				if err != nil {
-					return nil, err
-				}
-				return decompress(rc)
+			size:  -1, // the member's own size bounds it
+			blob: func(context.Context) (io.ReadCloser, error) {
+				rc, _, err := a.open(member)
+				return rc, err
 			},
 		})
 	}
@@ -121,7 +123,7 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 			return alg + ":" + hex, nil
 		}
 	}
-	rc, err := a.open(member)
+	rc, _, err := a.open(member)
 	if err != nil {
 		return "", err
 	}
@@ -140,7 +142,7 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 
 // openOCIArchive opens a tar of an OCI image layout.
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open oci-archive %s: %w", p, err)
 	}
@@ -171,8 +173,11 @@ type archiveStore struct{ a *tarArchive }
 
 func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 
-func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) { return s.a.open(blobPath(h)) }
-func (s *archiveStore) exists(h v1.Hash) bool                 { return s.a.has(blobPath(h)) }
+func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) {
+	rc, _, err := s.a.open(blobPath(h))
+	return rc, err
+}
+func (s *archiveStore) exists(h v1.Hash) bool { return s.a.has(blobPath(h)) }
 
 // configFromV1 keeps the parts of an image config Lockdown uses.
 func configFromV1(cf *v1.ConfigFile) *ConfigFile {

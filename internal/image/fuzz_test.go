@@ -26,7 +26,7 @@ func edgeCaseLayers(f *testing.F) [][]byte {
 	files, _ := filepath.Glob(filepath.Join(dir, "images", "scalibr-edge-cases", "*.tar"))
 	var out [][]byte
 	for _, p := range files {
-		a, fc, err := openTarArchive(p)
+		a, fc, err := openTarArchive(p, Options{})
 		if err != nil {
 			continue
 		}
@@ -101,8 +101,9 @@ func bytesSource(b []byte) Source {
 		layers: []Layer{&layer{
 			ref:   model.LayerRef{Index: 0, Digest: "sha256:fuzz"},
 			local: true,
-			open: func(context.Context) (io.ReadCloser, error) {
-				return decompress(io.NopCloser(bytes.NewReader(b)))
+			size:  -1,
+			blob: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(b)), nil
 			},
 		}},
 	}
@@ -175,10 +176,13 @@ func FuzzOpenDockerArchive(f *testing.F) {
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("etc/os-release", "ID=x\n"), testutil.TarSymlink("lib", "usr/lib")))},
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarWhiteout("lib"), testutil.TarOpaque("etc")))},
 	))))
-	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16}
+	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16, MaxArchiveBytes: 4 << 20, TempDir: tmp}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		a, err := indexTar("fuzz.tar", bytes.NewReader(data), int64(len(data)))
+		a, closer, err := readTarArchive("fuzz.tar", bytes.NewReader(data), int64(len(data)), opts)
+		if closer != nil {
+			defer closer.Close()
+		}
 		if err == nil {
 			var src *source
 			if src, err = dockerArchive(ctx, "fuzz", "fuzz.tar", a, opts); err == nil {

@@ -6,7 +6,6 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -241,9 +240,8 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 	defer rc.Close()
 	lr := &layerReader{ctx: ctx, r: rc, max: lim.maxLayer}
 	var wantSum []byte
-	if alg, hx, ok := strings.Cut(ref.DiffID, ":"); ok && alg == "sha256" {
-		if b, err := hex.DecodeString(hx); err == nil && len(b) == sha256.Size {
-			wantSum = b
+	if ls, ok := rc.(*layerStream); !ok || !ls.diffIDChecked {
+		if wantSum = parseDigest(ref.DiffID); wantSum != nil {
 			lr.h = sha256.New()
 		}
 	}
