@@ -100,6 +100,13 @@ type WalkOptions struct {
 	Visit       VisitFunc
 	Concurrency int // layers decompressed at once; 0 means GOMAXPROCS
 
+	// AllPaths keeps every path of the merged filesystem in the Tree, for
+	// Paths and Lstat; memory then grows with the number of files. Without
+	// it the Tree keeps only what Visited, Result, History and Resolve
+	// need: wanted regular files, symlinks, hard links and their targets,
+	// and the directories leading to them (Paths and Lstat see only those).
+	AllPaths bool
+
 	// Cache, when set with Codec and CacheKey, keeps each layer's record
 	// (entries, whiteouts, Visit results, warnings) by the layer's diff ID
 	// and CacheKey: an image that shares layers with one walked before only
@@ -138,7 +145,8 @@ type Version struct {
 func (t *Tree) Visited() []string { return t.impl.visited() }
 
 // Paths returns every path of the final merged filesystem (whiteouts
-// applied; "/" itself excluded), sorted.
+// applied; "/" itself excluded), sorted; without WalkOptions.AllPaths only
+// the paths the Tree kept.
 func (t *Tree) Paths() []string { return t.impl.paths() }
 
 // Result returns the visit result of the final version of path
@@ -153,7 +161,8 @@ func (t *Tree) Result(path string) (any, bool) { return t.impl.result(path) }
 func (t *Tree) History(path string) []Version { return t.impl.history(path) }
 
 // Lstat returns the node at path in the final filesystem, not following a
-// final symlink. Intermediate symlinked directories are resolved.
+// final symlink. Intermediate symlinked directories are resolved. Without
+// WalkOptions.AllPaths it knows only the paths the Tree kept.
 func (t *Tree) Lstat(path string) (Node, error) { return t.impl.lstat(path) }
 
 // Resolve follows symlinks in path within the image root (an absolute link

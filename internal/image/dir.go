@@ -73,7 +73,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 	defer root.Close()
 	rec := &layerRecord{ref: ref}
 	warn := func(p, format string, args ...any) {
-		rec.warnings = append(rec.warnings, model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
+		rec.warn(model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
 	}
 	// Depth-first with an explicit stack; names sorted for a stable order.
 	stack := []string{"/"}
@@ -92,6 +92,10 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 		for _, name := range names {
 			p := path.Join(dir, name)
 			if slices.Contains(d.skip, p) {
+				continue
+			}
+			if err := checkPath(p); err != nil {
+				warn(shorten(p), "%v: skipped", err)
 				continue
 			}
 			fi, err := root.Lstat(rel(p))
@@ -118,12 +122,13 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			default:
 				e.kind = kindOther
 			}
-			rec.entries = append(rec.entries, e)
+			rec.add(&e)
 		}
 		for _, s := range slices.Backward(subdirs) {
 			stack = append(stack, s)
 		}
 	}
+	rec.done()
 	return rec, nil
 }
 
@@ -154,6 +159,7 @@ func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerR
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
+	e.wanted = true
 	if e.size > lim.maxFile {
 		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil
