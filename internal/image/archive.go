@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -114,13 +115,23 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 	return src, nil
 }
 
-// memberDigest is the digest of a layer blob as stored in a docker-archive:
-// named by the path for Docker 25+ (blobs/sha256/<hex>), the diff ID for a
-// plain layer.tar, else computed.
+// memberDigest is the digest of a layer blob as stored in a docker-archive,
+// as the archive names it: by the path for Docker 25+
+// (blobs/sha256/<hex>), by the file name for go-containerregistry and
+// skopeo (<hex>.tar.gz, <hex>.tar); the walk checks the blob against it as
+// it reads. A plain layer.tar is its diff ID; only a compressed member that
+// no name vouches for is hashed here.
 func memberDigest(a *tarArchive, member, diffID string) (string, error) {
-	if rest, ok := strings.CutPrefix(cleanMember(member), "blobs/"); ok {
+	m := cleanMember(member)
+	if rest, ok := strings.CutPrefix(m, "blobs/"); ok {
 		if alg, hex, ok := strings.Cut(rest, "/"); ok && !strings.Contains(hex, "/") {
 			return alg + ":" + hex, nil
+		}
+	}
+	base := path.Base(m)
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar.zst", ".tar"} {
+		if hx, ok := strings.CutSuffix(base, ext); ok && parseDigest("sha256:"+hx) != nil {
+			return "sha256:" + hx, nil
 		}
 	}
 	rc, _, err := a.open(member)

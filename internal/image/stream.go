@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -243,21 +244,6 @@ func (a *aheadReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// ReadByte lets a decompressor read without a bufio.Reader of its own.
-func (a *aheadReader) ReadByte() (byte, error) {
-	if len(a.cur) > 0 {
-		b := a.cur[0]
-		a.cur = a.cur[1:]
-		return b, nil
-	}
-	if !a.next() {
-		return 0, a.err
-	}
-	b := a.cur[0]
-	a.cur = a.cur[1:]
-	return b, nil
-}
-
 // peek returns up to n bytes of what comes next without consuming them
 // (fewer at the end of the stream or within a short first chunk).
 func (a *aheadReader) peek(n int) []byte {
@@ -302,7 +288,8 @@ func openLayerStream(rc io.ReadCloser, ref model.LayerRef, size int64) (*layerSt
 	magic := raw.peek(4)
 	switch {
 	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := gzip.NewReader(raw)
+		// klauspost's inflater has a fast path for a *bufio.Reader.
+		zr, err := gzip.NewReader(bufio.NewReaderSize(raw, 64<<10))
 		if err != nil {
 			raw.Close()
 			return nil, fmt.Errorf("gzip: %w", err)
