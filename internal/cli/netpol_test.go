@@ -64,7 +64,7 @@ func TestNetpolCLI(t *testing.T) {
 		{name: "matrix csv", args: []string{"matrix", netpolDemo, "--format", "csv", "--port", "5432/TCP"}, code: 0,
 			stdout: "shop/frontend,shop/db,5432,TCP,allow\n"},
 		{name: "matrix bad format", args: []string{"matrix", netpolDemo, "--format", "png"}, code: 2,
-			stderr: `lockdown: --format "png": matrix writes table, csv, json, dot, svg`},
+			stderr: `lockdown: unknown --format "png": matrix writes table, csv, json, dot, svg`},
 		{name: "lint fail-on medium", args: []string{"lint", netpolDemo, "--fail-on", "medium"}, code: 1, stdout: "NETPOL-NO-DEFAULT-DENY"},
 		{name: "lint fail-on high", args: []string{"lint", netpolDemo, "--fail-on", "high"}, code: 0, stdout: "NETPOL-NO-DEFAULT-DENY"},
 		{name: "lint bad fail-on", args: []string{"lint", netpolDemo, "--fail-on", "severe"}, code: 2, stderr: `--fail-on: unknown severity "severe"`},
@@ -222,7 +222,7 @@ func TestNetpolValidateAllErrors(t *testing.T) {
 	dir := filepath.Join("..", "netpol", "testdata", "errors")
 	a, b, c := filepath.Join(dir, "a-kinds.yaml"), filepath.Join(dir, "b-policies.yaml"), filepath.Join(dir, "c-broken.yaml")
 	want := []string{
-		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, Namespace, NetworkPolicy, NetworkSet, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
 		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
 		b + `:5: NetworkPolicy shop/p: spec.selector: invalid selector "app = 'x'": expected '==' at position 5`,
 		b + `:10: NetworkPolicy shop/p: spec.ingress[0].destination.ports[0]: port 70000 out of range 0-65535`,
