@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
+	"strconv"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -47,21 +48,7 @@ func (r *layerRecord) allWarnings() []model.Warning {
 		return r.warnings
 	}
 	return append(r.warnings[:len(r.warnings):len(r.warnings)], model.Warning{Layer: r.ref.DiffID,
-		Message: "and " + itoa64(int64(r.warned)) + " more warnings in this layer, not shown"})
-}
-
-func itoa64(n int64) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-		if n == 0 {
-			break
-		}
-	}
-	return string(b[i:])
+		Message: "and " + strconv.Itoa(r.warned) + " more warnings in this layer, not shown"})
 }
 
 // Entry flags, stored with the kind.

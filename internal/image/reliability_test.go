@@ -86,15 +86,15 @@ func (c *countingStore) open(h v1.Hash) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readCloser{Reader: &countReader2{r: rc, n: &c.n}, close: rc.Close}, nil
+	return readCloser{Reader: &atomicCountReader{r: rc, n: &c.n}, close: rc.Close}, nil
 }
 
-type countReader2 struct {
+type atomicCountReader struct {
 	r io.Reader
 	n *atomic.Int64
 }
 
-func (c *countReader2) Read(p []byte) (int, error) {
+func (c *atomicCountReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n.Add(int64(n))
 	return n, err
@@ -645,5 +645,26 @@ func TestGzipArchiveDecompressedOnce(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(tmp); len(ents) != 0 {
 		t.Errorf("spool files left in %s: %v", tmp, ents)
+	}
+}
+
+// TestLayerWarningsCapped: a layer records at most maxLayerWarnings
+// warnings, then one line saying how many more there were.
+func TestLayerWarningsCapped(t *testing.T) {
+	var entries []testutil.TarEntry
+	for i := range maxLayerWarnings + 5 {
+		entries = append(entries, testutil.TarFile(fmt.Sprintf("f%04d", i), "x"))
+	}
+	src := mustOpen(t, "docker-archive:"+testutil.LayeredImage(t, entries), Options{})
+	tree := mustWalk(t, src, WalkOptions{Want: wantAll, Visit: func(context.Context, File, io.Reader) (any, error) {
+		return nil, errors.New("unreadable")
+	}})
+	w := tree.Warnings()
+	if len(w) != maxLayerWarnings+1 {
+		t.Fatalf("%d warnings, want %d", len(w), maxLayerWarnings+1)
+	}
+	diffID := src.Layers()[0].Ref().DiffID
+	if last := w[len(w)-1]; last.Message != "and 5 more warnings in this layer, not shown" || last.Layer != diffID {
+		t.Errorf("last warning = %+v, want the summary of 5 more in layer %s", last, diffID)
 	}
 }
