@@ -20,7 +20,7 @@ import (
 // manifest.json is read with go-containerregistry's tarball package; layer
 // members are then read in place.
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p, opts)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
 	}
@@ -153,7 +153,7 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 
 // openOCIArchive opens a tar of an OCI image layout.
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p, opts)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open oci-archive %s: %w", p, err)
 	}

@@ -29,7 +29,7 @@ func edgeCaseLayers(f *testing.F) [][]byte {
 	files, _ := filepath.Glob(filepath.Join(dir, "images", "scalibr-edge-cases", "*.tar"))
 	var out [][]byte
 	for _, p := range files {
-		a, fc, err := openTarArchive(p, Options{})
+		a, fc, err := openTarArchive(context.Background(), p, Options{})
 		if err != nil {
 			continue
 		}
@@ -210,7 +210,7 @@ func FuzzOpenDockerArchive(f *testing.F) {
 	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16, MaxArchiveBytes: 4 << 20, TempDir: tmp}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		a, closer, err := readTarArchive("fuzz.tar", bytes.NewReader(data), int64(len(data)), opts)
+		a, closer, err := readTarArchive(ctx, "fuzz.tar", bytes.NewReader(data), int64(len(data)), opts)
 		if closer != nil {
 			defer closer.Close()
 		}

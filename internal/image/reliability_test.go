@@ -112,7 +112,7 @@ func openCounted(t *testing.T, kind, p string, opts Options) (Source, *countingR
 	t.Cleanup(func() { f.Close() })
 	st, _ := f.Stat()
 	cr := &countingReaderAt{r: f}
-	a, closer, err := readTarArchive(p, cr, st.Size(), opts)
+	a, closer, err := readTarArchive(context.Background(), p, cr, st.Size(), opts)
 	if err != nil {
 		t.Fatalf("read %s: %v", p, err)
 	}
@@ -210,20 +210,7 @@ type layeredImage struct {
 
 func layeredDebian(t *testing.T) layeredImage {
 	t.Helper()
-	deb := testutil.DebianImage(t)
-	lp, err := layout.FromPath(deb.OCIDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ii, _ := lp.ImageIndex()
-	im, err := ii.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, _ := debianV1(t)
 	for i, entries := range [][]testutil.TarEntry{
 		{testutil.TarFile("var/lib/dpkg/status.d/app", "Package: app\nVersion: 1\n\n")},
 		{testutil.TarFile("etc/app.conf", "x=1\n"), testutil.TarWhiteout("etc/motd")},
@@ -535,6 +522,18 @@ func wideDeepLayer(t testing.TB, chains, depth int) []byte {
 	return testutil.LayerTar(t, entries...)
 }
 
+// childWalk opens and walks target (in a RunChild child) and prints the
+// outcome: "RESULT visited N" or "RESULT error ERR".
+func childWalk(t *testing.T, target string, want WantFunc) {
+	src := mustOpen(t, target, Options{})
+	tree, err := Walk(context.Background(), src, WalkOptions{Want: want, Visit: visitString})
+	if err != nil {
+		fmt.Printf("RESULT error %v\n", err)
+		return
+	}
+	fmt.Printf("RESULT visited %d\n", len(tree.Visited()))
+}
+
 // TestDeepTree (issue 11.3): a layer of 20,000 nested directories fails at
 // once with an error naming the layer and the path limit; a layer of 20
 // chains of 1,000 nested directories (20,000 directories, within the
@@ -542,17 +541,7 @@ func wideDeepLayer(t testing.TB, chains, depth int) []byte {
 // bounded.
 func TestDeepTree(t *testing.T) {
 	if testutil.InChild(t) {
-		p := os.Getenv("DEEP_ARCHIVE")
-		src := mustOpen(t, "docker-archive:"+p, Options{})
-		tree, err := Walk(context.Background(), src, WalkOptions{
-			Want:  func(p string, _ fs.FileMode, _ int64) bool { return strings.HasSuffix(p, "/status") },
-			Visit: visitString,
-		})
-		if err != nil {
-			fmt.Printf("RESULT error %v\n", err)
-			return
-		}
-		fmt.Printf("RESULT visited %d\n", len(tree.Visited()))
+		childWalk(t, "docker-archive:"+os.Getenv("DEEP_ARCHIVE"), func(p string, _ fs.FileMode, _ int64) bool { return strings.HasSuffix(p, "/status") })
 		return
 	}
 	dir := t.TempDir()
@@ -591,13 +580,7 @@ func wantID(p string, _ fs.FileMode, _ int64) bool { return strings.HasSuffix(p,
 func TestGzipArchiveDecompressedOnce(t *testing.T) {
 	const layers = 200
 	if testutil.InChild(t) {
-		src := mustOpen(t, "docker-archive:"+os.Getenv("GZ_ARCHIVE"), Options{})
-		tree, err := Walk(context.Background(), src, WalkOptions{Want: wantID, Visit: visitString})
-		if err != nil {
-			fmt.Printf("RESULT error %v\n", err)
-			return
-		}
-		fmt.Printf("RESULT visited %d\n", len(tree.Visited()))
+		childWalk(t, "docker-archive:"+os.Getenv("GZ_ARCHIVE"), wantID)
 		return
 	}
 	dir := t.TempDir()

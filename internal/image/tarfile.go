@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -52,7 +53,7 @@ var (
 // decompressed once into a temporary file under opts.TempDir (at most
 // opts.MaxArchiveBytes), which the closer removes. A missing, unreadable or
 // corrupt file wraps ErrBadInput.
-func openTarArchive(p string, opts Options) (*tarArchive, io.Closer, error) {
+func openTarArchive(ctx context.Context, p string, opts Options) (*tarArchive, io.Closer, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", err, ErrBadInput)
@@ -66,7 +67,7 @@ func openTarArchive(p string, opts Options) (*tarArchive, io.Closer, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s is not a regular file: %w", p, ErrBadInput)
 	}
-	a, closer, err := readTarArchive(p, f, st.Size(), opts)
+	a, closer, err := readTarArchive(ctx, p, f, st.Size(), opts)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
@@ -82,13 +83,13 @@ func openTarArchive(p string, opts Options) (*tarArchive, io.Closer, error) {
 // readTarArchive indexes the tar (plain or gzip) in src. For a gzip tar
 // the plain stream is spooled to a temporary file; the closer (nil for a
 // plain tar) closes and removes it.
-func readTarArchive(name string, src io.ReaderAt, size int64, opts Options) (*tarArchive, io.Closer, error) {
+func readTarArchive(ctx context.Context, name string, src io.ReaderAt, size int64, opts Options) (*tarArchive, io.Closer, error) {
 	var magic [2]byte
 	if n, _ := src.ReadAt(magic[:], 0); n < 2 || !bytes.Equal(magic[:], gzipMagic) {
 		a, err := indexTar(name, src, size)
 		return a, nil, err
 	}
-	return spoolGzipTar(name, io.NewSectionReader(src, 0, size), opts)
+	return spoolGzipTar(ctx, name, io.NewSectionReader(src, 0, size), opts)
 }
 
 // indexTar reads the headers of the plain tar in src, seeking over the
@@ -129,13 +130,10 @@ func (a *tarArchive) index(r io.Reader, pos func() (int64, error)) error {
 	return nil
 }
 
-// errArchiveTooBig is returned past Options.MaxArchiveBytes.
-var errArchiveTooBig = errors.New("archive too big")
-
 // spoolGzipTar decompresses a gzip tar once into a temporary file, indexing
 // it on the way, and reads the rest of the gzip stream so its checksum is
 // verified. The work is bounded by opts.MaxArchiveBytes of plain tar.
-func spoolGzipTar(name string, r io.Reader, opts Options) (*tarArchive, io.Closer, error) {
+func spoolGzipTar(ctx context.Context, name string, r io.Reader, opts Options) (*tarArchive, io.Closer, error) {
 	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
 	if err != nil {
 		return nil, nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
@@ -147,13 +145,13 @@ func spoolGzipTar(name string, r io.Reader, opts Options) (*tarArchive, io.Close
 	}
 	spool := &spoolFile{f}
 	max := opts.limits().maxArchive
-	lr := &capReader{r: zr, max: max}
+	lr := &layerReader{ctx: ctx, r: zr, max: max}
 	bw := bufio.NewWriterSize(f, 1<<20)
 	cr := &countReader{r: io.TeeReader(lr, bw)}
 	a := &tarArchive{path: name, src: f, members: map[string]tarMember{}}
 	fail := func(err error) (*tarArchive, io.Closer, error) {
 		spool.Close()
-		if errors.Is(err, errArchiveTooBig) {
+		if errors.Is(err, errLayerTooBig) {
 			return nil, nil, fmt.Errorf("gzip: decompressed archive passes the limit of %d bytes (decompression bomb?): %w", max, ErrBadInput)
 		}
 		return nil, nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
@@ -187,34 +185,6 @@ func (s *spoolFile) Close() error {
 		err = rerr
 	}
 	return err
-}
-
-// capReader fails with errArchiveTooBig past max bytes; its first error is
-// sticky.
-type capReader struct {
-	r   io.Reader
-	n   int64
-	max int64
-	err error
-}
-
-func (c *capReader) Read(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	if room := c.max - c.n + 1; int64(len(p)) > room {
-		p = p[:room]
-	}
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	if c.n > c.max {
-		c.err = errArchiveTooBig
-		return n, c.err
-	}
-	if err != nil && !errors.Is(err, io.EOF) {
-		c.err = err
-	}
-	return n, err
 }
 
 // cleanMember normalises a member name of an image archive ("./x/" -> "x").

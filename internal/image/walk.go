@@ -158,7 +158,8 @@ func layerName(ref model.LayerRef) string {
 	return fmt.Sprintf("#%d", ref.Index)
 }
 
-// errLayerTooBig is returned by layerReader past MaxLayerBytes.
+// errLayerTooBig is returned by layerReader past its bound (MaxLayerBytes,
+// or MaxArchiveBytes when it reads a compressed archive).
 var errLayerTooBig = errors.New("layer too big")
 
 // layerReader counts (and bounds) the uncompressed bytes of a layer,
