@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -659,5 +660,25 @@ func TestLayerWarningsCapped(t *testing.T) {
 	diffID := src.Layers()[0].Ref().DiffID
 	if last := w[len(w)-1]; last.Message != "and 5 more warnings in this layer, not shown" || last.Layer != diffID {
 		t.Errorf("last warning = %+v, want the summary of 5 more in layer %s", last, diffID)
+	}
+}
+
+// TestPrunedTreeHardLinks: a tree that keeps only wanted paths still keeps
+// the targets of hard links (here an unwanted file of a lower layer), so a
+// wanted link to it warns exactly as with every path kept.
+func TestPrunedTreeHardLinks(t *testing.T) {
+	p := testutil.LayeredImage(t,
+		[]testutil.TarEntry{testutil.TarFile("opt/big", strings.Repeat("b", 100)), testutil.TarFile("opt/small", "s")},
+		[]testutil.TarEntry{testutil.TarHardlink("etc/link", "opt/big"), testutil.TarHardlink("etc/link2", "opt/small")},
+	)
+	src := mustOpen(t, "docker-archive:"+p, Options{})
+	want := func(p string, _ fs.FileMode, size int64) bool { return size < 64 || p == "/etc/link" }
+	tree := mustWalk(t, src, WalkOptions{Want: want, Visit: visitString}) // compares with the pruned tree
+	w := tree.Warnings()
+	if len(w) != 1 || w[0].Path != "/etc/link" || w[0].Message != "hard link to /opt/big, whose content was not read" {
+		t.Errorf("Warnings() = %+v, want the one about /etc/link", w)
+	}
+	if got := versions(tree.History("/etc/link2")); !slices.Equal(got, []string{"1:s"}) {
+		t.Errorf("History(/etc/link2) = %v, want [1:s]", got)
 	}
 }
