@@ -42,6 +42,9 @@ type Options struct {
 	// plain tar of a compressed archive are spooled (removed by Close); ""
 	// means os.TempDir().
 	TempDir string
+	// IncludeCaches makes a walk of the whole host (dir:/) read the caches
+	// it leaves out otherwise (see hostCaches).
+	IncludeCaches bool
 }
 
 // Source is an opened target. Layers are listed base first.

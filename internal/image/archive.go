@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -22,7 +24,7 @@ import (
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
 	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
+		return nil, fmt.Errorf("open docker-archive %s: %w", p, notArchive("a docker save", "manifest.json", err))
 	}
 	src, err := dockerArchive(ctx, input, p, a, opts)
 	if err != nil {
@@ -36,7 +38,7 @@ func openDockerArchive(ctx context.Context, input, p string, opts Options) (Sour
 // dockerArchive opens the docker save archive a.
 func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Options) (*source, error) {
 	if !a.has("manifest.json") {
-		return nil, fmt.Errorf("open docker-archive %s: no manifest.json (not a docker save archive): %w", p, ErrBadInput)
+		return nil, fmt.Errorf("open docker-archive %s: not a docker save archive (no manifest.json): %w", p, ErrBadInput)
 	}
 	rawManifest, err := a.readAll("manifest.json")
 	if err != nil {
@@ -155,7 +157,7 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
 	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open oci-archive %s: %w", p, err)
+		return nil, fmt.Errorf("open oci-archive %s: %w", p, notArchive("an OCI", "index.json", err))
 	}
 	src, err := ociArchive(ctx, input, p, a, opts)
 	if err != nil {
@@ -225,4 +227,16 @@ func platformOf(cf *v1.ConfigFile) string {
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// notArchive says that a file that opened but could not be read as a tar
+// archive is not the archive expected ("not a docker save archive (no
+// manifest.json): read tar: …"); missing and unreadable files keep the
+// OS error.
+func notArchive(kind, member string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("not %s archive (no %s): %w", kind, member, err)
 }

@@ -55,6 +55,7 @@ func encodeRecord(rec *layerRecord, codec ResultCodec) ([]byte, error) {
 	}
 	num(len(rec.warnings))
 	for _, w := range rec.warnings {
+		str([]byte(w.Kind))
 		str([]byte(w.Layer))
 		str([]byte(w.Path))
 		str([]byte(w.Message))
@@ -100,7 +101,7 @@ func decodeRecord(data []byte, ref model.LayerRef, codec ResultCodec) (*layerRec
 	}
 	warns := num()
 	for i := 0; i < warns && d.err == nil; i++ {
-		rec.warnings = append(rec.warnings, model.Warning{Layer: string(str()), Path: string(str()), Message: string(str())})
+		rec.warnings = append(rec.warnings, model.Warning{Kind: string(str()), Layer: string(str()), Path: string(str()), Message: string(str())})
 	}
 	rec.warned = num()
 	results := num()

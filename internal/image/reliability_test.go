@@ -22,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,6 +34,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	kgzip "github.com/klauspost/compress/gzip"
 
+	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
@@ -680,5 +683,35 @@ func TestPrunedTreeHardLinks(t *testing.T) {
 	}
 	if got := versions(tree.History("/etc/link2")); !slices.Equal(got, []string{"1:s"}) {
 		t.Errorf("History(/etc/link2) = %v, want [1:s]", got)
+	}
+}
+
+// TestRecordRoundTrip: a layer record read back from the cache is the
+// record written, warnings' kinds included; a damaged one is refused.
+func TestRecordRoundTrip(t *testing.T) {
+	rec := &layerRecord{ref: model.LayerRef{DiffID: "sha256:x"}}
+	rec.add(&entry{path: "/etc", kind: kindDir, mode: fs.ModeDir | 0o755})
+	rec.add(&entry{path: "/etc/os-release", kind: kindRegular, mode: 0o644, size: 7, wanted: true, visited: true, result: "ID=x"})
+	rec.add(&entry{path: "/lib", kind: kindSymlink, mode: fs.ModeSymlink | 0o777, linkname: "usr/lib"})
+	rec.add(&entry{path: "/bin/sh2", kind: kindHardlink, mode: 0o755, linkname: "/bin/sh"})
+	rec.opaques.addPath("/opt")
+	rec.whiteouts.addPath("/var/tmp")
+	rec.warn(model.Warning{Kind: model.WarnCacheSkipped, Layer: "sha256:x", Path: "/var/cache", Message: "m"})
+	rec.done()
+	data, err := encodeRecord(rec, stringCodec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := decodeRecord(data, rec.ref, stringCodec{})
+	if err != nil {
+		t.Fatalf("decodeRecord = %v", err)
+	}
+	if diff := cmp.Diff(rec, got, cmp.AllowUnexported(layerRecord{}, pathList{}), cmpopts.EquateEmpty()); diff != "" {
+		t.Errorf("round trip (-want +got):\n%s", diff)
+	}
+	for _, n := range []int{len(data) - 1, len(cacheMagic) + 3, 10} {
+		if _, err := decodeRecord(data[:n], rec.ref, stringCodec{}); err == nil {
+			t.Errorf("decodeRecord(first %d of %d bytes) succeeded, want an error", n, len(data))
+		}
 	}
 }

@@ -23,6 +23,9 @@ var ErrUnknownFormat = errors.New("unknown format")
 type Options struct {
 	Color bool // ANSI colour in tables (severity colours); false when NO_COLOR / not a TTY
 	Width int  // terminal width hint for tables; 0 = no truncation
+	// ShowPassed lists passed, informational and skipped checks in audit
+	// and lint tables too; by default they show only what needs fixing.
+	ShowPassed bool
 	// Tool names the producer in documents whose model carries no Tool.
 	Tool model.Tool
 }
@@ -34,6 +37,7 @@ const (
 	FormatCycloneDX = "cyclonedx-json"
 	FormatSPDX      = "spdx-json"
 	FormatSARIF     = "sarif"
+	FormatOpenVEX   = "openvex"
 )
 
 // Report kinds (model.Report.Kind).
@@ -53,7 +57,7 @@ func SBOMFormats() []string {
 func ReportFormats(kind string) []string {
 	switch kind {
 	case KindScan:
-		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX}
+		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX, FormatOpenVEX}
 	case KindAudit, KindNetpolLint:
 		return []string{FormatTable, FormatJSON, FormatSARIF}
 	}
@@ -126,11 +130,14 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 		in := cdxInput{
 			createdAt: r.CreatedAt, tool: toolOf(r.Tool, opts), distro: r.Distro,
 			packages: r.Packages, findings: r.Findings, suppressed: r.Suppressed, kind: "scan",
+			notChecked: r.NotChecked,
 		}
 		if r.Target != nil {
 			in.target = *r.Target
 		}
 		err = writeCycloneDX(w, in)
+	case FormatOpenVEX:
+		err = writeOpenVEX(w, r, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s report %s: %w", r.Kind, f, err)
