@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"path"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -21,7 +22,7 @@ import (
 // manifest.json is read with go-containerregistry's tarball package; layer
 // members are then read in place.
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: %w", p, notArchive("a docker save", "manifest.json", err))
 	}
@@ -39,8 +40,12 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 	if !a.has("manifest.json") {
 		return nil, fmt.Errorf("open docker-archive %s: not a docker save archive (no manifest.json): %w", p, ErrBadInput)
 	}
-	m, err := tarball.LoadManifest(a.whole)
+	rawManifest, err := a.readAll("manifest.json")
 	if err != nil {
+		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w", p, err)
+	}
+	var m tarball.Manifest
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w: %w", p, err, ErrBadInput)
 	}
 	if len(m) != 1 {
@@ -102,28 +107,36 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 		src.layers = append(src.layers, &layer{
 			ref:   ref,
 			local: true,
-			open: func(context.Context) (io.ReadCloser, error) {
-				rc, err := a.open(member)
-				if err != nil {
-					return nil, err
-				}
-				return decompress(rc)
+			size:  -1, // the member's own size bounds it
+			blob: func(context.Context) (io.ReadCloser, error) {
+				rc, _, err := a.open(member)
+				return rc, err
 			},
 		})
 	}
 	return src, nil
 }
 
-// memberDigest is the digest of a layer blob as stored in a docker-archive:
-// named by the path for Docker 25+ (blobs/sha256/<hex>), the diff ID for a
-// plain layer.tar, else computed.
+// memberDigest is the digest of a layer blob as stored in a docker-archive,
+// as the archive names it: by the path for Docker 25+
+// (blobs/sha256/<hex>), by the file name for go-containerregistry and
+// skopeo (<hex>.tar.gz, <hex>.tar); the walk checks the blob against it as
+// it reads. A plain layer.tar is its diff ID; only a compressed member that
+// no name vouches for is hashed here.
 func memberDigest(a *tarArchive, member, diffID string) (string, error) {
-	if rest, ok := strings.CutPrefix(cleanMember(member), "blobs/"); ok {
+	m := cleanMember(member)
+	if rest, ok := strings.CutPrefix(m, "blobs/"); ok {
 		if alg, hex, ok := strings.Cut(rest, "/"); ok && !strings.Contains(hex, "/") {
 			return alg + ":" + hex, nil
 		}
 	}
-	rc, err := a.open(member)
+	base := path.Base(m)
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar.zst", ".tar"} {
+		if hx, ok := strings.CutSuffix(base, ext); ok && parseDigest("sha256:"+hx) != nil {
+			return "sha256:" + hx, nil
+		}
+	}
+	rc, _, err := a.open(member)
 	if err != nil {
 		return "", err
 	}
@@ -142,7 +155,7 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 
 // openOCIArchive opens a tar of an OCI image layout.
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
 		return nil, fmt.Errorf("open oci-archive %s: %w", p, notArchive("an OCI", "index.json", err))
 	}
@@ -173,8 +186,11 @@ type archiveStore struct{ a *tarArchive }
 
 func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 
-func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) { return s.a.open(blobPath(h)) }
-func (s *archiveStore) exists(h v1.Hash) bool                 { return s.a.has(blobPath(h)) }
+func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) {
+	rc, _, err := s.a.open(blobPath(h))
+	return rc, err
+}
+func (s *archiveStore) exists(h v1.Hash) bool { return s.a.has(blobPath(h)) }
 
 // configFromV1 keeps the parts of an image config Lockdown uses.
 func configFromV1(cf *v1.ConfigFile) *ConfigFile {

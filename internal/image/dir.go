@@ -106,7 +106,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 	defer root.Close()
 	rec := &layerRecord{ref: ref}
 	warn := func(p, format string, args ...any) {
-		rec.warnings = append(rec.warnings, model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
+		rec.warn(model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
 	}
 	// Depth-first with an explicit stack; names sorted for a stable order.
 	stack := []string{"/"}
@@ -127,6 +127,10 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			if slices.Contains(d.skip, p) {
 				continue
 			}
+			if err := checkPath(p); err != nil {
+				warn(shorten(p), "%v: skipped", err)
+				continue
+			}
 			fi, err := root.Lstat(rel(p))
 			if err != nil {
 				warn(p, "lstat: %v", err)
@@ -142,7 +146,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 				}
 			case fi.IsDir():
 				if d.isCache(p) {
-					rec.warnings = append(rec.warnings, model.Warning{Kind: model.WarnCacheSkipped, Path: p,
+					rec.warn(model.Warning{Kind: model.WarnCacheSkipped, Path: p,
 						Message: "a cache, not part of the installed system: not read (--include-caches reads it)"})
 					continue
 				}
@@ -156,12 +160,13 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			default:
 				e.kind = kindOther
 			}
-			rec.entries = append(rec.entries, e)
+			rec.add(&e)
 		}
 		for _, s := range slices.Backward(subdirs) {
 			stack = append(stack, s)
 		}
 	}
+	rec.done()
 	return rec, nil
 }
 
@@ -192,6 +197,7 @@ func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerR
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
+	e.wanted = true
 	if e.size > lim.maxFile {
 		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil
