@@ -27,6 +27,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/lockdown-sec/lockdown/internal/lint/rule"
+	"github.com/lockdown-sec/lockdown/internal/posture"
 )
 
 // Options tune loading; the zero value interpolates with an empty
@@ -71,16 +72,6 @@ func IsCompose(data []byte) bool {
 	m := root.Content[0]
 	return m.Kind == yaml.MappingNode && mapValue(m, "services") != nil && mapValue(m, "kind") == nil
 }
-
-// dangerousCaps and sensitiveDirs repeat what `audit docker` checks on live
-// containers (internal/audit/checks_container.go).
-var (
-	dangerousCaps = []string{
-		"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH",
-		"SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG", "NET_BROADCAST", "SYS_RESOURCE",
-	}
-	sensitiveDirs = []string{"/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr"}
-)
 
 var yamlLineRe = regexp.MustCompile(`line (\d+)`)
 
@@ -251,10 +242,6 @@ func (c *svcLinter) hit(id string, path []any, format string, args ...any) {
 	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: lineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
 }
 
-func normCap(s string) string {
-	return strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "CAP_")
-}
-
 func (c *svcLinter) check() {
 	s := &c.svc
 	if s.Privileged {
@@ -288,29 +275,25 @@ func (c *svcLinter) check() {
 			c.hit(rule.CmpDockerSock, vp, "volume %s:%s (the directory holding the socket)", v.Source, v.Target)
 			continue
 		}
-		for _, d := range sensitiveDirs {
-			under := d != "/" && strings.HasPrefix(src, d+"/")
-			if src == d || (under && !v.ReadOnly) {
-				mode := "rw"
-				if v.ReadOnly {
-					mode = "ro"
-				}
-				c.hit(rule.CmpSensitiveMount, vp, "volume %s:%s (%s)", v.Source, v.Target, mode)
-				break
+		if posture.SensitiveMount(src, !v.ReadOnly) {
+			mode := "rw"
+			if v.ReadOnly {
+				mode = "ro"
 			}
+			c.hit(rule.CmpSensitiveMount, vp, "volume %s:%s (%s)", v.Source, v.Target, mode)
 		}
 	}
 	var bad []string
 	for _, cp := range s.CapAdd {
-		if slices.Contains(dangerousCaps, normCap(cp)) {
-			bad = append(bad, normCap(cp))
+		if posture.DangerousCap(cp) {
+			bad = append(bad, posture.NormCap(cp))
 		}
 	}
 	if len(bad) > 0 {
 		c.hit(rule.CmpCapAdd, []any{"cap_add"}, "cap_add: %s", strings.Join(bad, ", "))
 	}
-	dropped := slices.ContainsFunc(s.CapDrop, func(x string) bool { n := normCap(x); return n == "ALL" || n == "NET_RAW" })
-	readded := slices.ContainsFunc(s.CapAdd, func(x string) bool { n := normCap(x); return n == "ALL" || n == "NET_RAW" })
+	dropped := slices.ContainsFunc(s.CapDrop, func(x string) bool { n := posture.NormCap(x); return n == "ALL" || n == "NET_RAW" })
+	readded := slices.ContainsFunc(s.CapAdd, func(x string) bool { n := posture.NormCap(x); return n == "ALL" || n == "NET_RAW" })
 	if !s.Privileged && (!dropped || readded) {
 		c.hit(rule.CmpNetRaw, []any{"cap_drop"}, "NET_RAW is kept (cap_drop: %s)", listOrNone(s.CapDrop))
 	}

@@ -5,13 +5,13 @@
 package rule
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/posture"
 )
 
 // Scopes: the file type a rule reads.
@@ -451,19 +451,9 @@ var all = []Rule{
 		Kyverno: "secrets-not-from-env-vars"},
 }
 
-// secretName and benignName are the names of variables that hold secrets
-// (and the suffixes that say they only name one). They repeat what `audit
-// docker` uses for image ENV (internal/audit/secrets.go).
-var (
-	secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credential|auth_?key|client_?secret|signing_?key|encryption_?key|priv_?key)`)
-	benignName = regexp.MustCompile(`(?i)(_file|_path|_dir|_url|_host|_port|_user(name)?|_length|_min|_max|_policy|_expir\w*|_timeout|_ttl|_enabled|_required|_type|_version|_algorithm|_header|_name|_id|sha\d*|checksum|fingerprint|gpg|digest|hash|_ref)$`)
-)
-
-// SecretName reports whether a variable name says it holds a secret
-// (DB_PASSWORD, API_TOKEN) and not only where one is (DB_PASSWORD_FILE).
-func SecretName(name string) bool {
-	return secretName.MatchString(name) && !benignName.MatchString(name)
-}
+// SecretName reports whether a variable name says it holds a secret (see
+// posture.SecretName).
+func SecretName(name string) bool { return posture.SecretName(name) }
 
 // Redact shows a secret value's length, never its content.
 func Redact(v string) string {
