@@ -24,6 +24,7 @@ type lintFlags struct {
 	failOn     string
 	envFiles   []string
 	listChecks bool
+	showPassed bool
 }
 
 func newLintCmd(g *globals) *cobra.Command {
@@ -66,11 +67,9 @@ Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, 2 bad
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.typ, "type", "", "treat every input as `TYPE`: dockerfile, compose or kubernetes (default: detect)")
-	fl.StringSliceVar(&f.checks, "check", nil, "run only these rules: `ID`s, types (dockerfile, compose, kubernetes), tags (pss-baseline, pss-restricted, secrets, …), hadolint IDs (DL3006) or cis:ID")
-	fl.StringSliceVar(&f.skip, "skip", nil, "skip these rules (same selectors as --check)")
+	addCheckFlags(cmd, &f.checks, &f.skip, &f.listChecks, &f.showPassed, "types (dockerfile, compose, kubernetes), tags (pss-baseline, pss-restricted, secrets, …), hadolint IDs (DL3006) or cis:ID")
 	addFailOn(cmd, &f.failOn)
 	fl.StringArrayVar(&f.envFiles, "env-file", nil, "Compose interpolation: read KEY=VALUE lines from `FILE` (repeatable; on top of the environment)")
-	fl.BoolVar(&f.listChecks, "list-checks", false, "list the rules and exit")
 	return cmd
 }
 
@@ -127,7 +126,7 @@ func runLint(cmd *cobra.Command, g *globals, f lintFlags, paths []string) error 
 			g.logger.Warn(w.Message)
 		}
 	}
-	return g.emitReport(rep, format, fail)
+	return g.emitReportWith(rep, format, fail, report.Options{ShowPassed: f.showPassed})
 }
 
 // lintErrors returns the one error of a run, or writes every problem to
