@@ -13,9 +13,8 @@ import (
 	"slices"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
