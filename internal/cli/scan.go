@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -20,15 +21,16 @@ import (
 const defaultIgnoreFile = ".lockdownignore"
 
 type scanFlags struct {
-	tf            targetFlags
-	dbPath        string
-	dbSources     []string
-	maxDBAge      time.Duration
-	failOn        string
-	severities    []string
-	ignoreUnfixed bool
-	ignoreFile    string
-	vexFiles      []string
+	tf             targetFlags
+	dbPath         string
+	dbSources      []string
+	maxDBAge       time.Duration
+	failOn         string
+	severities     []string
+	ignoreUnfixed  bool
+	goReachability []string
+	ignoreFile     string
+	vexFiles       []string
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -67,6 +69,7 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
 	addFailOn(cmd, &sf.failOn)
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.StringSliceVar(&sf.goReachability, "go-reachability", nil, "report Go findings only when the vulnerable code's presence in the binary is one of `STATE,...` (present, absent, unknown)")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
 	return cmd
@@ -84,6 +87,10 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 			only = map[model.Severity]bool{}
 		}
 		only[s] = true
+	}
+	reach, err := parseReachability(sf.goReachability)
+	if err != nil {
+		return err
 	}
 	fail, err := parseFailOn(sf.failOn)
 	if err != nil {
@@ -114,6 +121,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 
 	opts := g.scanOptions(&sf.tf)
 	opts.IgnoreUnfixed = sf.ignoreUnfixed
+	opts.GoReachability = reach
 	opts.Filter = filter
 	opts.Meta = map[string]string{
 		"db":        store.Path(),
@@ -205,4 +213,20 @@ func roundAge(d time.Duration) time.Duration {
 		return d.Round(time.Hour)
 	}
 	return d.Round(time.Second)
+}
+
+// parseReachability checks --go-reachability: each state must be one of
+// present, absent, unknown.
+func parseReachability(states []string) ([]string, error) {
+	var out []string
+	for _, s := range states {
+		s = strings.ToLower(strings.TrimSpace(s))
+		switch s {
+		case model.ReachPresent, model.ReachAbsent, model.ReachUnknown:
+			out = append(out, s)
+		default:
+			return nil, badInput(fmt.Errorf("--go-reachability: unknown state %q (want present, absent or unknown)", s))
+		}
+	}
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/gobinary"
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
@@ -27,6 +28,10 @@ type Source interface {
 type Options struct {
 	// IgnoreUnfixed drops findings that have no fixed version.
 	IgnoreUnfixed bool
+	// GoReachability, when not empty, keeps only the Go findings whose
+	// reachability state is listed (model.ReachPresent, …); other findings
+	// are kept.
+	GoReachability []string
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
 }
@@ -73,6 +78,7 @@ func Match(ctx context.Context, db Source, pkgs []model.Package, opts Options) (
 		ecos:    map[string]ecosystem.Ecosystem{},
 		lookups: map[string][]osv.Vulnerability{},
 		badEco:  map[string]int{},
+		bins:    goBinaries(pkgs),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -114,6 +120,7 @@ type matcher struct {
 	ecos     map[string]ecosystem.Ecosystem // by normalised name; zero when unsupported
 	lookups  map[string][]osv.Vulnerability
 	badEco   map[string]int
+	bins     map[string]*goBinary // Go executables by location
 	warnings []model.Warning
 }
 
@@ -448,6 +455,16 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 	if len(members) > 1 {
 		f.Evidence = fmt.Sprintf("%s %s matched by %s", p.Name, ver, strings.Join(memberIDs(members), ", "))
 	}
+	if p.Type == model.TypeGolang && p.Metadata[gobinary.MetaGoVersion] != "" { // a module in a binary
+		recs := make([]*osv.Vulnerability, len(members))
+		for i, h := range members {
+			recs[i] = h.v
+		}
+		f.Reachability = reachability(m.bins[p.Location], p.Name, ver, scheme, recs)
+		if len(m.opts.GoReachability) > 0 && !slices.Contains(m.opts.GoReachability, f.Reachability.State) {
+			return model.Finding{}, false
+		}
+	}
 	return f, true
 }
 
@@ -554,6 +571,8 @@ func copyPackage(p *model.Package) *model.Package {
 	c := *p
 	c.Licenses = slices.Clone(p.Licenses)
 	c.Metadata = maps.Clone(p.Metadata)
+	delete(c.Metadata, gobinary.MetaSymbols) // for matching only
+	delete(c.Metadata, gobinary.MetaSymbolsError)
 	if p.Layer != nil {
 		l := *p.Layer
 		c.Layer = &l

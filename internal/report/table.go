@@ -241,12 +241,19 @@ func writeScanTable(w *bufio.Writer, fs []model.Finding, suppressed []model.Supp
 		if installed == "" && f.Package != nil {
 			installed = f.Package.Version
 		}
+		sev, status := f.Severity.String(), f.Status
+		if f.VendorSeverity != "" {
+			sev += " (" + f.VendorSeverity + ")"
+		}
+		if f.Reachability != nil {
+			status += ", code " + f.Reachability.State // Go: is the vulnerable code in the binary
+		}
 		g.row(
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
+			cell{text: clean(sev), color: severityColor(f.Severity)},
 			cell{text: clean(f.RuleID)},
 			cell{text: clean(installed)},
 			cell{text: clean(f.FixedVersion)},
-			cell{text: clean(f.Status)},
+			cell{text: clean(status)},
 			cell{text: clean(f.Title)},
 		)
 	}

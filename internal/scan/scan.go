@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/catalog/gobinary"
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
@@ -34,6 +35,9 @@ type Options struct {
 	Extractors []string
 	// IgnoreUnfixed hides vulnerabilities without a fixed version.
 	IgnoreUnfixed bool
+	// GoReachability, when not empty, keeps only the Go findings whose
+	// reachability is one of these states (see match.Options).
+	GoReachability []string
 	// Filter suppresses accepted findings. When Filter.Products is nil it
 	// is filled (on a copy) with the names the scanned image goes by.
 	Filter suppress.Filter
@@ -60,14 +64,16 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	sbom, err := Catalog(ctx, target, opts)
+	sbom, err := catalogTarget(ctx, target, opts)
 	if err != nil {
 		return nil, err
 	}
-	findings, warns, err := match.Match(ctx, db, sbom.Packages, match.Options{IgnoreUnfixed: opts.IgnoreUnfixed, Logger: log})
+	findings, warns, err := match.Match(ctx, db, sbom.Packages, match.Options{IgnoreUnfixed: opts.IgnoreUnfixed,
+		GoReachability: opts.GoReachability, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
 	}
+	gobinary.StripSymbols(sbom.Packages)
 	if c, ok := db.(ecosystemChecker); ok {
 		warns = append(warns, uncovered(c, sbom.Packages)...)
 	}
@@ -136,6 +142,17 @@ func uncovered(db ecosystemChecker, pkgs []model.Package) []model.Warning {
 
 // Catalog opens target and lists its packages.
 func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, error) {
+	sbom, err := catalogTarget(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	gobinary.StripSymbols(sbom.Packages)
+	return sbom, nil
+}
+
+// catalogTarget is Catalog keeping the Go binaries' symbol indexes for
+// the matcher.
+func catalogTarget(ctx context.Context, target string, opts Options) (*model.SBOM, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
