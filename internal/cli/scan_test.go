@@ -46,7 +46,7 @@ func scanDB(t testing.TB) string {
 		}
 		dir := testutil.CacheDir(t, "vulndb")
 		// Keyed on the data and on the ingest code that builds the DB.
-		key := fmt.Sprintf("%x", sha256.Sum256(sums))[:12] + "-" + testutil.SourceHash(t, "internal/osv", "internal/vulndb", "internal/vulndb/distro")
+		key := fmt.Sprintf("%x", sha256.Sum256(sums))[:12] + "-" + testutil.SourceHash(t, "internal/osv", "internal/ecosystem", "internal/vulndb", "internal/vulndb/distro")
 		p := filepath.Join(dir, "shared-"+key+".db")
 		lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
 		if err != nil {
