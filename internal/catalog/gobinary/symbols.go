@@ -149,6 +149,16 @@ func ReadSymbols(r io.ReaderAt, mainPath string) (*Symbols, error) {
 	return x.symbols(mainPath)
 }
 
+// ReadSymbolsBytes is ReadSymbols for an executable in memory, whose
+// sections it reads in place.
+func ReadSymbolsBytes(data []byte, mainPath string) (*Symbols, error) {
+	x, err := openExe(memReader(data))
+	if err != nil {
+		return nil, err
+	}
+	return x.symbols(mainPath)
+}
+
 // memReader is an executable held in memory: its sections are sliced, not
 // copied.
 type memReader []byte
@@ -652,4 +662,17 @@ func cstring(b []byte, off int) string {
 		end++
 	}
 	return string(b[off:end])
+}
+
+// NewSymbols is the index of a binary holding the functions named, as the
+// linker names them ("golang.org/x/net/html.Parse",
+// "net/http.(*Client).Do"): for tests of what reads an index.
+func NewSymbols(inlined bool, funcs ...string) *Symbols {
+	b := builder{go120: true, seenName: []uint64{0}, pkgs: map[uint64]bool{}}
+	for _, f := range funcs {
+		b.name(append([]byte(f), 0), 0)
+		b.seenName[0] = 0
+	}
+	slices.Sort(b.hashes)
+	return &Symbols{Inlined: inlined, hashes: slices.Compact(b.hashes)}
 }
