@@ -29,6 +29,7 @@ type scanFlags struct {
 	severities     []string
 	ignoreUnfixed  bool
 	goReachability []string
+	underInvest    bool
 	ignoreFile     string
 	vexFiles       []string
 }
@@ -69,6 +70,7 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
 	addFailOn(cmd, &sf.failOn)
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.BoolVar(&sf.underInvest, "show-under-investigation", false, "also report vulnerabilities the vendor is still triaging (Ubuntu needs-triage)")
 	f.StringSliceVar(&sf.goReachability, "go-reachability", nil, "report Go findings only when the vulnerable code's presence in the binary is one of `STATE,...` (present, absent, unknown)")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
@@ -122,6 +124,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 	opts := g.scanOptions(&sf.tf)
 	opts.IgnoreUnfixed = sf.ignoreUnfixed
 	opts.GoReachability = reach
+	opts.ShowUnderInvestigation = sf.underInvest
 	opts.Filter = filter
 	opts.Meta = map[string]string{
 		"db":        store.Path(),

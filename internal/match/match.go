@@ -28,6 +28,10 @@ type Source interface {
 type Options struct {
 	// IgnoreUnfixed drops findings that have no fixed version.
 	IgnoreUnfixed bool
+	// ShowUnderInvestigation keeps findings whose every advisory says the
+	// vendor is still investigating whether the package is affected
+	// (Ubuntu's needs-triage); by default they are left out, as Trivy does.
+	ShowUnderInvestigation bool
 	// GoReachability, when not empty, keeps only the Go findings whose
 	// reachability state is listed (model.ReachPresent, …); other findings
 	// are kept.
@@ -131,6 +135,8 @@ type hit struct {
 	fixed  string
 	sev    model.Severity
 	vector string
+	vendor string // a vendor severity word that is not Lockdown's ("negligible")
+	status string // the vendor's status without a fix (model.StatusWillNotFix, …); "" affected
 	// cve, when set, is the one upstream CVE of a bundle record (see
 	// upstreamCVEs) that this hit stands for.
 	cve string
@@ -221,8 +227,12 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				continue
 			}
 			sev, vector := severityOf(v, a)
+			vendor := vendorSeverity(v, a)
+			if vendor != "" {
+				sev, vector = model.SeverityLow, ""
+			}
 			if h == nil {
-				h = &hit{v: v, a: a, fixed: fixed, sev: sev, vector: vector}
+				h = &hit{v: v, a: a, fixed: fixed, sev: sev, vector: vector, vendor: vendor, status: vendorStatus(a)}
 				continue
 			}
 			// Several entries of one record: the lowest fix, the highest severity.
@@ -230,7 +240,10 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				h.fixed = fixed
 			}
 			if sev > h.sev {
-				h.sev, h.vector = sev, vector
+				h.sev, h.vector, h.vendor = sev, vector, vendor
+			}
+			if st := vendorStatus(a); statusRank(st) < statusRank(h.status) {
+				h.status = st
 			}
 		}
 		if h == nil {
@@ -427,6 +440,22 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 	if fixed == "" && m.opts.IgnoreUnfixed {
 		return model.Finding{}, false
 	}
+	status := model.StatusUnfixed
+	if fixed == "" {
+		// The most actionable of the members' vendor statuses.
+		status = members[0].status
+		for _, h := range members[1:] {
+			if statusRank(h.status) < statusRank(status) {
+				status = h.status
+			}
+		}
+		if status == model.StatusUnderInvestigation && !m.opts.ShowUnderInvestigation {
+			return model.Finding{}, false
+		}
+		if status == "" {
+			status = model.StatusUnfixed
+		}
+	}
 
 	pkg := copyPackage(p)
 	f := model.Finding{
@@ -435,7 +464,8 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 		Aliases:          aliases,
 		Title:            title(primary.v, members),
 		Severity:         best.sev,
-		Status:           model.StatusUnfixed,
+		Status:           status,
+		VendorSeverity:   best.vendor,
 		Subject:          p.Name + " " + p.Version,
 		Scope:            "package",
 		Package:          pkg,
@@ -599,4 +629,40 @@ func sortFindings(fs []model.Finding) {
 		}
 		return strings.Compare(a.Package.ID, b.Package.ID)
 	})
+}
+
+// vendorStatus is the status a converter put in an affected entry's
+// database_specific (internal/vulndb/distro's VendorStatuses); "" is plainly
+// affected.
+func vendorStatus(a *osv.Affected) string {
+	if len(a.DatabaseSpecific) == 0 {
+		return ""
+	}
+	var ds struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(a.DatabaseSpecific, &ds) != nil {
+		return ""
+	}
+	switch ds.Status {
+	case model.StatusFixDeferred, model.StatusWillNotFix, model.StatusEndOfLife, model.StatusUnderInvestigation:
+		return ds.Status
+	}
+	return ""
+}
+
+// statusRank orders statuses without a fix from the most actionable:
+// affected, fix deferred, will not fix, end of life, under investigation.
+func statusRank(s string) int {
+	switch s {
+	case model.StatusFixDeferred:
+		return 1
+	case model.StatusWillNotFix:
+		return 2
+	case model.StatusEndOfLife:
+		return 3
+	case model.StatusUnderInvestigation:
+		return 4
+	}
+	return 0
 }

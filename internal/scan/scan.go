@@ -38,6 +38,9 @@ type Options struct {
 	// GoReachability, when not empty, keeps only the Go findings whose
 	// reachability is one of these states (see match.Options).
 	GoReachability []string
+	// ShowUnderInvestigation keeps findings the vendor is still triaging
+	// (see match.Options).
+	ShowUnderInvestigation bool
 	// Filter suppresses accepted findings. When Filter.Products is nil it
 	// is filled (on a copy) with the names the scanned image goes by.
 	Filter suppress.Filter
@@ -69,7 +72,7 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		return nil, err
 	}
 	findings, warns, err := match.Match(ctx, db, sbom.Packages, match.Options{IgnoreUnfixed: opts.IgnoreUnfixed,
-		GoReachability: opts.GoReachability, Logger: log})
+		GoReachability: opts.GoReachability, ShowUnderInvestigation: opts.ShowUnderInvestigation, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
 	}
