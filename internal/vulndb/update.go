@@ -188,7 +188,7 @@ func resolveSources(in []Source) ([]Source, error) {
 			out = append(out, d...)
 		default:
 			switch s.Kind {
-			case KindOSV, KindAlpineSecdb, KindUbuntuTracker, KindDebianTracker:
+			case KindOSV, KindAlpineSecdb, KindWolfiSecdb, KindChainguardSecdb, KindUbuntuTracker, KindDebianTracker:
 			default:
 				return nil, fmt.Errorf("source %s: unknown kind %q", s.Location, s.Kind)
 			}
