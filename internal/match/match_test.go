@@ -195,7 +195,7 @@ func TestMatchWarnings(t *testing.T) {
 		t.Errorf("findings = %v, want only GHSA-3 on b", fs)
 	}
 	want := []model.Warning{
-		{Layer: "sha256:x", Path: "/pl.json", Message: `a latest (npm): version not comparable, only exact versions lists checked against 2 advisories: parse SemVer version "latest": not a number: latest`},
+		{Layer: "sha256:x", Path: "/pl.json", Message: `a latest (npm): version not comparable, only exact versions lists checked against 2 advisories: parse npm version "latest": not a number: latest`},
 		{Path: "/pl.json", Message: `match b 1.0.0 (npm) against GHSA-2: GHSA-2: range 0: fixed event: parse SemVer version "not.a.version": not a number: not`},
 		{Message: "1 packages have no ecosystem and were not matched"},
 		{Message: `no version scheme for ecosystem "Hackage": 2 packages not matched`},
