@@ -172,11 +172,19 @@ func (f failOn) reached(fs []model.Finding) bool {
 // emitReport writes r in format (see pickFormat) and returns the exit
 // error for --fail-on: exit 1 when a finding reaches it.
 func (g *globals) emitReport(r *model.Report, format string, fail failOn) error {
+	return g.emitReportWith(r, format, fail, report.Options{})
+}
+
+// emitReportWith is emitReport with writer options (colour and the tool
+// are filled in here).
+func (g *globals) emitReportWith(r *model.Report, format string, fail failOn, opts report.Options) error {
 	if r.Findings == nil {
 		r.Findings = []model.Finding{}
 	}
 	err := g.writeOutput(func(w io.Writer, color bool) error {
-		return report.WriteReport(w, format, r, report.Options{Color: color, Tool: r.Tool})
+		o := opts
+		o.Color, o.Tool = color, r.Tool
+		return report.WriteReport(w, format, r, o)
 	})
 	if err != nil {
 		return err
@@ -192,4 +200,14 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// addCheckFlags registers --check, --skip, --list-checks and --show-passed,
+// the same for every checker; what names what the selectors match.
+func addCheckFlags(cmd *cobra.Command, include, exclude *[]string, list, showPassed *bool, what string) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(include, "check", nil, "run only these checks: `ID`s, "+what+", comma-separated")
+	fl.StringSliceVar(exclude, "skip", nil, "skip these checks (same selectors as --check)")
+	fl.BoolVar(list, "list-checks", false, "list the checks and exit")
+	fl.BoolVar(showPassed, "show-passed", false, "table: list passed and skipped checks too (JSON and SARIF always have every result)")
 }

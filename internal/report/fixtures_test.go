@@ -173,19 +173,21 @@ func fixtureAudit() *model.Report {
 	mem := check("LD-CONTAINER-MEMORY", "5.11", model.SeverityMedium, model.StatusWarn, "container", "web", "Memory usage for containers is limited")
 	mem.Evidence = "HostConfig.Memory=0\nHostConfig.MemorySwap=0"
 	mem.Remediation = "run with --memory 512m (or what the service needs)"
+	mem2 := mem
+	mem2.Subject = "api"
 	return &model.Report{
 		Kind: "audit", Tool: fixedTool, CreatedAt: fixedTime,
 		Findings: []model.Finding{
 			check("LD-HOST-AUDITD", "1.1.3", model.SeverityLow, model.StatusSkip, "host", "host", "Auditing is configured for the Docker daemon"),
 			check("LD-DAEMON-TLS", "2.7", model.SeverityHigh, model.StatusPass, "daemon", "daemon", "TLS authentication for the Docker daemon is configured"),
-			icc, live, userns, priv, mem,
+			icc, live, userns, priv, mem, mem2,
 			check("LD-CONTAINER-PIDS", "5.29", model.SeverityMedium, model.StatusPass, "container", "web", "The PIDs cgroup limit is used"),
 			check("LD-CONTAINER-PRIVILEGED", "5.5", model.SeverityCritical, model.StatusPass, "container", "db", "Privileged containers are not used"),
 			check("LD-HOST-PARTITION", "1.1.1", model.SeverityMedium, model.StatusPass, "host", "host", "A separate partition for containers has been created"),
 			check("LD-HOST-DOCKER-GROUP", "1.1.2", model.SeverityMedium, model.StatusPass, "host", "host", "Only trusted users are allowed to control the Docker daemon"),
 			check("LD-HOST-AUDIT-FILES", "1.1.10", model.SeverityLow, model.StatusPass, "host", "host", "Auditing is configured for Docker files and directories"),
 		},
-		Meta: map[string]string{"engine": "20.10.24"},
+		Meta: map[string]string{"engine": "Docker Engine 20.10.24", "containers": "2", "score": "57"},
 	}
 }
 

@@ -23,6 +23,9 @@ var ErrUnknownFormat = errors.New("unknown format")
 type Options struct {
 	Color bool // ANSI colour in tables (severity colours); false when NO_COLOR / not a TTY
 	Width int  // terminal width hint for tables; 0 = no truncation
+	// ShowPassed lists passed, informational and skipped checks in audit
+	// and lint tables too; by default they show only what needs fixing.
+	ShowPassed bool
 	// Tool names the producer in documents whose model carries no Tool.
 	Tool model.Tool
 }

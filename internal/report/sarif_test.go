@@ -74,6 +74,7 @@ func TestSARIF(t *testing.T) {
 			wantResults: []string{
 				"LD-DAEMON-ICC warning etc/docker/daemon.json",
 				"LD-DAEMON-LIVE-RESTORE note etc/docker/daemon.json:7",
+				"LD-CONTAINER-MEMORY warning api",
 				"LD-CONTAINER-PRIVILEGED error containers/3f1c2b/json",
 				"LD-CONTAINER-MEMORY warning web",
 			},

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,14 +14,17 @@ import (
 )
 
 // writeHeader writes "Key: value" lines with the values aligned.
-func writeHeader(w *bufio.Writer, kv [][2]string) {
+func writeHeader(w *bufio.Writer, kv [][2]string) { writeIndentedHeader(w, "", kv) }
+
+// writeIndentedHeader is writeHeader with every line indented.
+func writeIndentedHeader(w *bufio.Writer, indent string, kv [][2]string) {
 	n := 0
 	for _, p := range kv {
 		n = max(n, textWidth(clean(p[0])))
 	}
 	for _, p := range kv {
 		k := clean(p[0])
-		fmt.Fprintf(w, "%s:%s %s\n", k, strings.Repeat(" ", n-textWidth(k)), clean(p[1]))
+		fmt.Fprintf(w, "%s%s:%s %s\n", indent, k, strings.Repeat(" ", n-textWidth(k)), clean(p[1]))
 	}
 }
 
@@ -133,6 +135,10 @@ func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
 // writeReportTable writes a header (target, distro, meta) and the findings
 // laid out for the report's kind.
 func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
+	if r.Kind == KindAudit || r.Kind == KindNetpolLint {
+		writeChecksTable(w, r, opts)
+		return nil
+	}
 	kv := targetHeader(r.Target, r.Distro, r.Kind == KindScan)
 	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		kv = append(kv, [2]string{k, r.Meta[k]})
@@ -145,10 +151,6 @@ func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
 	switch r.Kind {
 	case KindScan:
 		writeScanTable(w, findings, r.Suppressed, opts)
-	case KindAudit:
-		writeAuditTable(w, findings, opts)
-	case KindNetpolLint:
-		writeLintTable(w, findings, opts)
 	}
 	writeWarnings(w, r.Warnings)
 	return nil
@@ -281,43 +283,6 @@ func writeSuppressedCount(w *bufio.Writer, ss []model.Suppressed) {
 	fmt.Fprintf(w, "Suppressed: %d (%s)\n", len(ss), strings.Join(parts, ", "))
 }
 
-// score counts check results: PASS / (PASS + FAIL + WARN); INFO and SKIP do
-// not count.
-type score struct{ pass, fail, warn, info, skip int }
-
-func (s *score) add(status string) {
-	switch status {
-	case model.StatusPass:
-		s.pass++
-	case model.StatusFail:
-		s.fail++
-	case model.StatusWarn:
-		s.warn++
-	case model.StatusInfo:
-		s.info++
-	case model.StatusSkip:
-		s.skip++
-	}
-}
-
-// percent is the score rounded to a whole percentage; ok is false when no
-// check counted.
-func (s score) percent() (pct int, ok bool) {
-	d := s.pass + s.fail + s.warn
-	if d == 0 {
-		return 0, false
-	}
-	return int(math.Round(100 * float64(s.pass) / float64(d))), true
-}
-
-func (s score) String() string {
-	pct := "n/a"
-	if p, ok := s.percent(); ok {
-		pct = strconv.Itoa(p) + "%"
-	}
-	return fmt.Sprintf("%s (%d pass, %d fail, %d warn; not counted: %d info, %d skip)", pct, s.pass, s.fail, s.warn, s.info, s.skip)
-}
-
 // notes adds evidence and remediation as indented lines under a row.
 func notes(g *grid, f *model.Finding) {
 	for i, l := range cleanLines(f.Evidence) {
@@ -334,68 +299,4 @@ func notes(g *grid, f *model.Finding) {
 		}
 		g.text("      " + label + l)
 	}
-}
-
-func writeAuditTable(w *bufio.Writer, fs []model.Finding, opts Options) {
-	g := grid{indent: "  ", flex: 4}
-	var total, group score
-	for i := range fs {
-		f := &fs[i]
-		if i == 0 || fs[i-1].Scope != f.Scope || fs[i-1].Subject != f.Subject {
-			if i > 0 {
-				g.text("  Score: " + group.String())
-				g.text("")
-			}
-			group = score{}
-			g.heading(groupTitle(f.Scope, f.Subject))
-			g.headerRow("STATUS", "ID", "CIS", "SEVERITY", "TITLE")
-		}
-		group.add(f.Status)
-		total.add(f.Status)
-		g.row(
-			cell{text: clean(f.Status), color: statusColor(f.Status)},
-			cell{text: clean(f.RuleID)},
-			cell{text: clean(f.CIS)},
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
-			cell{text: clean(f.Title)},
-		)
-		if f.Status == model.StatusFail || f.Status == model.StatusWarn {
-			notes(&g, f)
-		}
-	}
-	if len(fs) == 0 {
-		g.text("No checks ran.")
-	} else {
-		g.text("  Score: " + group.String())
-	}
-	g.write(w, opts)
-	fmt.Fprintf(w, "\nOverall score: %s\n", total)
-}
-
-func writeLintTable(w *bufio.Writer, fs []model.Finding, opts Options) {
-	g := grid{indent: "  ", flex: 3}
-	for i := range fs {
-		f := &fs[i]
-		if i == 0 || fs[i-1].Scope != f.Scope || fs[i-1].Subject != f.Subject {
-			if i > 0 {
-				g.text("")
-			}
-			g.heading(groupTitle(f.Scope, f.Subject))
-			g.headerRow("SEVERITY", "RULE", "LOCATION", "TITLE")
-		}
-		g.row(
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
-			cell{text: clean(f.RuleID)},
-			cell{text: clean(f.Location)},
-			cell{text: clean(f.Title)},
-		)
-		if f.Status != model.StatusPass && f.Status != model.StatusSkip && f.Status != model.StatusInfo {
-			notes(&g, f)
-		}
-	}
-	if len(fs) == 0 {
-		g.text("No problems found.")
-	}
-	g.write(w, opts)
-	fmt.Fprintf(w, "\nTotal: %s (%s)\n", plural(len(fs), "finding", "findings"), severityCounts(fs))
 }
