@@ -82,3 +82,21 @@ func TestParityVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestMavenZeroCanonical: every zero version has a canonical form that
+// parses back to an equal version (maven-artifact ComparableVersion: "0",
+// "000" and "0.0.0" are all equal to "0").
+func TestMavenZeroCanonical(t *testing.T) {
+	m := Maven()
+	for _, in := range []string{"0", "000", "0.0", "0.0.0", "0-0", "0.final", "0-ga"} {
+		v, err := m.Parse(in)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", in, err)
+		}
+		c := v.(MavenVersion).Canonical()
+		back, err := m.Parse(c)
+		if c == "" || err != nil || m.Compare(v, back) != 0 {
+			t.Errorf("Canonical(%q) = %q: parses back %v, %v", in, c, back, err)
+		}
+	}
+}
