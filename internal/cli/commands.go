@@ -15,5 +15,6 @@ func commands(g *globals) []*cobra.Command {
 		newNetpolCmd(g),
 		newVerifyCmd(g),
 		newServeCmd(g),
+		newHardenCmd(g),
 	}
 }

@@ -86,7 +86,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	fl.StringVar(&f.dbPath, "db", "", "vulnerability database `PATH` (default: the user cache dir's lockdown/db/lockdown.db)")
 	fl.StringArrayVar(&f.dbSources, "db-source", nil, "when the vulnerability database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
-	fl.StringVar(&f.dbURL, "db-url", "", "job and result store: sqlite:///`PATH` or postgres://… (default: sqlite under the user cache dir)")
+	fl.StringVar(&f.dbURL, "db-url", "", "job and result store `URL`: sqlite:///PATH or postgres://… (default: sqlite under the user cache dir)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API bearer token from `FILE` (else $LOCKDOWN_TOKEN)")
 	fl.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication (only for a trusted network)")
 	fl.BoolVar(&f.publicMetrics, "public-metrics", false, "serve /metrics without a token")

@@ -195,7 +195,7 @@ func writeChecksTable(w *bufio.Writer, r *model.Report, opts Options) {
 		} else {
 			w.WriteString("No problems found.\n")
 		}
-		writeWarnings(w, r.Warnings)
+		writeWarnings(w, r.Warnings, opts)
 		return
 	}
 	var bad, rest []model.Finding
@@ -236,7 +236,7 @@ func writeChecksTable(w *bufio.Writer, r *model.Report, opts Options) {
 	if !opts.ShowPassed && len(rest) > 0 {
 		fmt.Fprintf(w, "\n%s not listed (--show-passed lists them).\n", plural(len(rest), "passed, informational or skipped result", "passed, informational or skipped results"))
 	}
-	writeWarnings(w, r.Warnings)
+	writeWarnings(w, r.Warnings, opts)
 }
 
 func groupRow(g *grid, gr *checkGroup, withCIS, withNotes bool) {

@@ -37,6 +37,7 @@ const (
 	FormatCycloneDX = "cyclonedx-json"
 	FormatSPDX      = "spdx-json"
 	FormatSARIF     = "sarif"
+	FormatOpenVEX   = "openvex"
 )
 
 // Report kinds (model.Report.Kind).
@@ -56,7 +57,7 @@ func SBOMFormats() []string {
 func ReportFormats(kind string) []string {
 	switch kind {
 	case KindScan:
-		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX}
+		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX, FormatOpenVEX}
 	case KindAudit, KindNetpolLint:
 		return []string{FormatTable, FormatJSON, FormatSARIF}
 	}
@@ -129,11 +130,14 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 		in := cdxInput{
 			createdAt: r.CreatedAt, tool: toolOf(r.Tool, opts), distro: r.Distro,
 			packages: r.Packages, findings: r.Findings, suppressed: r.Suppressed, kind: "scan",
+			notChecked: r.NotChecked,
 		}
 		if r.Target != nil {
 			in.target = *r.Target
 		}
 		err = writeCycloneDX(w, in)
+	case FormatOpenVEX:
+		err = writeOpenVEX(w, r, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s report %s: %w", r.Kind, f, err)

@@ -84,7 +84,7 @@ func TestFormats(t *testing.T) {
 		kind string
 		want []string
 	}{
-		{"scan", []string{"table", "json", "sarif", "cyclonedx-json"}},
+		{"scan", []string{"table", "json", "sarif", "cyclonedx-json", "openvex"}},
 		{"audit", []string{"table", "json", "sarif"}},
 		{"netpol-lint", []string{"table", "json", "sarif"}},
 		{"bogus", nil},
@@ -110,7 +110,7 @@ func TestUnknownFormat(t *testing.T) {
 		{"sbom sarif", func() error { return WriteSBOM(&bytes.Buffer{}, "sarif", fixtureSBOM(), Options{}) },
 			`unknown format "sarif" for sbom (valid: table, json, cyclonedx-json, spdx-json)`},
 		{"scan spdx", func() error { return WriteReport(&bytes.Buffer{}, "spdx-json", fixtureScan(), Options{}) },
-			`unknown format "spdx-json" for scan report (valid: table, json, sarif, cyclonedx-json)`},
+			`unknown format "spdx-json" for scan report (valid: table, json, sarif, cyclonedx-json, openvex)`},
 		{"audit cyclonedx", func() error { return WriteReport(&bytes.Buffer{}, "cyclonedx-json", fixtureAudit(), Options{}) },
 			`unknown format "cyclonedx-json" for audit report (valid: table, json, sarif)`},
 		{"lint empty", func() error { return WriteReport(&bytes.Buffer{}, "", fixtureLint(), Options{}) },

@@ -210,7 +210,7 @@ func TestEmptyTables(t *testing.T) {
 		kind string
 		want string
 	}{
-		{"scan", "No vulnerabilities found.\n\nTotal: 0 vulnerabilities in 0 packages (CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0)\n"},
+		{"scan", "No vulnerabilities found in 0 packages\n"},
 		{"audit", "No checks ran.\n"},
 		{"netpol-lint", "No problems found.\n"},
 	}

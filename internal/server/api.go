@@ -62,6 +62,9 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/audits", false, s.postAudit)
 	handle("GET /v1/audits/latest", false, s.getLatestAudit)
 	handle("GET /v1/audits/{id}", false, s.getJob(store.KindAudit))
+	handle("POST /v1/harden", false, s.postHarden)
+	handle("GET /v1/harden/{id}", false, s.getJob(store.KindHarden))
+	handle("GET /v1/harden/profiles/{digest}", false, s.getHardenProfiles)
 	handle("GET /v1/images", false, s.getImages)
 	handle("GET /v1/images/{digest}", false, s.getImage)
 	handle("GET /healthz", s.cfg.PublicHealth, func(w http.ResponseWriter, _ *http.Request) error {

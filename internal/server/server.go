@@ -65,9 +65,12 @@ type Config struct {
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
 	ScanOptions scan.Options
-	// DockerHost is the Docker Engine API URL for audits and watch mode
-	// ("" means $DOCKER_HOST or the default socket).
+	// DockerHost is the Docker Engine API URL for audits, harden jobs and
+	// watch mode ("" means $DOCKER_HOST or the default socket).
 	DockerHost string
+	// HardenPrefix prefixes the names of harden jobs' throwaway
+	// containers ("" means lockdown-harden-).
+	HardenPrefix string
 
 	// Watch runs the watch loop over the local Docker engine.
 	Watch bool
@@ -261,6 +264,13 @@ func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, 
 	start := time.Now()
 	r, err := scan.Run(ctx, target, db, opts)
 	s.m.observeScan(time.Since(start), err)
+	if err == nil {
+		// The report holds the warnings and what was not checked; the log
+		// counts them once.
+		unchecked, files := r.Unchecked()
+		s.log.Info("scan done", "target", target, "packages", len(r.Packages), "findings", len(r.Findings),
+			"packagesNotChecked", unchecked, "filesNotRead", files, "warnings", len(r.Warnings))
+	}
 	return r, info, err
 }
 
