@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/posture"
 )
 
 // recreate words a container fix: run settings are fixed when a container
@@ -115,13 +116,6 @@ func selinux(t *Target, c *container.InspectResponse) Result {
 	return fail("HostConfig.SecurityOpt: label=%s", l)
 }
 
-// dangerousCaps are capabilities that, added to a container, give it a way
-// out or control over the host.
-var dangerousCaps = []string{
-	"ALL", "SYS_ADMIN", "NET_ADMIN", "SYS_PTRACE", "SYS_MODULE", "SYS_RAWIO", "DAC_READ_SEARCH",
-	"SYS_BOOT", "SYS_TIME", "MAC_ADMIN", "MAC_OVERRIDE", "BPF", "PERFMON", "SYSLOG", "NET_BROADCAST", "SYS_RESOURCE",
-}
-
 var capsInfo = Info{ID: "LD-CTR-302", CIS: "5.4", Title: "No dangerous capabilities are added", Severity: model.SeverityHigh,
 	Tags:        []string{"cis", "capabilities"},
 	Rationale:   "SYS_ADMIN, NET_ADMIN, SYS_PTRACE, SYS_MODULE and similar capabilities let a container escape or control the host.",
@@ -134,8 +128,8 @@ func noDangerousCaps(t *Target, c *container.InspectResponse) Result {
 	}
 	var bad []string
 	for _, cp := range c.HostConfig.CapAdd {
-		if slices.Contains(dangerousCaps, normCap(cp)) {
-			bad = append(bad, normCap(cp))
+		if posture.DangerousCap(cp) {
+			bad = append(bad, posture.NormCap(cp))
 		}
 	}
 	if len(bad) > 0 {
@@ -155,8 +149,8 @@ func netRawDropped(t *Target, c *container.InspectResponse) Result {
 	if privileged(c) {
 		return fail("privileged: NET_RAW is kept")
 	}
-	dropped := slices.ContainsFunc(c.HostConfig.CapDrop, func(s string) bool { n := normCap(s); return n == "NET_RAW" || n == "ALL" })
-	readded := slices.ContainsFunc(c.HostConfig.CapAdd, func(s string) bool { n := normCap(s); return n == "NET_RAW" || n == "ALL" })
+	dropped := slices.ContainsFunc(c.HostConfig.CapDrop, func(s string) bool { n := posture.NormCap(s); return n == "NET_RAW" || n == "ALL" })
+	readded := slices.ContainsFunc(c.HostConfig.CapAdd, func(s string) bool { n := posture.NormCap(s); return n == "NET_RAW" || n == "ALL" })
 	if dropped && !readded {
 		return pass("HostConfig.CapDrop: %s", strings.Join(c.HostConfig.CapDrop, ", "))
 	}
@@ -179,9 +173,6 @@ func notPrivileged(t *Target, c *container.InspectResponse) Result {
 	return pass("HostConfig.Privileged: false")
 }
 
-// sensitiveDirs are host paths a container must not mount (CIS 5.6).
-var sensitiveDirs = []string{"/", "/boot", "/dev", "/etc", "/lib", "/proc", "/sys", "/usr"}
-
 var sensitiveMountInfo = Info{ID: "LD-CTR-315", CIS: "5.6", Title: "No sensitive host directory is mounted", Severity: model.SeverityHigh,
 	Tags:        []string{"cis", "mounts"},
 	Rationale:   "Mounting /, /etc, /proc, /sys, /dev, /boot, /lib or /usr gives the container the host's configuration, kernel interfaces or binaries.",
@@ -194,13 +185,8 @@ func noSensitiveMount(t *Target, c *container.InspectResponse) Result {
 		if m.Type != "bind" {
 			continue
 		}
-		src := path.Clean(m.Source)
-		for _, d := range sensitiveDirs {
-			under := d != "/" && strings.HasPrefix(src, d+"/")
-			if src == d || (under && m.RW) {
-				bad = append(bad, fmt.Sprintf("%s:%s (%s)", m.Source, m.Destination, rwString(m.RW)))
-				break
-			}
+		if posture.SensitiveMount(m.Source, m.RW) {
+			bad = append(bad, fmt.Sprintf("%s:%s (%s)", m.Source, m.Destination, rwString(m.RW)))
 		}
 	}
 	return mountResult(bad, "bind mounts", "no sensitive host directory among %d mounts", len(c.Mounts))
@@ -611,10 +597,6 @@ func notRoot(t *Target, c *container.InspectResponse) Result {
 		return fail("Config.User: %q (root)", u)
 	}
 	return pass("Config.User: %s", c.Config.User)
-}
-
-func normCap(c string) string {
-	return strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(c)), "CAP_")
 }
 
 // secOpts returns the container's --security-opt entries as key → value

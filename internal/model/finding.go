@@ -60,6 +60,9 @@ const (
 	KindVulnerability = "vulnerability"
 	KindPosture       = "posture"
 	KindPolicyLint    = "policy-lint"
+	// KindMisconfig: a rule of `lockdown lint` (Dockerfile, Compose,
+	// Kubernetes manifest) that the file breaks.
+	KindMisconfig = "misconfiguration"
 )
 
 // Status values. Vulnerabilities use StatusFixed / StatusUnfixed (is a fix

@@ -253,7 +253,7 @@ func groupRow(g *grid, gr *checkGroup, withCIS, withNotes bool) {
 	}
 	g.row(cells...)
 	on := where(gr.scope, gr.subjects)
-	if f.Location != "" && f.Kind == model.KindPolicyLint {
+	if f.Location != "" && (f.Kind == model.KindPolicyLint || f.Kind == model.KindMisconfig) {
 		on += " at " + clean(f.Location)
 	}
 	g.text("      on: " + on)
@@ -288,7 +288,7 @@ func writeSummary(w *bufio.Writer, kind string, all, bad []model.Finding, opts O
 	w.WriteString("Summary\n")
 	writeIndentedHeader(w, "  ", kv)
 
-	fixes := topFixList(bad, kind == KindNetpolLint)
+	fixes := topFixList(bad, kind == KindNetpolLint || kind == KindLint)
 	if len(fixes) == 0 {
 		return
 	}

@@ -45,6 +45,7 @@ const (
 	KindScan       = "scan"
 	KindAudit      = "audit"
 	KindNetpolLint = "netpol-lint"
+	KindLint       = "lint" // lockdown lint: Dockerfiles, Compose files, Kubernetes manifests
 )
 
 // SBOMFormats lists the formats WriteSBOM accepts.
@@ -58,7 +59,7 @@ func ReportFormats(kind string) []string {
 	switch kind {
 	case KindScan:
 		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX, FormatOpenVEX}
-	case KindAudit, KindNetpolLint:
+	case KindAudit, KindNetpolLint, KindLint:
 		return []string{FormatTable, FormatJSON, FormatSARIF}
 	}
 	return nil
@@ -108,7 +109,7 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 	}
 	valid := ReportFormats(r.Kind)
 	if valid == nil {
-		return fmt.Errorf("write report: unknown report kind %q (want %s, %s or %s)", r.Kind, KindScan, KindAudit, KindNetpolLint)
+		return fmt.Errorf("write report: unknown report kind %q (want %s, %s, %s or %s)", r.Kind, KindScan, KindAudit, KindNetpolLint, KindLint)
 	}
 	f := normFormat(format)
 	ok := false

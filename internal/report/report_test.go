@@ -137,8 +137,8 @@ func TestBadReport(t *testing.T) {
 	}{
 		{"nil report", WriteReport(&bytes.Buffer{}, "json", nil, Options{}), "write report: no report"},
 		{"nil sbom", WriteSBOM(&bytes.Buffer{}, "json", nil, Options{}), "write sbom: no sbom"},
-		{"unknown kind", WriteReport(&bytes.Buffer{}, "json", &model.Report{Kind: "lint"}, Options{}),
-			`write report: unknown report kind "lint" (want scan, audit or netpol-lint)`},
+		{"unknown kind", WriteReport(&bytes.Buffer{}, "json", &model.Report{Kind: "sbom"}, Options{}),
+			`write report: unknown report kind "sbom" (want scan, audit, netpol-lint or lint)`},
 	}
 	for _, tt := range tests {
 		if tt.err == nil || tt.err.Error() != tt.wantMsg {

@@ -139,7 +139,7 @@ func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
 // laid out for the report's kind. A scan's first lines say what was not
 // checked.
 func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
-	if r.Kind == KindAudit || r.Kind == KindNetpolLint {
+	if r.Kind == KindAudit || r.Kind == KindNetpolLint || r.Kind == KindLint {
 		writeChecksTable(w, r, opts)
 		return nil
 	}

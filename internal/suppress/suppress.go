@@ -134,13 +134,29 @@ func (r *Rule) finish() error {
 		return fmt.Errorf("rule without an id")
 	}
 	if r.Expires != "" {
-		t, err := time.Parse(time.DateOnly, r.Expires)
+		t, err := ParseExpiry(r.Expires)
 		if err != nil {
-			return fmt.Errorf("rule %s: expiry %q is not YYYY-MM-DD", r.ID, r.Expires)
+			return fmt.Errorf("rule %s: %w", r.ID, err)
 		}
-		r.expires = t.AddDate(0, 0, 1) // valid through the whole day
+		r.expires = t
 	}
 	return nil
+}
+
+// ParseExpiry reads an expiry date (YYYY-MM-DD) and returns the instant it
+// ends: a rule is valid through the whole day and stops applying at the
+// returned time. Ignore files and inline `lockdown:ignore` comments share it.
+func ParseExpiry(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("expiry %q is not YYYY-MM-DD", s)
+	}
+	return t.AddDate(0, 0, 1), nil
+}
+
+// ExpiredMessage is the warning for a rule whose expiry has passed.
+func ExpiredMessage(id string) string {
+	return fmt.Sprintf("ignore rule for %s has expired; it no longer suppresses anything", id)
 }
 
 // Filter applies an ignore file and VEX documents to findings.
@@ -197,7 +213,7 @@ func (f Filter) Apply(findings []model.Finding) (kept []model.Finding, suppresse
 		kept = append(kept, fd)
 	}
 	for _, id := range slices.Sorted(mapsKeys(expired)) {
-		warnings = append(warnings, model.Warning{Path: f.Ignore.Path, Message: fmt.Sprintf("ignore rule for %s has expired; it no longer suppresses anything", id)})
+		warnings = append(warnings, model.Warning{Path: f.Ignore.Path, Message: ExpiredMessage(id)})
 	}
 	return kept, suppressed, warnings
 }

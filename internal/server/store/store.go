@@ -753,3 +753,34 @@ func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) 
 	n, _ := res.RowsAffected()
 	return n, nil
 }
+
+// LatestImageFor returns the most recent result stored under any of names
+// (the image column: the name or tag a scan was given, else its target)
+// or, when digest is set, under that digest. ErrNotFound when none.
+func (s *Store) LatestImageFor(ctx context.Context, names []string, digest string) (ImageResult, error) {
+	if len(names) == 0 && digest == "" {
+		return ImageResult{}, fmt.Errorf("image lookup: %w", ErrNotFound)
+	}
+	var where []string
+	var args []any
+	if len(names) > 0 {
+		where = append(where, "image IN (?"+strings.Repeat(", ?", len(names)-1)+")")
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
+	if digest != "" {
+		where = append(where, "digest = ?")
+		args = append(args, digest)
+	}
+	var r ImageResult
+	err := scanImage(s.db.QueryRowContext(ctx, s.q(`SELECT `+imageCols+` FROM images WHERE `+strings.Join(where, " OR ")+
+		` ORDER BY scanned_at DESC, digest DESC LIMIT 1`), args...), &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ImageResult{}, fmt.Errorf("image %s: %w", strings.Join(append(names, digest), " "), ErrNotFound)
+	}
+	if err != nil {
+		return ImageResult{}, fmt.Errorf("image lookup: %w", err)
+	}
+	return r, nil
+}
