@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -421,19 +420,4 @@ func collect(tree *image.Tree, path string, resolved map[resolvedKey]Result) ([]
 		}
 	}
 	return pkgs, warns
-}
-
-// majorOf returns the part of v before the first dot.
-func majorOf(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '.' {
-			return v[:i]
-		}
-	}
-	return v
-}
-
-func isNumber(s string) bool {
-	_, err := strconv.Atoi(s)
-	return err == nil && s != ""
 }

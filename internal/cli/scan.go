@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +29,8 @@ type scanFlags struct {
 	failOnUnchecked bool
 	severities      []string
 	ignoreUnfixed   bool
+	goReachability  []string
+	underInvest     bool
 	ignoreFile      string
 	vexFiles        []string
 }
@@ -78,6 +81,8 @@ when a finding reaches --fail-on, or when packages were not checked and
 	addFailOn(cmd, &sf.failOn)
 	f.BoolVar(&sf.failOnUnchecked, "fail-on-unchecked", false, "exit 1 when some packages were not checked (no advisories for their ecosystem or release, unknown ecosystem, unparsable version, unreadable package file)")
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.BoolVar(&sf.underInvest, "show-under-investigation", false, "also report vulnerabilities the vendor is still triaging (Ubuntu needs-triage)")
+	f.StringSliceVar(&sf.goReachability, "go-reachability", nil, "report Go findings only when the vulnerable code's presence in the binary is one of `STATE,...` (present, absent, unknown)")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
 	return cmd
@@ -95,6 +100,10 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 			only = map[model.Severity]bool{}
 		}
 		only[s] = true
+	}
+	reach, err := parseReachability(sf.goReachability)
+	if err != nil {
+		return err
 	}
 	fail, err := parseFailOn(sf.failOn)
 	if err != nil {
@@ -126,6 +135,8 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 
 	opts := g.scanOptions(&sf.tf)
 	opts.IgnoreUnfixed = sf.ignoreUnfixed
+	opts.GoReachability = reach
+	opts.ShowUnderInvestigation = sf.underInvest
 	opts.CollectFixed = format == report.FormatOpenVEX
 	opts.Filter = filter
 	opts.Meta = map[string]string{
@@ -218,4 +229,20 @@ func roundAge(d time.Duration) time.Duration {
 		return d.Round(time.Hour)
 	}
 	return d.Round(time.Second)
+}
+
+// parseReachability checks --go-reachability: each state must be one of
+// present, absent, unknown.
+func parseReachability(states []string) ([]string, error) {
+	var out []string
+	for _, s := range states {
+		s = strings.ToLower(strings.TrimSpace(s))
+		switch s {
+		case model.ReachPresent, model.ReachAbsent, model.ReachUnknown:
+			out = append(out, s)
+		default:
+			return nil, badInput(fmt.Errorf("--go-reachability: unknown state %q (want present, absent or unknown)", s))
+		}
+	}
+	return out, nil
 }

@@ -70,6 +70,14 @@ const (
 const (
 	StatusFixed   = "fixed"
 	StatusUnfixed = "unfixed"
+	// A vulnerability without a fix whose vendor says more (see
+	// internal/vulndb/distro's vendor status table): it will not be fixed,
+	// the fix is deferred, the release is at end of life, or whether the
+	// package is affected is still being investigated (hidden by default).
+	StatusWillNotFix         = "will_not_fix"
+	StatusFixDeferred        = "fix_deferred"
+	StatusEndOfLife          = "end_of_life"
+	StatusUnderInvestigation = "under_investigation"
 	// StatusResolved: the installed version has the fix (Report.Fixed).
 	StatusResolved = "resolved"
 

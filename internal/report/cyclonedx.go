@@ -41,6 +41,9 @@ const (
 	propStatus         = "lockdown:finding:status"
 	propFixedVersion   = "lockdown:finding:fixedVersion"
 	propSuppressedBy   = "lockdown:finding:suppressedBy"
+	propVendorSeverity = "lockdown:finding:vendorSeverity"
+	propReachability   = "lockdown:finding:reachability"
+	propReachSymbol    = "lockdown:finding:reachability:symbol"
 	propNotChecked     = "lockdown:scan:notChecked"
 	propPkgsNotChecked = "lockdown:scan:packagesNotChecked"
 	propFilesNotRead   = "lockdown:scan:filesNotRead"
@@ -342,6 +345,18 @@ func cdxVulnerability(f *model.Finding, ref string, sup *model.Suppressed) cdx.V
 	prop(&ps, propStatus, f.Status)
 	prop(&ps, propFixedVersion, f.FixedVersion)
 	layerProps(&ps, f.Layer)
+	prop(&ps, propVendorSeverity, f.VendorSeverity)
+	if r := f.Reachability; r != nil {
+		prop(&ps, propReachability, r.State)
+		for _, s := range r.Symbols {
+			prop(&ps, propReachSymbol, s)
+		}
+		if r.State == model.ReachAbsent {
+			// The binary does not contain the vulnerable code: a VEX
+			// not_affected / code_not_present statement.
+			v.Analysis = &cdx.VulnerabilityAnalysis{State: cdx.IASNotAffected, Justification: cdx.IAJCodeNotPresent, Detail: r.Reason}
+		}
+	}
 	if sup != nil {
 		prop(&ps, propSuppressedBy, sup.By)
 		a := &cdx.VulnerabilityAnalysis{Detail: sup.Reason}

@@ -149,6 +149,11 @@ type sarifResultProps struct {
 	Layer            string   `json:"layerDiffID,omitempty"`
 	CIS              string   `json:"cis,omitempty"`
 	Aliases          []string `json:"aliases,omitempty"`
+	VendorSeverity   string   `json:"vendorSeverity,omitempty"`
+	// Reachability: a Go finding's present, absent or unknown, with the
+	// vulnerable functions found in the binary.
+	Reachability        string   `json:"reachability,omitempty"`
+	ReachabilitySymbols []string `json:"reachabilitySymbols,omitempty"`
 }
 
 type sarifSuppression struct {
@@ -503,7 +508,11 @@ func buildSARIF(r *model.Report, opts Options) *sarifLog {
 				FixedVersion:     f.FixedVersion,
 				CIS:              f.CIS,
 				Aliases:          f.Aliases,
+				VendorSeverity:   f.VendorSeverity,
 			},
+		}
+		if r := f.Reachability; r != nil {
+			res.Properties.Reachability, res.Properties.ReachabilitySymbols = r.State, r.Symbols
 		}
 		if f.Package != nil {
 			res.Properties.PURL = f.Package.PURL

@@ -300,9 +300,19 @@ func writeScanTable(w *bufio.Writer, r *model.Report, fs []model.Finding, opts O
 		fixed := f.FixedVersion
 		if fixed == "" {
 			fixed = "(no fix)"
+			if f.Status != "" && f.Status != model.StatusUnfixed {
+				fixed = "(" + f.Status + ")" // the vendor's: will_not_fix, fix_deferred, …
+			}
+		}
+		sev, title := f.Severity.String(), f.Title
+		if f.VendorSeverity != "" {
+			sev += " (" + f.VendorSeverity + ")"
+		}
+		if f.Reachability != nil {
+			title = "[code " + f.Reachability.State + "] " + title // Go: is the vulnerable code in the binary
 		}
 		cells := []cell{
-			{text: f.Severity.String(), color: severityColor(f.Severity)},
+			{text: clean(sev), color: severityColor(f.Severity)},
 			{text: clean(f.RuleID)},
 			{text: clean(name)},
 			{text: clean(installed)},
@@ -314,7 +324,7 @@ func writeScanTable(w *bufio.Writer, r *model.Report, fs []model.Finding, opts O
 		if withLoc {
 			cells = append(cells, cell{text: clean(location)})
 		}
-		cells = append(cells, cell{text: clean(f.Title)})
+		cells = append(cells, cell{text: clean(title)})
 		g.row(cells...)
 	}
 	g.write(w, opts)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/catalog/gobinary"
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
@@ -39,6 +40,12 @@ type Options struct {
 	Extractors []string
 	// IgnoreUnfixed hides vulnerabilities without a fixed version.
 	IgnoreUnfixed bool
+	// GoReachability, when not empty, keeps only the Go findings whose
+	// reachability is one of these states (see match.Options).
+	GoReachability []string
+	// ShowUnderInvestigation keeps findings the vendor is still triaging
+	// (see match.Options).
+	ShowUnderInvestigation bool
 	// Filter suppresses accepted findings. When Filter.Products is nil it
 	// is filled (on a copy) with the names the scanned image goes by.
 	Filter suppress.Filter
@@ -76,7 +83,7 @@ type Options struct {
 // could not be read). Warnings are returned in the report, not logged: the
 // caller prints them once.
 func Run(ctx context.Context, target string, db match.Source, opts Options) (*model.Report, error) {
-	sbom, err := Catalog(ctx, target, opts)
+	sbom, err := catalogTarget(ctx, target, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -87,9 +94,11 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 		}
 	}
 	mo := match.Options{
-		IgnoreUnfixed: opts.IgnoreUnfixed,
-		Logger:        opts.Logger,
-		NotComparable: func(_ *model.Package, eco string) { gaps.add(model.NotCheckedUnparsableVersion, eco) },
+		IgnoreUnfixed:          opts.IgnoreUnfixed,
+		GoReachability:         opts.GoReachability,
+		ShowUnderInvestigation: opts.ShowUnderInvestigation,
+		Logger:                 opts.Logger,
+		NotComparable:          func(_ *model.Package, eco string) { gaps.add(model.NotCheckedUnparsableVersion, eco) },
 	}
 	var fixed []model.Finding
 	if opts.CollectFixed {
@@ -107,6 +116,7 @@ func Run(ctx context.Context, target string, db match.Source, opts Options) (*mo
 	if err != nil {
 		return nil, fmt.Errorf("match %s: %w", target, err)
 	}
+	gobinary.StripSymbols(sbom.Packages)
 	filter := opts.Filter
 	if filter.Products == nil {
 		filter.Products = Products(sbom.Target)
@@ -307,6 +317,17 @@ func updateCommand(eco string) string {
 
 // Catalog opens target and lists its packages.
 func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, error) {
+	sbom, err := catalogTarget(ctx, target, opts)
+	if err != nil {
+		return nil, err
+	}
+	gobinary.StripSymbols(sbom.Packages)
+	return sbom, nil
+}
+
+// catalogTarget is Catalog keeping the Go binaries' symbol indexes for
+// the matcher.
+func catalogTarget(ctx context.Context, target string, opts Options) (*model.SBOM, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -34,10 +34,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
