@@ -347,26 +347,14 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			out.IPVersion = *r.IPVersion
 		}
 	}
-	proto := func(field string, v *calicov3.Protocol) *uint8 {
+	proto := func(field string, v *calicov3.Protocol) *Protocol {
 		if v == nil {
 			return nil
 		}
-		var n uint8
-		if v.IsNum {
-			if v.Num < 1 || v.Num > 255 {
-				b.fail(o.Errorf(at(field), "protocol number %d out of range 1-255", v.Num))
-				return nil
-			}
-			n = uint8(v.Num)
-		} else {
-			// Calico accepts exactly these names.
-			m := map[string]uint8{"TCP": ProtoTCP, "UDP": ProtoUDP, "ICMP": ProtoICMP, "ICMPv6": ProtoICMPv6, "SCTP": ProtoSCTP, "UDPLite": ProtoUDPLite}
-			p, ok := m[v.Str]
-			if !ok {
-				b.fail(o.Errorf(at(field), "unknown protocol %q (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255)", v.Str))
-				return nil
-			}
-			n = p
+		n, err := protocolOf(*v)
+		if err != nil {
+			b.fail(o.Errorf(at(field), "%v", err))
+			return nil
 		}
 		return &n
 	}
@@ -386,15 +374,12 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			}
 			return nil
 		}
-		if *v.Type < 0 || *v.Type > 254 {
-			b.fail(o.Errorf(at(field, "type"), "ICMP type %d out of range 0-254", *v.Type))
+		m, err := newICMPMatch(*v.Type, v.Code)
+		if err != nil {
+			b.fail(o.Errorf(at(field), "%v", err))
 			return nil
 		}
-		if v.Code != nil && (*v.Code < 0 || *v.Code > 255) {
-			b.fail(o.Errorf(at(field, "code"), "ICMP code %d out of range 0-255", *v.Code))
-			return nil
-		}
-		return &ICMPMatch{Type: *v.Type, Code: v.Code}
+		return &m
 	}
 	out.ICMP = icmp("icmp", r.ICMP)
 	out.NotICMP = icmp("notICMP", r.NotICMP)
@@ -463,7 +448,7 @@ func parseNet(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
-func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *uint8, ipVersion int) EntityMatch {
+func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *Protocol, ipVersion int) EntityMatch {
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
 	var out EntityMatch
 	nets := func(field string, in []string) []netip.Prefix {
@@ -631,14 +616,10 @@ func (b *builder) pod(o *load.Object, v *corev1.Pod) {
 				b.fail(o.Errorf(append(path, "containerPort"), "port %d out of range 1-65535", cp.ContainerPort))
 				continue
 			}
-			proto := ProtoTCP
-			if cp.Protocol != "" {
-				p, ok := map[corev1.Protocol]uint8{corev1.ProtocolTCP: ProtoTCP, corev1.ProtocolUDP: ProtoUDP, corev1.ProtocolSCTP: ProtoSCTP}[cp.Protocol]
-				if !ok {
-					b.fail(o.Errorf(append(path, "protocol"), "want TCP, UDP or SCTP, got %q", cp.Protocol))
-					continue
-				}
-				proto = p
+			proto, err := k8sProtocol(cp.Protocol)
+			if err != nil {
+				b.fail(o.Errorf(append(path, "protocol"), "%v", err))
+				continue
 			}
 			e.Ports = append(e.Ports, NamedPort{Name: cp.Name, Protocol: proto, Port: uint16(cp.ContainerPort)})
 		}
@@ -669,15 +650,10 @@ func (b *builder) hostEndpoint(o *load.Object, v *calicov3.HostEndpoint) {
 			b.fail(o.Errorf(append(path, "port"), "port %d out of range 1-65535", p.Port))
 			continue
 		}
-		var proto uint8
-		if p.Protocol.IsNum {
-			proto = uint8(p.Protocol.Num)
-		} else {
-			var err error
-			if proto, err = ParseProtocol(p.Protocol.Str); err != nil {
-				b.fail(o.Errorf(append(path, "protocol"), "%v", err))
-				continue
-			}
+		proto, err := protocolOf(p.Protocol)
+		if err != nil {
+			b.fail(o.Errorf(append(path, "protocol"), "%v", err))
+			continue
 		}
 		if !protoHasPorts(proto) {
 			b.fail(o.Errorf(append(path, "protocol"), "want TCP, UDP, SCTP or UDPLite"))
@@ -827,7 +803,7 @@ func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.Netw
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
 	src := o.At(path...)
 	type portSpec struct {
-		proto *uint8
+		proto *Protocol
 		ports []PortMatch
 	}
 	var pspecs []portSpec
@@ -835,9 +811,9 @@ func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.Netw
 		ps := portSpec{}
 		proto := ProtoTCP
 		if pp.Protocol != nil {
-			p, ok := map[corev1.Protocol]uint8{corev1.ProtocolTCP: ProtoTCP, corev1.ProtocolUDP: ProtoUDP, corev1.ProtocolSCTP: ProtoSCTP}[*pp.Protocol]
-			if !ok {
-				b.fail(o.Errorf(at("ports", i, "protocol"), "want TCP, UDP or SCTP, got %q", *pp.Protocol))
+			p, err := k8sProtocol(*pp.Protocol)
+			if err != nil {
+				b.fail(o.Errorf(at("ports", i, "protocol"), "%v", err))
 				continue
 			}
 			proto = p

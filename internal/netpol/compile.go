@@ -52,7 +52,7 @@ type sideAtoms struct {
 
 type npKey struct {
 	name  string
-	proto uint8
+	proto Protocol
 }
 
 type dirTables struct {
@@ -160,7 +160,7 @@ func (e *Engine) collectAtoms() {
 		e.applyAtom[p.idx] = e.atoms.sel2(atomApply, p.Selector)
 	}
 	npSeen := map[npKey]bool{}
-	side := func(m *EntityMatch, proto *uint8) {
+	side := func(m *EntityMatch, proto *Protocol) {
 		sa := sideAtoms{-1, -1, -1, -1}
 		if m.Selector != nil {
 			sa.sel = e.atoms.sel2(atomPeer, m.Selector)
@@ -389,7 +389,7 @@ type instr struct {
 	// per peer); nil otherwise.
 	peerPorts *EntityMatch
 	portID    uint32
-	proto     uint8
+	proto     Protocol
 }
 
 type blockKind uint8
@@ -435,7 +435,7 @@ func (p *program) key(words int) string {
 	for _, bl := range p.blocks {
 		b = append(b, 0xff, byte(bl.kind))
 		for _, in := range bl.instrs {
-			b = append(b, 0xfe, byte(in.op), in.proto)
+			b = append(b, 0xfe, byte(in.op), byte(in.proto))
 			for _, a := range in.pos {
 				b = binary.LittleEndian.AppendUint32(b, uint32(a))
 			}

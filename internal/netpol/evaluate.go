@@ -37,7 +37,7 @@ func (p Peer) String() string {
 type Flow struct {
 	Src, Dst  Peer
 	IPVersion int // 4 (default) or 6
-	Protocol  uint8
+	Protocol  Protocol
 	SrcPort   uint16 // 0: unknown (an ephemeral port; matches no source port list)
 	DstPort   uint16
 	ICMPType  int // -1: none given
@@ -53,7 +53,7 @@ func (f *Flow) family() int {
 
 // PortProto is a destination port and protocol ("443/TCP").
 type PortProto struct {
-	Protocol uint8
+	Protocol Protocol
 	Port     uint16 // 0 for protocols without ports
 	ICMPType int    // -1: none
 	ICMPCode int
@@ -80,23 +80,31 @@ func ParsePortProto(s string) (PortProto, error) {
 	if strings.HasPrefix(up, "ICMP") {
 		parts := strings.Split(s, ":")
 		proto, err := ParseProtocol(parts[0])
-		if err != nil || (proto != ProtoICMP && proto != ProtoICMPv6) || len(parts) > 3 {
+		if err != nil || !proto.IsICMP() || len(parts) > 3 {
 			return pp, fmt.Errorf("invalid port %q (want PORT/PROTOCOL, ICMP or ICMP:TYPE:CODE)", s)
 		}
 		pp.Protocol = proto
 		if len(parts) > 1 {
 			t, err := strconv.Atoi(parts[1])
-			if err != nil || t < 0 || t > 254 {
+			if err != nil {
 				return pp, fmt.Errorf("invalid ICMP type in %q (want 0-254)", s)
 			}
-			pp.ICMPType = t
-		}
-		if len(parts) > 2 {
-			c, err := strconv.Atoi(parts[2])
-			if err != nil || c < 0 || c > 255 {
-				return pp, fmt.Errorf("invalid ICMP code in %q (want 0-255)", s)
+			var code *int
+			if len(parts) > 2 {
+				c, err := strconv.Atoi(parts[2])
+				if err != nil {
+					return pp, fmt.Errorf("invalid ICMP code in %q (want 0-255)", s)
+				}
+				code = &c
 			}
-			pp.ICMPCode = c
+			m, err := newICMPMatch(t, code)
+			if err != nil {
+				return pp, fmt.Errorf("%q: %w", s, err)
+			}
+			pp.ICMPType = m.Type
+			if m.Code != nil {
+				pp.ICMPCode = *m.Code
+			}
 		}
 		return pp, nil
 	}
@@ -346,7 +354,7 @@ func (c *Config) ruleMatches(r *Rule, f *Flow) bool {
 	return c.entityMatches(&r.Src, f.Src, f.SrcPort, f.Protocol) && c.entityMatches(&r.Dst, f.Dst, f.DstPort, f.Protocol)
 }
 
-func (c *Config) entityMatches(e *EntityMatch, p Peer, port uint16, proto uint8) bool {
+func (c *Config) entityMatches(e *EntityMatch, p Peer, port uint16, proto Protocol) bool {
 	if e.Services != "" {
 		return false
 	}
@@ -388,7 +396,7 @@ func (c *Config) selects(sel *selector.Selector, p Peer) bool {
 	return false
 }
 
-func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto uint8) bool {
+func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto Protocol) bool {
 	for _, pm := range ports {
 		if pm.Name != "" {
 			if n, ok := ep.namedPort(pm.Name, proto); ok && n == port {

@@ -72,56 +72,6 @@ func (d Direction) String() string {
 // MarshalText writes the direction name.
 func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// IP protocol numbers.
-const (
-	ProtoICMP    uint8 = 1
-	ProtoTCP     uint8 = 6
-	ProtoUDP     uint8 = 17
-	ProtoICMPv6  uint8 = 58
-	ProtoSCTP    uint8 = 132
-	ProtoUDPLite uint8 = 136
-)
-
-var protoNames = map[string]uint8{
-	"TCP": ProtoTCP, "UDP": ProtoUDP, "ICMP": ProtoICMP, "ICMPV6": ProtoICMPv6,
-	"SCTP": ProtoSCTP, "UDPLITE": ProtoUDPLite,
-}
-
-// ParseProtocol reads a protocol name (any case) or number 1-255.
-func ParseProtocol(s string) (uint8, error) {
-	if p, ok := protoNames[strings.ToUpper(strings.TrimSpace(s))]; ok {
-		return p, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > 255 {
-		return 0, fmt.Errorf("unknown protocol %q (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255)", s)
-	}
-	return uint8(n), nil
-}
-
-// ProtoName returns the usual name of a protocol number.
-func ProtoName(p uint8) string {
-	switch p {
-	case ProtoTCP:
-		return "TCP"
-	case ProtoUDP:
-		return "UDP"
-	case ProtoICMP:
-		return "ICMP"
-	case ProtoICMPv6:
-		return "ICMPv6"
-	case ProtoSCTP:
-		return "SCTP"
-	case ProtoUDPLite:
-		return "UDPLite"
-	}
-	return strconv.Itoa(int(p))
-}
-
-func protoHasPorts(p uint8) bool {
-	return p == ProtoTCP || p == ProtoUDP || p == ProtoSCTP || p == ProtoUDPLite
-}
-
 // PortMatch is a port range (Lo..Hi) or a named port (Name set).
 type PortMatch struct {
 	Lo, Hi uint16
@@ -174,9 +124,9 @@ func (e *EntityMatch) IsEmpty() bool {
 // Rule is one normalised rule.
 type Rule struct {
 	Action      Action
-	IPVersion   int    // 0 (any), 4 or 6
-	Protocol    *uint8 // nil: any
-	NotProtocol *uint8
+	IPVersion   int       // 0 (any), 4 or 6
+	Protocol    *Protocol // nil: any
+	NotProtocol *Protocol
 	ICMP        *ICMPMatch
 	NotICMP     *ICMPMatch
 	Src, Dst    EntityMatch
@@ -308,9 +258,9 @@ const (
 // NamedPort is a port an endpoint declares (container port, host endpoint
 // port, published port).
 type NamedPort struct {
-	Name     string `json:"name,omitempty"`
-	Protocol uint8  `json:"-"`
-	Port     uint16 `json:"port"`
+	Name     string   `json:"name,omitempty"`
+	Protocol Protocol `json:"-"`
+	Port     uint16   `json:"port"`
 }
 
 // Endpoint is a workload (pod, container) or host endpoint.
@@ -351,7 +301,7 @@ func (e *Endpoint) Addr(family int) netip.Addr {
 }
 
 // namedPort resolves a named port for a protocol.
-func (e *Endpoint) namedPort(name string, proto uint8) (uint16, bool) {
+func (e *Endpoint) namedPort(name string, proto Protocol) (uint16, bool) {
 	if e == nil {
 		return 0, false
 	}
