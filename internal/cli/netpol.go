@@ -482,7 +482,7 @@ func writeCheck(g *globals, src, dst netpol.Peer, pp netpol.PortProto, v netpol.
 		if v.Note != "" {
 			fmt.Fprintf(&b, "  %s\n", v.Note)
 		}
-		if explain && v.Note == "" {
+		if explain && (v.Note == "" || v.Stage != "") {
 			for _, d := range []netpol.DirVerdict{v.Egress, v.Ingress} {
 				writeDirExplain(&b, d, src, dst)
 			}
@@ -518,6 +518,9 @@ func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Pe
 		loc := ""
 		if s.Source.File != "" {
 			loc = "  (" + s.Source.String() + ")"
+		}
+		if s.Stage != "" {
+			mark += " [" + s.Stage + "]"
 		}
 		switch s.Kind {
 		case "tier":

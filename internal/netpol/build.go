@@ -28,6 +28,8 @@ type builder struct {
 	cfg  *Config
 	errs load.Errors
 	sas  map[string]map[string]string // ns/name → labels
+	// serviceRefs are the services matches of rules, checked at the end.
+	serviceRefs []serviceUse
 	// seen detects duplicate resources.
 	seen map[string]load.Source
 }
@@ -47,6 +49,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 		cfg: &Config{
 			Profiles:   map[string]*Profile{},
 			Namespaces: map[string]*Namespace{},
+			Services:   map[string]*Service{},
 		},
 		sas:  map[string]map[string]string{},
 		seen: map[string]load.Source{},
@@ -63,6 +66,8 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 			b.cfg.Namespaces[o.Name] = &Namespace{Name: o.Name, Labels: maps.Clone(v.Labels), Source: o.Source}
 		case *corev1.ServiceAccount:
 			b.sas[o.Namespace+"/"+o.Name] = v.Labels
+		case *corev1.Service:
+			b.service(o, v)
 		case *calicov3.Tier:
 			b.tier(o, v)
 		case *calicov3.Profile:
@@ -115,7 +120,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 	}
 	// Tiers referenced but not defined: Calico would reject the policy; we
 	// evaluate it in a tier ordered last and report it.
-	for _, p := range append(append([]*Policy{}, b.cfg.Policies...), b.cfg.Staged...) {
+	for _, p := range slices.Concat(b.cfg.Policies, b.cfg.Untracked, b.cfg.PreDNAT, b.cfg.Staged) {
 		if !b.hasTier(p.Tier) {
 			b.cfg.Tiers = append(b.cfg.Tiers, &Tier{Name: p.Tier, DefaultAction: ActionDeny, Missing: true, Source: p.Source})
 			b.warn(p.Source, "policy %s: tier %q is not defined (evaluated last, with defaultAction Deny)", p.ID(), p.Tier)
@@ -134,6 +139,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 			}
 		}
 	}
+	b.checkServiceRefs()
 	if b.errs.Len() > 0 {
 		return nil, &b.errs
 	}
@@ -317,8 +323,10 @@ func (b *builder) calicoPolicy(o *load.Object, s policySpec) {
 	switch {
 	case p.Staged:
 		b.cfg.Staged = append(b.cfg.Staged, p)
-	case p.DoNotTrack || p.PreDNAT:
-		b.warn(o.Source, "%s: doNotTrack/preDNAT policies act on host endpoint traffic before connection tracking and are not evaluated", o.ID())
+	case p.DoNotTrack:
+		b.cfg.Untracked = append(b.cfg.Untracked, p)
+	case p.PreDNAT:
+		b.cfg.PreDNAT = append(b.cfg.PreDNAT, p)
 	default:
 		b.cfg.Policies = append(b.cfg.Policies, p)
 	}
@@ -388,8 +396,8 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			b.fail(o.Errorf(at("ipVersion"), "ipVersion %d conflicts with protocol %s", out.IPVersion, ProtoName(*out.Protocol)))
 		}
 	}
-	out.Src = b.entity(o, at("source"), r.Source, ns, out.Protocol, out.IPVersion)
-	out.Dst = b.entity(o, at("destination"), r.Destination, ns, out.Protocol, out.IPVersion)
+	out.Src = b.entity(o, at("source"), r.Source, ns, out.Protocol, out.IPVersion, false)
+	out.Dst = b.entity(o, at("destination"), r.Destination, ns, out.Protocol, out.IPVersion, true)
 	if r.HTTP != nil {
 		b.warn(out.Source, "%s: HTTP match is enforced by Calico's application layer and is not evaluated here; the rule is evaluated without it", o.ID())
 	}
@@ -448,7 +456,7 @@ func parseNet(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
-func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *Protocol, ipVersion int) EntityMatch {
+func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *Protocol, ipVersion int, dst bool) EntityMatch {
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
 	var out EntityMatch
 	nets := func(field string, in []string) []netip.Prefix {
@@ -503,8 +511,7 @@ func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns s
 		}
 	}
 	if e.Services != nil {
-		out.Services = e.Services.Namespace + "/" + e.Services.Name
-		b.warn(o.At(at("services")...), "%s: services match (%s) needs the Service's endpoints, which are not loaded: this side matches nothing", o.ID(), out.Services)
+		out.Services = b.serviceRef(o, at("services"), e, ns, dst)
 	}
 	if ok1 && ok2 && ok3 && ok4 {
 		out.Selector = entitySelector(nsSel, sel, saSel, notSel != nil, ns)

@@ -110,8 +110,10 @@ type EntityMatch struct {
 	NotNets     []netip.Prefix
 	Ports       []PortMatch
 	NotPorts    []PortMatch
-	// Services is set when the rule names a Kubernetes Service, which this
-	// engine cannot resolve: such a side matches nothing.
+	// Services is the "namespace/name" of the Kubernetes Service the side
+	// names (Config.Services; a Service that is not among the inputs
+	// matches nothing). The peer must be one of its endpoints and, on the
+	// destination side, the port one it forwards to.
 	Services string
 }
 
@@ -331,9 +333,14 @@ func (w Warning) String() string { return w.Source.String() + ": " + w.Message }
 // Config is the normalised world: tiers, policies, network sets, profiles
 // and endpoints, sorted for evaluation.
 type Config struct {
-	Tiers      []*Tier   // sorted by order, unset last, ties by name
-	Policies   []*Policy // enforced policies, sorted by tier then order then key
+	Tiers    []*Tier   // sorted by order, unset last, ties by name
+	Policies []*Policy // enforced policies, sorted by tier then order then key
+	// Untracked (doNotTrack) and PreDNAT policies act on host endpoints
+	// before the normal policies, sorted as Policies.
+	Untracked  []*Policy
+	PreDNAT    []*Policy
 	Staged     []*Policy // staged policies: parsed and reported, never enforced
+	Services   map[string]*Service
 	Sets       []*NetworkSet
 	Profiles   map[string]*Profile
 	Namespaces map[string]*Namespace
@@ -341,8 +348,45 @@ type Config struct {
 	Warnings   []Warning
 
 	tierIndex map[string]int
-	byTier    [][]*Policy // enforced policies per tier, aligned with Tiers
+	byTier    [][]*Policy    // enforced normal policies per tier, aligned with Tiers
+	byStage   [3][][]*Policy // the same per stage (byStage[StageNormal] is byTier)
 }
+
+// Stage is when a policy acts on a packet: untracked (doNotTrack) policies
+// first, before connection tracking; then preDNAT policies on host
+// endpoint ingress, before Docker's DNAT; then the normal policies.
+type Stage uint8
+
+const (
+	StageNormal Stage = iota
+	StageUntracked
+	StagePreDNAT
+)
+
+func (s Stage) String() string {
+	switch s {
+	case StageUntracked:
+		return "untracked"
+	case StagePreDNAT:
+		return "preDNAT"
+	}
+	return "normal"
+}
+
+// StagePolicies returns the enforced policies of a stage, in order.
+func (c *Config) StagePolicies(s Stage) []*Policy {
+	switch s {
+	case StageUntracked:
+		return c.Untracked
+	case StagePreDNAT:
+		return c.PreDNAT
+	}
+	return c.Policies
+}
+
+// TierPolicies returns the policies of a stage in tier ti (an index into
+// Tiers), in order.
+func (c *Config) TierPolicies(s Stage, ti int) []*Policy { return c.byStage[s][ti] }
 
 // TierOf returns the tier named name (nil if none).
 func (c *Config) TierOf(name string) *Tier {
@@ -385,14 +429,18 @@ func (c *Config) sortConfig() {
 		}
 		return strings.Compare(a.Key, b.Key)
 	}
-	slices.SortStableFunc(c.Policies, byPolicy)
 	slices.SortStableFunc(c.Staged, byPolicy)
-	c.byTier = make([][]*Policy, len(c.Tiers))
-	for i, p := range c.Policies {
-		p.idx = i
-		i := c.tierIndex[p.Tier]
-		c.byTier[i] = append(c.byTier[i], p)
+	for st := range c.byStage {
+		pols := c.StagePolicies(Stage(st))
+		slices.SortStableFunc(pols, byPolicy)
+		c.byStage[st] = make([][]*Policy, len(c.Tiers))
+		for i, p := range pols {
+			p.idx = i
+			i := c.tierIndex[p.Tier]
+			c.byStage[st][i] = append(c.byStage[st][i], p)
+		}
 	}
+	c.byTier = c.byStage[StageNormal]
 	slices.SortStableFunc(c.Endpoints, func(a, b *Endpoint) int { return strings.Compare(a.ID(), b.ID()) })
 }
 

@@ -364,6 +364,7 @@ var kinds = map[string]kindInfo{
 	"Pod":                                  {[]string{"v1"}, true, func() any { return new(corev1.Pod) }},
 	"Namespace":                            {[]string{"v1"}, false, func() any { return new(corev1.Namespace) }},
 	"ServiceAccount":                       {[]string{"v1"}, true, func() any { return new(corev1.ServiceAccount) }},
+	"Service":                              {[]string{"v1"}, true, func() any { return new(corev1.Service) }},
 }
 
 // NetworkPolicy exists in both APIs; the apiVersion picks the type.
