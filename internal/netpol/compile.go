@@ -340,7 +340,7 @@ func (e *Engine) evalAtoms() {
 	e.epNP = make([]uint32, len(e.eps)*len(e.npKeys))
 	for i, ep := range e.eps {
 		for j, k := range e.npKeys {
-			if p, ok := ep.namedPort(k.name, k.proto); ok {
+			if p, ok := ep.NamedPort(k.name, k.proto); ok {
 				e.epNP[i*len(e.npKeys)+j] = uint32(p) + 1
 			}
 		}

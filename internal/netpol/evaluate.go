@@ -474,7 +474,7 @@ func (c *Config) selects(sel *selector.Selector, p Peer) bool {
 func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto Protocol) bool {
 	for _, pm := range ports {
 		if pm.Name != "" {
-			if n, ok := ep.namedPort(pm.Name, proto); ok && n == port {
+			if n, ok := ep.NamedPort(pm.Name, proto); ok && n == port {
 				return true
 			}
 			continue

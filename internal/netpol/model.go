@@ -302,8 +302,8 @@ func (e *Endpoint) Addr(family int) netip.Addr {
 	return netip.Addr{}
 }
 
-// namedPort resolves a named port for a protocol.
-func (e *Endpoint) namedPort(name string, proto Protocol) (uint16, bool) {
+// NamedPort resolves a named port for a protocol.
+func (e *Endpoint) NamedPort(name string, proto Protocol) (uint16, bool) {
 	if e == nil {
 		return 0, false
 	}

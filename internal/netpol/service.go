@@ -58,7 +58,7 @@ func (s *Service) Forwards(e *Endpoint, proto Protocol, port uint16) bool {
 			continue
 		}
 		if sp.TargetName != "" {
-			if n, ok := e.namedPort(sp.TargetName, proto); ok && n == port {
+			if n, ok := e.NamedPort(sp.TargetName, proto); ok && n == port {
 				return true
 			}
 			continue
