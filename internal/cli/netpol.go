@@ -24,10 +24,11 @@ import (
 func newNetpolCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "netpol",
-		Short: "Check Calico and Kubernetes network policies: validate, check a flow, matrix, lint, diff",
+		Short: "Check Calico and Kubernetes network policies (validate, check a flow, matrix, lint, diff) and enforce them (apply, status)",
 		Long: `Evaluate Calico projectcalico.org/v3 policies (NetworkPolicy, GlobalNetworkPolicy, tiers,
 network sets, host endpoints, profiles; staged policies are reported, never enforced) and
-Kubernetes NetworkPolicies with Calico's semantics, offline.
+Kubernetes NetworkPolicies with Calico's semantics, offline; apply enforces the same verdicts on
+this host with nftables.
 
 Inputs are YAML or JSON files or directories (multi-document, Kubernetes Lists). Endpoints
 come from Pod and Namespace manifests in the same inputs (labels, status.podIP, named
@@ -40,6 +41,8 @@ container ports, service accounts), HostEndpoints, or the local Docker engine
 		newNetpolMatrixCmd(g),
 		newNetpolLintCmd(g),
 		newNetpolDiffCmd(g),
+		newNetpolApplyCmd(g),
+		newNetpolStatusCmd(g),
 	)
 	return cmd
 }
@@ -228,7 +231,7 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 			out.Staged = append(out.Staged, fmt.Sprintf("%s: %s %s (staged: reported, not enforced)", p.Source, p.Kind, p.ID()))
 		}
 		out.Summary = map[string]int{
-			"policies": len(cfg.Policies), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
+			"policies": len(cfg.Policies) + len(cfg.Untracked) + len(cfg.PreDNAT), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
 			"networkSets": len(cfg.Sets), "endpoints": len(cfg.Endpoints),
 		}
 	}

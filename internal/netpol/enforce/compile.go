@@ -74,6 +74,7 @@ const (
 	chainTrack         = "track"
 	chainMeta          = "lockdown"
 	setProtos          = "port-protocols"
+	setNDTypes         = "icmpv6-nd-types"
 	flowTimeout        = 2 * time.Minute
 )
 
@@ -156,7 +157,7 @@ func digest(tables []*nft.Table, elements bool) string {
 			cp.Sets = make([]*nft.Set, len(t.Sets))
 			for j, s := range t.Sets {
 				cs := *s
-				cs.Prefixes, cs.Ports, cs.Tuples, cs.Jumps, cs.Protos = nil, nil, nil, nil, nil
+				cs.Prefixes, cs.Ports, cs.Tuples, cs.Jumps, cs.Bytes = nil, nil, nil, nil, nil
 				cp.Sets[j] = &cs
 			}
 			bare[i] = &cp
@@ -198,6 +199,12 @@ func (c *compiler) table(fam nft.Family) *nft.Table {
 	}
 
 	flow := c.chain(chainFlow, nil)
+	// IPv6 neighbour discovery and multicast listener messages are the
+	// link's plumbing, not flows: allowed, as Calico allows them.
+	flow.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(6), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(netpol.ProtoICMPv6)}),
+		nft.InSet(c.set(setNDTypes, func() *nft.Set {
+			return &nft.Set{Kind: nft.SetBytes, ByteType: "icmpv6_type", Bytes: []uint8{130, 131, 132, 133, 134, 135, 136, 143}}
+		}).Name, false, nft.FieldICMPType)}, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "IPv6 neighbour discovery and MLD"})
 	if untracked {
 		r := &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: chainUntracked}}
 		if fam == nft.Inet {
@@ -331,7 +338,7 @@ func (c *compiler) flowSet(fam int) string {
 
 func (c *compiler) protoSet() string {
 	return c.set(setProtos, func() *nft.Set {
-		return &nft.Set{Kind: nft.SetProtos, Protos: []uint8{uint8(netpol.ProtoTCP), uint8(netpol.ProtoUDP), uint8(netpol.ProtoSCTP), uint8(netpol.ProtoUDPLite)}}
+		return &nft.Set{Kind: nft.SetBytes, ByteType: "inet_proto", Bytes: []uint8{uint8(netpol.ProtoTCP), uint8(netpol.ProtoUDP), uint8(netpol.ProtoSCTP), uint8(netpol.ProtoUDPLite)}}
 	}).Name
 }
 

@@ -209,6 +209,7 @@ func hookNum(h HookName) nftables.ChainHook {
 var typesByName = map[string]nftables.SetDatatype{
 	"ipv4_addr": nftables.TypeIPAddr, "ipv6_addr": nftables.TypeIP6Addr,
 	"inet_proto": nftables.TypeInetProto, "inet_service": nftables.TypeInetService,
+	"icmpv6_type": nftables.TypeICMP6Type,
 }
 
 func (b *batch) nfSet(nt *nftables.Table, s *Set) (*nftables.Set, error) {
@@ -284,8 +285,8 @@ func elements(s *Set) ([]nftables.SetElement, error) {
 			}
 			out = append(out, nftables.SetElement{Key: j.Addr.AsSlice(), VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: j.Chain}})
 		}
-	case SetProtos:
-		for _, p := range s.Protos {
+	case SetBytes:
+		for _, p := range s.Bytes {
 			out = append(out, nftables.SetElement{Key: []byte{p}})
 		}
 	}

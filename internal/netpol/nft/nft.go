@@ -135,7 +135,7 @@ var fieldInfo = map[Field]FieldInfo{
 	FieldL4Proto:      {"meta l4proto", 1, "inet_proto"},
 	FieldSport:        {"th sport", 2, "inet_service"},
 	FieldDport:        {"th dport", 2, "inet_service"},
-	FieldICMPType:     {"@th,0,8", 1, ""},
+	FieldICMPType:     {"@th,0,8", 1, "icmpv6_type"},
 	FieldICMPTypeCode: {"@th,0,16", 2, ""},
 	FieldICMPID:       {"@th,32,16", 2, "inet_service"},
 }
@@ -266,8 +266,9 @@ const (
 	// SetDynamic: a set the packet path fills (Key, Timeout), empty at
 	// start.
 	SetDynamic
-	// SetProtos: a set of IP protocol numbers (Protos).
-	SetProtos
+	// SetBytes: a set of one-byte values (Bytes) of datatype ByteType
+	// (inet_proto, icmpv6_type).
+	SetBytes
 )
 
 // PortRange is Lo..Hi.
@@ -296,7 +297,8 @@ type Set struct {
 	Ports    []PortRange
 	Tuples   []Tuple
 	Jumps    []AddrJump
-	Protos   []uint8
+	Bytes    []uint8
+	ByteType string // SetBytes
 }
 
 // KeyTypes are the nft datatypes of the set's key, in order.
@@ -309,8 +311,8 @@ func (s *Set) KeyTypes() []string {
 		return []string{"ipv4_addr"}
 	case SetPorts:
 		return []string{"inet_service"}
-	case SetProtos:
-		return []string{"inet_proto"}
+	case SetBytes:
+		return []string{s.ByteType}
 	}
 	out := make([]string, len(s.Key))
 	for i, f := range s.Key {
@@ -321,7 +323,7 @@ func (s *Set) KeyTypes() []string {
 
 // Len is the number of elements (a prefix or range counts once).
 func (s *Set) Len() int {
-	return len(s.Prefixes) + len(s.Ports) + len(s.Tuples) + len(s.Jumps) + len(s.Protos)
+	return len(s.Prefixes) + len(s.Ports) + len(s.Tuples) + len(s.Jumps) + len(s.Bytes)
 }
 
 // sanitize keeps a chain or set name within nft's identifier syntax.

@@ -90,8 +90,8 @@ func writeSet(w *bufio.Writer, s *Set) {
 		for _, j := range s.Jumps {
 			elems = append(elems, j.Addr.String()+" : jump "+j.Chain)
 		}
-	case SetProtos:
-		for _, p := range s.Protos {
+	case SetBytes:
+		for _, p := range s.Bytes {
 			elems = append(elems, strconv.Itoa(int(p)))
 		}
 	}
@@ -161,6 +161,9 @@ func matchText(fam Family, m Match) string {
 		}
 		return p
 	case MatchCmp:
+		if len(m.Value) == 1 {
+			return m.Field.Info().Text + " " + neg + strconv.Itoa(int(m.Value[0]))
+		}
 		return m.Field.Info().Text + " " + neg + "0x" + hex.EncodeToString(m.Value)
 	case MatchSet:
 		return keyText(m.Key) + " " + neg + "@" + m.Set
