@@ -331,4 +331,3 @@ func writeStatusTable(w io.Writer, st *enforce.Status) error {
 	}
 	return tw.Flush()
 }
-

@@ -26,7 +26,7 @@ const (
 	LabelLockdownNamespace = "lockdown.namespace"
 	LabelNamespace         = calicov3.LabelNamespace // projectcalico.org/namespace
 	LabelComposeProject    = "com.docker.compose.project"
-	DefaultNamespace    = "default"
+	DefaultNamespace       = "default"
 	// OrchestratorDocker is the projectcalico.org/orchestrator label value
 	// of container endpoints. (Kubernetes NetworkPolicies select only
 	// orchestrator k8s, as in Calico.)
