@@ -67,11 +67,11 @@ func (r *Ruleset) Text() string {
 
 // Chain and set names shared by every table.
 const (
-	chainFlow          = "flow"
+	chainFlow          = "new-flow"
 	chainEgressAllowed = "egress-allowed"
-	chainUntracked     = "untracked"
+	chainUntracked     = "untracked-check"
 	chainUntrackedRaw  = "untracked-raw"
-	chainTrack         = "track"
+	chainTrack         = "track-flow"
 	chainMeta          = "lockdown"
 	setProtos          = "port-protocols"
 	setNDTypes         = "icmpv6-nd-types"
@@ -204,7 +204,7 @@ func (c *compiler) table(fam nft.Family) *nft.Table {
 	flow.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(6), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(netpol.ProtoICMPv6)}),
 		nft.InSet(c.set(setNDTypes, func() *nft.Set {
 			return &nft.Set{Kind: nft.SetBytes, ByteType: "icmpv6_type", Bytes: []uint8{130, 131, 132, 133, 134, 135, 136, 143}}
-		}).Name, false, nft.FieldICMPType)}, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "IPv6 neighbour discovery and MLD"})
+		}).Name, false, nft.FieldICMPv6Type)}, Verdict: nft.Verdict{Kind: nft.Accept}, Comment: "IPv6 neighbour discovery and MLD"})
 	if untracked {
 		r := &nft.Rule{Verdict: nft.Verdict{Kind: nft.Jump, Chain: chainUntracked}}
 		if fam == nft.Inet {
@@ -238,7 +238,7 @@ func (c *compiler) table(fam nft.Family) *nft.Table {
 		c.trackChain()
 	}
 	meta := c.chain(chainMeta, nil)
-	meta.Add(&nft.Rule{Comment: "managed by lockdown netpol apply: changes here are drift"})
+	meta.Add(&nft.Rule{Counter: true, Comment: "managed by lockdown netpol apply: changes here are drift"})
 
 	// The programs: one chain per distinct list of policies and profiles
 	// that applies to an endpoint, reached through the maps.
@@ -315,24 +315,29 @@ func (c *compiler) finalAllow(r *nft.Rule, comment string) *nft.Rule {
 	return r
 }
 
-// flowKeys are the keys of a flow and of its reply in the bridge table's
-// flow sets: ports, or the ICMP echo identifier.
-func flowKey(fam int, reply, icmp bool) []nft.Field {
+// flowKey is the key of a flow, or of its reply, in the bridge table's
+// flow sets.
+func flowKey(fam int, reply bool) []nft.Field {
 	s, d := nft.AddrField(false, fam), nft.AddrField(true, fam)
-	sp, dp := nft.FieldSport, nft.FieldDport
-	if icmp {
-		sp, dp = nft.FieldICMPID, nft.FieldICMPID
-	}
 	if reply {
-		return []nft.Field{d, nft.FieldL4Proto, dp, s, sp}
+		return []nft.Field{d, nft.FieldL4Proto, nft.FieldDport, s, nft.FieldSport}
 	}
-	return []nft.Field{s, nft.FieldL4Proto, sp, d, dp}
+	return []nft.Field{s, nft.FieldL4Proto, nft.FieldSport, d, nft.FieldDport}
 }
 
 func (c *compiler) flowSet(fam int) string {
 	return c.set("flows"+strconv.Itoa(fam), func() *nft.Set {
-		return &nft.Set{Kind: nft.SetDynamic, Key: flowKey(fam, false, false), Timeout: flowTimeout,
+		return &nft.Set{Kind: nft.SetDynamic, Key: flowKey(fam, false), Timeout: flowTimeout,
 			Comment: "flows allowed in the last 2 minutes (the bridge family has no connection tracking)"}
+	}).Name
+}
+
+// echoSet holds the address pairs (replier . asker) an ICMP echo request
+// was allowed between: their echo replies pass.
+func (c *compiler) echoSet(fam int) string {
+	return c.set("echo"+strconv.Itoa(fam), func() *nft.Set {
+		return &nft.Set{Kind: nft.SetDynamic, Key: []nft.Field{nft.AddrField(false, fam), nft.AddrField(true, fam)}, Timeout: flowTimeout,
+			Comment: "ICMP echo requests allowed in the last 2 minutes"}
 	}).Name
 }
 
@@ -349,23 +354,24 @@ func icmpProto(fam int) netpol.Protocol {
 	return netpol.ProtoICMP
 }
 
-func echoRequest(fam int) byte {
+func echoTypes(fam int) (request, reply byte) {
 	if fam == 6 {
-		return 128
+		return 128, 129
 	}
-	return 8
+	return 8, 0
 }
 
 // flowLookups lets packets of recorded flows through the bridge table.
 func (c *compiler) flowLookups(ch *nft.Chain) {
 	for _, fam := range []int{4, 6} {
 		set := c.flowSet(fam)
-		key := flowKey(fam, false, false)
+		key := flowKey(fam, false)
 		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.InSet(c.protoSet(), false, nft.FieldL4Proto), nft.InSet(set, false, key...)},
 			Dynsets: []nft.Dynset{{Op: nft.DynsetUpdate, Set: set, Key: key}}, Verdict: nft.Verdict{Kind: nft.Accept}})
-		ikey := flowKey(fam, false, true)
-		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(icmpProto(fam))}), nft.InSet(set, false, ikey...)},
-			Dynsets: []nft.Dynset{{Op: nft.DynsetUpdate, Set: set, Key: ikey}}, Verdict: nft.Verdict{Kind: nft.Accept}})
+		_, reply := echoTypes(fam)
+		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(icmpProto(fam))}),
+			nft.Cmp(nft.FieldICMPType, false, []byte{reply}), nft.InSet(c.echoSet(fam), false, nft.AddrField(false, fam), nft.AddrField(true, fam))},
+			Verdict: nft.Verdict{Kind: nft.Accept}})
 	}
 }
 
@@ -375,10 +381,11 @@ func (c *compiler) trackChain() {
 	for _, fam := range []int{4, 6} {
 		set := c.flowSet(fam)
 		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.InSet(c.protoSet(), false, nft.FieldL4Proto)},
-			Dynsets: []nft.Dynset{{Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, false, false)}, {Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, true, false)}},
+			Dynsets: []nft.Dynset{{Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, false)}, {Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, true)}},
 			Verdict: nft.Verdict{Kind: nft.Accept}})
-		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(icmpProto(fam))}), nft.Cmp(nft.FieldICMPType, false, []byte{echoRequest(fam)})},
-			Dynsets: []nft.Dynset{{Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, false, true)}, {Op: nft.DynsetAdd, Set: set, Key: flowKey(fam, true, true)}},
+		request, _ := echoTypes(fam)
+		ch.Add(&nft.Rule{Match: []nft.Match{nft.Family4or6(fam), nft.Cmp(nft.FieldL4Proto, false, []byte{byte(icmpProto(fam))}), nft.Cmp(nft.FieldICMPType, false, []byte{request})},
+			Dynsets: []nft.Dynset{{Op: nft.DynsetAdd, Set: c.echoSet(fam), Key: []nft.Field{nft.AddrField(true, fam), nft.AddrField(false, fam)}}},
 			Verdict: nft.Verdict{Kind: nft.Accept}})
 	}
 	ch.Add(&nft.Rule{Verdict: nft.Verdict{Kind: nft.Accept}})

@@ -139,7 +139,7 @@ func (b *batch) addTable(t *Table) error {
 			}
 			nr := &nftables.Rule{Table: nt, Chain: b.chains[t][ch.Name], Exprs: exprs}
 			if r.Comment != "" {
-				nr.UserData = userdata.AppendString(nil, userdata.TypeComment, r.Comment)
+				nr.UserData = userdata.AppendString(nil, userdata.TypeComment, Comment(r.Comment))
 			}
 			b.c.AddRule(nr)
 		}
@@ -213,7 +213,10 @@ var typesByName = map[string]nftables.SetDatatype{
 }
 
 func (b *batch) nfSet(nt *nftables.Table, s *Set) (*nftables.Set, error) {
-	ns := &nftables.Set{Table: nt, Name: s.Name, ID: b.nextID, Comment: s.Comment}
+	ns := &nftables.Set{Table: nt, Name: s.Name, ID: b.nextID}
+	if s.Comment != "" {
+		ns.Comment = Comment(s.Comment)
+	}
 	b.nextID++
 	var types []nftables.SetDatatype
 	for _, n := range s.KeyTypes() {
@@ -355,10 +358,8 @@ func load(f Field, reg uint32) expr.Any {
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2}
 	case FieldDport:
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}
-	case FieldICMPType:
+	case FieldICMPType, FieldICMPv6Type:
 		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1}
-	case FieldICMPID:
-		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: 4, Len: 2}
 	}
 	panic(fmt.Sprintf("nft: no load for field %d", f))
 }
@@ -438,7 +439,7 @@ func (b *batch) exprs(t *Table, r *Rule) ([]expr.Any, error) {
 		out = append(out, &expr.Counter{})
 	}
 	if r.Log != "" {
-		out = append(out, &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(r.Log)})
+		out = append(out, &expr.Log{Key: 1 << unix.NFTA_LOG_PREFIX, Data: []byte(Comment(r.Log))})
 	}
 	for _, d := range r.Dynsets {
 		s, err := b.setRef(t, d.Set)

@@ -117,7 +117,7 @@ const (
 	FieldDport                         // th dport
 	FieldICMPType                      // first byte of the ICMP header
 	FieldICMPTypeCode                  // type and code, 16 bits
-	FieldICMPID                        // echo identifier
+	FieldICMPv6Type                    // icmpv6 type (for sets of icmpv6_type)
 )
 
 // FieldInfo is what a backend needs to know about a field.
@@ -135,9 +135,9 @@ var fieldInfo = map[Field]FieldInfo{
 	FieldL4Proto:      {"meta l4proto", 1, "inet_proto"},
 	FieldSport:        {"th sport", 2, "inet_service"},
 	FieldDport:        {"th dport", 2, "inet_service"},
-	FieldICMPType:     {"@th,0,8", 1, "icmpv6_type"},
+	FieldICMPType:     {"@th,0,8", 1, ""},
+	FieldICMPv6Type:   {"icmpv6 type", 1, "icmpv6_type"},
 	FieldICMPTypeCode: {"@th,0,16", 2, ""},
-	FieldICMPID:       {"@th,32,16", 2, "inet_service"},
 }
 
 // Info describes f.

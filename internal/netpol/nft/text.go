@@ -206,10 +206,18 @@ func verdictText(v Verdict) string {
 	return ""
 }
 
-// quote writes s as an nft string: double quotes, which nft strings cannot
-// hold, become single quotes.
-func quote(s string) string {
-	return `"` + strings.ReplaceAll(s, `"`, `'`) + `"`
+// quote writes s as an nft string (see Comment).
+func quote(s string) string { return `"` + Comment(s) + `"` }
+
+// Comment is s as both backends store a comment or log prefix: double
+// quotes, which nft strings cannot hold, become single quotes, and at
+// most 127 bytes are kept (the kernel's limit).
+func Comment(s string) string {
+	s = strings.ReplaceAll(s, `"`, `'`)
+	if len(s) > 127 {
+		s = s[:127]
+	}
+	return s
 }
 
 // addrRange is an inclusive range of addresses.
