@@ -2,16 +2,20 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 var enforceTestdata = filepath.Join("..", "netpol", "enforce", "testdata")
@@ -182,5 +186,110 @@ func TestNetpolApplyConformance(t *testing.T) {
 				t.Errorf("status = applied %v, drift %q, families %v; want applied, no drift, %v", st.Applied, st.Drift, st.Families, mode.families)
 			}
 		})
+	}
+}
+
+// TestNetpolApplyBadInput: a policy that does not compile, an endpoint
+// without an address, a shared address, a missing namespace, bad flags,
+// and not being root all exit 2 with a clear message — and the ruleset
+// applied before stays in force, byte for byte (handles included).
+func TestNetpolApplyBadInput(t *testing.T) {
+	l := lab.New(t, lab.Options{BrNetfilter: true})
+	state := t.TempDir()
+	world := filepath.Join(enforceTestdata, "world.yaml")
+	good := filepath.Join(enforceTestdata, "sets", "01-k8s-ingress.yaml")
+	base := []string{"apply", "--netns", l.Host.Path, "--state-dir", state}
+	if code, out, errOut := runNetpolCLI(t, append(base, world, good)...); code != 0 {
+		t.Fatalf("apply = %d, %s %s", code, out, errOut)
+	}
+	dump := func() string {
+		out, err := l.Host.Exec("nft", "-a", "list", "ruleset")
+		if err != nil {
+			t.Fatalf("nft list: %v %s", err, out)
+		}
+		return out
+	}
+	before := dump()
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	broken := write("broken.yaml", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  selector: app = 'x'\n")
+	noIP := write("noip.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: pending, namespace: shop}\n")
+	shared := write("shared.yaml", "apiVersion: v1\nkind: Pod\nmetadata: {name: twin, namespace: dev}\nstatus: {podIP: 10.99.1.10}\n")
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"policy does not compile", append(append([]string{}, base...), world, broken),
+			"lockdown: " + broken + ":5: GlobalNetworkPolicy g: spec.selector: invalid selector \"app = 'x'\": expected '==' at position 5\n"},
+		{"endpoint without IP", append(append([]string{}, base...), world, good, noIP),
+			"lockdown: " + noIP + ":1: endpoint shop/pending has no IP address: Lockdown enforces by address\n"},
+		{"address of two endpoints", append(append([]string{}, base...), world, good, shared),
+			"lockdown: " + world + ":18: address 10.99.1.10 belongs to both dev/twin and shop/web\n"},
+		{"no such namespace", []string{"apply", "--netns", "/nonexistent/ns", "--state-dir", state, world, good},
+			"lockdown: network namespace /nonexistent/ns: open /nonexistent/ns: no such file or directory\n"},
+		{"bad bridge mode", append(append([]string{}, base...), "--bridge", "vlan", world, good),
+			"lockdown: --bridge: bridge mode \"vlan\": want auto, br_netfilter or bridge\n"},
+		{"watch without docker", append(append([]string{}, base...), "--watch", world, good),
+			"lockdown: --watch follows the Docker engine: it needs --from-docker\n"},
+		{"remove with policies", append(append([]string{}, base...), "--remove", world),
+			"lockdown: --remove takes no policies, --dry-run or --watch\n"},
+		{"nothing to apply", []string{"apply"}, "lockdown: apply needs policy files (POLICIES...) and endpoints (in them or --from-docker)\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := runNetpolCLI(t, c.args...)
+			if code != ExitBadInput || errOut != c.want {
+				t.Errorf("exit %d, stderr %q (stdout %q); want %d, %q", code, errOut, out, ExitBadInput, c.want)
+			}
+			if after := dump(); after != before {
+				t.Errorf("the ruleset changed:\n%s\n---\n%s", before, after)
+			}
+		})
+	}
+	t.Run("not root", func(t *testing.T) {
+		bin := testutil.LockdownBinary(t)
+		// The world-readable copies of the inputs, for user nobody.
+		pub, err := os.MkdirTemp("", "ld9-nobody-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.RemoveAll(pub) })
+		os.Chmod(pub, 0o755)
+		var args []string
+		for _, p := range []string{world, good} {
+			b, _ := os.ReadFile(p)
+			q := filepath.Join(pub, filepath.Base(p))
+			os.WriteFile(q, b, 0o644)
+			args = append(args, q)
+		}
+		for _, netnsArgs := range [][]string{{"--netns", l.Host.Path}, nil} {
+			cmd := exec.Command(bin, append(append([]string{"netpol", "apply", "--state-dir", pub}, netnsArgs...), args...)...)
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != ExitBadInput {
+				t.Fatalf("apply as nobody (%v): %v, stderr %q; want exit %d", netnsArgs, err, stderr.String(), ExitBadInput)
+			}
+			if !strings.Contains(stderr.String(), "nftables unavailable") || !strings.Contains(stderr.String(), "needs root or CAP_NET_ADMIN") ||
+				strings.Count(stderr.String(), "\n") != 1 {
+				t.Errorf("apply as nobody (%v): stderr %q, want one line saying nftables is unavailable without root", netnsArgs, stderr.String())
+			}
+		}
+		if after := dump(); after != before {
+			t.Errorf("the ruleset changed:\n%s\n---\n%s", before, after)
+		}
+	})
+	code, out, _ := runNetpolCLI(t, "status", "--netns", l.Host.Path, "--state-dir", state, "--exit-code")
+	if code != 0 || !strings.Contains(out, "drift          none") {
+		t.Errorf("status after the bad inputs = %d:\n%s", code, out)
 	}
 }

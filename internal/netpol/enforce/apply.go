@@ -95,7 +95,7 @@ func NewApplier(opts Options) (*Applier, error) {
 		m, err := detectBridgeMode(a.nsFD)
 		if err != nil {
 			a.Close()
-			return nil, err
+			return nil, classify(err)
 		}
 		mode = m
 	}
