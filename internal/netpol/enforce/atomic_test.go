@@ -142,4 +142,3 @@ func TestAtomicReplace(t *testing.T) {
 		t.Errorf("only %d probes during %d swaps", probes.Load(), swaps)
 	}
 }
-
