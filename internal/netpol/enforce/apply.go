@@ -307,36 +307,50 @@ func (a *Applier) record(c *nftables.Conn, rs *Ruleset, applied bool) error {
 	return a.writeState(st)
 }
 
+// How an Update brought a ruleset into force.
+const (
+	UpdateUnchanged = "unchanged" // next was already in force
+	UpdateSets      = "sets"      // only set elements were rewritten
+	UpdateApplied   = "applied"   // the table(s) were replaced whole
+)
+
 // Update moves from prev (in force) to next. When only set elements
 // differ (endpoints came, went or changed address), only those sets are
 // rewritten, in one transaction, and every rule keeps its counters;
-// otherwise, or when the table drifted, next is applied whole. It reports
-// whether it rewrote only sets.
-func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (setsOnly bool, err error) {
-	if prev == nil || prev.StructDigest != next.StructDigest || len(prev.Tables) != len(next.Tables) {
-		_, err := a.Apply(ctx, next)
-		return false, err
+// otherwise, or when the table drifted, next is applied whole. It
+// returns UpdateUnchanged, UpdateSets or UpdateApplied.
+func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, error) {
+	whole := func() (string, error) {
+		res, err := a.Apply(ctx, next)
+		if err != nil {
+			return "", err
+		}
+		if !res.Changed {
+			return UpdateUnchanged, nil
+		}
+		return UpdateApplied, nil
 	}
-	if prev.Digest == next.Digest {
-		return true, nil
+	if prev == nil || prev.StructDigest != next.StructDigest || len(prev.Tables) != len(next.Tables) {
+		return whole()
 	}
 	c, err := a.conn()
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	st, err := a.readState()
 	if err != nil || st == nil || st.Digest != prev.Digest {
-		_, err := a.Apply(ctx, next)
-		return false, err
+		return whole()
 	}
 	kd, err := a.kernelDigests(c, families(next))
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	if !sameDigests(kd, st.Kernel, families(next)) {
 		a.log.Warn("table changed outside Lockdown: applying it whole", "table", a.opts.Table)
-		_, err := a.Apply(ctx, next)
-		return false, err
+		return whole()
+	}
+	if prev.Digest == next.Digest {
+		return UpdateUnchanged, nil
 	}
 	for i, t := range next.Tables {
 		var changed []string
@@ -350,10 +364,10 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (setsOnly boo
 			continue
 		}
 		if err := nft.UpdateSets(c, t, changed); err != nil {
-			return false, classify(err)
+			return "", classify(err)
 		}
 	}
-	return true, a.record(c, next, false)
+	return UpdateSets, a.record(c, next, false)
 }
 
 func setText(fam nft.Family, s *nft.Set) string {

@@ -26,7 +26,7 @@ type Source interface {
 
 // Event is what the Enforcer did, for logs, metrics and tests.
 type Event struct {
-	Kind     string // "applied", "unchanged", "sets", "drift-repaired", "error"
+	Kind     string // UpdateApplied, UpdateUnchanged, UpdateSets, "drift-repaired" or "error"
 	Drift    string // the drift that was repaired
 	Counts   int    // rules in force
 	Latency  time.Duration
@@ -78,12 +78,16 @@ func (e *Enforcer) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("watch: %w", err)
 		case at := <-changes:
-			// Gather a burst of changes into one update.
+			// Gather a burst of changes into one update; its latency is
+			// counted from the newest change.
 			drain := time.After(10 * time.Millisecond)
 		gather:
 			for {
 				select {
-				case <-changes:
+				case t := <-changes:
+					if t.After(at) {
+						at = t
+					}
 				case <-drain:
 					break gather
 				case <-ctx.Done():
@@ -99,25 +103,22 @@ func (e *Enforcer) Run(ctx context.Context) error {
 				observe(Event{Kind: "error", Err: err})
 				continue
 			}
-			kind := "applied"
+			kind := UpdateApplied
 			if first {
 				res, err := e.Applier.Apply(ctx, next)
 				if err != nil {
 					return err
 				}
 				if !res.Changed {
-					kind = "unchanged"
+					kind = UpdateUnchanged
 				}
 				first = false
 			} else {
-				setsOnly, err := e.Applier.Update(ctx, prev, next)
+				kind, err = e.Applier.Update(ctx, prev, next)
 				if err != nil {
 					log.Warn("update failed; the previous ruleset stays in force", "err", err)
 					observe(Event{Kind: "error", Err: err})
 					continue
-				}
-				if setsOnly {
-					kind = "sets"
 				}
 			}
 			prev = next
@@ -189,11 +190,12 @@ func (s *DockerSource) Watch(ctx context.Context) (<-chan time.Time, <-chan erro
 				}
 				return
 			case m := <-msgs:
-				at := time.Unix(0, m.TimeNano)
-				if m.TimeNano == 0 {
-					at = time.Now()
-				}
+				// Latency counts from the event's arrival: Docker sends a
+				// container's network connect when its start is done,
+				// stamped with the time it began.
+				at := time.Now()
 				changed, err := s.tracker.Handle(ctx, m)
+
 				if err != nil {
 					if s.Logger != nil {
 						s.Logger.Warn("docker event", "err", err)
