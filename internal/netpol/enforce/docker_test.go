@@ -258,4 +258,3 @@ spec:
 		t.Logf("host limit: dmesg unreadable (%v): the Log rule's prefix is not checked", err)
 	}
 }
-
