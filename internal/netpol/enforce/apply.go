@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol"
@@ -37,7 +36,7 @@ type Options struct {
 	Bridge BridgeMode
 	Logger *slog.Logger
 	// dial replaces the netlink connection (tests of error handling).
-	dial func(netnsFD int) (*nftables.Conn, error)
+	dial func(netnsFD int) (*nft.Conn, error)
 }
 
 // Applier applies compiled rulesets to one table in one network namespace.
@@ -122,7 +121,7 @@ func (a *Applier) Compile(cfg *netpol.Config) (*Ruleset, error) {
 	return Compile(cfg, CompileOptions{Table: a.opts.Table, Bridge: a.bridge})
 }
 
-func (a *Applier) conn() (*nftables.Conn, error) {
+func (a *Applier) conn() (*nft.Conn, error) {
 	c, err := a.opts.dial(a.nsFD)
 	if err != nil {
 		return nil, classify(err)
@@ -212,7 +211,7 @@ func families(rs *Ruleset) []nft.Family {
 
 // kernelDigests dumps the tables of the families; a missing table has
 // digest "".
-func (a *Applier) kernelDigests(c *nftables.Conn, fams []nft.Family) (map[string]string, error) {
+func (a *Applier) kernelDigests(c *nft.Conn, fams []nft.Family) (map[string]string, error) {
 	out := map[string]string{}
 	for _, f := range fams {
 		d, err := nft.Read(c, f, a.opts.Table)
@@ -247,6 +246,7 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	defer c.Close()
 	st, err := a.readState()
 	if err != nil {
 		a.log.Warn("ignoring unreadable state", "err", err)
@@ -287,7 +287,7 @@ func sameDigests(kernel, recorded map[string]string, fams []nft.Family) bool {
 }
 
 // record dumps what is now in the kernel and writes the state file.
-func (a *Applier) record(c *nftables.Conn, rs *Ruleset, applied bool) error {
+func (a *Applier) record(c *nft.Conn, rs *Ruleset, applied bool) error {
 	kd, err := a.kernelDigests(c, families(rs))
 	if err != nil {
 		return err
@@ -337,6 +337,7 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 	if err != nil {
 		return "", err
 	}
+	defer c.Close()
 	st, err := a.readState()
 	if err != nil || st == nil || st.Digest != prev.Digest {
 		return whole()
@@ -390,6 +391,7 @@ func (a *Applier) Remove(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	defer c.Close()
 	any := false
 	for _, f := range []nft.Family{nft.Inet, nft.Bridge} {
 		ok, err := nft.Remove(c, f, a.opts.Table)

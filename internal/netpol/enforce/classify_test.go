@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol"
+	"github.com/lockdown-sec/lockdown/internal/netpol/nft"
 )
 
 // TestUnavailable: when the kernel refuses nftables (no nf_tables, or
@@ -29,10 +30,11 @@ func TestUnavailable(t *testing.T) {
 		{unix.EPROTONOSUPPORT, "the kernel has no nf_tables"},
 		{unix.EPERM, "applying rules needs root or CAP_NET_ADMIN"},
 	} {
-		dial := func(int) (*nftables.Conn, error) {
-			return nftables.New(nftables.WithTestDial(func([]netlink.Message) ([]netlink.Message, error) {
+		dial := func(int) (*nft.Conn, error) {
+			c, err := nftables.New(nftables.WithTestDial(func([]netlink.Message) ([]netlink.Message, error) {
 				return nil, tc.errno
 			}))
+			return nft.NewConn(c, 0), err
 		}
 		a, err := NewApplier(Options{StateDir: t.TempDir(), Bridge: BridgeNetfilter, dial: dial})
 		if err != nil {

@@ -101,8 +101,14 @@ type compiler struct {
 	netIdx  map[string]int
 	portIdx map[string]int
 	svcIdx  map[string]int
-	// applies caches, per label set, which policies of a stage select it.
-	applies map[string][]bool
+	// Endpoints with the same labels are selected alike: groups holds them
+	// by label set (keys in first-seen order), labelKey each one's key.
+	groups    map[string][]*netpol.Endpoint
+	groupKeys []string
+	labelKey  map[*netpol.Endpoint]string
+	// applies caches, per stage, direction and label set, the policies
+	// that apply, by tier.
+	applies map[string][][]*netpol.Policy
 }
 
 // Compile builds the tables for cfg. Every endpoint must have an address
@@ -116,7 +122,8 @@ func Compile(cfg *netpol.Config, opts CompileOptions) (*Ruleset, error) {
 		return nil, fmt.Errorf("table name %q: use letters, digits, '-', '_' or '.', at most 64", opts.Table)
 	}
 	c := &compiler{cfg: cfg, opts: opts, selIdx: map[string]int{}, netIdx: map[string]int{},
-		portIdx: map[string]int{}, svcIdx: map[string]int{}, applies: map[string][]bool{}}
+		portIdx: map[string]int{}, svcIdx: map[string]int{}, applies: map[string][][]*netpol.Policy{},
+		groups: map[string][]*netpol.Endpoint{}, labelKey: map[*netpol.Endpoint]string{}}
 	rs := &Ruleset{Policies: len(cfg.Policies) + len(cfg.Untracked) + len(cfg.PreDNAT)}
 	owner := map[netip.Addr]string{}
 	for _, e := range cfg.Endpoints {
@@ -134,6 +141,12 @@ func Compile(cfg *netpol.Config, opts CompileOptions) (*Ruleset, error) {
 			owner[ip] = e.ID()
 		}
 		c.eps = append(c.eps, e)
+		k := labelsKey(e.Labels)
+		if _, ok := c.groups[k]; !ok {
+			c.groupKeys = append(c.groupKeys, k)
+		}
+		c.groups[k] = append(c.groups[k], e)
+		c.labelKey[e] = k
 	}
 	rs.Endpoints = len(c.eps)
 	rs.Tables = append(rs.Tables, c.table(nft.Inet))
@@ -460,30 +473,19 @@ func (c *compiler) endpoint(e *netpol.Endpoint) {
 // applying lists, per tier, the policies of the stage that apply to e in
 // direction d (cached by label set).
 func (c *compiler) applying(st netpol.Stage, d netpol.Direction, e *netpol.Endpoint) [][]*netpol.Policy {
-	key := fmt.Sprintf("%d|%d|%s", st, d, labelsKey(e.Labels))
-	pols := c.cfg.StagePolicies(st)
-	sel, ok := c.applies[key]
-	if !ok {
-		sel = make([]bool, len(pols))
-		for i, p := range pols {
-			sel[i] = p.Applies(d) && p.Selector.Matches(e.Labels)
-		}
-		c.applies[key] = sel
-	}
-	idx := make(map[*netpol.Policy]bool, len(pols))
-	for i, p := range pols {
-		if sel[i] {
-			idx[p] = true
-		}
+	key := fmt.Sprintf("%d|%d|%s", st, d, c.labelKey[e])
+	if out, ok := c.applies[key]; ok {
+		return out
 	}
 	out := make([][]*netpol.Policy, len(c.cfg.Tiers))
 	for ti := range c.cfg.Tiers {
 		for _, p := range c.cfg.TierPolicies(st, ti) {
-			if idx[p] {
+			if p.Applies(d) && p.Selector.Matches(e.Labels) {
 				out[ti] = append(out[ti], p)
 			}
 		}
 	}
+	c.applies[key] = out
 	return out
 }
 

@@ -165,8 +165,12 @@ func (c *compiler) selectorSet(sel *selector.Selector, fam int) string {
 	name := "sel/" + strconv.Itoa(indexed(c.selIdx, text)) + "-" + strconv.Itoa(fam)
 	return c.set(name, func() *nft.Set {
 		s := &nft.Set{Kind: nft.SetPrefixes, V6: fam == 6, Comment: truncate(text, 127)}
-		for _, e := range c.eps {
-			if sel.Matches(e.Labels) {
+		for _, k := range c.groupKeys {
+			members := c.groups[k]
+			if !sel.Matches(members[0].Labels) {
+				continue
+			}
+			for _, e := range members {
 				for _, ip := range e.IPs {
 					if famOf(ip) == fam {
 						s.Prefixes = append(s.Prefixes, hostPrefix(ip))

@@ -54,6 +54,7 @@ func (a *Applier) Status(ctx context.Context) (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer c.Close()
 	st, err := a.readState()
 	if err != nil {
 		return nil, err

@@ -21,11 +21,23 @@ import (
 // ErrNoTable is returned by Read when the table does not exist.
 var ErrNoTable = errors.New("no such table")
 
-// Dial opens an nftables connection to the network namespace netnsFD
-// (0: the caller's). Large batches need a large socket buffer: it is
-// raised (as nft does) when the process may.
-func Dial(netnsFD int) (*nftables.Conn, error) {
-	opts := []nftables.ConnOption{nftables.WithSockOptions(func(c *netlink.Conn) error {
+// Conn is an nftables connection to one network namespace.
+type Conn struct {
+	*nftables.Conn
+	netns int
+}
+
+// NewConn wraps a connection to the namespace netnsFD (0: the caller's).
+func NewConn(c *nftables.Conn, netnsFD int) *Conn { return &Conn{Conn: c, netns: netnsFD} }
+
+// Close closes a lasting connection.
+func (c *Conn) Close() error { return c.CloseLasting() }
+
+// Dial opens a lasting nftables connection to the network namespace
+// netnsFD (0: the caller's). Large batches need a large socket buffer: it
+// is raised (as nft does) when the process may.
+func Dial(netnsFD int) (*Conn, error) {
+	opts := []nftables.ConnOption{nftables.AsLasting(), nftables.WithSockOptions(func(c *netlink.Conn) error {
 		raw, err := c.SyscallConn()
 		if err != nil {
 			return nil
@@ -46,7 +58,7 @@ func Dial(netnsFD int) (*nftables.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nftables: %w", err)
 	}
-	return c, nil
+	return NewConn(c, netnsFD), nil
 }
 
 func nfFamily(f Family) nftables.TableFamily {
@@ -58,14 +70,14 @@ func nfFamily(f Family) nftables.TableFamily {
 
 // batch holds the objects of one transaction.
 type batch struct {
-	c      *nftables.Conn
+	c      *Conn
 	nextID uint32
 	tables map[*Table]*nftables.Table
 	sets   map[*Table]map[string]*nftables.Set
 	chains map[*Table]map[string]*nftables.Chain
 }
 
-func newBatch(c *nftables.Conn) *batch {
+func newBatch(c *Conn) *batch {
 	return &batch{c: c, nextID: 1, tables: map[*Table]*nftables.Table{},
 		sets: map[*Table]map[string]*nftables.Set{}, chains: map[*Table]map[string]*nftables.Chain{}}
 }
@@ -80,7 +92,7 @@ type TableRef struct {
 // (if absent), deleted and built again, so packets see either the old
 // tables or the new ones, never neither. The drop tables are deleted in
 // the same transaction when they exist; no other table is touched.
-func Apply(c *nftables.Conn, tables []*Table, drop ...TableRef) error {
+func Apply(c *Conn, tables []*Table, drop ...TableRef) error {
 	b := newBatch(c)
 	for _, d := range drop {
 		nt := &nftables.Table{Name: d.Name, Family: nfFamily(d.Family)}
@@ -150,7 +162,7 @@ func (b *batch) addTable(t *Table) error {
 // UpdateSets replaces the elements of the named sets of t (already
 // applied) in one transaction; chains and rules are untouched, so their
 // counters keep counting.
-func UpdateSets(c *nftables.Conn, t *Table, names []string) error {
+func UpdateSets(c *Conn, t *Table, names []string) error {
 	b := newBatch(c)
 	nt := &nftables.Table{Name: t.Name, Family: nfFamily(t.Family)}
 	for _, name := range names {
@@ -180,7 +192,7 @@ func UpdateSets(c *nftables.Conn, t *Table, names []string) error {
 }
 
 // Remove deletes a table. It reports false when there was none.
-func Remove(c *nftables.Conn, f Family, name string) (bool, error) {
+func Remove(c *Conn, f Family, name string) (bool, error) {
 	if _, err := c.ListTableOfFamily(name, nfFamily(f)); err != nil {
 		if errors.Is(err, unix.ENOENT) {
 			return false, nil
@@ -521,8 +533,9 @@ func (d *Dump) Counts() Counts {
 	return c
 }
 
-// Read dumps a table (ErrNoTable when it does not exist).
-func Read(c *nftables.Conn, f Family, name string) (*Dump, error) {
+// Read dumps a table (ErrNoTable when it does not exist): its chains,
+// every rule in one netlink dump, its sets and their elements.
+func Read(c *Conn, f Family, name string) (*Dump, error) {
 	fam := nfFamily(f)
 	nt, err := c.ListTableOfFamily(name, fam)
 	if err != nil {
@@ -539,6 +552,10 @@ func Read(c *nftables.Conn, f Family, name string) (*Dump, error) {
 	}
 	chains = slices.DeleteFunc(chains, func(ch *nftables.Chain) bool { return ch.Table.Name != name })
 	slices.SortFunc(chains, func(a, b *nftables.Chain) int { return strings.Compare(a.Name, b.Name) })
+	rules, err := dumpRules(c.netns, fam, name)
+	if err != nil {
+		return nil, fmt.Errorf("list rules of %s %s: %w", f, name, err)
+	}
 	for _, ch := range chains {
 		dc := DumpChain{Name: ch.Name, Base: ch.Hooknum != nil}
 		fmt.Fprintf(h, "chain %s base=%v", ch.Name, dc.Base)
@@ -546,30 +563,12 @@ func Read(c *nftables.Conn, f Family, name string) (*Dump, error) {
 			fmt.Fprintf(h, " hook=%d prio=%d", *ch.Hooknum, *ch.Priority)
 		}
 		h.Write([]byte{0})
-		rules, err := c.GetRules(nt, ch)
-		if err != nil {
-			return nil, fmt.Errorf("list rules of chain %s: %w", ch.Name, err)
-		}
-		for _, r := range rules {
-			dr := DumpRule{Handle: r.Handle}
-			if s, ok := userdata.GetString(r.UserData, userdata.TypeComment); ok {
+		for _, r := range rules[ch.Name] {
+			fmt.Fprintf(h, "rule %d %x %x\x00", r.handle, r.userdata, r.exprs)
+			dr := DumpRule{Handle: r.handle, Packets: r.packets, Bytes: r.bytes}
+			if s, ok := userdata.GetString(r.userdata, userdata.TypeComment); ok {
 				dr.Comment = s
 			}
-			fmt.Fprintf(h, "rule %d %x\x00", r.Handle, r.UserData)
-			for _, e := range r.Exprs {
-				if cnt, ok := e.(*expr.Counter); ok {
-					dr.Packets, dr.Bytes = cnt.Packets, cnt.Bytes
-					e = &expr.Counter{}
-				}
-				data, err := expr.Marshal(byte(fam), e)
-				if err != nil {
-					// An expression this library cannot write back (one
-					// Lockdown never adds): its type still counts.
-					data = []byte(fmt.Sprintf("%T%+v", e, e))
-				}
-				h.Write(data)
-			}
-			h.Write([]byte{0})
 			dc.Rules = append(dc.Rules, dr)
 		}
 		d.Chains = append(d.Chains, dc)
@@ -580,12 +579,13 @@ func Read(c *nftables.Conn, f Family, name string) (*Dump, error) {
 	}
 	slices.SortFunc(sets, func(a, b *nftables.Set) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range sets {
+		ds := DumpSet{Name: s.Name, Dynamic: s.HasTimeout}
+		fmt.Fprintf(h, "set %s map=%v interval=%v timeout=%v key=%d/%d\x00", s.Name, s.IsMap, s.Interval, s.HasTimeout, s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
 		elems, err := c.GetSetElements(s)
 		if err != nil {
 			return nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
 		}
-		ds := DumpSet{Name: s.Name, Elements: len(elems), Dynamic: s.HasTimeout}
-		fmt.Fprintf(h, "set %s map=%v interval=%v timeout=%v key=%d/%d\x00", s.Name, s.IsMap, s.Interval, s.HasTimeout, s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
+		ds.Elements = len(elems)
 		if !ds.Dynamic {
 			keys := make([]string, 0, len(elems))
 			for _, e := range elems {
@@ -608,4 +608,108 @@ func Read(c *nftables.Conn, f Family, name string) (*Dump, error) {
 	h.Write(n[:])
 	d.Digest = hex.EncodeToString(h.Sum(nil))
 	return d, nil
+}
+
+// rawRule is a rule as dumped: its expressions' bytes with every
+// counter's values left out (they are in packets and bytes).
+type rawRule struct {
+	handle          uint64
+	userdata, exprs []byte
+	packets, bytes  uint64
+}
+
+// dumpRules reads every rule of a table in one netlink dump (asking chain
+// by chain makes the kernel walk the table once per chain), grouped by
+// chain, in order.
+func dumpRules(netnsFD int, fam nftables.TableFamily, table string) (map[string][]rawRule, error) {
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: netnsFD})
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(table + "\x00")}})
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := conn.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETRULE),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{byte(fam), unix.NFNETLINK_V0, 0, 0}, attrs...),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]rawRule{}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return nil, err
+		}
+		ad.ByteOrder = binary.BigEndian
+		var r rawRule
+		var chain string
+		for ad.Next() {
+			switch ad.Type() {
+			case unix.NFTA_RULE_CHAIN:
+				chain = ad.String()
+			case unix.NFTA_RULE_HANDLE:
+				r.handle = ad.Uint64()
+			case unix.NFTA_RULE_USERDATA:
+				r.userdata = ad.Bytes()
+			case unix.NFTA_RULE_EXPRESSIONS:
+				ad.Nested(func(nd *netlink.AttributeDecoder) error {
+					for nd.Next() {
+						nd.Nested(func(ed *netlink.AttributeDecoder) error {
+							var name string
+							var data []byte
+							for ed.Next() {
+								switch ed.Type() {
+								case unix.NFTA_EXPR_NAME:
+									name = ed.String()
+								case unix.NFTA_EXPR_DATA:
+									data = ed.Bytes()
+								}
+							}
+							r.exprs = append(r.exprs, name...)
+							r.exprs = append(r.exprs, 0)
+							if name == "counter" {
+								r.packets, r.bytes = counterValues(data)
+								return nil
+							}
+							r.exprs = append(r.exprs, data...)
+							return nil
+						})
+					}
+					return nil
+				})
+			}
+		}
+		if err := ad.Err(); err != nil {
+			return nil, err
+		}
+		out[chain] = append(out[chain], r)
+	}
+	return out, nil
+}
+
+func counterValues(data []byte) (packets, bytes uint64) {
+	ad, err := netlink.NewAttributeDecoder(data)
+	if err != nil {
+		return 0, 0
+	}
+	ad.ByteOrder = binary.BigEndian
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_COUNTER_PACKETS:
+			packets = ad.Uint64()
+		case unix.NFTA_COUNTER_BYTES:
+			bytes = ad.Uint64()
+		}
+	}
+	return packets, bytes
 }
