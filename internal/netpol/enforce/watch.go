@@ -37,7 +37,8 @@ type Event struct {
 // Enforcer keeps a Source's policies applied: it applies at start (a
 // restart re-syncs), rewrites only set elements when endpoints change,
 // and every Resync checks the table and re-applies it when someone
-// edited or deleted it.
+// edited or deleted it. It is also a Prometheus collector of what is in
+// force (see Describe).
 type Enforcer struct {
 	Applier *Applier
 	Source  Source
@@ -45,6 +46,8 @@ type Enforcer struct {
 	Resync  time.Duration
 	Logger  *slog.Logger
 	Observe func(Event)
+
+	m enforcerMetrics
 }
 
 // Run enforces until ctx ends. It returns an error only when the first
@@ -55,6 +58,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 		log = slog.New(slog.DiscardHandler)
 	}
 	observe := func(ev Event) {
+		e.m.observe(ev)
 		if e.Observe != nil {
 			e.Observe(ev)
 		}
@@ -134,6 +138,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 				log.Warn("status check failed", "err", err)
 				continue
 			}
+			e.m.setDrift(st.Drift)
 			if st.Drift == DriftNone {
 				continue
 			}
@@ -143,6 +148,7 @@ func (e *Enforcer) Run(ctx context.Context) error {
 				observe(Event{Kind: "error", Err: err, Drift: st.Drift})
 				continue
 			}
+			e.m.setDrift(DriftNone)
 			observe(Event{Kind: "drift-repaired", Drift: st.Drift, Counts: prev.Counts().Rules, Endpoint: prev.Endpoints})
 		}
 	}
@@ -228,4 +234,22 @@ func (s *DockerSource) Config(ctx context.Context) (*netpol.Config, error) {
 		s.OnBuild(cfg)
 	}
 	return cfg, nil
+}
+
+// FileSource is a world read once (policies and endpoints from files):
+// it never changes.
+type FileSource struct {
+	Objects []*load.Object
+}
+
+// Watch reports the initial state only.
+func (s *FileSource) Watch(ctx context.Context) (<-chan time.Time, <-chan error) {
+	out := make(chan time.Time, 1)
+	out <- time.Now()
+	return out, make(chan error)
+}
+
+// Config builds the objects.
+func (s *FileSource) Config(context.Context) (*netpol.Config, error) {
+	return netpol.Build(s.Objects, nil)
 }
