@@ -32,6 +32,11 @@ var contract = map[string][]string{
 	"lockdown_db_records":                 {"ecosystem"},
 	"lockdown_webhook_deliveries_total":   {"result"},
 	"lockdown_top_vulnerability_images":   {"id", "severity"},
+	"lockdown_policy_packets_total":       {"policy", "rule", "action"},
+	"lockdown_policy_drift":               nil,
+	"lockdown_policy_drift_repairs_total": nil,
+	"lockdown_policy_rules":               nil,
+	"lockdown_policy_endpoints":           nil,
 	"up":                                  nil, // Prometheus's own
 }
 
@@ -48,6 +53,7 @@ var enumLabels = map[string][]string{
 	"status":   {"pass", "fail", "warn", "info", "skip"},
 	"result":   {"success", "error"},
 	"state":    {"queued", "running", "done", "failed"},
+	"action":   {"Allow", "Deny", "Pass", "Log"},
 }
 
 // contractSeries resolves a series name to its contract metric and labels.
