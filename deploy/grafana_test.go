@@ -693,8 +693,8 @@ scrape_configs:
 	}
 	// Rates depend on scrape timing: checked by their labels and ratios.
 	checkLabels := map[string][]string{
-		"Scans by result/A":    {`{result="error"}`, `{result="success"}`},
-		"Webhook deliveries/A": {`{result="error"}`, `{result="success"}`},
+		"Scans by result/A":        {`{result="error"}`, `{result="success"}`},
+		"Webhook deliveries/A":     {`{result="error"}`, `{result="success"}`},
 		"Denied flows by policy/A": {`{policy="default"}`, `{policy="shop/db-guard"}`, `{policy="tier:default"}`},
 	}
 
