@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
-	"github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
+	nslab "github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
@@ -49,7 +49,7 @@ func readFlows(t *testing.T, path string) []conformanceFlow {
 }
 
 // probeFor turns a flow's destination and port into a probe.
-func probeFor(t *testing.T, w *lab.World, f conformanceFlow) lab.Probe {
+func probeFor(t *testing.T, w *nslab.World, f conformanceFlow) nslab.Probe {
 	t.Helper()
 	dst, ok := w.Addr[f.to]
 	if !ok {
@@ -62,11 +62,11 @@ func probeFor(t *testing.T, w *lab.World, f conformanceFlow) lab.Probe {
 	up := strings.ToUpper(f.port)
 	switch {
 	case strings.HasPrefix(up, "ICMP"):
-		return lab.Probe{Proto: "icmp", Dst: dst}
+		return nslab.Probe{Proto: "icmp", Dst: dst}
 	case strings.HasSuffix(up, "/UDP"):
-		return lab.Probe{Proto: "udp", Dst: dst, Port: portNum(t, f.port)}
+		return nslab.Probe{Proto: "udp", Dst: dst, Port: portNum(t, f.port)}
 	}
-	return lab.Probe{Proto: "tcp", Dst: dst, Port: portNum(t, f.port)}
+	return nslab.Probe{Proto: "tcp", Dst: dst, Port: portNum(t, f.port)}
 }
 
 func portNum(t *testing.T, s string) uint16 {
@@ -126,7 +126,7 @@ func TestNetpolApplyConformance(t *testing.T) {
 		{"bridge family", false, []string{"inet", "bridge"}},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			w := lab.NewWorld(t, lab.Options{BrNetfilter: mode.brnf})
+			w := nslab.NewWorld(t, nslab.Options{BrNetfilter: mode.brnf})
 			state := t.TempDir()
 			checked := 0
 			for _, set := range sets {
@@ -194,7 +194,7 @@ func TestNetpolApplyConformance(t *testing.T) {
 // and not being root all exit 2 with a clear message — and the ruleset
 // applied before stays in force, byte for byte (handles included).
 func TestNetpolApplyBadInput(t *testing.T) {
-	l := lab.New(t, lab.Options{BrNetfilter: true})
+	l := nslab.New(t, nslab.Options{BrNetfilter: true})
 	state := t.TempDir()
 	world := filepath.Join(enforceTestdata, "world.yaml")
 	good := filepath.Join(enforceTestdata, "sets", "01-k8s-ingress.yaml")
