@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,6 +14,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	nslab "github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
@@ -292,4 +295,67 @@ func TestNetpolApplyBadInput(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "drift          none") {
 		t.Errorf("status after the bad inputs = %d:\n%s", code, out)
 	}
+}
+
+// TestNetpolApplyWatchCLI runs `netpol apply --from-docker --watch` until
+// interrupted: it applies at once (a policy that selects only a namespace
+// no container is in, so the engine's other containers are untouched),
+// reports on stderr, and exits 0 when interrupted, leaving the ruleset in
+// force; --remove then deletes it.
+func TestNetpolApplyWatchCLI(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequireDocker(t)
+	prefix := strings.TrimSuffix(testutil.UniquePrefix(t, "ld9"), "-")
+	table := strings.ReplaceAll(prefix, "-", "_")
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: "+prefix+"}\nspec: {podSelector: {}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir()
+	args := []string{"netpol", "apply", policy, "--from-docker", "--watch", "--table", table, "--state-dir", state}
+	t.Cleanup(func() { runNetpolCLI(t, "apply", "--remove", "--table", table, "--state-dir", state) })
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Run(ctx, args, io.Discard, &stderr) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "lockdown: applied: ") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("no 'applied' line on stderr within 30s: %q", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("apply --watch exit %d after interrupt: %s", code, stderr.String())
+	}
+	code, out, errOut := runNetpolCLI(t, "status", "--table", table, "--state-dir", state, "--exit-code")
+	if code != 0 || !strings.Contains(out, "drift          none") {
+		t.Errorf("status after --watch = %d: %s %s", code, out, errOut)
+	}
+	if code, out, _ := runNetpolCLI(t, "apply", "--remove", "--table", table, "--state-dir", state); code != 0 || out != "removed: table "+table+"\n" {
+		t.Errorf("--remove = %d, %q", code, out)
+	}
+	if code, out, _ := runNetpolCLI(t, "status", "--table", table, "--state-dir", state, "--exit-code"); code != ExitFindings || !strings.Contains(out, "drift          not applied") {
+		t.Errorf("status after --remove = %d, %q; want exit 1, not applied", code, out)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
