@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -158,6 +159,10 @@ type State struct {
 	Sets         int               `json:"sets"`
 	Elements     int               `json:"elements"`
 	Kernel       map[string]string `json:"kernel"` // family → dump digest after our last write
+	// KernelParts are the digests the Kernel ones combine (per family:
+	// the rules, each set), so that a sets-only update re-reads only
+	// those sets.
+	KernelParts map[string]map[string]string `json:"kernelParts"`
 }
 
 func (a *Applier) readState() (*State, error) {
@@ -211,8 +216,8 @@ func families(rs *Ruleset) []nft.Family {
 
 // kernelDigests dumps the tables of the families; a missing table has
 // digest "".
-func (a *Applier) kernelDigests(c *nft.Conn, fams []nft.Family) (map[string]string, error) {
-	out := map[string]string{}
+func (a *Applier) kernelDigests(c *nft.Conn, fams []nft.Family) (map[string]string, map[string]map[string]string, error) {
+	out, parts := map[string]string{}, map[string]map[string]string{}
 	for _, f := range fams {
 		d, err := nft.Read(c, f, a.opts.Table)
 		if errors.Is(err, nft.ErrNoTable) {
@@ -220,11 +225,11 @@ func (a *Applier) kernelDigests(c *nft.Conn, fams []nft.Family) (map[string]stri
 			continue
 		}
 		if err != nil {
-			return nil, classify(err)
+			return nil, nil, classify(err)
 		}
-		out[f.String()] = d.Digest
+		out[f.String()], parts[f.String()] = d.Digest, d.Parts
 	}
-	return out, nil
+	return out, parts, nil
 }
 
 // Result says what Apply did.
@@ -254,7 +259,7 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	}
 	fams := families(rs)
 	if st != nil && st.Digest == rs.Digest {
-		kd, err := a.kernelDigests(c, fams)
+		kd, _, err := a.kernelDigests(c, fams)
 		if err != nil {
 			return Result{}, err
 		}
@@ -271,7 +276,7 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	if err := nft.Apply(c, rs.Tables, drop...); err != nil {
 		return Result{}, classify(err)
 	}
-	if err := a.record(c, rs, true); err != nil {
+	if err := a.record(c, rs); err != nil {
 		return Result{}, err
 	}
 	return Result{Changed: true, Counts: rs.Counts(), Took: time.Since(start)}, nil
@@ -287,20 +292,19 @@ func sameDigests(kernel, recorded map[string]string, fams []nft.Family) bool {
 }
 
 // record dumps what is now in the kernel and writes the state file.
-func (a *Applier) record(c *nft.Conn, rs *Ruleset, applied bool) error {
-	kd, err := a.kernelDigests(c, families(rs))
+func (a *Applier) record(c *nft.Conn, rs *Ruleset) error {
+	kd, parts, err := a.kernelDigests(c, families(rs))
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC()
-	st, _ := a.readState()
-	if st == nil || applied {
-		st = &State{Applied: now}
-	}
+	return a.writeRecord(rs, time.Now().UTC(), kd, parts)
+}
+
+func (a *Applier) writeRecord(rs *Ruleset, applied time.Time, kd map[string]string, parts map[string]map[string]string) error {
 	counts := rs.Counts()
-	*st = State{Table: a.opts.Table, Digest: rs.Digest, StructDigest: rs.StructDigest, Applied: st.Applied, Updated: now,
+	st := &State{Table: a.opts.Table, Digest: rs.Digest, StructDigest: rs.StructDigest, Applied: applied, Updated: time.Now().UTC(),
 		Endpoints: rs.Endpoints, Policies: rs.Policies, Chains: counts.Chains, Rules: counts.Rules,
-		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd}
+		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd, KernelParts: parts}
 	for _, f := range families(rs) {
 		st.Families = append(st.Families, f.String())
 	}
@@ -333,26 +337,21 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 	if prev == nil || prev.StructDigest != next.StructDigest || len(prev.Tables) != len(next.Tables) {
 		return whole()
 	}
-	c, err := a.conn()
-	if err != nil {
-		return "", err
-	}
-	defer c.Close()
 	st, err := a.readState()
-	if err != nil || st == nil || st.Digest != prev.Digest {
-		return whole()
-	}
-	kd, err := a.kernelDigests(c, families(next))
-	if err != nil {
-		return "", err
-	}
-	if !sameDigests(kd, st.Kernel, families(next)) {
-		a.log.Warn("table changed outside Lockdown: applying it whole", "table", a.opts.Table)
+	if err != nil || st == nil || st.Digest != prev.Digest || st.KernelParts == nil {
 		return whole()
 	}
 	if prev.Digest == next.Digest {
 		return UpdateUnchanged, nil
 	}
+	c, err := a.conn()
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	// The table is not re-read first: the drift check (Status, the
+	// Enforcer's resync) compares it with the record, which keeps what
+	// Lockdown wrote.
 	for i, t := range next.Tables {
 		var changed []string
 		for _, s := range t.Sets {
@@ -365,10 +364,21 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 			continue
 		}
 		if err := nft.UpdateSets(c, t, changed); err != nil {
+			// Someone deleted the table or a set: apply it whole.
+			a.log.Warn("set update failed: applying the table whole", "err", err)
+			return whole()
+		}
+		parts, err := nft.ReadSets(c, t.Family, t.Name, changed)
+		if err != nil {
 			return "", classify(err)
 		}
+		fam := t.Family.String()
+		merged := maps.Clone(st.KernelParts[fam])
+		maps.Copy(merged, parts)
+		st.KernelParts[fam] = merged
+		st.Kernel[fam] = nft.PartsDigest(merged)
 	}
-	return UpdateSets, a.record(c, next, false)
+	return UpdateSets, a.writeRecord(next, st.Applied, st.Kernel, st.KernelParts)
 }
 
 func setText(fam nft.Family, s *nft.Set) string {

@@ -277,3 +277,69 @@ func TestDryRunIsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateSetsOnly: a new endpoint like an existing one changes only set
+// elements — rules keep their handles and counters — and the record
+// matches the kernel afterwards (no drift); a deleted table makes the
+// update apply it whole.
+func TestUpdateSetsOnly(t *testing.T) {
+	testutil.RequireCmd(t, "nft")
+	l := lab.New(t, lab.Options{BrNetfilter: true})
+	ctx := context.Background()
+	a := applier(t, l.Host, enforce.BridgeAuto)
+	world := filepath.Join("testdata", "world.yaml")
+	set := filepath.Join("testdata", "sets", "01-k8s-ingress.yaml")
+	extra := filepath.Join(t.TempDir(), "extra.yaml")
+	if err := os.WriteFile(extra, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: api2, namespace: shop, labels: {app: api}}\nspec:\n  containers:\n  - name: c\n    ports:\n    - {name: http, containerPort: 80}\n    - {name: grpc, containerPort: 9090}\n    - {name: dns, containerPort: 53, protocol: UDP}\nstatus: {podIP: 10.99.1.21}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	prev, err := a.Compile(loadFiles(t, world, set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := a.Compile(loadFiles(t, world, set, extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prev.StructDigest != next.StructDigest || prev.Digest == next.Digest {
+		t.Fatalf("a replica of shop/api should change set elements only")
+	}
+	if _, err := a.Apply(ctx, prev); err != nil {
+		t.Fatal(err)
+	}
+	chains := func() string {
+		out, err := l.Host.Exec("nft", "-a", "list", "chains", "inet")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules, _ := l.Host.Exec("nft", "-a", "list", "chain", "inet", "lockdown", "in-policy/shop/knp.default.web-to-api")
+		return out + rules
+	}
+	before := chains()
+	kind, err := a.Update(ctx, prev, next)
+	if err != nil || kind != enforce.UpdateSets {
+		t.Fatalf("Update = %q, %v; want %q", kind, err, enforce.UpdateSets)
+	}
+	if after := chains(); after != before {
+		t.Errorf("a sets-only update changed chains or rule handles:\n%s\n---\n%s", before, after)
+	}
+	if out, _ := l.Host.Exec("nft", "list", "map", "inet", "lockdown", "ep-in4"); !strings.Contains(out, "10.99.1.21 : jump in/") {
+		t.Errorf("ep-in4 lacks the new endpoint:\n%s", out)
+	}
+	st, err := a.Status(ctx)
+	if err != nil || st.Drift != enforce.DriftNone || st.State.Digest != next.Digest {
+		t.Fatalf("status after the update: drift %q, err %v", st.Drift, err)
+	}
+	if kind, err := a.Update(ctx, next, next); err != nil || kind != enforce.UpdateUnchanged {
+		t.Errorf("Update to the same ruleset = %q, %v; want %q", kind, err, enforce.UpdateUnchanged)
+	}
+	if out, err := l.Host.Exec("nft", "delete", "table", "inet", "lockdown"); err != nil {
+		t.Fatalf("nft delete table: %v %s", err, out)
+	}
+	if kind, err := a.Update(ctx, next, prev); err != nil || kind != enforce.UpdateApplied {
+		t.Errorf("Update after the table was deleted = %q, %v; want %q", kind, err, enforce.UpdateApplied)
+	}
+	if st, err := a.Status(ctx); err != nil || st.Drift != enforce.DriftNone {
+		t.Errorf("status after re-applying: %+v, %v", st, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -495,8 +496,10 @@ type Dump struct {
 	Sets   []DumpSet
 	// Digest covers chains, rules (expressions and comments, counters
 	// left out) and the elements of every set but dynamic ones (which the
-	// packet path fills): it changes when anyone edits the table.
+	// packet path fills): it changes when anyone edits the table. It is
+	// PartsDigest of Parts (the rules, each set).
 	Digest string
+	Parts  map[string]string
 }
 
 // DumpChain is a chain and its rules in order.
@@ -544,7 +547,7 @@ func Read(c *Conn, f Family, name string) (*Dump, error) {
 		}
 		return nil, fmt.Errorf("list table %s %s: %w", f, name, err)
 	}
-	d := &Dump{Family: f, Name: name}
+	d := &Dump{Family: f, Name: name, Parts: map[string]string{}}
 	h := sha256.New()
 	chains, err := c.ListChainsOfTableFamily(fam)
 	if err != nil {
@@ -573,41 +576,85 @@ func Read(c *Conn, f Family, name string) (*Dump, error) {
 		}
 		d.Chains = append(d.Chains, dc)
 	}
+	d.Parts[partRules] = hex.EncodeToString(h.Sum(nil))
 	sets, err := c.GetSets(nt)
 	if err != nil {
 		return nil, fmt.Errorf("list sets of %s %s: %w", f, name, err)
 	}
-	slices.SortFunc(sets, func(a, b *nftables.Set) int { return strings.Compare(a.Name, b.Name) })
 	for _, s := range sets {
-		ds := DumpSet{Name: s.Name, Dynamic: s.HasTimeout}
-		fmt.Fprintf(h, "set %s map=%v interval=%v timeout=%v key=%d/%d\x00", s.Name, s.IsMap, s.Interval, s.HasTimeout, s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
-		elems, err := c.GetSetElements(s)
+		ds, part, err := readSet(c, s)
 		if err != nil {
-			return nil, fmt.Errorf("list elements of set %s: %w", s.Name, err)
-		}
-		ds.Elements = len(elems)
-		if !ds.Dynamic {
-			keys := make([]string, 0, len(elems))
-			for _, e := range elems {
-				k := hex.EncodeToString(e.Key) + "/" + hex.EncodeToString(e.KeyEnd) + fmt.Sprintf("/%v/%x", e.IntervalEnd, e.Val)
-				if e.VerdictData != nil {
-					k += fmt.Sprintf("/%d:%s", e.VerdictData.Kind, e.VerdictData.Chain)
-				}
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				h.Write([]byte(k))
-				h.Write([]byte{0})
-			}
+			return nil, err
 		}
 		d.Sets = append(d.Sets, ds)
+		d.Parts[partSet+s.Name] = part
 	}
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(len(chains)))
-	h.Write(n[:])
-	d.Digest = hex.EncodeToString(h.Sum(nil))
+	slices.SortFunc(d.Sets, func(a, b DumpSet) int { return strings.Compare(a.Name, b.Name) })
+	d.Digest = PartsDigest(d.Parts)
 	return d, nil
+}
+
+// Parts of a dump's digest: the chains and rules, and each set.
+const (
+	partRules = "rules"
+	partSet   = "set:"
+)
+
+// PartsDigest combines the digests of a table's parts.
+func PartsDigest(parts map[string]string) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(parts)) {
+		fmt.Fprintf(h, "%s=%s\x00", k, parts[k])
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ReadSets dumps the named sets of a table and returns their digest
+// parts (to update a recorded Dump.Parts after UpdateSets).
+func ReadSets(c *Conn, f Family, table string, names []string) (map[string]string, error) {
+	nt := &nftables.Table{Name: table, Family: nfFamily(f)}
+	out := map[string]string{}
+	for _, name := range names {
+		s, err := c.GetSetByName(nt, name)
+		if err != nil {
+			return nil, fmt.Errorf("list set %s: %w", name, err)
+		}
+		_, part, err := readSet(c, s)
+		if err != nil {
+			return nil, err
+		}
+		out[partSet+name] = part
+	}
+	return out, nil
+}
+
+// readSet is a set's summary and digest: its kind and key, and its
+// elements unless the packet path fills it (a dynamic set).
+func readSet(c *Conn, s *nftables.Set) (DumpSet, string, error) {
+	h := sha256.New()
+	ds := DumpSet{Name: s.Name, Dynamic: s.HasTimeout}
+	fmt.Fprintf(h, "set %s map=%v interval=%v timeout=%v key=%d/%d\x00", s.Name, s.IsMap, s.Interval, s.HasTimeout, s.KeyType.GetNFTMagic(), s.KeyType.Bytes)
+	elems, err := c.GetSetElements(s)
+	if err != nil {
+		return ds, "", fmt.Errorf("list elements of set %s: %w", s.Name, err)
+	}
+	ds.Elements = len(elems)
+	if !ds.Dynamic {
+		keys := make([]string, 0, len(elems))
+		for _, e := range elems {
+			k := hex.EncodeToString(e.Key) + "/" + hex.EncodeToString(e.KeyEnd) + fmt.Sprintf("/%v/%x", e.IntervalEnd, e.Val)
+			if e.VerdictData != nil {
+				k += fmt.Sprintf("/%d:%s", e.VerdictData.Kind, e.VerdictData.Chain)
+			}
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+		}
+	}
+	return ds, hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // rawRule is a rule as dumped: its expressions' bytes with every
