@@ -20,10 +20,11 @@ import (
 // enforceFlags select the table and the network namespace of apply and
 // status.
 type enforceFlags struct {
-	table    string
-	netns    string
-	bridge   string
-	stateDir string
+	flagPrefix string // "enforce-" for serve's flags
+	table      string
+	netns      string
+	bridge     string
+	stateDir   string
 }
 
 func (f *enforceFlags) register(cmd *cobra.Command) {
@@ -37,7 +38,7 @@ func (f *enforceFlags) register(cmd *cobra.Command) {
 func (f *enforceFlags) applier(g *globals) (*enforce.Applier, error) {
 	mode, err := enforce.ParseBridgeMode(f.bridge)
 	if err != nil {
-		return nil, badInput(fmt.Errorf("--bridge: %w", err))
+		return nil, badInput(fmt.Errorf("--%sbridge: %w", f.flagPrefix, err))
 	}
 	a, err := enforce.NewApplier(enforce.Options{Table: f.table, NetNS: f.netns, StateDir: f.stateDir, Bridge: mode, Logger: g.logger})
 	if err != nil {

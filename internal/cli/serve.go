@@ -122,6 +122,7 @@ lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 	fl.StringVar(&f.owner, "owner", "", "name of this replica in job leases (default HOST-PID-RANDOM)")
 	fl.StringSliceVar(&f.enforce, "enforce", nil, "enforce the network policies in these `PATHS` on this host's Docker containers with nftables (needs root)")
 	fl.DurationVar(&f.enforceResync, "enforce-resync", time.Minute, "with --enforce: how often the table is checked for drift and restored")
+	f.enforceFlags.flagPrefix = "enforce-"
 	fl.StringVar(&f.enforceFlags.table, "enforce-table", enforce.DefaultTable, "with --enforce: the nftables table `NAME`")
 	fl.StringVar(&f.enforceFlags.bridge, "enforce-bridge", "auto", "with --enforce: bridged traffic via auto, br_netfilter or bridge (see netpol apply --bridge)")
 	fl.StringVar(&f.enforceFlags.stateDir, "enforce-state-dir", enforce.DefaultStateDir, "with --enforce: `DIR` recording what was applied")
@@ -191,6 +192,18 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
 	}
 
+	// Network policies to enforce: checked (loaded, compiled against the
+	// running containers, nftables reachable) before any database.
+	var enf *enforce.Enforcer
+	if len(f.enforce) > 0 {
+		var closeEnf func()
+		var err error
+		if enf, closeEnf, err = g.serveEnforcer(ctx, f); err != nil {
+			return err
+		}
+		defer closeEnf()
+	}
+
 	// The advisory DB: built first when missing, as for lockdown scan.
 	adb, err := g.openDB(cmd, &scanFlags{dbPath: f.dbPath, dbSources: f.dbSources})
 	if err != nil {
@@ -227,14 +240,6 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 			_, err := vulndb.Update(ctx, dbPath, srcs, vulndb.UpdateOptions{Logger: g.logger})
 			return err
 		}
-	}
-	var enf *enforce.Enforcer
-	if len(f.enforce) > 0 {
-		var closeEnf func()
-		if enf, closeEnf, err = g.serveEnforcer(ctx, f); err != nil {
-			return err
-		}
-		defer closeEnf()
 	}
 	srv, err := server.New(server.Config{
 		Store: st, AdvisoryDB: dbPath,
