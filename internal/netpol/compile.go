@@ -260,7 +260,7 @@ func (e *Engine) evalAtoms() {
 	byLabels := map[string]*group{}
 	var order []string
 	for i, ep := range e.eps {
-		k := labelsKey(ep.Labels)
+		k := LabelsKey(ep.Labels)
 		g, ok := byLabels[k]
 		if !ok {
 			g = &group{}
@@ -347,7 +347,9 @@ func (e *Engine) evalAtoms() {
 	}
 }
 
-func labelsKey(l map[string]string) string {
+// LabelsKey is a canonical key of a label set: endpoints with the same
+// key are selected alike by every selector.
+func LabelsKey(l map[string]string) string {
 	keys := make([]string, 0, len(l))
 	for k := range l {
 		keys = append(keys, k)

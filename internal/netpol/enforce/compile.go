@@ -141,7 +141,7 @@ func Compile(cfg *netpol.Config, opts CompileOptions) (*Ruleset, error) {
 			owner[ip] = e.ID()
 		}
 		c.eps = append(c.eps, e)
-		k := labelsKey(e.Labels)
+		k := netpol.LabelsKey(e.Labels)
 		if _, ok := c.groups[k]; !ok {
 			c.groupKeys = append(c.groupKeys, k)
 		}
@@ -487,22 +487,6 @@ func (c *compiler) applying(st netpol.Stage, d netpol.Direction, e *netpol.Endpo
 	}
 	c.applies[key] = out
 	return out
-}
-
-func labelsKey(l map[string]string) string {
-	keys := make([]string, 0, len(l))
-	for k := range l {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var b strings.Builder
-	for _, k := range keys {
-		b.WriteString(k)
-		b.WriteByte(0)
-		b.WriteString(l[k])
-		b.WriteByte(0)
-	}
-	return b.String()
 }
 
 func shortHash(s string) string {
