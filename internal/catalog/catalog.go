@@ -372,8 +372,9 @@ func collect(tree *image.Tree, path string, resolved map[resolvedKey]Result) ([]
 		if r, ok := resolved[resolvedKey{path, len(hist) - 1, ex.name}]; ok {
 			ex.res = r
 		}
+		// A file the extractor could not read lists packages nobody checked.
 		if ex.err != nil {
-			warns = append(warns, model.Warning{Layer: final.Layer.DiffID, Path: path,
+			warns = append(warns, model.Warning{Kind: model.WarnUnreadable, Layer: final.Layer.DiffID, Path: path,
 				Message: fmt.Sprintf("%s: %v", ex.name, ex.err)})
 		}
 		for _, w := range ex.res.Warnings {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/netpol"
 	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
@@ -598,15 +599,31 @@ func parsePorts(in []string) ([]netpol.PortProto, error) {
 func newNetpolLintCmd(g *globals) *cobra.Command {
 	var in netpolInput
 	var failOn string
+	var include, exclude []string
+	var list, showPassed bool
 	cmd := &cobra.Command{
 		Use:   "lint PATH...",
 		Short: "Find shadowed rules, allow-all from the internet, policies selecting nothing, missing default deny, missing tiers or network sets, Allow/Deny conflicts",
 		Example: `  lockdown netpol lint policies/ pods.yaml
-  lockdown netpol lint policies/ --format sarif -o netpol.sarif --fail-on medium`,
-		Args: cobra.MinimumNArgs(1),
+  lockdown netpol lint policies/ --format sarif -o netpol.sarif --fail-on medium
+  lockdown netpol lint policies/ --skip NETPOL-SHADOWED-RULE
+  lockdown netpol lint --list-checks`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return g.writeOutput(func(w io.Writer, _ bool) error { return check.WriteList(w, netpol.LintInfos()) })
+			}
 			if err := in.check(); err != nil {
 				return err
+			}
+			rules, err := check.Select(netpol.LintRules(), func(r netpol.LintRule) check.Info { return r.Info }, include, exclude)
+			if err != nil {
+				return badInput(err)
 			}
 			fail, err := parseFailOn(failOn)
 			if err != nil {
@@ -620,7 +637,7 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			findings := netpol.Lint(cfg)
+			findings := netpol.RunLint(cfg, rules)
 			rep := &model.Report{
 				Kind:      report.KindNetpolLint,
 				Tool:      model.Tool{Name: "lockdown", Version: Version},
@@ -630,16 +647,18 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 				Meta: map[string]string{
 					"policies":  strconv.Itoa(len(cfg.Policies)),
 					"endpoints": strconv.Itoa(len(cfg.Endpoints)),
+					"rules":     strconv.Itoa(len(rules)),
 				},
 			}
 			for _, wn := range cfg.Warnings {
 				rep.Warnings = append(rep.Warnings, model.Warning{Path: wn.Source.String(), Message: wn.Message})
 			}
-			return g.emitReport(rep, format, fail)
+			return g.emitReportWith(rep, format, fail, report.Options{ShowPassed: showPassed})
 		},
 	}
 	in.flags(cmd)
 	addFailOn(cmd, &failOn)
+	addCheckFlags(cmd, &include, &exclude, &list, &showPassed, "tags (default-deny, exposure, rules, selectors, tiers)")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -53,6 +54,14 @@ type serveFlags struct {
 	enforce            []string
 	enforceFlags       enforceFlags
 	enforceResync      time.Duration
+	tlsCert, tlsKey    string
+	tlsClientCA        string
+	admission          bool
+	admissionPolicy    string
+	admissionLevel     string
+	admissionWarnLevel string
+	admissionFailOn    string
+	admissionUnknown   string
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -97,7 +106,7 @@ lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	fl.StringVar(&f.dbPath, "db", "", "vulnerability database `PATH` (default: the user cache dir's lockdown/db/lockdown.db)")
 	fl.StringArrayVar(&f.dbSources, "db-source", nil, "when the vulnerability database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
-	fl.StringVar(&f.dbURL, "db-url", "", "job and result store: sqlite:///`PATH` or postgres://… (default: sqlite under the user cache dir)")
+	fl.StringVar(&f.dbURL, "db-url", "", "job and result store `URL`: sqlite:///PATH or postgres://… (default: sqlite under the user cache dir)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API bearer token from `FILE` (else $LOCKDOWN_TOKEN)")
 	fl.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication (only for a trusted network)")
 	fl.BoolVar(&f.publicMetrics, "public-metrics", false, "serve /metrics without a token")
@@ -120,6 +129,15 @@ lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 	fl.IntVar(&f.topVulns, "metrics-top-vulns", 0, "export lockdown_top_vulnerability_images for the `N` vulnerabilities in most images (0: off)")
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` for audits and watch mode (default $DOCKER_HOST)")
 	fl.StringVar(&f.owner, "owner", "", "name of this replica in job leases (default HOST-PID-RANDOM)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in PEM `FILE` (re-read when it changes)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert, PEM `FILE`")
+	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "admission: answer only callers with a client certificate signed by a CA in PEM `FILE` (the API server's)")
+	fl.BoolVar(&f.admission, "admission", false, "serve the Kubernetes admission webhook at /v1/admission (needs --tls-cert)")
+	fl.StringVar(&f.admissionPolicy, "admission-policy", "", "admission policy `FILE` (YAML: level, warnLevel, deny, warn, failOn, unknownImages, exemptNamespaces, exemptImages, namespaces); the flags below override it")
+	fl.StringVar(&f.admissionLevel, "admission-level", "", "deny pods that fail this Pod Security Standards `LEVEL`: baseline (default), restricted or privileged (none)")
+	fl.StringVar(&f.admissionWarnLevel, "admission-warn-level", "", "warn about the controls of this PSS `LEVEL` that do not deny (default restricted)")
+	fl.StringVar(&f.admissionFailOn, "admission-fail-on", "", "deny pods whose images' latest scans have findings at or above `SEVERITY` (default: none)")
+	fl.StringVar(&f.admissionUnknown, "admission-unknown", "", "images with no scan yet (a scan is queued): allow (default, with a warning) or deny")
 	fl.StringSliceVar(&f.enforce, "enforce", nil, "enforce the network policies in these `PATHS` on this host's Docker containers with nftables (needs root)")
 	fl.DurationVar(&f.enforceResync, "enforce-resync", time.Minute, "with --enforce: how often the table is checked for drift and restored")
 	f.enforceFlags.flagPrefix = "enforce-"
@@ -192,12 +210,16 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
 	}
 
+	tlsCfg, adm, err := f.admissionConfig()
+	if err != nil {
+		return err
+	}
+
 	// Network policies to enforce: checked (loaded, compiled against the
 	// running containers, nftables reachable) before any database.
 	var enf *enforce.Enforcer
 	if len(f.enforce) > 0 {
 		var closeEnf func()
-		var err error
 		if enf, closeEnf, err = g.serveEnforcer(ctx, f); err != nil {
 			return err
 		}
@@ -253,8 +275,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		WebhookURL: f.webhookURL, WebhookSecret: secret, WebhookTimeout: f.webhookTimeout,
 		RetainImages: f.retainImages, RetainJobs: f.retainJobs,
 		MetricsTopVulns: f.topVulns,
-		Enforcer:        enforcerOrNil(enf),
-		Version:         Version, GoVersion: runtime.Version(),
+		TLS:             tlsCfg, Admission: adm, RequireClientCert: f.tlsClientCA != "",
+		Enforcer: enforcerOrNil(enf),
+		Version:  Version, GoVersion: runtime.Version(),
 		Logger: g.logger,
 	})
 	if err != nil {
@@ -266,7 +289,11 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return badInput(fmt.Errorf("--listen %s: %w", f.listen, err))
 	}
 	if !g.quiet {
-		fmt.Fprintf(g.stderr, "lockdown: serving on http://%s (store %s, owner %s)\n", l.Addr(), st.Where(), srv.Owner())
+		scheme := "http"
+		if tlsCfg != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(g.stderr, "lockdown: serving on %s://%s (store %s, owner %s)\n", scheme, l.Addr(), st.Where(), srv.Owner())
 	}
 	return srv.Run(ctx, l, f.grace)
 }
@@ -315,4 +342,57 @@ func enforcerOrNil(e *enforce.Enforcer) server.Enforcer {
 		return nil
 	}
 	return e
+}
+
+// admissionConfig reads the TLS and admission flags (and policy file).
+func (f *serveFlags) admissionConfig() (*tls.Config, server.Admission, error) {
+	var adm server.Admission
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, adm, badInput(errors.New("--tls-cert and --tls-key go together"))
+	}
+	var tlsCfg *tls.Config
+	if f.tlsCert != "" {
+		c, err := server.TLSFromFiles(f.tlsCert, f.tlsKey, f.tlsClientCA)
+		if err != nil {
+			return nil, adm, badInput(err)
+		}
+		tlsCfg = c
+	} else if f.tlsClientCA != "" {
+		return nil, adm, badInput(errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	set := f.admissionPolicy != "" || f.admissionLevel != "" || f.admissionWarnLevel != "" || f.admissionFailOn != "" || f.admissionUnknown != ""
+	if !f.admission {
+		if set {
+			return nil, adm, badInput(errors.New("the --admission-* flags need --admission"))
+		}
+		return tlsCfg, adm, nil
+	}
+	if tlsCfg == nil {
+		return nil, adm, badInput(errors.New("--admission needs --tls-cert and --tls-key: the Kubernetes API server calls webhooks over HTTPS only"))
+	}
+	if f.admissionPolicy != "" {
+		a, err := server.LoadAdmissionPolicy(f.admissionPolicy)
+		if err != nil {
+			return nil, adm, badInput(err)
+		}
+		adm = a
+	}
+	adm.Enabled = true
+	for _, o := range []struct {
+		flag, val string
+		dst       *string
+	}{
+		{"--admission-level", f.admissionLevel, &adm.Level},
+		{"--admission-warn-level", f.admissionWarnLevel, &adm.WarnLevel},
+		{"--admission-fail-on", f.admissionFailOn, &adm.FailOn},
+		{"--admission-unknown", f.admissionUnknown, &adm.Unknown},
+	} {
+		if o.val != "" {
+			*o.dst = o.val
+		}
+	}
+	if err := server.CheckAdmission(adm); err != nil {
+		return nil, adm, badInput(fmt.Errorf("--admission: %w", err))
+	}
+	return tlsCfg, adm, nil
 }

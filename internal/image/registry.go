@@ -82,7 +82,7 @@ func openRegistry(ctx context.Context, input, refStr string, opts Options) (Sour
 			if err != nil {
 				return nil, registryErr(err)
 			}
-			return decompress(rc)
+			return rc, nil
 		})
 }
 

@@ -29,6 +29,15 @@ type Options struct {
 	IgnoreUnfixed bool
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// NotComparable, when set, is called once for each package whose
+	// installed version the ecosystem's scheme cannot parse while
+	// advisories name it: only their exact versions lists were compared,
+	// no ranges, so the package was not fully checked.
+	NotComparable func(p *model.Package, ecosystem string)
+	// Fixed, when set, is called once for each advisory that names a
+	// package and does not affect it because its installed version has the
+	// fix (FixedBy): what an OpenVEX "fixed" statement says.
+	Fixed func(p *model.Package, v *osv.Vulnerability, fixed string)
 }
 
 // Match matches packages against the advisories of db and returns one
@@ -183,6 +192,9 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 	_, perr := scheme.Parse(ver)
 	if perr != nil && len(vulns) > 0 {
 		m.warn(p, "%s %s (%s): version not comparable, only exact versions lists checked against %d advisories: %v", name, ver, eco, len(vulns), perr)
+		if m.opts.NotComparable != nil {
+			m.opts.NotComparable(p, eco)
+		}
 	}
 	modular := p.Type == model.TypeRPM && (p.Modularity != "" || isModularEVR(ver))
 	var hits []hit
@@ -192,6 +204,7 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 			continue
 		}
 		var h *hit
+		fixedBy := ""
 		for ai := range v.Affected {
 			a := &v.Affected[ai]
 			if ecosystem.Normalize(a.Package.Ecosystem) != eco || e.PackageName(a.Package.Name) != name {
@@ -211,6 +224,11 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				continue
 			}
 			if !ok {
+				if m.opts.Fixed != nil {
+					if f, ok := FixedBy(*v, aff, scheme, ver); ok && (fixedBy == "" || lessVersion(scheme, fixedBy, f)) {
+						fixedBy = f
+					}
+				}
 				continue
 			}
 			sev, vector := severityOf(v, a)
@@ -227,6 +245,9 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 			}
 		}
 		if h == nil {
+			if fixedBy != "" {
+				m.opts.Fixed(p, v, fixedBy)
+			}
 			continue
 		}
 		if cves := upstreamCVEs(v); len(cves) > 1 {

@@ -41,6 +41,9 @@ const (
 	propStatus         = "lockdown:finding:status"
 	propFixedVersion   = "lockdown:finding:fixedVersion"
 	propSuppressedBy   = "lockdown:finding:suppressedBy"
+	propNotChecked     = "lockdown:scan:notChecked"
+	propPkgsNotChecked = "lockdown:scan:packagesNotChecked"
+	propFilesNotRead   = "lockdown:scan:filesNotRead"
 )
 
 const (
@@ -59,6 +62,7 @@ type cdxInput struct {
 	packages   []model.Package
 	findings   []model.Finding
 	suppressed []model.Suppressed
+	notChecked []model.NotChecked // scan: what was not checked
 }
 
 // packageRef is the bom-ref (and SPDX ID source) of a package: its ID, or
@@ -422,6 +426,17 @@ func buildCycloneDX(in cdxInput) *cdx.BOM {
 		},
 	}
 
+	if in.kind == KindScan {
+		// What the scan did not check, for a reader of the BOM alone.
+		var ps []cdx.Property
+		r := model.Report{NotChecked: in.notChecked}
+		pkgs, files := r.Unchecked()
+		ps = append(ps, cdx.Property{Name: propPkgsNotChecked, Value: strconv.Itoa(pkgs)}, cdx.Property{Name: propFilesNotRead, Value: strconv.Itoa(files)})
+		for _, nc := range in.notChecked {
+			prop(&ps, propNotChecked, nc.Message)
+		}
+		meta.Properties = &ps
+	}
 	bom := &cdx.BOM{
 		JSONSchema:   cdxSchema16,
 		BOMFormat:    cdx.BOMFormat,

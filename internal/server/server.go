@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -65,9 +66,12 @@ type Config struct {
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
 	ScanOptions scan.Options
-	// DockerHost is the Docker Engine API URL for audits and watch mode
-	// ("" means $DOCKER_HOST or the default socket).
+	// DockerHost is the Docker Engine API URL for audits, harden jobs and
+	// watch mode ("" means $DOCKER_HOST or the default socket).
 	DockerHost string
+	// HardenPrefix prefixes the names of harden jobs' throwaway
+	// containers ("" means lockdown-harden-).
+	HardenPrefix string
 
 	// Watch runs the watch loop over the local Docker engine.
 	Watch bool
@@ -102,6 +106,17 @@ type Config struct {
 	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
 	// the N vulnerability IDs affecting the most images.
 	MetricsTopVulns int
+	// TLS, when set, serves the API over TLS (the admission webhook needs
+	// it: the API server calls webhooks over HTTPS only). TLSFromFiles
+	// builds one that reloads rotated certificates.
+	TLS *tls.Config
+	// Admission configures the admission webhook at /v1/admission; off
+	// unless Admission.Enabled. With RequireClientCert the webhook answers
+	// only callers that present a certificate TLS.ClientCAs verify (the
+	// API server's, configured in its AdmissionConfiguration).
+	Admission         Admission
+	RequireClientCert bool
+
 	// Version and GoVersion label lockdown_build_info.
 	Version, GoVersion string
 
@@ -128,6 +143,7 @@ type Server struct {
 	owner   string
 	wake    chan struct{}
 	hook    *Notifier
+	adm     *admissionState
 
 	mu         sync.Mutex
 	containers []containerState // watch mode: running containers
@@ -165,6 +181,18 @@ func New(cfg Config) (*Server, error) {
 			return nil, err
 		}
 		s.hook = n
+	}
+	if cfg.Admission.Enabled {
+		pol, err := cfg.Admission.compile()
+		if err != nil {
+			adb.close()
+			return nil, fmt.Errorf("admission: %w", err)
+		}
+		if cfg.TLS == nil {
+			adb.close()
+			return nil, errors.New("admission: the API server calls webhooks over HTTPS only: give a TLS certificate")
+		}
+		s.adm = &admissionState{pol: pol, queued: map[string]time.Time{}}
 	}
 	s.reg = prometheus.NewRegistry()
 	s.m = newMetrics(s)
@@ -238,6 +266,9 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	if s.cfg.RetainImages > 0 || s.cfg.RetainJobs > 0 {
 		wg.Go(func() { s.pruneLoop(ctx) })
 	}
+	if s.cfg.TLS != nil {
+		l = tls.NewListener(l, s.cfg.TLS)
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
 	s.log.Info("serving", "addr", l.Addr().String(), "store", s.st.Where(), "owner", s.owner)
@@ -286,6 +317,13 @@ func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, 
 	start := time.Now()
 	r, err := scan.Run(ctx, target, db, opts)
 	s.m.observeScan(time.Since(start), err)
+	if err == nil {
+		// The report holds the warnings and what was not checked; the log
+		// counts them once.
+		unchecked, files := r.Unchecked()
+		s.log.Info("scan done", "target", target, "packages", len(r.Packages), "findings", len(r.Findings),
+			"packagesNotChecked", unchecked, "filesNotRead", files, "warnings", len(r.Warnings))
+	}
 	return r, info, err
 }
 

@@ -121,6 +121,10 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 		return res, fmt.Errorf("parse apk db %s: line %d: %w", location, n+1, err)
 	}
 	flush()
+	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
+		// Records, but not one readable: a corrupt database, not an empty one.
+		return res, fmt.Errorf("parse apk db %s: not one package record could be read (%s)", location, res.Warnings[0].Message)
+	}
 	return res, nil
 }
 

@@ -74,6 +74,10 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 		return p.res, fmt.Errorf("parse dpkg status %s: line %d: %w", location, p.n+1, err)
 	}
 	p.end()
+	if len(p.res.Packages) == 0 && len(p.res.Warnings) > 0 {
+		// Paragraphs, but not one readable: a corrupt database, not an empty one.
+		return p.res, fmt.Errorf("parse dpkg status %s: not one package paragraph could be read (%s)", location, p.res.Warnings[0].Message)
+	}
 	return p.res, nil
 }
 

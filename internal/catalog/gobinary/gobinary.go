@@ -108,7 +108,11 @@ func (e Extractor) Extract(ctx context.Context, in extract.Input) (extract.Resul
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			return extract.Result{}, fmt.Errorf("read go binary %s: %w", in.Path, err)
 		}
-		return extract.Result{Packages: Parse(bytes.NewReader(data[:m]), in.Path)}, nil
+		pkgs := Parse(bytes.NewReader(data[:m]), in.Path)
+		if pkgs == nil && bytes.Contains(data[:m], buildInfoMagic) {
+			return extract.Result{}, corrupt(in.Path)
+		}
+		return extract.Result{Packages: pkgs}, nil
 	}
 	dir := in.TempDir
 	if dir == "" {
@@ -123,7 +127,45 @@ func (e Extractor) Extract(ctx context.Context, in extract.Input) (extract.Resul
 	if _, err := io.Copy(f, io.LimitReader(rest, maxSize)); err != nil {
 		return extract.Result{}, fmt.Errorf("read go binary %s: spool: %w", in.Path, err)
 	}
-	return extract.Result{Packages: Parse(f, in.Path)}, nil
+	pkgs := Parse(f, in.Path)
+	if pkgs == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return extract.Result{}, fmt.Errorf("read go binary %s: %w", in.Path, err)
+		}
+		if found, err := containsMagic(f); err != nil || found {
+			return extract.Result{}, errors.Join(corrupt(in.Path), err)
+		}
+	}
+	return extract.Result{Packages: pkgs}, nil
+}
+
+// buildInfoMagic starts the build information the Go linker writes.
+var buildInfoMagic = []byte("\xff Go buildinf:")
+
+// corrupt is the error of an executable that carries Go build information
+// that cannot be read: it is a Go binary whose modules are unknown.
+func corrupt(path string) error {
+	return fmt.Errorf("read go binary %s: it has Go build information that cannot be read (corrupt or truncated)", path)
+}
+
+// containsMagic reports whether r holds buildInfoMagic, reading it once.
+func containsMagic(r io.Reader) (bool, error) {
+	buf := make([]byte, 1<<20)
+	keep := len(buildInfoMagic) - 1
+	n := 0
+	for {
+		m, err := io.ReadFull(r, buf[n:])
+		if bytes.Contains(buf[:n+m], buildInfoMagic) {
+			return true, nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		n = copy(buf, buf[n+m-keep:n+m])
+	}
 }
 
 // Parse reads the build information of the executable in r and returns the
