@@ -35,7 +35,12 @@ var contract = map[string][]string{
 	"lockdown_image_packages":                 {"image", "digest"},
 	"lockdown_image_packages_unchecked":       {"image", "digest"},
 	"lockdown_image_package_files_unreadable": {"image", "digest"},
-	"up": nil, // Prometheus's own
+	"lockdown_policy_packets_total":           {"policy", "rule", "action"},
+	"lockdown_policy_drift":                   nil,
+	"lockdown_policy_drift_repairs_total":     nil,
+	"lockdown_policy_rules":                   nil,
+	"lockdown_policy_endpoints":               nil,
+	"up":                                      nil, // Prometheus's own
 }
 
 // histograms are exposed as NAME_bucket{le}, NAME_sum and NAME_count.
@@ -51,6 +56,7 @@ var enumLabels = map[string][]string{
 	"status":   {"pass", "fail", "warn", "info", "skip"},
 	"result":   {"success", "error"},
 	"state":    {"queued", "running", "done", "failed"},
+	"action":   {"Allow", "Deny", "Pass", "Log"},
 }
 
 // contractSeries resolves a series name to its contract metric and labels.

@@ -241,6 +241,7 @@ func TestDashboard(t *testing.T) {
 		{"DB records by ecosystem", "bargauge", "lockdown_db_records"},
 		{"Packages not checked by image", "table", "lockdown_image_packages_unchecked"},
 		{"Webhook deliveries", "timeseries", "lockdown_webhook_deliveries_total"},
+		{"Denied flows by policy", "timeseries", `lockdown_policy_packets_total{action="Deny"}`},
 	}
 	for _, n := range need {
 		p, ok := byTitle[n.title]
@@ -395,6 +396,28 @@ func (e *fixtureExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p("# TYPE lockdown_webhook_deliveries_total counter")
 	p(`lockdown_webhook_deliveries_total{result="error"} 1`)
 	p(`lockdown_webhook_deliveries_total{result="success"} %d`, n)
+	if e.withWatcher { // this replica enforces network policies (serve --enforce)
+		p("# TYPE lockdown_policy_packets_total counter")
+		for _, c := range []struct {
+			policy, rule, action string
+			perScrape            int
+		}{
+			{"shop/knp.default.web-to-api", "ingress/0", "Allow", 10},
+			{"tier:default", "ingress/end-of-tier", "Deny", 3},
+			{"shop/db-guard", "ingress/1", "Deny", 1},
+			{"default", "egress/default", "Deny", 0},
+		} {
+			p(`lockdown_policy_packets_total{action=%q,policy=%q,rule=%q} %d`, c.action, c.policy, c.rule, c.perScrape*n)
+		}
+		p("# TYPE lockdown_policy_drift gauge")
+		p("lockdown_policy_drift 0")
+		p("# TYPE lockdown_policy_drift_repairs_total counter")
+		p("lockdown_policy_drift_repairs_total 1")
+		p("# TYPE lockdown_policy_rules gauge")
+		p("lockdown_policy_rules 217")
+		p("# TYPE lockdown_policy_endpoints gauge")
+		p("lockdown_policy_endpoints 7")
+	}
 	p("# TYPE lockdown_top_vulnerability_images gauge")
 	p(`lockdown_top_vulnerability_images{id="CVE-2025-26519",severity="high"} 2`)
 	p(`lockdown_top_vulnerability_images{id="GHSA-9wx4-h78v-vm56",severity="critical"} 1`)
@@ -674,11 +697,16 @@ scrape_configs:
 		"Server versions/A":                 {`{goversion="go1.26.8",version="1.0.0"}`: 2},
 		"DB records by ecosystem/A":         {`{ecosystem="Debian:9"}`: 4, `{ecosystem="Go"}`: 4291, `{ecosystem="PyPI"}`: 2661},
 		"Vulnerability DB age per server/A": {fmt.Sprintf(`{instance=%q}`, instA): 3600, fmt.Sprintf(`{instance=%q}`, instB): 7200},
+		"Policy drift/A":                    {"{}": 0},
+		"Policy drift/B":                    {"{}": 1},
+		"Rules and endpoints in force/A":    {"{}": 217},
+		"Rules and endpoints in force/B":    {"{}": 7},
 	}
 	// Rates depend on scrape timing: checked by their labels and ratios.
 	checkLabels := map[string][]string{
-		"Scans by result/A":    {`{result="error"}`, `{result="success"}`},
-		"Webhook deliveries/A": {`{result="error"}`, `{result="success"}`},
+		"Scans by result/A":        {`{result="error"}`, `{result="success"}`},
+		"Webhook deliveries/A":     {`{result="error"}`, `{result="success"}`},
+		"Denied flows by policy/A": {`{policy="default"}`, `{policy="shop/db-guard"}`, `{policy="tier:default"}`},
 	}
 
 	seen := map[string]bool{}

@@ -126,7 +126,7 @@ func TestPromtoolCheckConfig(t *testing.T) {
 // wantAlerts are the alerts the deploy brief asks for.
 var wantAlerts = []string{
 	"AuditRegression", "AuditScoreLow", "CriticalVulnerabilityInRunningContainer", "ImagePackageFilesUnreadable",
-	"ImagePackagesNotChecked", "LockdownDBStale", "LockdownDown", "ScanErrors", "WebhookFailures",
+	"ImagePackagesNotChecked", "LockdownDBStale", "LockdownDown", "PolicyDrift", "ScanErrors", "WebhookFailures",
 }
 
 func TestRules(t *testing.T) {

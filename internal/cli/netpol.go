@@ -25,10 +25,11 @@ import (
 func newNetpolCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "netpol",
-		Short: "Check Calico and Kubernetes network policies: validate, check a flow, matrix, lint, diff",
+		Short: "Check Calico and Kubernetes network policies (validate, check a flow, matrix, lint, diff) and enforce them (apply, status)",
 		Long: `Evaluate Calico projectcalico.org/v3 policies (NetworkPolicy, GlobalNetworkPolicy, tiers,
 network sets, host endpoints, profiles; staged policies are reported, never enforced) and
-Kubernetes NetworkPolicies with Calico's semantics, offline.
+Kubernetes NetworkPolicies with Calico's semantics, offline; apply enforces the same verdicts on
+this host with nftables.
 
 Inputs are YAML or JSON files or directories (multi-document, Kubernetes Lists). Endpoints
 come from Pod and Namespace manifests in the same inputs (labels, status.podIP, named
@@ -41,6 +42,8 @@ container ports, service accounts), HostEndpoints, or the local Docker engine
 		newNetpolMatrixCmd(g),
 		newNetpolLintCmd(g),
 		newNetpolDiffCmd(g),
+		newNetpolApplyCmd(g),
+		newNetpolStatusCmd(g),
 	)
 	return cmd
 }
@@ -229,7 +232,7 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 			out.Staged = append(out.Staged, fmt.Sprintf("%s: %s %s (staged: reported, not enforced)", p.Source, p.Kind, p.ID()))
 		}
 		out.Summary = map[string]int{
-			"policies": len(cfg.Policies), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
+			"policies": len(cfg.Policies) + len(cfg.Untracked) + len(cfg.PreDNAT), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
 			"networkSets": len(cfg.Sets), "endpoints": len(cfg.Endpoints),
 		}
 	}
@@ -471,7 +474,7 @@ func writeCheck(g *globals, format string, src, dst netpol.Peer, pp netpol.PortP
 		if v.Note != "" {
 			fmt.Fprintf(&b, "  %s\n", v.Note)
 		}
-		if explain && v.Note == "" {
+		if explain && (v.Note == "" || v.Stage != "") {
 			for _, d := range []netpol.DirVerdict{v.Egress, v.Ingress} {
 				writeDirExplain(&b, d, src, dst)
 			}
@@ -499,6 +502,9 @@ func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Pe
 		loc := ""
 		if s.Source.File != "" {
 			loc = "  (" + s.Source.String() + ")"
+		}
+		if s.Stage != "" {
+			mark += " [" + s.Stage + "]"
 		}
 		switch s.Kind {
 		case "tier":

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
+	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	"github.com/lockdown-sec/lockdown/internal/server"
 	"github.com/lockdown-sec/lockdown/internal/server/store"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
@@ -49,6 +51,9 @@ type serveFlags struct {
 	retainJobs         time.Duration
 	dockerHost         string
 	owner              string
+	enforce            []string
+	enforceFlags       enforceFlags
+	enforceResync      time.Duration
 	tlsCert, tlsKey    string
 	tlsClientCA        string
 	admission          bool
@@ -83,7 +88,13 @@ latest digest only.
 --watch-docker audits the local engine and scans the image of every running
 container every --watch-interval, rescans them all when the advisory database
 is updated, and POSTs new findings to --webhook-url, signed with
-X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
+X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).
+
+--enforce POLICIES keeps those network policies enforced on this host with nftables, as
+"lockdown netpol apply --from-docker --watch" does (it needs root): Docker events update the
+sets, and every --enforce-resync the table is checked and applied again if someone edited or
+deleted it. /metrics then exports lockdown_policy_packets_total{policy,rule,action},
+lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 		Example: `  LOCKDOWN_TOKEN=s3cret lockdown serve --listen 127.0.0.1:8080
   lockdown serve --token-file /run/secrets/token --db-url postgres://lockdown@db/lockdown --allow-registry registry.example.com
   lockdown serve --token-file token --watch-docker --webhook-url https://hooks.example.com/lockdown --webhook-secret-file secret`,
@@ -127,6 +138,12 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.StringVar(&f.admissionWarnLevel, "admission-warn-level", "", "warn about the controls of this PSS `LEVEL` that do not deny (default restricted)")
 	fl.StringVar(&f.admissionFailOn, "admission-fail-on", "", "deny pods whose images' latest scans have findings at or above `SEVERITY` (default: none)")
 	fl.StringVar(&f.admissionUnknown, "admission-unknown", "", "images with no scan yet (a scan is queued): allow (default, with a warning) or deny")
+	fl.StringSliceVar(&f.enforce, "enforce", nil, "enforce the network policies in these `PATHS` on this host's Docker containers with nftables (needs root)")
+	fl.DurationVar(&f.enforceResync, "enforce-resync", time.Minute, "with --enforce: how often the table is checked for drift and restored")
+	f.enforceFlags.flagPrefix = "enforce-"
+	fl.StringVar(&f.enforceFlags.table, "enforce-table", enforce.DefaultTable, "with --enforce: the nftables table `NAME`")
+	fl.StringVar(&f.enforceFlags.bridge, "enforce-bridge", "auto", "with --enforce: bridged traffic via auto, br_netfilter or bridge (see netpol apply --bridge)")
+	fl.StringVar(&f.enforceFlags.stateDir, "enforce-state-dir", enforce.DefaultStateDir, "with --enforce: `DIR` recording what was applied")
 	return cmd
 }
 
@@ -198,6 +215,17 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return err
 	}
 
+	// Network policies to enforce: checked (loaded, compiled against the
+	// running containers, nftables reachable) before any database.
+	var enf *enforce.Enforcer
+	if len(f.enforce) > 0 {
+		var closeEnf func()
+		if enf, closeEnf, err = g.serveEnforcer(ctx, f); err != nil {
+			return err
+		}
+		defer closeEnf()
+	}
+
 	// The advisory DB: built first when missing, as for lockdown scan.
 	adb, err := g.openDB(cmd, &scanFlags{dbPath: f.dbPath, dbSources: f.dbSources})
 	if err != nil {
@@ -248,7 +276,8 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		RetainImages: f.retainImages, RetainJobs: f.retainJobs,
 		MetricsTopVulns: f.topVulns,
 		TLS:             tlsCfg, Admission: adm, RequireClientCert: f.tlsClientCA != "",
-		Version: Version, GoVersion: runtime.Version(),
+		Enforcer: enforcerOrNil(enf),
+		Version:  Version, GoVersion: runtime.Version(),
 		Logger: g.logger,
 	})
 	if err != nil {
@@ -267,6 +296,52 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		fmt.Fprintf(g.stderr, "lockdown: serving on %s://%s (store %s, owner %s)\n", scheme, l.Addr(), st.Where(), srv.Owner())
 	}
 	return srv.Run(ctx, l, f.grace)
+}
+
+// serveEnforcer builds the enforcer of serve --enforce: the policies load
+// and compile against the running containers now (bad input fails the
+// start, exit 2), and nftables must answer.
+func (g *globals) serveEnforcer(ctx context.Context, f *serveFlags) (*enforce.Enforcer, func(), error) {
+	if f.enforceResync < time.Second {
+		return nil, nil, badInput(fmt.Errorf("--enforce-resync must be at least 1s, got %s", f.enforceResync))
+	}
+	a, err := f.enforceFlags.applier(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := netpolInput{fromDocker: true, ipVersion: 4}
+	src, closeSrc, err := dockerSource(ctx, g, &in, f.enforce)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	closeAll := func() { closeSrc(); a.Close() }
+	eps, err := dockerep.Endpoints(ctx, src.API, g.logger)
+	if err != nil {
+		closeAll()
+		return nil, nil, badInput(fmt.Errorf("--enforce: %w", err))
+	}
+	cfg, err := buildAll(g, nil, src.Objects, eps, nil)
+	if err == nil {
+		_, err = a.Compile(cfg)
+	}
+	if err == nil {
+		_, err = a.Status(ctx)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, enforceErr(err)
+	}
+	e := &enforce.Enforcer{Applier: a, Source: src, Resync: f.enforceResync, Logger: g.logger}
+	return e, closeAll, nil
+}
+
+// enforcerOrNil keeps a nil *Enforcer out of the interface.
+func enforcerOrNil(e *enforce.Enforcer) server.Enforcer {
+	if e == nil {
+		return nil
+	}
+	return e
 }
 
 // admissionConfig reads the TLS and admission flags (and policy file).

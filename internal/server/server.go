@@ -99,6 +99,10 @@ type Config struct {
 	RetainImages, RetainJobs time.Duration
 	PruneInterval            time.Duration
 
+	// Enforcer, when set, keeps network policies enforced beside the API
+	// (`serve --enforce`) and exports its metrics on /metrics.
+	Enforcer Enforcer
+
 	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
 	// the N vulnerability IDs affecting the most images.
 	MetricsTopVulns int
@@ -117,6 +121,14 @@ type Config struct {
 	Version, GoVersion string
 
 	Logger *slog.Logger
+}
+
+// Enforcer keeps network policies enforced (netpol's enforce.Enforcer):
+// Run until the context ends; its metrics are collected with the
+// server's.
+type Enforcer interface {
+	Run(ctx context.Context) error
+	prometheus.Collector
 }
 
 // Server is the service. Create it with New, serve Handler, and run Run.
@@ -191,6 +203,12 @@ func New(cfg Config) (*Server, error) {
 	if s.hook != nil {
 		s.hook.deliveries = s.m.webhooks
 	}
+	if cfg.Enforcer != nil {
+		if err := s.reg.Register(cfg.Enforcer); err != nil {
+			adb.close()
+			return nil, err
+		}
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -234,6 +252,13 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	wg.Go(func() { s.runWorkers(ctx, workCtx) })
 	if s.cfg.Watch {
 		wg.Go(func() { s.watch(ctx) })
+	}
+	if s.cfg.Enforcer != nil {
+		wg.Go(func() {
+			if err := s.cfg.Enforcer.Run(ctx); err != nil {
+				s.log.Error("network policy enforcement stopped; the ruleset last applied stays in force", "err", err)
+			}
+		})
 	}
 	if s.cfg.DBUpdate != nil && s.cfg.DBUpdateInterval > 0 {
 		wg.Go(func() { s.updateDBLoop(ctx) })
