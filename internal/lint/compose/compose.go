@@ -74,8 +74,6 @@ func IsCompose(data []byte) bool {
 	return m.Kind == yaml.MappingNode && yamlnode.Value(m, "services") != nil && yamlnode.Value(m, "kind") == nil
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // Lint loads one Compose file and checks every service.
 func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
 	var doc yaml.Node
@@ -83,12 +81,8 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		if errors.Is(err, io.EOF) {
 			return nil, &Error{File: file, Msg: "empty Compose file"}
 		}
-		e := &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(e.Msg, ""), ": ")
-		}
-		return nil, e
+		line, msg := yamlnode.SyntaxError(err)
+		return nil, &Error{File: file, Line: line, Msg: msg}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}

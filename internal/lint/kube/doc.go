@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -143,8 +142,6 @@ func ParsesAsYAML(data []byte) bool {
 	}
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // Parse reads the documents of one file. Documents of kinds it does not
 // lint (Services, ConfigMaps, CRDs) are counted and skipped; a workload
 // that does not decode into its API type is an error at its line.
@@ -159,13 +156,8 @@ func Parse(path string, data []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(msg, ""), ": ")
-			errs = append(errs, &Error{File: path, Line: line, Msg: "invalid YAML: " + msg})
+			line, msg := yamlnode.SyntaxError(err)
+			errs = append(errs, &Error{File: path, Line: line, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
