@@ -251,7 +251,7 @@ func BenchmarkPacketCost(b *testing.B) {
 			b.Fatal(err)
 		}
 		none = append(none, sample{connect(), throughput()})
-		if err := nft.Apply(conn, []*nft.Table{ct}); err != nil {
+		if err := nft.Apply(conn, []*nft.Table{ct}, nil); err != nil {
 			b.Fatal(err)
 		}
 		tracked = append(tracked, sample{connect(), throughput()})
