@@ -118,6 +118,48 @@ func BenchmarkCompileApply(b *testing.B) {
 	b.ReportMetric(float64(c.Elements), "elements")
 }
 
+// BenchmarkSwap is a policy update under 1,000 endpoints × 500 policies:
+// Apply alternates between two policy sets over the same endpoints (the
+// second changes the ports and peers of the Kubernetes and Calico
+// namespaced policies), as `netpol apply` does when the policies change.
+func BenchmarkSwap(b *testing.B) {
+	l := lab.New(b, lab.Options{BrNetfilter: true})
+	world := benchWorld(1000, 500)
+	other := strings.NewReplacer("{port: 443}, {port: http}", "{port: 8443}, {port: http}",
+		"'8000:8100', 443", "'9000:9100', 8443", "app in {", "app not in {").Replace(world)
+	if other == world {
+		b.Fatal("the second policy set is the first")
+	}
+	a, err := enforce.NewApplier(enforce.Options{NetNS: l.Host.Path, StateDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	var rs [2]*enforce.Ruleset
+	for i, text := range []string{world, other} {
+		if rs[i], err = a.Compile(buildYAML(b, text)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if _, err := a.Apply(ctx, rs[1]); err != nil {
+		b.Fatal(err)
+	}
+	var cpu time.Duration
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		c0 := cpuTime()
+		res, err := a.Apply(ctx, rs[i%2])
+		if err != nil || !res.Changed {
+			b.Fatalf("swap %d: %+v, %v", i, res, err)
+		}
+		cpu += cpuTime() - c0
+		i++
+	}
+	b.ReportMetric(float64(cpu.Milliseconds())/float64(b.N), "cpu-ms/op")
+}
+
 // cpuTime is the process's user and system CPU time.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
