@@ -166,6 +166,12 @@ type State struct {
 	// SetDigests are, per family, the nft.SetDigest of each set written,
 	// so that the next Apply rewrites only the sets that change.
 	SetDigests map[string]map[string]string `json:"setDigests"`
+	// ChainNames are, per family, the chains written.
+	ChainNames map[string][]string `json:"chainNames"`
+	// GenID is the nftables generation the Kernel digests were read in:
+	// while it is unchanged, nobody has committed anything since, and the
+	// tables need not be read again.
+	GenID uint32 `json:"genID"`
 }
 
 func (a *Applier) readState() (*State, error) {
@@ -278,15 +284,34 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	fams := families(rs)
 	var prior []*nft.Prior
 	if st != nil {
-		dumps, err := a.dumps(c, fams)
-		if err != nil {
-			return Result{}, err
+		// What is in the kernel: as recorded when nothing was committed
+		// since (same generation), else read.
+		kd, inKernel := st.Kernel, map[string]*nft.Prior{}
+		if gen, err := nft.GenID(c); err != nil || gen == 0 || gen != st.GenID {
+			dumps, err := a.dumps(c, fams)
+			if err != nil {
+				return Result{}, err
+			}
+			kd, _ = kernelDigests(fams, dumps)
+			for f, d := range dumps {
+				p := &nft.Prior{}
+				for _, ch := range d.Chains {
+					p.Chains = append(p.Chains, ch.Name)
+				}
+				for _, s := range d.Sets {
+					p.Sets = append(p.Sets, s.Name)
+				}
+				inKernel[f.String()] = p
+			}
+		} else {
+			for fam, chains := range st.ChainNames {
+				inKernel[fam] = &nft.Prior{Chains: chains, Sets: slices.Sorted(maps.Keys(st.SetDigests[fam]))}
+			}
 		}
-		kd, _ := kernelDigests(fams, dumps)
 		if st.Digest == rs.Digest && sameDigests(kd, st.Kernel, fams) {
 			return Result{Changed: false, Counts: rs.Counts(), Took: time.Since(start)}, nil
 		}
-		prior = priors(st, rs, dumps)
+		prior = priors(st, rs, kd, inKernel)
 	}
 	var drop []nft.TableRef
 	for _, f := range []nft.Family{nft.Inet, nft.Bridge} {
@@ -311,22 +336,20 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	return Result{Changed: true, Counts: rs.Counts(), Took: time.Since(start)}, nil
 }
 
-// priors describes, for each table of rs, the table in the kernel when it
-// is exactly what the state records Lockdown wrote (nil otherwise: it is
-// replaced whole).
-func priors(st *State, rs *Ruleset, dumps map[nft.Family]*nft.Dump) []*nft.Prior {
+// priors describes, for each table of rs, the table in the kernel (its
+// chains and sets in inKernel, its digest in kd) when it is exactly what
+// the state records Lockdown wrote; nil otherwise: it is replaced whole.
+func priors(st *State, rs *Ruleset, kd map[string]string, inKernel map[string]*nft.Prior) []*nft.Prior {
 	out := make([]*nft.Prior, len(rs.Tables))
 	for i, t := range rs.Tables {
-		d, fam := dumps[t.Family], t.Family.String()
-		if d == nil || d.Digest != st.Kernel[fam] || st.SetDigests[fam] == nil {
+		fam := t.Family.String()
+		k := inKernel[fam]
+		if k == nil || kd[fam] == "" || kd[fam] != st.Kernel[fam] || st.SetDigests[fam] == nil {
 			continue
 		}
-		p := &nft.Prior{Sets: map[string]string{}}
-		for _, ch := range d.Chains {
-			p.Chains = append(p.Chains, ch.Name)
-		}
-		for _, s := range d.Sets {
-			p.Sets[s.Name] = st.SetDigests[fam][s.Name]
+		p := &nft.Prior{Chains: k.Chains, Sets: k.Sets, SetDigests: map[string]string{}}
+		for _, name := range k.Sets {
+			p.SetDigests[name] = st.SetDigests[fam][name]
 		}
 		out[i] = p
 	}
@@ -345,21 +368,37 @@ func sameDigests(kernel, recorded map[string]string, fams []nft.Family) bool {
 // record dumps what is now in the kernel and writes the state file.
 func (a *Applier) record(c *nft.Conn, rs *Ruleset) error {
 	fams := families(rs)
+	gen := a.genID(c)
 	dumps, err := a.dumps(c, fams)
 	if err != nil {
 		return err
 	}
 	kd, parts := kernelDigests(fams, dumps)
-	return a.writeRecord(rs, time.Now().UTC(), kd, parts)
+	return a.writeRecord(rs, time.Now().UTC(), kd, parts, gen)
 }
 
-func (a *Applier) writeRecord(rs *Ruleset, applied time.Time, kd map[string]string, parts map[string]map[string]string) error {
+// genID is the nftables generation, 0 when it cannot be read (the next
+// Apply reads the tables).
+func (a *Applier) genID(c *nft.Conn) uint32 {
+	gen, err := nft.GenID(c)
+	if err != nil {
+		a.log.Warn("nftables generation unknown", "err", err)
+		return 0
+	}
+	return gen
+}
+
+func (a *Applier) writeRecord(rs *Ruleset, applied time.Time, kd map[string]string, parts map[string]map[string]string, gen uint32) error {
 	counts := rs.Counts()
 	st := &State{Table: a.opts.Table, Digest: rs.Digest, StructDigest: rs.StructDigest, Applied: applied, Updated: time.Now().UTC(),
 		Endpoints: rs.Endpoints, Policies: rs.Policies, Chains: counts.Chains, Rules: counts.Rules,
-		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd, KernelParts: parts, SetDigests: map[string]map[string]string{}}
+		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd, KernelParts: parts, SetDigests: map[string]map[string]string{},
+		ChainNames: map[string][]string{}, GenID: gen}
 	for _, t := range rs.Tables {
 		st.Families = append(st.Families, t.Family.String())
+		for _, ch := range t.Chains {
+			st.ChainNames[t.Family.String()] = append(st.ChainNames[t.Family.String()], ch.Name)
+		}
 		sd := map[string]string{}
 		for _, s := range t.Sets {
 			sd[s.Name] = nft.SetDigest(t.Family, s)
@@ -410,6 +449,7 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 	// The table is not re-read first: the drift check (Status, the
 	// Enforcer's resync) compares it with the record, which keeps what
 	// Lockdown wrote.
+	gen := st.GenID
 	for i, t := range next.Tables {
 		var changed []string
 		for _, s := range t.Sets {
@@ -426,6 +466,7 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 			a.log.Warn("set update failed: applying the table whole", "err", err)
 			return whole()
 		}
+		gen = a.genID(c)
 		parts, err := nft.ReadSets(c, t.Family, t.Name, changed)
 		if err != nil {
 			return "", classify(err)
@@ -436,7 +477,7 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 		st.KernelParts[fam] = merged
 		st.Kernel[fam] = nft.PartsDigest(merged)
 	}
-	return UpdateSets, a.writeRecord(next, st.Applied, st.Kernel, st.KernelParts)
+	return UpdateSets, a.writeRecord(next, st.Applied, st.Kernel, st.KernelParts, gen)
 }
 
 // Remove deletes Lockdown's tables (both families) and the state file.

@@ -95,7 +95,9 @@ type TableRef struct {
 // SetDigest of what they were given.
 type Prior struct {
 	Chains []string
-	Sets   map[string]string
+	// Sets are the sets' names, SetDigests their digests ("" unknown).
+	Sets       []string
+	SetDigests map[string]string
 }
 
 // Apply brings the tables into force; no other table is touched but the
@@ -230,7 +232,7 @@ func (b *batch) prepareTable(t *Table, p *Prior) (int, error) {
 			return n, fmt.Errorf("set %s: %w", s.Name, err)
 		}
 		b.sets[t][s.Name] = ns
-		digest, kept := p.Sets[s.Name]
+		digest, kept := p.SetDigests[s.Name]
 		if s.Kind == SetVerdicts && !kept {
 			continue // step 2: its elements jump to chains made there
 		}
@@ -248,14 +250,56 @@ func (b *batch) prepareTable(t *Table, p *Prior) (int, error) {
 			}
 			continue
 		}
-		b.c.FlushSet(ns)
-		if len(elems) > 0 {
-			if err := b.c.SetAddElements(ns, elems); err != nil {
-				return n, fmt.Errorf("set %s: %w", s.Name, err)
-			}
+		if err := b.delta(ns, elems); err != nil {
+			return n, fmt.Errorf("set %s: %w", s.Name, err)
 		}
 	}
 	return n, nil
+}
+
+// delta adds to the batch what turns the set's elements in the kernel
+// into elems: the missing ones added, the extra ones deleted, the others
+// left alone. Flushing and adding them all again is not hitless: an
+// interval set's lookups miss elements deleted and added again in one
+// transaction until a later one rebuilds it.
+func (b *batch) delta(ns *nftables.Set, elems []nftables.SetElement) error {
+	cur, err := b.c.GetSetElements(ns)
+	if err != nil {
+		return fmt.Errorf("list elements: %w", err)
+	}
+	key := func(e nftables.SetElement) string {
+		k := hex.EncodeToString(e.Key) + fmt.Sprintf("/%v", e.IntervalEnd)
+		if e.VerdictData != nil {
+			k += fmt.Sprintf("/%d:%s", e.VerdictData.Kind, e.VerdictData.Chain)
+		}
+		return k
+	}
+	want := map[string]bool{}
+	for _, e := range elems {
+		want[key(e)] = true
+	}
+	have := map[string]bool{}
+	var del, add []nftables.SetElement
+	for _, e := range cur {
+		have[key(e)] = true
+		if !want[key(e)] {
+			del = append(del, nftables.SetElement{Key: e.Key, IntervalEnd: e.IntervalEnd})
+		}
+	}
+	for _, e := range elems {
+		if !have[key(e)] {
+			add = append(add, e)
+		}
+	}
+	if len(del) > 0 {
+		if err := b.c.SetDeleteElements(ns, del); err != nil {
+			return err
+		}
+	}
+	if len(add) > 0 {
+		return b.c.SetAddElements(ns, add)
+	}
+	return nil
 }
 
 // switchTable adds step 2 of an in-place update of t (see Apply) to the
@@ -285,7 +329,7 @@ func (b *batch) switchTable(t *Table, p *Prior) (obsolete, error) {
 		o.chains = append(o.chains, nc)
 	}
 	for _, s := range t.Sets {
-		if _, kept := p.Sets[s.Name]; kept || s.Kind != SetVerdicts {
+		if _, kept := p.SetDigests[s.Name]; kept || s.Kind != SetVerdicts {
 			continue
 		}
 		elems, err := elements(s)
@@ -296,7 +340,7 @@ func (b *batch) switchTable(t *Table, p *Prior) (obsolete, error) {
 			return o, fmt.Errorf("set %s: %w", s.Name, err)
 		}
 	}
-	for _, name := range slices.Sorted(maps.Keys(p.Sets)) {
+	for _, name := range p.Sets {
 		if t.Set(name) == nil {
 			o.sets = append(o.sets, &nftables.Set{Table: nt, Name: name})
 		}
@@ -389,11 +433,8 @@ func UpdateSets(c *Conn, t *Table, names []string) error {
 		if err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
-		c.FlushSet(ns)
-		if len(elems) > 0 {
-			if err := c.SetAddElements(ns, elems); err != nil {
-				return fmt.Errorf("set %s: %w", name, err)
-			}
+		if err := b.delta(ns, elems); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 	if err := c.Flush(); err != nil {
@@ -969,4 +1010,41 @@ func counterValues(data []byte) (packets, bytes uint64) {
 		}
 	}
 	return packets, bytes
+}
+
+// GenID is the namespace's nftables ruleset generation: every committed
+// transaction, by anyone, changes it. A table read after Lockdown's last
+// write is still what was read while the generation is the same.
+func GenID(c *Conn) (uint32, error) {
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: c.netns})
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	msgs, err := conn.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
+			Flags: netlink.Request,
+		},
+		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nftables generation: %w", err)
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, fmt.Errorf("nftables generation: %w", err)
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+	}
+	return 0, errors.New("nftables generation: no id in the reply")
 }
