@@ -46,6 +46,15 @@ func TestParityVectors(t *testing.T) {
 		// Unicode \s around the version.
 		{PEP440(), "\u00a01.0\u2003", true, "packaging: re.VERBOSE|re.IGNORECASE, str pattern: Unicode \\s"},
 		{PEP440(), "\u30001.0.post1\u3000", true, "packaging: Unicode \\s"},
+		// pypa/packaging tests/test_version.py test_invalid_versions: a local
+		// version with a non-ASCII letter that [a-z] matches under
+		// re.IGNORECASE without re.ASCII; the reproducer of packaging issue
+		// #469 (tests/test_specifiers.py); ASCII capitals stay valid.
+		{PEP440(), "1.0+\u0130", false, "packaging test_version.py test_invalid_versions"},
+		{PEP440(), "1.2+\u0130\u0131\u017f\u212a", false, "packaging issue #469, test_specifiers.py"},
+		{PEP440(), "1.0+\u212a", false, "packaging: local segment matched with re.ASCII"},
+		{PEP440(), "1.0+ABC.1", true, "packaging test_version.py: local versions are case-insensitive"},
+		{PEP440(), "\u0660\u0661\u0662.\u0663\u0664\u0665.\u0666\u0667\u0668\u0669", false, "packaging test_version.py: versions need standard numbers"},
 		// RubyGems lib/rubygems/version.rb ANCHORED_VERSION_PATTERN:
 		// [0-9]+(?>\.[0-9a-zA-Z]+)*(-…)? — "1beta" has no "." before the
 		// letters, so Gem::Version.new raises "Malformed version number
@@ -70,6 +79,7 @@ func TestParityVectors(t *testing.T) {
 		{Go(), "v1.2", "v1.2.0", 0},
 		{RubyGems(), "1.beta", "1", -1},
 		{PEP440(), "\u00a01.0\u2003", "1.0", 0},
+		{PEP440(), "1.0+ABC.1", "1.0+abc.1", 0},
 	} {
 		a, errA := c.scheme.Parse(c.a)
 		b, errB := c.scheme.Parse(c.b)
