@@ -53,11 +53,15 @@ func (s *Symbols) Has(pkg, sym string) bool {
 }
 
 // HasPackage reports whether any function of package pkg is in the binary.
-func (s *Symbols) HasPackage(pkg string) bool { return s.has(hashString(fnvAdd(fnvOffset, 'P'), pkg) >> (64 - hashBits)) }
+func (s *Symbols) HasPackage(pkg string) bool {
+	return s.has(hashString(fnvAdd(fnvOffset, 'P'), pkg) >> (64 - hashBits))
+}
 
 // HasModule reports whether any function of a package at or below path
 // mod ("golang.org/x/net": golang.org/x/net/html, …) is in the binary.
-func (s *Symbols) HasModule(mod string) bool { return s.has(hashString(fnvAdd(fnvOffset, 'M'), mod) >> (64 - hashBits)) }
+func (s *Symbols) HasModule(mod string) bool {
+	return s.has(hashString(fnvAdd(fnvOffset, 'M'), mod) >> (64 - hashBits))
+}
 
 func (s *Symbols) has(h uint64) bool {
 	if s == nil {
