@@ -110,3 +110,70 @@ func TestMavenZeroCanonical(t *testing.T) {
 		}
 	}
 }
+
+// apk3Cases: apk-tools 3's test/unit/version.data, the rows that are new
+// in it or that apk-tools 3 orders differently from apk-tools 2 (the rows
+// both share are apkCases, run under APK3 as well).
+var apk3Cases = []orderCase{
+	{"8.2.0", "<", "8.2.001"},
+	{"8.2.0015", "<", "8.2.002"}, // apk-tools 2: 15 > 2 after equal zero runs
+	{"1.0~1234", "<", "1.0~2345"},
+	{"1.0~1234-r1", "<", "1.0~2345-r0"},
+	{"1.0~1234-r1", ">", "1.0~1234-r0"},
+	{"6.0_pre1", "<", "6.0"},
+	{"6.0_p1", ">", "6.0"},
+	{"0.1.0_alpha_pre2", "<", "0.1.0_alpha"},
+	// apk-tools 3 src/version.c (token_cmp, the end of
+	// apk_version_compare_fuzzy): a leading zero compares as text; a hash
+	// token is earlier in the order than the revision and the end.
+	{"1.0", "<", "1.00"},
+	{"1.00", "<", "1.001"},
+	{"1.001", "<", "1.01"},
+	{"1.01", "<", "1.1"},
+	{"1.05", "<", "1.5"},
+	{"1.0", "<", "1.0~abc"},
+	{"1.0-r1", "<", "1.0~abc"},
+	{"1.0~abc-r1", ">", "1.0-r1"},
+	{"1.0_rc1~abc", "<", "1.0"},
+}
+
+// TestAPK3 runs apk-tools 3's vectors, its validity rows, apkCases (which
+// apk-tools 3 orders alike but for the leading-zero rows it changed), and
+// the choice of scheme by the image's apk-tools version.
+func TestAPK3(t *testing.T) {
+	s := APK3()
+	var shared []orderCase
+	for _, c := range apkCases {
+		if c.a+c.op+c.b != "1.0>1.00" { // apk-tools 2's fraction reading; apk3Cases has 3's answer
+			shared = append(shared, c)
+		}
+	}
+	runOrder(t, s, append(shared, apk3Cases...))
+	// test/unit/version.data: valid, then invalid ("!") rows.
+	for _, in := range []string{"1.2", "0.1_pre2", "0.1_pre2~1234abcd", "0.1_p1_pre2", "0.1_alpha1_pre2", "0.1_git20240101_pre1"} {
+		if _, err := s.Parse(in); err != nil {
+			t.Errorf("Parse(%q): %v, want valid (apk-tools test/unit/version.data)", in, err)
+		}
+	}
+	for _, in := range []string{"", "0.1bc", "0.1bc1", "0.1a1", "0.1a.1", "0.1_pre2~", "0.1_pre2~1234xbcd",
+		"0.1_pre2~1234abcd_pre1", "0.1_pre2-r1~1234xbcd", "0.1_foobar", "0.1_foobar1", "0.1-pre1.1", "0.1-r",
+		"0.1-r2_pre1", "0.1-r2_p3_pre1", "0.1-r2-r3", "0.1-r2.1", ".1", "a", "_pre1", "-r1", "0.1_", "0.1_-r0",
+		"0.1__alpha", "0.1_1_alpha"} {
+		if _, err := s.Parse(in); err == nil {
+			t.Errorf("Parse(%q) accepted, want invalid (apk-tools test/unit/version.data)", in)
+		}
+	}
+	// apk-tools 2 reads some of those (version.c of 2.14: a digit may follow
+	// a letter, "-r" needs no number).
+	for _, in := range []string{"0.1a1", "0.1-r"} {
+		if _, err := APK().Parse(in); err != nil {
+			t.Errorf("apk-tools 2 Parse(%q): %v, want valid", in, err)
+		}
+	}
+	for in, want := range map[string]string{"3.0.0_rc4-r0": s.Name(), "3.0.1-r1": s.Name(), "10.1": s.Name(),
+		"2.14.4-r1": APK().Name(), "": APK().Name(), "x": APK().Name()} {
+		if got := APKFor(in).Name(); got != want {
+			t.Errorf("APKFor(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
