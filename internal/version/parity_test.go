@@ -93,6 +93,47 @@ func TestParityVectors(t *testing.T) {
 	}
 }
 
+// TestMavenNonASCII: maven-artifact's ComparableVersionTest (Maven 3.9:
+// digitGreaterThanNonAscii, digitGreaterThanNonBmpCharacters,
+// compareLowerCaseToUpperCaseNonASCII, nonAsciiDigits, lexicographicOrder):
+// only ASCII 0-9 are digits; other digits and letters are qualifier text,
+// lower-cased, compared as Java compares strings.
+func TestMavenNonASCII(t *testing.T) {
+	m := Maven()
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{
+		{"1", "\u00e9", 1},                             // digitGreaterThanNonAscii: 1 > é
+		{"1", "\U0001d7e4", 1},                         // digitGreaterThanNonBmpCharacters: MATHEMATICAL SANS-SERIF DIGIT TWO is no digit
+		{"1.\u00c9", "1.\u00e9", 0},                    // compareLowerCaseToUpperCaseNonASCII
+		{"1", "\u0668", 1},                             // nonAsciiDigits: ARABIC-INDIC DIGIT EIGHT is no digit
+		{"9", "\u0668", 1},                             // nonAsciiDigits
+		{"zebra", "aardvark", 1},                       // lexicographicOrder
+		{"\u03b6\u03ad\u03b2\u03c1\u03b1", "zebra", 1}, // lexicographicOrder: Greek zebra after zebra
+		{"7", "J", 1},                                  // compareDigitToLetter
+		// Java orders strings by UTF-16 code units: a character beyond the
+		// BMP (surrogates D800-DFFF) before U+FF21 (FULLWIDTH A).
+		{"1-\U0001d7e4", "1-\uff21", -1},
+		{"1-\u0668\u0668", "1-\u0668", 1},
+	} {
+		a, errA := m.Parse(c.a)
+		b, errB := m.Parse(c.b)
+		if errA != nil || errB != nil {
+			t.Errorf("Parse(%q), Parse(%q): %v, %v", c.a, c.b, errA, errB)
+			continue
+		}
+		if got, back := m.Compare(a, b), m.Compare(b, a); got != c.want || back != -c.want {
+			t.Errorf("Compare(%q, %q) = %d (back %d), want %d", c.a, c.b, got, back, c.want)
+		}
+	}
+	for _, bad := range []string{"1.0\u00a0beta", "1.0\u2003", "1\x00", "1\xff", "1.0\u200b"} {
+		if _, err := m.Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted: not printable text", bad)
+		}
+	}
+}
+
 // TestMavenZeroCanonical: every zero version has a canonical form that
 // parses back to an equal version (maven-artifact ComparableVersion: "0",
 // "000" and "0.0.0" are all equal to "0").
