@@ -56,12 +56,19 @@ func TestParityVectors(t *testing.T) {
 		{PEP440(), "1.0+ABC.1", true, "packaging test_version.py: local versions are case-insensitive"},
 		{PEP440(), "\u0660\u0661\u0662.\u0663\u0664\u0665.\u0666\u0667\u0668\u0669", false, "packaging test_version.py: versions need standard numbers"},
 		// RubyGems lib/rubygems/version.rb ANCHORED_VERSION_PATTERN:
-		// [0-9]+(?>\.[0-9a-zA-Z]+)*(-…)? — "1beta" has no "." before the
-		// letters, so Gem::Version.new raises "Malformed version number
-		// string"; "1.beta" is the pre-release. (The issue text says 1beta
-		// is a pre-release; RubyGems, the reference, says malformed.)
-		{RubyGems(), "1beta", false, "rubygems version.rb ANCHORED_VERSION_PATTERN"},
+		// \A\s*([0-9]+(?>\.[0-9a-zA-Z]+)*(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?)?\s*\z
+		// — the first segment is digits only, so "1beta" (no "." before the
+		// letters) does not match and Gem::Version.new raises
+		// "Malformed version number string 1beta"; "1.beta", "1.0beta" and
+		// "1-beta" are pre-releases. (The issue text says 1beta is a
+		// pre-release; RubyGems, the reference, says malformed.) Checked
+		// with RubyGems 3.3.15 (Debian 12's ruby 3.1): Gem::Version.new.
+		{RubyGems(), "1beta", false, "rubygems version.rb ANCHORED_VERSION_PATTERN; Gem::Version.new raises"},
+		{RubyGems(), "1b", false, "rubygems 3.3.15: Malformed version number string 1b"},
 		{RubyGems(), "1.beta", true, "rubygems version.rb"},
+		{RubyGems(), "1.0beta", true, "rubygems 3.3.15: segments [1, 0, \"beta\"]"},
+		{RubyGems(), "1-beta", true, "rubygems 3.3.15: segments [1, \"pre\", \"beta\"]"},
+		{RubyGems(), " 1.0 ", true, "rubygems version.rb: \\s* around, stripped"},
 	} {
 		_, err := c.scheme.Parse(c.in)
 		if (err == nil) != c.valid {
@@ -78,6 +85,9 @@ func TestParityVectors(t *testing.T) {
 		{NPM(), "1.2.3-alpha", "1.2.3", -1},
 		{Go(), "v1.2", "v1.2.0", 0},
 		{RubyGems(), "1.beta", "1", -1},
+		{RubyGems(), "1.0beta", "1", -1},              // rubygems 3.3.15 <=>
+		{RubyGems(), "1-beta", "1.pre.beta", 0},       // rubygems 3.3.15 <=>
+		{RubyGems(), "1.0.0beta1", "1.0.0.beta.1", 0}, // rubygems 3.3.15 <=>
 		{PEP440(), "\u00a01.0\u2003", "1.0", 0},
 		{PEP440(), "1.0+ABC.1", "1.0+abc.1", 0},
 	} {
