@@ -38,7 +38,7 @@ type Options struct {
 
 // cacheVersion is bumped whenever the cataloger's own per-file results
 // change shape or meaning.
-const cacheVersion = 1
+const cacheVersion = 2
 
 // CacheKey identifies a set of extractors for the layer cache: their names
 // and versions, plus the cataloger's own version.
@@ -53,6 +53,13 @@ func CacheKey(exts []Extractor) string {
 
 // ToolName is the SBOM's Tool.Name.
 const ToolName = "lockdown"
+
+// The bounds on one run's warnings (each file's are bounded by
+// extract.Warnings): enough for every file's summary in a large image.
+const (
+	MaxRunWarnings     = 1000
+	MaxRunWarningBytes = 256 << 10
+)
 
 // sharedBufferMax bounds the in-memory copy of a file that several
 // extractors want; larger ones are spooled to disk.
@@ -92,18 +99,25 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 		Layers:    tree.Layers(),
 		CreatedAt: time.Now().UTC(),
 		Tool:      model.Tool{Name: ToolName},
-		Warnings:  tree.Warnings(),
 		Packages:  []model.Package{},
 	}
 	if d, ok := detectDistro(tree); ok {
 		sbom.Distro = &d
 	}
 	resolved := resolveAll(tree, exts)
-	for _, p := range tree.Visited() {
-		pkgs, warns := collect(tree, p, resolved)
-		sbom.Packages = append(sbom.Packages, pkgs...)
-		sbom.Warnings = append(sbom.Warnings, warns...)
+	// Each file's warnings are bounded (extract.Warnings); so is the run.
+	warns := extract.Warnings{Max: MaxRunWarnings, MaxBytes: MaxRunWarningBytes, Per: "run"}
+	for _, w := range tree.Warnings() {
+		warns.Add(w)
 	}
+	for _, p := range tree.Visited() {
+		pkgs, ws := collect(tree, p, resolved)
+		sbom.Packages = append(sbom.Packages, pkgs...)
+		for _, w := range ws {
+			warns.Add(w)
+		}
+	}
+	sbom.Warnings = warns.List()
 	for i := range sbom.Packages {
 		enrich(&sbom.Packages[i], sbom.Distro)
 	}
@@ -247,6 +261,12 @@ func (v *visitor) run(ctx context.Context, e Extractor, f image.File, r io.Reade
 		}
 	}()
 	out.res, out.err = e.Extract(ctx, Input{Path: f.Path, Mode: f.Mode, Size: f.Size, Reader: r, TempDir: dir})
+	// The per-file bounds hold whatever the extractor did (they use
+	// extract.Collector, which keeps to them already).
+	out.res.Warnings = extract.Bound(out.res.Warnings)
+	if out.err == nil && len(out.res.Packages) > extract.MaxPackages {
+		out.res, out.err = Result{}, fmt.Errorf("%s: %w", f.Path, extract.ErrTooManyPackages)
+	}
 	if out.err != nil {
 		v.log.DebugContext(ctx, "extractor failed", "extractor", out.name, "path", f.Path, "layer", f.Layer.DiffID, "err", out.err)
 	}

@@ -64,14 +64,14 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse Cargo.lock %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for i, p := range lf.Package {
 		if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
 			continue
 		}
 		if p.Name == "" || p.Version == "" || strings.ContainsAny(p.Name+p.Version, " \t\r\n/") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location,
-				Message: fmt.Sprintf("Cargo.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)})
+			warns.Addf("Cargo.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)
 			continue
 		}
 		k := [2]string{p.Name, p.Version}
@@ -84,5 +84,6 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

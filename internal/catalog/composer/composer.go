@@ -57,6 +57,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse composer.lock %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	index := map[[2]string]int{}
 	for _, sec := range []struct {
 		name    string
@@ -69,7 +70,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				Version string `json:"version"`
 			}
 			if err := json.Unmarshal(raw, &e); err != nil {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("composer.lock %s[%d]: %v", sec.name, i, err)})
+				warns.Addf("composer.lock %s[%d]: %v", sec.name, i, err)
 				continue
 			}
 			v := e.Version
@@ -81,7 +82,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 			}
 			vendor, name, ok := strings.Cut(e.Name, "/")
 			if !ok || vendor == "" || name == "" || strings.ContainsAny(e.Name, " \t\r\n") || v == "" || strings.ContainsAny(v, " \t\r\n/") {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("composer.lock %s[%d]: bad name or version %q %q", sec.name, i, e.Name, e.Version)})
+				warns.Addf("composer.lock %s[%d]: bad name or version %q %q", sec.name, i, e.Name, e.Version)
 				continue
 			}
 			k := [2]string{e.Name, v}
@@ -102,5 +103,6 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

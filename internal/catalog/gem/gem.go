@@ -52,6 +52,7 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 // a malformed spec line, which is a warning.
 func Parse(location string, data []byte) (extract.Result, error) {
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	section := ""
 	inSpecs := false
@@ -78,12 +79,12 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		spec := strings.TrimSpace(line)
 		name, rest, ok := strings.Cut(spec, " (")
 		if !ok || !strings.HasSuffix(rest, ")") || name == "" || strings.ContainsAny(name, " /") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("Gemfile.lock line %d: bad spec %q", n, spec)})
+			warns.Addf("Gemfile.lock line %d: bad spec %q", n, spec)
 			continue
 		}
 		version, platform, _ := strings.Cut(strings.TrimSuffix(rest, ")"), "-")
 		if version == "" || strings.ContainsAny(version, " ,") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("Gemfile.lock line %d: bad version in %q", n, spec)})
+			warns.Addf("Gemfile.lock line %d: bad version in %q", n, spec)
 			continue
 		}
 		k := [2]string{name, version}
@@ -103,5 +104,6 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

@@ -83,6 +83,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		repl[r.Old] = target{r.New, r.New.Version == "" || modfile.IsDirectoryPath(r.New.Path)}
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for _, r := range f.Require {
 		mod := r.Mod
@@ -102,7 +103,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 			mod = t.mod
 		}
 		if err := module.Check(mod.Path, mod.Version); err != nil {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("go.mod require %s %s: %v", mod.Path, mod.Version, err)})
+			warns.Addf("go.mod require %s %s: %v", mod.Path, mod.Version, err)
 			continue
 		}
 		k := [2]string{mod.Path, mod.Version}
@@ -118,5 +119,6 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

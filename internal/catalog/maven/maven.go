@@ -96,11 +96,11 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	pkgs     []model.Package
-	warns    []model.Warning
+	warns    extract.Warnings
 }
 
 func newSet(location string) *pkgSet {
-	return &pkgSet{location: location, index: map[[2]string]int{}}
+	return &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 }
 
 // add records group:artifact@version with its metadata. When the same
@@ -131,14 +131,14 @@ func scopeRank(scope string) int {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.warns = append(s.warns, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
 }
 
 func (s *pkgSet) result() extract.Result {
 	slices.SortFunc(s.pkgs, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
-	return extract.Result{Packages: s.pkgs, Warnings: s.warns}
+	return extract.Result{Packages: s.pkgs, Warnings: s.warns.List()}
 }
 
 // validCoord is a loose check of a groupId, artifactId or version: not

@@ -119,10 +119,11 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	res      extract.Result
+	warns    extract.Warnings
 }
 
 func newSet(location string) *pkgSet {
-	return &pkgSet{location: location, index: map[[2]string]int{}}
+	return &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 }
 
 // add records name@version; dev and optional stay set only while every
@@ -157,7 +158,13 @@ func (s *pkgSet) add(name, version string, dev, optional bool) {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.res.Warnings = append(s.res.Warnings, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
+}
+
+// result is what the file yielded, with its bounded warnings.
+func (s *pkgSet) result() extract.Result {
+	s.res.Warnings = s.warns.List()
+	return s.res
 }
 
 // splitSpec splits "name@range" ("@scope/name@range") at the "@" that ends

@@ -55,6 +55,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse packages.lock.json %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for _, fw := range slices.Sorted(mapKeys(lock.Dependencies)) {
 		deps := lock.Dependencies[fw]
@@ -64,14 +65,14 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				Resolved string `json:"resolved"`
 			}
 			if err := json.Unmarshal(deps[name], &e); err != nil {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("packages.lock.json %s %q: %v", fw, name, err)})
+				warns.Addf("packages.lock.json %s %q: %v", fw, name, err)
 				continue
 			}
 			if strings.EqualFold(e.Type, "Project") {
 				continue
 			}
 			if name == "" || e.Resolved == "" || strings.ContainsAny(name+e.Resolved, " \t\r\n/[](),") {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("packages.lock.json %s %q: bad name or version %q", fw, name, e.Resolved)})
+				warns.Addf("packages.lock.json %s %q: bad name or version %q", fw, name, e.Resolved)
 				continue
 			}
 			k := [2]string{name, e.Resolved}
@@ -85,6 +86,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }
 

@@ -74,7 +74,7 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 // name as written (matching compares PEP 503 forms) and come back sorted,
 // one per name and version.
 func Parse(location string, data []byte) (extract.Result, error) {
-	s := &pkgSet{location: location, index: map[[2]string]int{}}
+	s := &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var err error
 	switch kind(location) {
@@ -97,6 +97,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(s.res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	s.res.Warnings = s.warns.List()
 	return s.res, nil
 }
 
@@ -104,6 +105,7 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	res      extract.Result
+	warns    extract.Warnings
 }
 
 // nameRE is PEP 508's distribution name.
@@ -131,7 +133,7 @@ func (s *pkgSet) add(name, version string, dev bool, licenses []string) {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.res.Warnings = append(s.res.Warnings, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
 }
 
 // normalize is PEP 503's normal form, for deduplication only.
