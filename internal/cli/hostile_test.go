@@ -1,0 +1,196 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
+)
+
+// repeatReader yields pattern until n bytes were read.
+func repeatReader(pattern string, n int64) io.Reader {
+	return io.LimitReader(&cycle{s: pattern}, n)
+}
+
+type cycle struct {
+	s   string
+	off int
+}
+
+func (c *cycle) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = c.s[c.off]
+		c.off = (c.off + 1) % len(c.s)
+	}
+	return len(p), nil
+}
+
+// oneFileImage writes a docker-archive whose one gzip layer holds the file
+// name with size bytes from r (streamed: a 100 MB file costs the test no
+// memory) and returns the target.
+func oneFileImage(t testing.TB, name string, size int64, r io.Reader) string {
+	t.Helper()
+	var blob bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&blob, gzip.BestCompression)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	tw := tar.NewWriter(io.MultiWriter(zw, h))
+	dir := filepath.Dir(name)
+	var parents []string
+	for d := dir; d != "."; d = filepath.Dir(d) {
+		parents = append([]string{d + "/"}, parents...)
+	}
+	for _, d := range parents {
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: time.Unix(0, 0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: size, ModTime: time.Unix(0, 0)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(tw, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	diffID := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return "docker-archive:" + testutil.WriteDockerArchive(t, t.TempDir(), testutil.ArchiveLayer{Blob: blob.Bytes(), DiffID: diffID})
+}
+
+// hostileSQLite returns an rpmdb.sqlite whose Packages is a recursive view
+// that never ends.
+func hostileSQLite(t testing.TB) []byte {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "rpmdb.sqlite")
+	db, err := sql.Open("sqlite", (&url.URL{Scheme: "file", Path: file}).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec("CREATE VIEW Packages AS WITH RECURSIVE c(n, b) AS (SELECT 1, randomblob(1000) UNION SELECT n+1, randomblob(1000) FROM c) SELECT n AS hnum, b AS blob FROM c"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func dirSize(t testing.TB, dir string) int64 {
+	t.Helper()
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// TestSBOMHostilePackageDBs: an image of a few kilobytes whose package
+// database is 10 or 100 MB of malformed records, or an rpmdb.sqlite whose
+// Packages is a recursive view, is read in a child process with bounded
+// peak memory, bounded warnings, output and layer cache, and exit 0 with
+// the file named in a warning.
+func TestSBOMHostilePackageDBs(t *testing.T) {
+	const (
+		maxRSS    = 300 << 20
+		maxStderr = 64 << 10
+		maxOutput = 1 << 20
+		maxCache  = 1 << 20
+	)
+	sqlite := hostileSQLite(t)
+	tests := []struct {
+		name     string
+		path     string
+		size     int64
+		content  io.Reader
+		warnings int    // warnings about path
+		wantIn   string // in exactly one of them
+	}{
+		{"dpkg 10 MB", "var/lib/dpkg/status", 10 << 20, repeatReader("x\n\n", 10<<20), extract.MaxWarnings, "more warnings not shown"},
+		{"dpkg 100 MB", "var/lib/dpkg/status", 100 << 20, repeatReader("Package\n\n", 100<<20), extract.MaxWarnings, "more warnings not shown"},
+		{"apk 100 MB", "lib/apk/db/installed", 100 << 20, repeatReader("x\n\n", 100<<20), extract.MaxWarnings, "more warnings not shown"},
+		{"rpm recursive view", "var/lib/rpm/rpmdb.sqlite", int64(len(sqlite)), bytes.NewReader(sqlite), 1, "sqlite: Packages is a view, not a table"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			target := oneFileImage(t, tt.path, tt.size, tt.content)
+			if fi, err := os.Stat(strings.TrimPrefix(target, "docker-archive:")); err != nil || fi.Size() > 512<<10 {
+				t.Fatalf("image is %d bytes (%v), want a small one", fi.Size(), err)
+			}
+			dir := t.TempDir()
+			out := filepath.Join(dir, "sbom.json")
+			cache := filepath.Join(dir, "cache")
+			c := testutil.RunChild(t, lockdownChild(t, []string{"LOCKDOWN_CACHE_DIR=" + cache}, "sbom", "--format", "json", "-o", out, target))
+			t.Logf("%s: exit %d, %.1fs, peak RSS %d MB, stderr %d bytes", tt.name, c.Code, c.Elapsed.Seconds(), c.MaxRSS>>20, len(c.Stderr))
+			if c.Code != ExitOK {
+				t.Fatalf("sbom exit %d, want 0: %s", c.Code, c.Stderr)
+			}
+			if c.MaxRSS > maxRSS {
+				t.Errorf("peak RSS %d MB, want under %d MB", c.MaxRSS>>20, maxRSS>>20)
+			}
+			if len(c.Stderr) > maxStderr {
+				t.Errorf("stderr is %d bytes, want at most %d", len(c.Stderr), maxStderr)
+			}
+			fi, err := os.Stat(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Size() > maxOutput {
+				t.Errorf("sbom.json is %d bytes, want at most %d", fi.Size(), maxOutput)
+			}
+			if n := dirSize(t, cache); n > maxCache {
+				t.Errorf("layer cache holds %d bytes, want at most %d", n, maxCache)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var s model.SBOM
+			if err := json.Unmarshal(b, &s); err != nil {
+				t.Fatal(err)
+			}
+			about, saying := 0, 0
+			for _, w := range s.Warnings {
+				if w.Path == "/"+tt.path {
+					about++
+					if strings.Contains(w.Message, tt.wantIn) {
+						saying++
+					}
+				}
+			}
+			if about != tt.warnings || saying != 1 {
+				t.Errorf("%d warnings about /%s, %d of them saying %q; want %d and 1", about, tt.path, saying, tt.wantIn, tt.warnings)
+			}
+			if len(s.Packages) != 0 {
+				t.Errorf("sbom lists %d packages, want 0", len(s.Packages))
+			}
+		})
+	}
+}
