@@ -3,13 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strings"
-	"text/tabwriter"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/audit"
+	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
@@ -60,7 +60,7 @@ or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`
 	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (same selectors as --check)")
 	fl.StringSliceVar(&f.containers, "container", nil, "audit only these containers (`NAME`s or ID prefixes) and their images")
 	fl.BoolVar(&f.all, "all", false, "include stopped containers")
-	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a FAIL or WARN result is at or above `SEVERITY` (low, medium, high, critical)")
+	addFailOn(cmd, &f.failOn)
 	fl.StringVar(&f.baseline, "baseline", "", "accept the results listed in `FILE` (written by --write-baseline): only changes are reported")
 	fl.StringVar(&f.writeBaseline, "write-baseline", "", "write every FAIL and WARN result of this run to `FILE` as accepted")
 	fl.StringVar(&f.hostChecks, "host-checks", "auto", "host file checks: auto (when on the daemon's host), on (required), off")
@@ -76,13 +76,13 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 	if f.listChecks {
 		return listChecks(g, audit.Checks())
 	}
-	var threshold model.Severity
-	if f.failOn != "" {
-		s, err := model.ParseSeverity(f.failOn)
-		if err != nil {
-			return badInput(fmt.Errorf("--fail-on: %w", err))
-		}
-		threshold = s
+	fail, err := parseFailOn(f.failOn)
+	if err != nil {
+		return err
+	}
+	format, err := g.pickFormat("audit", report.ReportFormats(report.KindAudit), report.FormatTable)
+	if err != nil {
+		return err
 	}
 	cfg := audit.Config{
 		Include: f.checks, Exclude: f.skip, Containers: f.containers, AllContainers: f.all,
@@ -97,10 +97,6 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 		cfg.HostChecks = audit.HostOff
 	default:
 		return badInput(fmt.Errorf("--host-checks %q: want auto, on or off", f.hostChecks))
-	}
-	format := strings.ToLower(g.formatOr(report.FormatTable))
-	if !containsFold(report.ReportFormats(report.KindAudit), format) {
-		return badInput(fmt.Errorf("--format %q: audit writes %s", format, strings.Join(report.ReportFormats(report.KindAudit), ", ")))
 	}
 	// Check the selectors before talking to the engine.
 	if _, err := audit.Select(audit.Checks(), f.checks, f.skip); err != nil {
@@ -163,57 +159,21 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 	if base != nil {
 		rep = base.Apply(rep)
 	}
-	w, closeOut, err := g.openOutput()
-	if err != nil {
-		return err
-	}
-	werr := report.WriteReport(w, format, rep, report.Options{Color: g.color(w), Tool: rep.Tool})
-	if cerr := closeOut(); werr == nil {
-		werr = cerr
-	}
-	if werr != nil {
-		return badInput(werr)
-	}
+	werr := g.emitReport(rep, format, fail)
 	if runErr != nil {
-		// Partial results were printed; the run itself is incomplete.
+		// Partial results were written; the run itself is incomplete.
 		if ctx.Err() != nil {
 			return runErr
 		}
 		return badInput(fmt.Errorf("audit incomplete: %w", runErr))
 	}
-	if f.failOn != "" {
-		for _, fd := range rep.Findings {
-			if fd.Failing(threshold) {
-				return findingsExit()
-			}
-		}
-	}
-	return nil
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
+	return werr
 }
 
 func listChecks(g *globals, checks []audit.Check) error {
-	w, closeOut, err := g.openOutput()
-	if err != nil {
-		return err
+	infos := make([]check.Info, len(checks))
+	for i, c := range checks {
+		infos[i] = c.Info()
 	}
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tCIS\tSCOPE\tSEVERITY\tTAGS\tTITLE")
-	for _, c := range checks {
-		in := c.Info()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.CIS, in.Scope, in.Severity, strings.Join(in.Tags, ","), in.Title)
-	}
-	if err := tw.Flush(); err != nil {
-		closeOut()
-		return err
-	}
-	return closeOut()
+	return g.writeOutput(func(w io.Writer, _ bool) error { return check.WriteList(w, infos) })
 }

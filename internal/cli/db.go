@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -83,7 +82,8 @@ are skipped.`,
   lockdown db update --source ./osv --source ./distro --db ./lockdown.db`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkDBFormat(g); err != nil {
+			format, err := g.pickFormat("db", []string{"table", "json"}, "table")
+			if err != nil {
 				return err
 			}
 			path, err := resolveDBPath(*dbPath)
@@ -127,7 +127,7 @@ are skipped.`,
 				}
 				return badInput(err)
 			}
-			return writeDBStatus(g, st, true)
+			return writeDBStatus(g, format, st, true)
 		},
 	}
 	f := cmd.Flags()
@@ -147,7 +147,8 @@ func newDBStatusCmd(g *globals, dbPath *string) *cobra.Command {
 		Long:  "Show the vulnerability database. --format table (default) or json.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := checkDBFormat(g); err != nil {
+			format, err := g.pickFormat("db", []string{"table", "json"}, "table")
+			if err != nil {
 				return err
 			}
 			path, err := resolveDBPath(*dbPath)
@@ -163,7 +164,7 @@ func newDBStatusCmd(g *globals, dbPath *string) *cobra.Command {
 			if err != nil {
 				return badInput(err)
 			}
-			return writeDBStatus(g, st, false)
+			return writeDBStatus(g, format, st, false)
 		},
 	}
 }
@@ -175,32 +176,14 @@ type dbStatusJSON struct {
 	Age vulndb.Duration `json:"age"`
 }
 
-func checkDBFormat(g *globals) error {
-	switch f := g.formatOr("table"); f {
-	case "table", "json":
-		return nil
-	default:
-		return badInput(fmt.Errorf("--format %q: want table or json", f))
-	}
-}
-
-func writeDBStatus(g *globals, st vulndb.Status, update bool) error {
-	format := g.formatOr("table")
-	w, closeOut, err := g.openOutput()
-	if err != nil {
-		return err
-	}
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(dbStatusJSON{Status: st, Age: vulndb.Duration(st.Age().Round(time.Second))}); err != nil {
-			closeOut()
-			return err
+func writeDBStatus(g *globals, format string, st vulndb.Status, update bool) error {
+	return g.writeOutput(func(w io.Writer, _ bool) error {
+		if format == "json" {
+			return writeJSON(w, dbStatusJSON{Status: st, Age: vulndb.Duration(st.Age().Round(time.Second))})
 		}
-		return closeOut()
-	}
-	writeDBTable(w, st, update)
-	return closeOut()
+		writeDBTable(w, st, update)
+		return nil
+	})
 }
 
 func writeDBTable(w io.Writer, st vulndb.Status, update bool) {

@@ -129,7 +129,7 @@ func TestDBBadInput(t *testing.T) {
 		{"truncated zip", []string{"db", "update", "--db", missing, "--source", truncated},
 			"lockdown: update " + missing + ": source " + truncated + ": open zip " + truncated + ": zip: not a valid zip file\n"},
 		{"bad format", []string{"db", "status", "--db", missing, "--format", "xml"},
-			"lockdown: --format \"xml\": want table or json\n"},
+			"lockdown: unknown --format \"xml\": db writes table, json\n"},
 		{"unknown flag", []string{"db", "update", "--frobnicate"}, "lockdown: unknown flag: --frobnicate\n"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

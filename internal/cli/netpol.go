@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -188,9 +187,9 @@ type validateOut struct {
 }
 
 func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []string) error {
-	format := strings.ToLower(g.formatOr("table"))
-	if format != "table" && format != "json" {
-		return badInput(fmt.Errorf("--format %q: validate writes table or json", format))
+	format, err := g.pickFormat("validate", []string{"table", "json"}, "table")
+	if err != nil {
+		return err
 	}
 	l, lerr, err := in.readAll(ctx, g, paths)
 	if err != nil {
@@ -234,22 +233,14 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 		}
 	}
 	out.Valid = errs == nil
-	w, closeOut, err := g.openOutput()
+	err = g.writeOutput(func(w io.Writer, _ bool) error {
+		if format == "json" {
+			return writeJSON(w, out)
+		}
+		return writeValidateTable(w, out)
+	})
 	if err != nil {
 		return err
-	}
-	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(out)
-	} else {
-		err = writeValidateTable(w, out)
-	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return badInput(err)
 	}
 	if errs != nil {
 		// One problem a line on stderr, as compilers write them.
@@ -379,6 +370,10 @@ The flow is allowed only if the source's egress and the destination's ingress bo
 			if from == "" || to == "" || port == "" {
 				return badInput(errors.New("check needs --from, --to and --port"))
 			}
+			format, err := g.pickFormat("check", []string{"table", "json"}, "table")
+			if err != nil {
+				return err
+			}
 			if len(args) == 0 && !in.fromDocker {
 				return badInput(errors.New("check needs policy files (PATH...) or --from-docker"))
 			}
@@ -416,7 +411,7 @@ The flow is allowed only if the source's egress and the destination's ingress bo
 				dst.IP = dst.Endpoint.Addr(fam)
 			}
 			v := cfg.Evaluate(pp.Flow(src, dst, fam))
-			return writeCheck(g, src, dst, pp, v, explain)
+			return writeCheck(g, format, src, dst, pp, v, explain)
 		},
 	}
 	in.flags(cmd)
@@ -452,27 +447,20 @@ func resolvePeer(cfg *netpol.Config, ref string, flag string) (peer netpol.Peer,
 	return netpol.Peer{IP: ip}, family, nil
 }
 
-func writeCheck(g *globals, src, dst netpol.Peer, pp netpol.PortProto, v netpol.Verdict, explain bool) error {
-	w, closeOut, err := g.openOutput()
-	if err != nil {
-		return err
-	}
-	format := strings.ToLower(g.formatOr("table"))
-	switch format {
-	case "json":
-		out := struct {
-			From string           `json:"from"`
-			To   string           `json:"to"`
-			Port netpol.PortProto `json:"port"`
-			netpol.Verdict
-		}{src.String(), dst.String(), pp, v}
-		if !explain {
-			out.Egress.Steps, out.Ingress.Steps = nil, nil
+func writeCheck(g *globals, format string, src, dst netpol.Peer, pp netpol.PortProto, v netpol.Verdict, explain bool) error {
+	return g.writeOutput(func(w io.Writer, _ bool) error {
+		if format == "json" {
+			out := struct {
+				From string           `json:"from"`
+				To   string           `json:"to"`
+				Port netpol.PortProto `json:"port"`
+				netpol.Verdict
+			}{src.String(), dst.String(), pp, v}
+			if !explain {
+				out.Egress.Steps, out.Ingress.Steps = nil, nil
+			}
+			return writeJSON(w, out)
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		err = enc.Encode(out)
-	case "table":
 		var b strings.Builder
 		verdict := "DENY "
 		if v.Allowed {
@@ -487,17 +475,9 @@ func writeCheck(g *globals, src, dst netpol.Peer, pp netpol.PortProto, v netpol.
 				writeDirExplain(&b, d, src, dst)
 			}
 		}
-		_, err = io.WriteString(w, b.String())
-	default:
-		err = fmt.Errorf("--format %q: check writes table or json", format)
-	}
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return badInput(err)
-	}
-	return nil
+		_, err := io.WriteString(w, b.String())
+		return err
+	})
 }
 
 func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Peer) {
@@ -558,9 +538,9 @@ namespace (svg runs Graphviz's dot).`,
 			if err := in.check(); err != nil {
 				return err
 			}
-			format := strings.ToLower(g.formatOr(netpol.FormatTable))
-			if !slices.Contains(netpol.MatrixFormats(), format) {
-				return badInput(fmt.Errorf("--format %q: matrix writes %s", format, strings.Join(netpol.MatrixFormats(), ", ")))
+			format, err := g.pickFormat("matrix", netpol.MatrixFormats(), netpol.FormatTable)
+			if err != nil {
+				return err
 			}
 			pps, err := parsePorts(ports)
 			if err != nil {
@@ -582,18 +562,9 @@ namespace (svg runs Graphviz's dot).`,
 			start := time.Now()
 			m := netpol.ComputeMatrix(cfg, pps, in.ipVersion)
 			g.logger.Debug("matrix computed", "endpoints", len(cfg.Endpoints), "classes", m.Engine().Classes(), "ports", len(pps), "took", time.Since(start))
-			w, closeOut, err := g.openOutput()
-			if err != nil {
-				return err
-			}
-			werr := netpol.WriteMatrix(cmd.Context(), w, m, format)
-			if cerr := closeOut(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				return badInput(werr)
-			}
-			return nil
+			return g.writeOutput(func(w io.Writer, _ bool) error {
+				return netpol.WriteMatrix(cmd.Context(), w, m, format)
+			})
 		},
 	}
 	in.flags(cmd)
@@ -631,17 +602,13 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 			if err := in.check(); err != nil {
 				return err
 			}
-			var threshold model.Severity
-			if failOn != "" {
-				s, err := model.ParseSeverity(failOn)
-				if err != nil {
-					return badInput(fmt.Errorf("--fail-on: %w", err))
-				}
-				threshold = s
+			fail, err := parseFailOn(failOn)
+			if err != nil {
+				return err
 			}
-			format := strings.ToLower(g.formatOr(report.FormatTable))
-			if !slices.Contains(report.ReportFormats(report.KindNetpolLint), format) {
-				return badInput(fmt.Errorf("--format %q: lint writes %s", format, strings.Join(report.ReportFormats(report.KindNetpolLint), ", ")))
+			format, err := g.pickFormat("lint", report.ReportFormats(report.KindNetpolLint), report.FormatTable)
+			if err != nil {
+				return err
 			}
 			cfg, err := in.build(cmd.Context(), g, args)
 			if err != nil {
@@ -659,35 +626,14 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 					"endpoints": strconv.Itoa(len(cfg.Endpoints)),
 				},
 			}
-			if rep.Findings == nil {
-				rep.Findings = []model.Finding{}
-			}
 			for _, wn := range cfg.Warnings {
 				rep.Warnings = append(rep.Warnings, model.Warning{Path: wn.Source.String(), Message: wn.Message})
 			}
-			w, closeOut, err := g.openOutput()
-			if err != nil {
-				return err
-			}
-			werr := report.WriteReport(w, format, rep, report.Options{Color: g.color(w), Tool: rep.Tool})
-			if cerr := closeOut(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				return badInput(werr)
-			}
-			if failOn != "" {
-				for _, f := range findings {
-					if f.Failing(threshold) {
-						return findingsExit()
-					}
-				}
-			}
-			return nil
+			return g.emitReport(rep, format, fail)
 		},
 	}
 	in.flags(cmd)
-	cmd.Flags().StringVar(&failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
+	addFailOn(cmd, &failOn)
 	return cmd
 }
 
@@ -712,9 +658,9 @@ nets of either side (rule nets and notNets, network sets) treat alike.`,
 			if err := in.check(); err != nil {
 				return err
 			}
-			format := strings.ToLower(g.formatOr("table"))
-			if format != "table" && format != "json" && format != "csv" {
-				return badInput(fmt.Errorf("--format %q: diff writes table, json or csv", format))
+			format, err := g.pickFormat("diff", []string{"table", "json", "csv"}, "table")
+			if err != nil {
+				return err
 			}
 			pps, err := parsePorts(ports)
 			if err != nil {
@@ -765,16 +711,8 @@ nets of either side (rule nets and notNets, network sets) treat alike.`,
 				return badInput(errors.New("no ports in use: give --port"))
 			}
 			d := netpol.Diff(oldCfg, newCfg, pps, in.ipVersion)
-			w, closeOut, err := g.openOutput()
-			if err != nil {
+			if err := g.writeOutput(func(w io.Writer, _ bool) error { return netpol.WriteDiff(w, d, format) }); err != nil {
 				return err
-			}
-			werr := netpol.WriteDiff(w, d, format)
-			if cerr := closeOut(); werr == nil {
-				werr = cerr
-			}
-			if werr != nil {
-				return badInput(werr)
 			}
 			if exitCode && d.Changed() {
 				return findingsExit()

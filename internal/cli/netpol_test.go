@@ -64,7 +64,7 @@ func TestNetpolCLI(t *testing.T) {
 		{name: "matrix csv", args: []string{"matrix", netpolDemo, "--format", "csv", "--port", "5432/TCP"}, code: 0,
 			stdout: "shop/frontend,shop/db,5432,TCP,allow\n"},
 		{name: "matrix bad format", args: []string{"matrix", netpolDemo, "--format", "png"}, code: 2,
-			stderr: `lockdown: --format "png": matrix writes table, csv, json, dot, svg`},
+			stderr: `lockdown: unknown --format "png": matrix writes table, csv, json, dot, svg`},
 		{name: "lint fail-on medium", args: []string{"lint", netpolDemo, "--fail-on", "medium"}, code: 1, stdout: "NETPOL-NO-DEFAULT-DENY"},
 		{name: "lint fail-on high", args: []string{"lint", netpolDemo, "--fail-on", "high"}, code: 0, stdout: "NETPOL-NO-DEFAULT-DENY"},
 		{name: "lint bad fail-on", args: []string{"lint", netpolDemo, "--fail-on", "severe"}, code: 2, stderr: `--fail-on: unknown severity "severe"`},

@@ -133,28 +133,6 @@ func isTerminal(w io.Writer) bool {
 
 func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }
 
-// formatOr returns the chosen --format, or def when none was given.
-func (g *globals) formatOr(def string) string {
-	if g.format != "" {
-		return g.format
-	}
-	return def
-}
-
-// openOutput returns where the report goes: --output FILE (created now:
-// call it once the report is ready, so a failed run leaves FILE alone) or
-// standard output.
-func (g *globals) openOutput() (io.Writer, func() error, error) {
-	if g.output == "" || g.output == "-" {
-		return g.stdout, func() error { return nil }, nil
-	}
-	f, err := os.Create(g.output)
-	if err != nil {
-		return nil, nil, badInput(fmt.Errorf("output %s: %w", g.output, err))
-	}
-	return f, f.Close, nil
-}
-
 // color reports whether table output may use colour.
 func (g *globals) color(w io.Writer) bool {
 	return !g.noColor && isTerminal(w)

@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -25,73 +23,21 @@ Formats: table (default on a terminal), json (default otherwise), cyclonedx-json
   lockdown sbom registry:127.0.0.1:5000/app:1.0 --insecure-registry 127.0.0.1:5000`,
 		Args: exactlyOneTarget,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := g.checkOutput(); err != nil {
+			format, err := g.pickFormat("sbom", report.SBOMFormats(), defaultByTerminal)
+			if err != nil {
 				return err
-			}
-			format := g.outputFormat()
-			if !contains(report.SBOMFormats(), format) {
-				return badInput(fmt.Errorf("unknown --format %q for sbom (valid: %v)", format, report.SBOMFormats()))
 			}
 			sbom, err := g.catalogTarget(cmd.Context(), args[0], &tf)
 			if err != nil {
 				return err
 			}
-			// Created only now: a failed run leaves an earlier file as it was.
-			w, closeOut, err := g.openOutput()
-			if err != nil {
-				return err
-			}
-			if err := report.WriteSBOM(w, format, sbom, report.Options{Color: g.color(w), Tool: tool()}); err != nil {
-				closeOut()
-				return err
-			}
-			return closeOut()
+			return g.writeOutput(func(w io.Writer, color bool) error {
+				return report.WriteSBOM(w, format, sbom, report.Options{Color: color, Tool: tool()})
+			})
 		},
 	}
 	tf.register(cmd)
 	return cmd
-}
-
-// checkOutput fails early when --output names a file in a directory that
-// does not exist; the file itself is created only when there is a report
-// to write (openOutput after the work), so a failed run does not truncate
-// an earlier report.
-func (g *globals) checkOutput() error {
-	if g.output == "" || g.output == "-" {
-		return nil
-	}
-	dir := filepath.Dir(g.output)
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return badInput(fmt.Errorf("output %s: %w", g.output, err))
-	}
-	if !fi.IsDir() {
-		return badInput(fmt.Errorf("output %s: %s is not a directory", g.output, dir))
-	}
-	return nil
-}
-
-// outputFormat is --format, else the default for where the output goes
-// (defaultFormat), found without creating the output file.
-func (g *globals) outputFormat() string {
-	if g.output == "" || g.output == "-" {
-		return g.formatOr(defaultFormat(g.stdout))
-	}
-	if fi, err := os.Stat(g.output); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-		if f, err := os.OpenFile(g.output, os.O_WRONLY, 0); err == nil {
-			defer f.Close()
-			return g.formatOr(defaultFormat(f))
-		}
-	}
-	return g.formatOr("json")
-}
-
-// defaultFormat is table on a terminal, json otherwise.
-func defaultFormat(w any) string {
-	if f, ok := w.(interface{ Fd() uintptr }); ok && isTerminalFd(f.Fd()) {
-		return "table"
-	}
-	return "json"
 }
 
 func contains(list []string, s string) bool {

@@ -65,7 +65,7 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.StringArrayVar(&sf.dbSources, "db-source", nil, "when the database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
 	f.DurationVar(&sf.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the database is older than this")
 	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
-	f.StringVar(&sf.failOn, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
+	addFailOn(cmd, &sf.failOn)
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
@@ -85,20 +85,13 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		only[s] = true
 	}
-	var failOn model.Severity
-	if sf.failOn != "" {
-		s, err := model.ParseSeverity(sf.failOn)
-		if err != nil {
-			return badInput(fmt.Errorf("--fail-on: %w", err))
-		}
-		failOn = s
-	}
-	if err := g.checkOutput(); err != nil {
+	fail, err := parseFailOn(sf.failOn)
+	if err != nil {
 		return err
 	}
-	format := g.outputFormat()
-	if !contains(report.ReportFormats(report.KindScan), format) {
-		return badInput(fmt.Errorf("unknown --format %q for scan (valid: %v)", format, report.ReportFormats(report.KindScan)))
+	format, err := g.pickFormat("scan", report.ReportFormats(report.KindScan), defaultByTerminal)
+	if err != nil {
+		return err
 	}
 	filter, err := loadFilter(sf)
 	if err != nil {
@@ -140,27 +133,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		r.Findings = append([]model.Finding{}, shown...)
 	}
-	kept := r.Findings
-	// Created only now: a failed scan leaves an earlier report as it was.
-	w, closeOut, err := g.openOutput()
-	if err != nil {
-		return err
-	}
-	defer closeOut()
-	if err := report.WriteReport(w, format, r, report.Options{Color: g.color(w), Tool: tool()}); err != nil {
-		return err
-	}
-	if err := closeOut(); err != nil {
-		return err
-	}
-	if sf.failOn != "" {
-		for _, f := range kept {
-			if f.Failing(failOn) {
-				return findingsExit()
-			}
-		}
-	}
-	return nil
+	return g.emitReport(r, format, fail)
 }
 
 // openDB opens the advisory store, building it first when it is missing.

@@ -1,0 +1,69 @@
+package check
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+)
+
+var infos = []Info{
+	{ID: "LD-A-1", CIS: "2.2", Title: "a", Scope: "daemon", Tags: []string{"network"}, Severity: model.SeverityHigh},
+	{ID: "LD-A-2", CIS: "1.1.4-1.1.13", Title: "b", Scope: "host", Tags: []string{"auditd"}},
+	{ID: "LD-B-1", CIS: "5.4,5.5", Title: "c", Scope: "container"},
+	{ID: "LD-B-2", Title: "d", Scope: "policy", Tags: []string{"Network"}},
+}
+
+func ids(in []Info) string {
+	var s []string
+	for _, x := range in {
+		s = append(s, x.ID)
+	}
+	return strings.Join(s, ",")
+}
+
+func TestSelect(t *testing.T) {
+	id := func(i Info) Info { return i }
+	tests := []struct {
+		name             string
+		include, exclude []string
+		want             string
+		wantErr          bool
+	}{
+		{"all", nil, nil, "LD-A-1,LD-A-2,LD-B-1,LD-B-2", false},
+		{"by ID, case-insensitive", []string{"ld-a-1"}, nil, "LD-A-1", false},
+		{"by tag", []string{"network"}, nil, "LD-A-1,LD-B-2", false},
+		{"by scope", []string{"host"}, nil, "LD-A-2", false},
+		{"cis in a range", []string{"cis:1.1.7"}, nil, "LD-A-2", false},
+		{"cis in a list", []string{"cis:5.5"}, nil, "LD-B-1", false},
+		{"skip", nil, []string{"network", "cis:1.1.13"}, "LD-B-1", false},
+		{"typo is an error", []string{"netwrok"}, nil, "", true},
+		{"range edge outside", []string{"cis:1.1.14"}, nil, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Select(infos, id, tt.include, tt.exclude)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Select(%v, %v) error = %v, want error %v", tt.include, tt.exclude, err, tt.wantErr)
+			}
+			if !tt.wantErr && ids(got) != tt.want {
+				t.Errorf("Select(%v, %v) = %s, want %s", tt.include, tt.exclude, ids(got), tt.want)
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	if err := Validate(infos); err != nil {
+		t.Errorf("Validate(infos) = %v", err)
+	}
+	if err := Validate(infos, "daemon", "host", "container"); err == nil || !strings.Contains(err.Error(), `unknown scope "policy"`) {
+		t.Errorf("Validate with scopes = %v, want unknown scope", err)
+	}
+	if err := Validate(append(infos, Info{ID: "LD-A-1", Title: "x"})); err == nil || !strings.Contains(err.Error(), "duplicate check ID LD-A-1") {
+		t.Errorf("Validate(duplicate) = %v", err)
+	}
+	if err := Validate([]Info{{ID: "X"}}); err == nil {
+		t.Error("Validate(no title) = nil")
+	}
+}

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/report"
+)
+
+// This file is the one path by which every command writes its result:
+// pick and check --format and --output before the work, write the result
+// (to standard output, or atomically to --output) after it, and turn
+// --fail-on into the exit code.
+
+// defaultByTerminal as the default of pickFormat: table when the output is
+// a terminal, json otherwise.
+const defaultByTerminal = ""
+
+// pickFormat returns --format, lower-cased, checked against valid (or def
+// when no --format was given), and checks that --output can be created. It
+// runs before the work, so that a typo costs nothing.
+func (g *globals) pickFormat(what string, valid []string, def string) (string, error) {
+	if err := g.checkOutput(); err != nil {
+		return "", err
+	}
+	format := strings.ToLower(strings.TrimSpace(g.format))
+	if format == "" {
+		format = def
+		if def == defaultByTerminal {
+			format = g.terminalDefault()
+		}
+	}
+	for _, v := range valid {
+		if v == format {
+			return format, nil
+		}
+	}
+	return "", badInput(fmt.Errorf("unknown --format %q: %s writes %s", format, what, strings.Join(valid, ", ")))
+}
+
+// checkOutput fails early when --output names a file in a directory that
+// does not exist.
+func (g *globals) checkOutput() error {
+	if g.output == "" || g.output == "-" {
+		return nil
+	}
+	dir := filepath.Dir(g.output)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return badInput(fmt.Errorf("output %s: %w", g.output, err))
+	}
+	if !fi.IsDir() {
+		return badInput(fmt.Errorf("output %s: %s is not a directory", g.output, dir))
+	}
+	return nil
+}
+
+// terminalDefault is table when the output is a terminal, json otherwise,
+// found without creating the output file.
+func (g *globals) terminalDefault() string {
+	if g.output == "" || g.output == "-" {
+		return defaultFormat(g.stdout)
+	}
+	if fi, err := os.Stat(g.output); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if f, err := os.OpenFile(g.output, os.O_WRONLY, 0); err == nil {
+			defer f.Close()
+			return defaultFormat(f)
+		}
+	}
+	return report.FormatJSON
+}
+
+// defaultFormat is table on a terminal, json otherwise.
+func defaultFormat(w any) string {
+	if f, ok := w.(interface{ Fd() uintptr }); ok && isTerminalFd(f.Fd()) {
+		return report.FormatTable
+	}
+	return report.FormatJSON
+}
+
+// writeOutput runs write against standard output or --output. A file is
+// written to a temporary name beside it and renamed into place only when
+// write succeeded, so a failed or interrupted run leaves an earlier file
+// as it was. color tells write whether table output may use colour.
+func (g *globals) writeOutput(write func(w io.Writer, color bool) error) error {
+	if g.output == "" || g.output == "-" {
+		if err := write(g.stdout, g.color(g.stdout)); err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		return nil
+	}
+	// Devices and pipes (-o /dev/stderr) are written in place.
+	if fi, err := os.Stat(g.output); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(g.output, os.O_WRONLY, 0)
+		if err != nil {
+			return badInput(fmt.Errorf("output %s: %w", g.output, err))
+		}
+		werr := write(f, g.color(f))
+		if cerr := f.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return fmt.Errorf("write %s: %w", g.output, werr)
+		}
+		return nil
+	}
+	f, err := os.CreateTemp(filepath.Dir(g.output), "."+filepath.Base(g.output)+".*.tmp")
+	if err != nil {
+		return badInput(fmt.Errorf("output %s: %w", g.output, err))
+	}
+	tmp := f.Name()
+	werr := write(f, false)
+	if werr == nil {
+		werr = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp, g.output)
+	}
+	if werr != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", g.output, werr)
+	}
+	return nil
+}
+
+// failOn is a parsed --fail-on; the zero value fails on nothing.
+type failOn struct {
+	set       bool
+	threshold model.Severity
+}
+
+// addFailOn registers --fail-on on cmd.
+func addFailOn(cmd *cobra.Command, raw *string) {
+	cmd.Flags().StringVar(raw, "fail-on", "", "exit 1 when a finding is at or above `SEVERITY` (low, medium, high, critical)")
+}
+
+// parseFailOn reads a --fail-on value ("" = not set).
+func parseFailOn(raw string) (failOn, error) {
+	if raw == "" {
+		return failOn{}, nil
+	}
+	s, err := model.ParseSeverity(raw)
+	if err != nil {
+		return failOn{}, badInput(fmt.Errorf("--fail-on: %w", err))
+	}
+	return failOn{set: true, threshold: s}, nil
+}
+
+// reached reports whether a finding reaches the threshold.
+func (f failOn) reached(fs []model.Finding) bool {
+	if !f.set {
+		return false
+	}
+	for _, x := range fs {
+		if x.Failing(f.threshold) {
+			return true
+		}
+	}
+	return false
+}
+
+// emitReport writes r in format (see pickFormat) and returns the exit
+// error for --fail-on: exit 1 when a finding reaches it.
+func (g *globals) emitReport(r *model.Report, format string, fail failOn) error {
+	if r.Findings == nil {
+		r.Findings = []model.Finding{}
+	}
+	err := g.writeOutput(func(w io.Writer, color bool) error {
+		return report.WriteReport(w, format, r, report.Options{Color: color, Tool: r.Tool})
+	})
+	if err != nil {
+		return err
+	}
+	if fail.reached(r.Findings) {
+		return findingsExit()
+	}
+	return nil
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
