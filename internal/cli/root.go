@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/image"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 	"golang.org/x/term"
 )
 
@@ -35,9 +36,13 @@ type globals struct {
 	debug   bool
 	noColor bool
 
-	stdout io.Writer
-	stderr io.Writer
-	logger *slog.Logger
+	// stdout and stderr pass through termsafe.Writer: whatever a scanned
+	// image holds, the terminal can at most change colour. rawStderr is
+	// the stream itself, for the progress line's carriage returns.
+	stdout    io.Writer
+	stderr    io.Writer
+	rawStderr io.Writer
+	logger    *slog.Logger
 }
 
 // exitError carries an exit code through cobra.
@@ -62,11 +67,14 @@ func findingsExit() error { return &exitError{code: ExitFindings} }
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	safeOut, safeErr := termsafe.NewWriter(stdout), termsafe.NewWriter(stderr)
+	defer safeErr.Flush()
+	defer safeOut.Flush()
+	g := &globals{stdout: safeOut, stderr: safeErr, rawStderr: stderr}
 	root := newRootCmd(g)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(safeOut)
+	root.SetErr(safeErr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return ExitOK
@@ -81,7 +89,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// image.ErrBadInput ("bad input") marks the kind of error for the exit
 	// code; the exit code already says it, so the line leaves it out.
 	if msg := strings.ReplaceAll(err.Error(), ": "+image.ErrBadInput.Error(), ""); msg != "" {
-		fmt.Fprintf(stderr, "lockdown: %s\n", oneLine(msg))
+		fmt.Fprintf(safeErr, "lockdown: %s\n", termsafe.String(oneLine(msg)))
 	}
 	return code
 }
@@ -125,10 +133,21 @@ func newRootCmd(g *globals) *cobra.Command {
 	return root
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w (or the stream it wraps) is a terminal.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := unwrapWriter(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// unwrapWriter returns the stream under wrappers such as termsafe.Writer.
+func unwrapWriter(w io.Writer) io.Writer {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }
 
 func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }
