@@ -194,3 +194,29 @@ func TestSBOMHostilePackageDBs(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeout: --timeout stops a command on an input that would take
+// minutes (an 8 MB image expanding to 7.5 GB), in a child process, with
+// exit 2 and the limit named; bad values are refused.
+func TestTimeout(t *testing.T) {
+	target := testutil.SlowImage(t)
+	cmd := lockdownChild(t, nil, "sbom", "--no-cache", "--timeout", "2s", target)
+	// Not a timing assertion: a safety net so that a regression fails
+	// instead of hanging the test run.
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	c := testutil.RunChild(t, cmd)
+	timer.Stop()
+	t.Logf("sbom --timeout 2s on a %d MB layer: exit %d after %.1fs, peak RSS %d MB", testutil.SlowImageBytes>>20, c.Code, c.Elapsed.Seconds(), c.MaxRSS>>20)
+	if c.Code != ExitBadInput || !strings.HasPrefix(string(c.Stderr), "lockdown: stopped after --timeout 2s: ") {
+		t.Errorf("sbom --timeout 2s = exit %d, stderr %q; want 2 and %q", c.Code, c.Stderr, "lockdown: stopped after --timeout 2s: …")
+	}
+	for _, bad := range []string{"-1s", "soon"} {
+		code, _, errOut := runCLI(t, "version", "--timeout", bad)
+		if code != ExitBadInput || !strings.Contains(errOut, "--timeout") {
+			t.Errorf("version --timeout %s = exit %d, %q; want 2 naming --timeout", bad, code, errOut)
+		}
+	}
+	if code, out, errOut := runCLI(t, "version", "--timeout", "0"); code != ExitOK || out == "" {
+		t.Errorf("version --timeout 0 = exit %d, %q, %q; want 0", code, out, errOut)
+	}
+}

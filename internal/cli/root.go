@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -35,6 +36,7 @@ type globals struct {
 	quiet   bool
 	debug   bool
 	noColor bool
+	timeout time.Duration
 
 	// stdout and stderr pass through termsafe.Writer: whatever a scanned
 	// image holds, the terminal can at most change colour. rawStderr is
@@ -43,6 +45,10 @@ type globals struct {
 	stderr    io.Writer
 	rawStderr io.Writer
 	logger    *slog.Logger
+	// runCtx is the command's context under --timeout (nil without one);
+	// stopTimer releases it.
+	runCtx    context.Context
+	stopTimer func()
 }
 
 // exitError carries an exit code through cobra.
@@ -76,14 +82,23 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(safeOut)
 	root.SetErr(safeErr)
 	err := root.ExecuteContext(ctx)
+	if g.stopTimer != nil {
+		g.stopTimer()
+	}
 	if err == nil {
 		return ExitOK
 	}
 	code := ExitBadInput // usage errors from cobra are bad input
 	var ee *exitError
-	if errors.As(err, &ee) {
+	var te *timeoutError
+	switch {
+	case g.runCtx != nil && errors.As(context.Cause(g.runCtx), &te):
+		// Whatever the command made of it, the run hit --timeout: a
+		// hostile or broken input is bad input, with the limit named.
+		code, err = ExitBadInput, fmt.Errorf("%w: %w", te, err)
+	case errors.As(err, &ee):
 		code = ee.code
-	} else if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		code = 130
 	}
 	// image.ErrBadInput ("bad input") marks the kind of error for the exit
@@ -93,6 +108,22 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return code
 }
+
+// DefaultTimeout bounds every command but serve (whose jobs have
+// --job-timeout): generous for a large image on a slow registry, short
+// enough that a hostile input cannot hold a CI job for hours.
+const DefaultTimeout = 30 * time.Minute
+
+// timeoutError is the cause of a run stopped by --timeout.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("stopped after --timeout %s", e.d)
+}
+
+// noTimeout lists the commands that run until stopped: --timeout does not
+// apply to them.
+var noTimeout = map[string]bool{"serve": true}
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
@@ -116,6 +147,14 @@ func newRootCmd(g *globals) *cobra.Command {
 				level = slog.LevelError
 			}
 			g.logger = slog.New(newLineHandler(g.stderr, level, g.debug))
+			if g.timeout < 0 {
+				return badInput(fmt.Errorf("--timeout must be 0 (none) or positive, got %s", g.timeout))
+			}
+			if g.timeout > 0 && !noTimeout[cmd.Name()] {
+				ctx, stop := context.WithTimeoutCause(cmd.Context(), g.timeout, &timeoutError{g.timeout})
+				g.runCtx, g.stopTimer = ctx, stop
+				cmd.SetContext(ctx)
+			}
 			return nil
 		},
 	}
@@ -126,6 +165,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print errors only")
 	pf.BoolVar(&g.debug, "debug", false, "print debug logs")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour in table output (also NO_COLOR)")
+	pf.DurationVar(&g.timeout, "timeout", DefaultTimeout, "stop the command after `DURATION` (exit 2; 0: no limit; serve bounds each job with --job-timeout instead)")
 
 	for _, c := range commands(g) {
 		root.AddCommand(c)

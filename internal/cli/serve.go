@@ -37,6 +37,7 @@ type serveFlags struct {
 	allowLocal         bool
 	workers            int
 	lease, poll, grace time.Duration
+	jobTimeout         time.Duration
 	watchDocker        bool
 	watchInterval      time.Duration
 	dbUpdateInterval   time.Duration
@@ -98,6 +99,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.DurationVar(&f.lease, "lease", 30*time.Second, "job lease; a job whose worker stops renewing it is retried after this")
 	fl.DurationVar(&f.poll, "poll", time.Second, "how often idle workers look for jobs")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on SIGTERM, wait this long for requests and jobs")
+	fl.DurationVar(&f.jobTimeout, "job-timeout", server.DefaultJobTimeout, "fail a job that runs longer than `DURATION` (a hostile image cannot hold a worker)")
 	fl.BoolVar(&f.watchDocker, "watch-docker", false, "audit the local Docker engine and scan running containers periodically")
 	fl.DurationVar(&f.watchInterval, "watch-interval", 5*time.Minute, "watch period")
 	fl.DurationVar(&f.dbUpdateInterval, "db-update-interval", 0, "rebuild the vulnerability database from --db-source (default: osv.dev's exports) every `PERIOD` (e.g. 12h; 0: never); watch mode then rescans what is running")
@@ -171,6 +173,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	// Workers renew their lease every third of it: a shorter lease than
 	// this is lost between two renewals.
+	if f.jobTimeout <= 0 {
+		return badInput(fmt.Errorf("--job-timeout must be positive, got %s", f.jobTimeout))
+	}
 	if f.lease < time.Second {
 		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
 	}
@@ -216,7 +221,7 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		Store: st, AdvisoryDB: dbPath,
 		Token: token, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
 		MaxBodyBytes: f.maxBody, AllowRegistries: f.allowRegistries, AllowLocalTargets: f.allowLocal,
-		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay,
+		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay, JobTimeout: f.jobTimeout,
 		ScanOptions: scanOpts,
 		DBUpdate:    dbUpdate, DBUpdateInterval: f.dbUpdateInterval,
 		DockerHost: f.dockerHost,

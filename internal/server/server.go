@@ -61,6 +61,9 @@ type Config struct {
 	Owner string
 	// JobDelay makes every job wait this long before it runs (tests only).
 	JobDelay time.Duration
+	// JobTimeout bounds one run of a job (0 means DefaultJobTimeout): a
+	// hostile image is failed at its deadline and the worker moves on.
+	JobTimeout time.Duration
 
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
@@ -179,6 +182,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the advisory database (not the store, which the caller
 // owns).
 func (s *Server) Close() error { return s.adb.close() }
+
+// DefaultJobTimeout bounds a job when Config.JobTimeout is 0.
+const DefaultJobTimeout = 30 * time.Minute
+
+func (s *Server) jobTimeout() time.Duration {
+	if s.cfg.JobTimeout > 0 {
+		return s.cfg.JobTimeout
+	}
+	return DefaultJobTimeout
+}
 
 func (s *Server) lease() time.Duration {
 	if s.cfg.Lease > 0 {
