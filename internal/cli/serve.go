@@ -30,6 +30,7 @@ type serveFlags struct {
 	dbURL              string
 	tokenFile          string
 	noAuth             bool
+	insecureShortToken bool
 	publicMetrics      bool
 	publicHealth       bool
 	maxBody            int64
@@ -76,7 +77,7 @@ latest digest only.
 container every --watch-interval, rescans them all when the advisory database
 is updated, and POSTs new findings to --webhook-url, signed with
 X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
-		Example: `  LOCKDOWN_TOKEN=s3cret lockdown serve --listen 127.0.0.1:8080
+		Example: `  LOCKDOWN_TOKEN=$(openssl rand -hex 32) lockdown serve --listen 127.0.0.1:8080
   lockdown serve --token-file /run/secrets/token --db-url postgres://lockdown@db/lockdown --allow-registry registry.example.com
   lockdown serve --token-file token --watch-docker --webhook-url https://hooks.example.com/lockdown --webhook-secret-file secret`,
 		Args: cobra.NoArgs,
@@ -90,6 +91,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.StringVar(&f.dbURL, "db-url", "", "job and result store: sqlite:///`PATH` or postgres://… (default: sqlite under the user cache dir)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API bearer token from `FILE` (else $LOCKDOWN_TOKEN)")
 	fl.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication (only for a trusted network)")
+	fl.BoolVar(&f.insecureShortToken, "insecure-short-token", false, fmt.Sprintf("accept an API token shorter than %d bytes", server.MinTokenBytes))
 	fl.BoolVar(&f.publicMetrics, "public-metrics", false, "serve /metrics without a token")
 	fl.BoolVar(&f.publicHealth, "public-health", false, "serve /healthz and /readyz without a token")
 	fl.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body in `BYTES`")
@@ -133,6 +135,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	if f.noAuth {
 		token = ""
 		g.logger.Warn("serving without authentication (--no-auth)")
+	}
+	if err := server.CheckToken(token, f.insecureShortToken); err != nil {
+		return badInput(err)
 	}
 	var secret []byte
 	if f.webhookURL != "" {
@@ -219,7 +224,7 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: st, AdvisoryDB: dbPath,
-		Token: token, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
+		Token: token, InsecureShortToken: f.insecureShortToken, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
 		MaxBodyBytes: f.maxBody, AllowRegistries: f.allowRegistries, AllowLocalTargets: f.allowLocal,
 		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay, JobTimeout: f.jobTimeout,
 		ScanOptions: scanOpts,

@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -37,6 +38,14 @@ type Options struct {
 	// TempDir is where a docker: target's `docker save` stream is spooled
 	// (removed by Close); "" means os.TempDir().
 	TempDir string
+	// RemoteOnly refuses every target that reads a path (dir:,
+	// docker-archive:, oci-archive:, oci-dir:) and never looks at the
+	// filesystem for a hint about a bare reference: for a service, where
+	// whether a path exists on the server is nobody's business.
+	RemoteOnly bool
+	// Transport, when set, carries registry requests (a service's guard
+	// against requests to private addresses); nil is the default.
+	Transport http.RoundTripper
 }
 
 // Source is an opened target. Layers are listed base first.

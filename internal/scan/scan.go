@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"time"
 
@@ -51,6 +52,10 @@ type Options struct {
 	MaxLayerBytes int64
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
+	// RemoteOnly and Transport are image.Options': a service refuses
+	// targets that read its filesystem and guards registry requests.
+	RemoteOnly bool
+	Transport  http.RoundTripper
 }
 
 // Run scans target (any form image.Open accepts) against db. Errors caused
@@ -149,6 +154,8 @@ func Catalog(ctx context.Context, target string, opts Options) (*model.SBOM, err
 		Logger:           log,
 		TempDir:          opts.TempDir,
 		MaxLayerBytes:    opts.MaxLayerBytes,
+		RemoteOnly:       opts.RemoteOnly,
+		Transport:        opts.Transport,
 	})
 	if err != nil {
 		return nil, err
