@@ -23,14 +23,14 @@ var (
 	binErr  error
 )
 
-// lockdownBinary builds cmd/lockdown once per test process.
+// lockdownBinary builds cmd/lockdown once per test process (TestMain
+// removes it at the end).
 func lockdownBinary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
 		// One binary per test process under the machine's test cache
 		// (replaced on the next run), built from this tree.
 		binPath = filepath.Join(testutil.CacheDir(t, "server-bin"), fmt.Sprintf("lockdown-%d", os.Getpid()))
-		t.Cleanup(func() { os.Remove(binPath) })
 		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/lockdown")
 		cmd.Dir = testutil.RepoRoot(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
