@@ -1,9 +1,10 @@
 package catalog
 
 import (
-	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 
 	"github.com/package-url/packageurl-go"
 
@@ -12,104 +13,9 @@ import (
 
 // enrich fills in what depends on the distribution: Ecosystem, PURL, ID.
 func enrich(p *model.Package, d *model.Distro) {
-	p.Ecosystem = Ecosystem(p.Type, d)
+	p.Ecosystem = ecosystem.ForPackage(p.Type, d)
 	p.PURL = PURL(*p, d)
 	p.ID = model.StableID(*p)
-}
-
-// family reports which package format a distribution uses: "deb", "apk",
-// "rpm" or "".
-func family(d *model.Distro) string {
-	if d == nil {
-		return ""
-	}
-	ids := append([]string{d.ID}, d.IDLike...)
-	switch {
-	case slices.ContainsFunc(ids, func(s string) bool { return s == "debian" || s == "ubuntu" }):
-		return model.TypeDeb
-	case slices.ContainsFunc(ids, func(s string) bool { return s == "alpine" || s == "wolfi" || s == "chainguard" }):
-		return model.TypeAPK
-	case slices.ContainsFunc(ids, func(s string) bool {
-		return s == "rhel" || s == "fedora" || s == "centos" || s == "suse" || s == "opensuse" || s == "sles" || s == "mariner" || s == "azurelinux" || s == "amzn"
-	}):
-		return model.TypeRPM
-	}
-	return ""
-}
-
-// langEcosystems maps the language package types to their OSV ecosystem,
-// which does not depend on the distribution.
-var langEcosystems = map[string]string{
-	model.TypeGolang:   "Go",
-	model.TypeNPM:      "npm",
-	model.TypeMaven:    "Maven",
-	model.TypePyPI:     "PyPI",
-	model.TypeCargo:    "crates.io",
-	model.TypeComposer: "Packagist",
-	model.TypeGem:      "RubyGems",
-	model.TypeNuGet:    "NuGet",
-}
-
-// Ecosystem returns the OSV ecosystem of a package of type typ on
-// distribution d: "Debian:12" (major only), "Ubuntu:18.04", "Alpine:v3.20"
-// (major.minor), "AlmaLinux:9", "Rocky Linux:9"; for language packages the
-// distribution does not matter: "Go", "npm", "Maven", "PyPI", "crates.io",
-// "Packagist", "RubyGems", "NuGet". "" when OSV has no such ecosystem for
-// it (Red Hat, an unknown distribution, a release without a number such as
-// Debian testing).
-func Ecosystem(typ string, d *model.Distro) string {
-	if eco, ok := langEcosystems[typ]; ok {
-		return eco
-	}
-	if d == nil || typ != family(d) || d.VersionID == "" {
-		return ""
-	}
-	switch typ {
-	case model.TypeDeb:
-		switch d.ID {
-		case "debian":
-			if major := majorOf(d.VersionID); isNumber(major) {
-				return "Debian:" + major
-			}
-		case "ubuntu":
-			return "Ubuntu:" + d.VersionID
-		}
-	case model.TypeAPK:
-		if d.ID == "alpine" {
-			if mm := majorMinor(d.VersionID); mm != "" {
-				return "Alpine:v" + mm
-			}
-		}
-	case model.TypeRPM:
-		major := majorOf(d.VersionID)
-		if !isNumber(major) {
-			return ""
-		}
-		switch d.ID {
-		case "almalinux":
-			return "AlmaLinux:" + major
-		case "rocky":
-			return "Rocky Linux:" + major
-		}
-	}
-	return ""
-}
-
-// majorMinor returns "3.20" for "3.20.3" (and for "3.21_alpha2024"), or ""
-// when v does not start with two numbers.
-func majorMinor(v string) string {
-	major, rest, ok := strings.Cut(v, ".")
-	if !ok || !isNumber(major) {
-		return ""
-	}
-	end := 0
-	for end < len(rest) && rest[end] >= '0' && rest[end] <= '9' {
-		end++
-	}
-	if end == 0 {
-		return ""
-	}
-	return major + "." + rest[:end]
 }
 
 // distroQualifier is the purl "distro" qualifier: "debian-12",
@@ -151,7 +57,7 @@ func PURL(p model.Package, d *model.Distro) string {
 	if p.Arch != "" {
 		q["arch"] = p.Arch
 	}
-	fam := family(d)
+	fam := ecosystem.DistroType(d)
 	distro := ""
 	if fam == p.Type {
 		distro = distroQualifier(d)
@@ -209,7 +115,7 @@ func PURL(p model.Package, d *model.Distro) string {
 		ns, name = group, artifact
 		q = map[string]string{}
 	case model.TypePyPI:
-		name = PEP503(p.Name)
+		name = ecosystem.PEP503(p.Name)
 		q = map[string]string{}
 	case model.TypeCargo, model.TypeGem, model.TypeNuGet:
 		q = map[string]string{}
@@ -233,30 +139,4 @@ func upstream(p model.Package) string {
 		return p.SourceName + "@" + p.SourceVersion
 	}
 	return p.SourceName
-}
-
-// PEP503 returns the normal form of a Python package name: lower case,
-// each run of "-", "_" and "." one "-" ("Jinja2" -> "jinja2",
-// "zope.interface" -> "zope-interface", "typing_extensions" ->
-// "typing-extensions").
-func PEP503(name string) string {
-	var b strings.Builder
-	b.Grow(len(name))
-	sep := false
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c == '-' || c == '_' || c == '.' {
-			if !sep {
-				b.WriteByte('-')
-			}
-			sep = true
-			continue
-		}
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		sep = false
-		b.WriteByte(c)
-	}
-	return b.String()
 }

@@ -8,48 +8,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-func TestEcosystem(t *testing.T) {
-	d := func(id, version string, like ...string) *model.Distro {
-		return &model.Distro{ID: id, VersionID: version, IDLike: like}
-	}
-	tests := []struct {
-		typ    string
-		distro *model.Distro
-		want   string
-	}{
-		{model.TypeDeb, d("debian", "12"), "Debian:12"},
-		{model.TypeDeb, d("debian", "11.7"), "Debian:11"},
-		{model.TypeDeb, &model.Distro{ID: "debian", Codename: "trixie"}, ""},
-		{model.TypeDeb, d("ubuntu", "18.04", "debian"), "Ubuntu:18.04"},
-		{model.TypeDeb, d("linuxmint", "21", "ubuntu", "debian"), ""},
-		{model.TypeAPK, d("alpine", "3.20.3"), "Alpine:v3.20"},
-		{model.TypeAPK, d("alpine", "3.21_alpha20240807"), "Alpine:v3.21"},
-		{model.TypeAPK, d("alpine", "edge"), ""},
-		{model.TypeRPM, d("almalinux", "9.4", "rhel", "centos", "fedora"), "AlmaLinux:9"},
-		{model.TypeRPM, d("rocky", "8.10", "rhel", "centos", "fedora"), "Rocky Linux:8"},
-		{model.TypeRPM, d("rhel", "9.4", "fedora"), ""},
-		{model.TypeRPM, d("mariner", "2.0"), ""},
-		{model.TypeDeb, d("alpine", "3.20.3"), ""}, // a dpkg database on Alpine is not Alpine's
-		{model.TypeAPK, d("debian", "12"), ""},
-		{model.TypeDeb, nil, ""},
-		{model.TypeGolang, nil, "Go"},
-		{model.TypeGolang, d("debian", "12"), "Go"},
-		{model.TypeNPM, d("debian", "12"), "npm"},
-		{model.TypeNPM, nil, "npm"},
-		{model.TypeMaven, d("alpine", "3.20.3"), "Maven"},
-		{model.TypePyPI, nil, "PyPI"},
-		{model.TypeCargo, nil, "crates.io"},
-		{model.TypeComposer, nil, "Packagist"},
-		{model.TypeGem, nil, "RubyGems"},
-		{model.TypeNuGet, nil, "NuGet"},
-	}
-	for _, tt := range tests {
-		if got := Ecosystem(tt.typ, tt.distro); got != tt.want {
-			t.Errorf("Ecosystem(%s, %+v) = %q, want %q", tt.typ, tt.distro, got, tt.want)
-		}
-	}
-}
-
 func TestPURL(t *testing.T) {
 	debian := &model.Distro{ID: "debian", VersionID: "12"}
 	ubuntu := &model.Distro{ID: "ubuntu", VersionID: "18.04", IDLike: []string{"debian"}}
@@ -109,16 +67,5 @@ func TestPURL(t *testing.T) {
 				t.Errorf("PURL %q does not parse: %v", got, err)
 			}
 		})
-	}
-}
-
-func TestPEP503(t *testing.T) {
-	for in, want := range map[string]string{
-		"Django": "django", "zope.interface": "zope-interface", "typing_extensions": "typing-extensions",
-		"Foo-_.-Bar": "foo-bar", "_private": "-private", "a..": "a-", "": "",
-	} {
-		if got := PEP503(in); got != want {
-			t.Errorf("PEP503(%q) = %q, want %q", in, got, want)
-		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
-	"github.com/lockdown-sec/lockdown/internal/version"
 )
 
 // BenchmarkAffects: typical ranges — a Go stdlib entry with four
@@ -25,10 +24,7 @@ func BenchmarkAffects(b *testing.B) {
 			Ranges: []osv.Range{rng("SEMVER", intro("0"), fix("4.17.21"))}}},
 	}
 	for _, tc := range cases {
-		s, err := version.ForEcosystem(tc.eco)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := mustScheme(b, tc.eco)
 		v := osv.Vulnerability{ID: "BENCH-1", Affected: []osv.Affected{tc.a}}
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()

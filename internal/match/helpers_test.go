@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
+
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -24,11 +26,9 @@ func newMemSource(vs []osv.Vulnerability) *memSource {
 	for _, v := range vs {
 		seen := map[string]bool{}
 		for _, a := range v.Affected {
-			eco := NormalizeEcosystem(a.Package.Ecosystem)
-			name := a.Package.Name
-			if eco == "PyPI" {
-				name = pep503(name)
-			}
+			eco := ecosystem.Normalize(a.Package.Ecosystem)
+			e, _ := ecosystem.Lookup(eco)
+			name := e.PackageName(a.Package.Name)
 			key := eco + "\x00" + name
 			if a.Package.Name == "" || seen[key] {
 				continue

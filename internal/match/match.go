@@ -8,16 +8,16 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
-	"strconv"
 	"strings"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/version"
 )
 
 // Source gives the advisories that name one package in one ecosystem
-// (already normalised, see NormalizeEcosystem). internal/vulndb's store
+// (already normalised, see ecosystem.Normalize). internal/vulndb's store
 // implements it.
 type Source interface {
 	Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error)
@@ -35,24 +35,16 @@ type Options struct {
 // finding per (package, vulnerability), sorted by severity (highest
 // first), package and rule ID.
 //
-// Which advisories a package is looked up under, and with which version:
-//
-//   - deb (Debian, Ubuntu): the source package (SourceName, else Name) and
-//     the source version (SourceVersion, else Version), because Debian and
-//     Ubuntu advisories are per source package and a binNMU (+b1) binary
-//     version is not a source version;
-//   - apk (Alpine): the origin (SourceName, else Name) and the package
-//     version;
-//   - rpm: the binary package Name and its [epoch:]version-release (the
-//     Epoch field is added when Version lacks one). AlmaLinux and Rocky
-//     advisories list every binary package by its own name (openssl and
-//     openssl-libs, kernel and kernel-core), so the source RPM name is not
-//     used;
-//   - Go: the module path, "stdlib" for the toolchain; others: Name.
+// Which advisories a package is looked up under, and with which version,
+// is its ecosystem's query key (ecosystem.Ecosystem.Query): the source
+// package and version for Debian and Ubuntu, the origin for apk
+// distributions, the binary or source RPM with its epoch for RPM ones, the
+// module path ("stdlib" for the toolchain) for Go, the PEP 503 name for
+// PyPI, else the package's Name and Version.
 //
 // Only affected entries whose ecosystem (normalised) equals the package's
-// and whose name equals the looked-up name count (PyPI names compared in
-// PEP 503 normal form). Withdrawn records are ignored.
+// and whose name (in the ecosystem's normal form) equals the looked-up name
+// count. Withdrawn records are ignored.
 //
 // RPM modularity: a range is modular when one of its versions has a
 // release with "module_el" or "module+el" (AlmaLinux, RHEL). A modular
@@ -78,7 +70,7 @@ func Match(ctx context.Context, db Source, pkgs []model.Package, opts Options) (
 		db:      db,
 		opts:    opts,
 		log:     opts.Logger,
-		schemes: map[string]version.Scheme{},
+		ecos:    map[string]ecosystem.Ecosystem{},
 		lookups: map[string][]osv.Vulnerability{},
 		badEco:  map[string]int{},
 	}
@@ -92,7 +84,7 @@ func Match(ctx context.Context, db Source, pkgs []model.Package, opts Options) (
 			return nil, nil, err
 		}
 		p := &pkgs[i]
-		eco := NormalizeEcosystem(p.Ecosystem)
+		eco := ecosystem.Normalize(p.Ecosystem)
 		if eco == "" {
 			noEco++
 			continue
@@ -119,7 +111,7 @@ type matcher struct {
 	db       Source
 	opts     Options
 	log      *slog.Logger
-	schemes  map[string]version.Scheme
+	ecos     map[string]ecosystem.Ecosystem // by normalised name; zero when unsupported
 	lookups  map[string][]osv.Vulnerability
 	badEco   map[string]int
 	warnings []model.Warning
@@ -137,62 +129,18 @@ type hit struct {
 	cve string
 }
 
-func (m *matcher) scheme(eco string) (version.Scheme, bool) {
-	if s, ok := m.schemes[eco]; ok {
-		return s, s != nil
+// ecosystem returns the supported ecosystem of a normalised ecosystem
+// string; ok is false for an unknown or unsupported one.
+func (m *matcher) ecosystem(eco string) (ecosystem.Ecosystem, bool) {
+	e, seen := m.ecos[eco]
+	if !seen {
+		var ok bool
+		if e, ok = ecosystem.Lookup(eco); !ok || !e.Supported() {
+			e = ecosystem.Ecosystem{}
+		}
+		m.ecos[eco] = e
 	}
-	s, err := version.ForEcosystem(eco)
-	if err != nil {
-		s = nil
-	}
-	m.schemes[eco] = s
-	return s, s != nil
-}
-
-// query returns the name and version a package is looked up with.
-func query(p *model.Package, eco string) (name, ver string) {
-	name, ver = p.Name, p.Version
-	switch p.Type {
-	case model.TypeDeb:
-		if p.SourceName != "" {
-			name = p.SourceName
-		}
-		if p.SourceVersion != "" {
-			ver = p.SourceVersion
-		}
-	case model.TypeAPK:
-		if p.SourceName != "" {
-			name = p.SourceName
-		}
-	case model.TypeRPM:
-		if p.Epoch > 0 && !strings.Contains(ver, ":") {
-			ver = strconv.Itoa(p.Epoch) + ":" + ver
-		}
-	}
-	if eco == "PyPI" {
-		name = pep503(name)
-	}
-	return name, ver
-}
-
-// pep503 is the normal form of a Python package name.
-func pep503(s string) string {
-	s = strings.ToLower(s)
-	var b strings.Builder
-	sep := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == '-' || c == '_' || c == '.' {
-			sep = true
-			continue
-		}
-		if sep && b.Len() > 0 {
-			b.WriteByte('-')
-		}
-		sep = false
-		b.WriteByte(c)
-	}
-	return b.String()
+	return e, e.Supported()
 }
 
 func (m *matcher) lookup(ctx context.Context, eco, name string) ([]osv.Vulnerability, error) {
@@ -217,12 +165,13 @@ func (m *matcher) warn(p *model.Package, format string, args ...any) {
 }
 
 func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string) ([]model.Finding, error) {
-	scheme, ok := m.scheme(eco)
+	e, ok := m.ecosystem(eco)
 	if !ok {
 		m.badEco[eco]++
 		return nil, nil
 	}
-	name, ver := query(p, eco)
+	scheme := e.Scheme
+	name, ver := e.Query(p)
 	vulns, err := m.lookup(ctx, eco, name)
 	if err != nil {
 		return nil, err
@@ -245,7 +194,7 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 		var h *hit
 		for ai := range v.Affected {
 			a := &v.Affected[ai]
-			if NormalizeEcosystem(a.Package.Ecosystem) != eco || !sameName(a.Package.Name, name, eco) {
+			if ecosystem.Normalize(a.Package.Ecosystem) != eco || e.PackageName(a.Package.Name) != name {
 				continue
 			}
 			aff := *a
@@ -308,13 +257,6 @@ func upstreamCVEs(v *osv.Vulnerability) []string {
 		}
 	}
 	return out
-}
-
-func sameName(advisory, name, eco string) bool {
-	if eco == "PyPI" {
-		return pep503(advisory) == name
-	}
-	return advisory == name
 }
 
 // lessVersion orders two version strings with scheme; strings that do not

@@ -16,37 +16,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
-func TestNormalizeEcosystem(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"Alpine:v3.16", "Alpine:v3.16"},
-		{"Alpine:3.16", "Alpine:v3.16"},
-		{"Alpine:3.20", "Alpine:v3.20"},
-		{"Ubuntu:22.04:LTS", "Ubuntu:22.04"},
-		{"Ubuntu:Pro:18.04:LTS", "Ubuntu:Pro:18.04"},
-		{"Ubuntu:18.04", "Ubuntu:18.04"},
-		{"Debian:12", "Debian:12"},
-		{"Debian:12.4", "Debian:12"},
-		{"AlmaLinux:8", "AlmaLinux:8"},
-		{"AlmaLinux:9.4", "AlmaLinux:9"},
-		{"Rocky Linux:9", "Rocky Linux:9"},
-		{"Go", "Go"},
-		{"go", "Go"},
-		{"npm", "npm"},
-		{"PyPI", "PyPI"},
-		{"pypi", "PyPI"},
-		{"crates.io", "crates.io"},
-		{"Maven", "Maven"},
-		{" Maven ", "Maven"},
-		{"Red Hat:enterprise_linux:9::appstream", "Red Hat:enterprise_linux:9::appstream"},
-		{"", ""},
-	}
-	for _, tc := range tests {
-		if got := NormalizeEcosystem(tc.in); got != tc.want {
-			t.Errorf("NormalizeEcosystem(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
 func rec(id string, aliases []string, affected ...osv.Affected) osv.Vulnerability {
 	return osv.Vulnerability{ID: id, Aliases: aliases, Summary: id + " summary", Affected: affected,
 		References: []osv.Reference{{Type: "ADVISORY", URL: "https://example.org/" + id}}}

@@ -105,6 +105,33 @@ type Finding struct {
 	CIS         string   `json:"cis,omitempty"` // CIS Docker Benchmark ID, posture only
 	CVSS        string   `json:"cvss,omitempty"`
 	Source      string   `json:"source,omitempty"` // where the advisory came from
+
+	// VendorSeverity is the severity as the advisory's vendor wrote it when
+	// it is not one of Lockdown's ("negligible", "unimportant"), kept next
+	// to the normalised Severity.
+	VendorSeverity string `json:"vendorSeverity,omitempty"`
+	// Reachability says, for a Go finding, whether the vulnerable code is
+	// in the binary; nil for every other finding.
+	Reachability *Reachability `json:"reachability,omitempty"`
+}
+
+// Reachability states.
+const (
+	// ReachPresent: a symbol the advisory names is in the binary.
+	ReachPresent = "present"
+	// ReachAbsent: the advisory names symbols and none is in the binary.
+	ReachAbsent = "absent"
+	// ReachUnknown: the advisory names no symbol, or the binary has no
+	// usable symbol information.
+	ReachUnknown = "unknown"
+)
+
+// Reachability is whether a Go binary contains the vulnerable code of a
+// finding, and the evidence: the advisory's symbols found in the binary.
+type Reachability struct {
+	State   string   `json:"state"`             // ReachPresent, ReachAbsent, ReachUnknown
+	Symbols []string `json:"symbols,omitempty"` // matched symbols ("golang.org/x/net/html.Parse")
+	Reason  string   `json:"reason,omitempty"`  // why unknown, or what was checked for absent
 }
 
 // Failing reports whether f counts towards --fail-on at threshold t: a

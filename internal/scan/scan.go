@@ -14,12 +14,13 @@ import (
 	"slices"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
+
 	"github.com/lockdown-sec/lockdown/internal/catalog"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
-	"github.com/lockdown-sec/lockdown/internal/version"
 )
 
 // KindScan is the Report.Kind of a scan report.
@@ -121,11 +122,8 @@ type ecosystemChecker interface {
 func uncovered(db ecosystemChecker, pkgs []model.Package) []model.Warning {
 	count := map[string]int{}
 	for i := range pkgs {
-		eco := match.NormalizeEcosystem(pkgs[i].Ecosystem)
-		if eco == "" {
-			continue
-		}
-		if _, err := version.ForEcosystem(eco); err != nil {
+		eco := ecosystem.Normalize(pkgs[i].Ecosystem)
+		if e, ok := ecosystem.Lookup(eco); !ok || !e.Supported() {
 			continue // match warns about these
 		}
 		count[eco]++

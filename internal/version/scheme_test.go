@@ -8,50 +8,6 @@ import (
 	"golang.org/x/mod/semver"
 )
 
-func TestForEcosystem(t *testing.T) {
-	tests := []struct{ eco, scheme string }{
-		{"Debian:12", "dpkg"},
-		{"Debian:9", "dpkg"},
-		{"Ubuntu:18.04", "dpkg"},
-		{"Ubuntu:Pro:18.04:LTS", "dpkg"},
-		{"Alpine:v3.16", "apk"},
-		{"Alpine:v3.20", "apk"},
-		{"AlmaLinux:8", "rpm"},
-		{"Rocky Linux:9", "rpm"},
-		{"Red Hat:enterprise_linux:9::appstream", "rpm"},
-		{"SUSE:Linux Enterprise Server 15 SP5", "rpm"},
-		{"openSUSE:Tumbleweed", "rpm"},
-		{"Mariner:2.0", "rpm"},
-		{"Go", "Go"},
-		{"npm", "SemVer"},
-		{"crates.io", "SemVer"},
-		{"Bitnami", "SemVer"},
-		{"PyPI", "PEP 440"},
-		{"Maven", "Maven"},
-		{"Packagist", "Packagist"},
-		{"RubyGems", "RubyGems"},
-		{"NuGet", "NuGet"},
-	}
-	for _, tc := range tests {
-		s, err := ForEcosystem(tc.eco)
-		if err != nil {
-			t.Errorf("ForEcosystem(%q) error: %v", tc.eco, err)
-			continue
-		}
-		if s.Name() != tc.scheme {
-			t.Errorf("ForEcosystem(%q) = %s, want %s", tc.eco, s.Name(), tc.scheme)
-		}
-	}
-	for _, eco := range []string{"", "Hackage", "Dart", "GIT", "Debian12"} {
-		_, err := ForEcosystem(eco)
-		if !errors.Is(err, ErrUnknownEcosystem) {
-			t.Errorf("ForEcosystem(%q) error = %v, want ErrUnknownEcosystem", eco, err)
-		} else if !strings.Contains(err.Error(), `"`+eco+`"`) {
-			t.Errorf("ForEcosystem(%q) error %q does not name the ecosystem", eco, err)
-		}
-	}
-}
-
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		s    Scheme

@@ -1,15 +1,13 @@
-// Package version implements the version orderings of the ecosystems that
-// Lockdown matches advisories for: dpkg (Debian, Ubuntu), apk (Alpine), rpm
-// (AlmaLinux, Rocky, RHEL, SUSE, Mariner), Go, SemVer (npm, crates.io,
-// Bitnami, the OSV "SEMVER" range type), PEP 440 (PyPI), Maven, RubyGems,
-// NuGet and Packagist.
+// Package version implements the version orderings Lockdown matches
+// advisories with: dpkg, apk, rpm, Go, SemVer (also the OSV "SEMVER" range
+// type), PEP 440, Maven, RubyGems, NuGet and Packagist. Which ecosystem
+// uses which is internal/ecosystem's table.
 //
 // Every scheme follows its ecosystem's own rules, cited in the file that
 // implements it. A Scheme is stateless and safe for concurrent use.
 package version
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -30,41 +28,6 @@ type Scheme interface {
 	// another scheme is re-parsed from its String, and if that fails the
 	// two strings are compared bytewise, so Compare never panics.
 	Compare(a, b Version) int
-}
-
-// ErrUnknownEcosystem is returned (wrapped, with the name) by ForEcosystem
-// for an ecosystem without a version scheme.
-var ErrUnknownEcosystem = errors.New("unknown ecosystem")
-
-// ForEcosystem returns the version scheme of an OSV ecosystem. The part
-// after the first ":" (a release: "Debian:12", "Alpine:v3.16",
-// "Red Hat:enterprise_linux:9::appstream") does not change the scheme.
-func ForEcosystem(ecosystem string) (Scheme, error) {
-	base, _, _ := strings.Cut(strings.TrimSpace(ecosystem), ":")
-	switch strings.ToLower(base) {
-	case "debian", "ubuntu":
-		return Dpkg(), nil
-	case "alpine", "wolfi", "chainguard":
-		return APK(), nil
-	case "almalinux", "rocky linux", "red hat", "redhat", "rhel", "suse", "opensuse",
-		"mariner", "azure linux", "photon os", "openeuler":
-		return RPM(), nil
-	case "go":
-		return Go(), nil
-	case "npm", "crates.io", "bitnami", "hex", "swifturl":
-		return Semver(), nil
-	case "pypi":
-		return PEP440(), nil
-	case "maven":
-		return Maven(), nil
-	case "rubygems":
-		return RubyGems(), nil
-	case "nuget":
-		return NuGet(), nil
-	case "packagist":
-		return Packagist(), nil
-	}
-	return nil, fmt.Errorf("version scheme for %q: %w", ecosystem, ErrUnknownEcosystem)
 }
 
 // ParseError is the error of every Parse: the string, the scheme and why.

@@ -58,7 +58,7 @@ func FuzzIngestRecord(f *testing.F) {
 		}
 		var keys []pkgKey
 		for _, a := range want.Affected {
-			k := pkgKey{NormalizeEcosystem(a.Package.Ecosystem), a.Package.Name}
+			k := keyOf(a.Package.Ecosystem, a.Package.Name)
 			if k.eco != "" && k.name != "" && !containsKey(keys, k) {
 				keys = append(keys, k)
 			}

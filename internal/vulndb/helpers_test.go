@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
+
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 	"github.com/lockdown-sec/lockdown/internal/vulndb/distro"
@@ -156,7 +158,7 @@ func buildExpectation(data string) (*expectation, error) {
 				if a.Package == nil || a.Package.Name == "" {
 					continue
 				}
-				k := pkgKey{a.Package.Ecosystem, a.Package.Name}
+				k := keyOf(a.Package.Ecosystem, a.Package.Name)
 				if !containsKey(r.keys, k) {
 					r.keys = append(r.keys, k)
 				}
@@ -170,7 +172,7 @@ func buildExpectation(data string) (*expectation, error) {
 		return func(v osv.Vulnerability) error {
 			r := &expRecord{v: v, withdrawn: v.Withdrawn != nil}
 			for _, a := range v.Affected {
-				k := pkgKey{a.Package.Ecosystem, a.Package.Name}
+				k := keyOf(a.Package.Ecosystem, a.Package.Name)
 				if !containsKey(r.keys, k) {
 					r.keys = append(r.keys, k)
 				}
@@ -267,7 +269,7 @@ func (e *expectation) ecosystemCounts() []EcosystemCount {
 	var out []EcosystemCount
 	for name, a := range m {
 		out = append(out, EcosystemCount{Name: name, Records: len(a.recs), Withdrawn: len(a.withdrawn),
-			Packages: len(a.pkgs), Known: KnownEcosystem(name)})
+			Packages: len(a.pkgs), Known: supported(name)})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
@@ -326,4 +328,9 @@ func buildExpectationOf(path string) (map[string][]byte, error) {
 		out[f.Name] = b
 	}
 	return out, nil
+}
+
+func supported(eco string) bool {
+	e, _ := ecosystem.Lookup(eco)
+	return e.Supported()
 }

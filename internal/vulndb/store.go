@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/lockdown-sec/lockdown/internal/osv"
@@ -304,11 +306,11 @@ func (s *Store) Status() (Status, error) {
 // HasEcosystem reports whether the database holds records for ecosystem
 // (normalised first). A database without a recorded status answers true:
 // it cannot tell.
-func (s *Store) HasEcosystem(ecosystem string) bool {
+func (s *Store) HasEcosystem(eco string) bool {
 	if s.status.Built.IsZero() {
 		return true
 	}
-	eco := NormalizeEcosystem(ecosystem)
+	eco = ecosystem.Normalize(eco)
 	for _, e := range s.status.Ecosystems {
 		if e.Name == eco {
 			return e.Records > 0
@@ -320,13 +322,15 @@ func (s *Store) HasEcosystem(ecosystem string) bool {
 // Lookup returns the records that name (ecosystem, name) in an affected
 // entry, sorted by ID, each with Affected narrowed to the entries naming
 // that package (Get returns a whole record). The ecosystem is normalised
-// first (NormalizeEcosystem); the name is matched exactly. Withdrawn records
+// first, and so is the name (ecosystem.Normalize, Ecosystem.PackageName:
+// PEP 503 for PyPI); otherwise names match exactly. Withdrawn records
 // are left out unless OpenOptions.IncludeWithdrawn.
-func (s *Store) Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulnerability, error) {
+func (s *Store) Lookup(ctx context.Context, eco, name string) ([]osv.Vulnerability, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	pkg := indexKey(NormalizeEcosystem(ecosystem), name)
+	k := keyOf(eco, name)
+	pkg := indexKey(k.eco, k.name)
 	d := s.decoder()
 	defer s.pool.Put(d)
 	var out []osv.Vulnerability
@@ -368,7 +372,7 @@ func (s *Store) Lookup(ctx context.Context, ecosystem, name string) ([]osv.Vulne
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("lookup %s %s in %s: %w", ecosystem, name, s.path, err)
+		return nil, fmt.Errorf("lookup %s %s in %s: %w", eco, name, s.path, err)
 	}
 	return out, nil
 }

@@ -71,9 +71,9 @@ func TestUpdateAllData(t *testing.T) {
 			t.Errorf("Status.Sources[%d] = %s %d records, want %s %d", i, got.Kind, got.Records, w.kind, w.records)
 		}
 	}
-	// Ecosystems no version scheme is known for: OSS-Fuzz and SwiftURL
-	// (in mixed-samples' GIT and Go records).
-	if diff := cmp.Diff([]string{"OSS-Fuzz", "SwiftURL"}, st.Unknown); diff != "" {
+	// Ecosystems without a version scheme: OSS-Fuzz (in mixed-samples' GIT
+	// records). SwiftURL (in its Go records) is SemVer, so supported.
+	if diff := cmp.Diff([]string{"OSS-Fuzz"}, st.Unknown); diff != "" {
 		t.Errorf("Status.Unknown (-want +got):\n%s", diff)
 	}
 	// The README's record counts per zip, summed where ecosystems are whole.
@@ -215,7 +215,7 @@ func TestLookupExact(t *testing.T) {
 // onlyPackage: Lookup narrows Affected to the entries naming the package.
 func onlyPackage(v osv.Vulnerability, k pkgKey) bool {
 	for _, a := range v.Affected {
-		if NormalizeEcosystem(a.Package.Ecosystem) != k.eco || a.Package.Name != k.name {
+		if keyOf(a.Package.Ecosystem, a.Package.Name) != k {
 			return false
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/lockdown-sec/lockdown/internal/osv"
@@ -303,6 +305,18 @@ type affectedValue struct {
 
 type pkgKey struct{ eco, name string }
 
+// keyOf is the index key of package name in ecosystem eco, both in their
+// normal form (ecosystem.Normalize, Ecosystem.PackageName); the zero key
+// when either is empty.
+func keyOf(eco, name string) pkgKey {
+	eco = ecosystem.Normalize(eco)
+	if eco == "" || name == "" {
+		return pkgKey{}
+	}
+	e, _ := ecosystem.Lookup(eco)
+	return pkgKey{eco, e.PackageName(name)}
+}
+
 // job is one queued record: OSV JSON (raw) or a converted record (conv).
 type job struct {
 	where string
@@ -448,11 +462,8 @@ func encodeEntry(zw *flate.Writer, v *osv.Vulnerability, skeleton []byte, affect
 	for i, raw := range affected {
 		var k pkgKey
 		if i < len(v.Affected) {
-			if p := v.Affected[i].Package; p.Name != "" {
-				if eco := NormalizeEcosystem(p.Ecosystem); eco != "" {
-					k = pkgKey{eco, p.Name}
-				}
-			}
+			p := v.Affected[i].Package
+			k = keyOf(p.Ecosystem, p.Name)
 		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -529,7 +540,8 @@ func (b *builder) write(ctx context.Context, p string) (Status, error) {
 		}
 	}
 	for name, acc := range ecos {
-		known := KnownEcosystem(name)
+		e, _ := ecosystem.Lookup(name)
+		known := e.Supported()
 		st.Ecosystems = append(st.Ecosystems, EcosystemCount{Name: name, Records: acc.records,
 			Withdrawn: acc.withdrawn, Packages: len(acc.pkgs), Known: known})
 		if !known {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog"
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/image"
 	"github.com/lockdown-sec/lockdown/internal/match"
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -120,11 +121,9 @@ func NewSource(vs []osv.Vulnerability) Source {
 	for _, v := range vs {
 		seen := map[string]bool{}
 		for _, a := range v.Affected {
-			eco := match.NormalizeEcosystem(a.Package.Ecosystem)
-			name := a.Package.Name
-			if eco == "PyPI" {
-				name = catalog.PEP503(name)
-			}
+			eco := ecosystem.Normalize(a.Package.Ecosystem)
+			e, _ := ecosystem.Lookup(eco)
+			name := e.PackageName(a.Package.Name)
 			k := eco + "\x00" + name
 			if name == "" || seen[k] {
 				continue

@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/lockdown-sec/lockdown/internal/catalog"
 	"github.com/lockdown-sec/lockdown/internal/catalog/langtest"
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -44,7 +44,7 @@ for d in m.distributions(path=["`+site+`"]):
 	var got []string
 	for _, p := range sbom.Packages {
 		got = append(got, p.Name+"=="+p.Version)
-		if p.Ecosystem != "PyPI" || p.PURL != "pkg:pypi/"+catalog.PEP503(p.Name)+"@"+p.Version {
+		if p.Ecosystem != "PyPI" || p.PURL != "pkg:pypi/"+ecosystem.PEP503(p.Name)+"@"+p.Version {
 			t.Errorf("package %+v", p)
 		}
 	}
@@ -72,7 +72,7 @@ func TestCatalogPygoat(t *testing.T) {
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)
 	}
-	want := langtest.Expected(vs, sbom.Packages, "PyPI", catalog.PEP503, nil)
+	want := langtest.Expected(vs, sbom.Packages, "PyPI", ecosystem.PEP503, nil)
 	langtest.CompareHits(t, langtest.Hits(fs, vs), want)
 	if n, r, p := langtest.Count(want); n != 31 || r != 31 || p != 10 {
 		t.Errorf("%d hits on %d records, %d packages; want 31 on 31, 10", n, r, p)
