@@ -150,6 +150,9 @@ func newRootCmd(g *globals) *cobra.Command {
 			if g.timeout < 0 {
 				return badInput(fmt.Errorf("--timeout must be 0 (none) or positive, got %s", g.timeout))
 			}
+			if noTimeout[cmd.Name()] && cmd.Flags().Changed("timeout") {
+				g.logger.Warn("--timeout does not apply to " + cmd.Name() + " (serve bounds each job with --job-timeout)")
+			}
 			if g.timeout > 0 && !noTimeout[cmd.Name()] {
 				ctx, stop := context.WithTimeoutCause(cmd.Context(), g.timeout, &timeoutError{g.timeout})
 				g.runCtx, g.stopTimer = ctx, stop
