@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
@@ -54,11 +55,13 @@ func CacheKey(exts []Extractor) string {
 // ToolName is the SBOM's Tool.Name.
 const ToolName = "lockdown"
 
-// The bounds on one run's warnings (each file's are bounded by
-// extract.Warnings): enough for every file's summary in a large image.
+// The bounds of one run (each file's are extract's): enough warnings for
+// every file's summary in a large image, and ten times the packages of the
+// largest real images; at that cap a run peaks at about 330 MB.
 const (
 	MaxRunWarnings     = 1000
 	MaxRunWarningBytes = 256 << 10
+	MaxRunPackages     = 100_000
 )
 
 // sharedBufferMax bounds the in-memory copy of a file that several
@@ -94,6 +97,9 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	if p := v.over.Load(); p != nil {
+		return nil, fmt.Errorf("catalog: %w", tooManyInRun(*p))
+	}
 	sbom := &model.SBOM{
 		Target:    src.Target(),
 		Layers:    tree.Layers(),
@@ -112,6 +118,9 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 	}
 	for _, p := range tree.Visited() {
 		pkgs, ws := collect(tree, p, resolved)
+		if len(sbom.Packages)+len(pkgs) > MaxRunPackages { // layers from the cache were not counted
+			return nil, fmt.Errorf("catalog: %w", tooManyInRun(p))
+		}
 		sbom.Packages = append(sbom.Packages, pkgs...)
 		for _, w := range ws {
 			warns.Add(w)
@@ -158,7 +167,9 @@ type visitor struct {
 	exts    []Extractor
 	tempDir string
 	log     *slog.Logger
-	memMax  int64 // a file several extractors want is copied in memory up to this size
+	memMax  int64                  // a file several extractors want is copied in memory up to this size
+	pkgs    atomic.Int64           // packages extracted so far (files are visited concurrently)
+	over    atomic.Pointer[string] // the file that took the run past MaxRunPackages
 }
 
 func (v *visitor) want(p string, mode os.FileMode, size int64) bool {
@@ -173,7 +184,32 @@ func (v *visitor) want(p string, mode os.FileMode, size int64) bool {
 	return false
 }
 
+// visit extracts one file and keeps the run within MaxRunPackages: every
+// version of every file holds its packages until the end of the walk.
 func (v *visitor) visit(ctx context.Context, f image.File, r io.Reader) (any, error) {
+	res, err := v.visitFile(ctx, f, r)
+	if fr, ok := res.(*fileResult); ok && err == nil {
+		n := 0
+		for _, e := range fr.extracted {
+			n += len(e.res.Packages)
+		}
+		if v.pkgs.Add(int64(n)) > MaxRunPackages {
+			// The walker makes a visitor's error a warning: Catalog fails
+			// the run once the walk is over.
+			v.over.CompareAndSwap(nil, &f.Path)
+			return nil, tooManyInRun(f.Path)
+		}
+	}
+	return res, err
+}
+
+// tooManyInRun is the error of a target of more than MaxRunPackages
+// packages.
+func tooManyInRun(path string) error {
+	return fmt.Errorf("more than %d packages in the image (reading %s): refused: %w", MaxRunPackages, path, image.ErrBadInput)
+}
+
+func (v *visitor) visitFile(ctx context.Context, f image.File, r io.Reader) (any, error) {
 	var wanting []Extractor
 	for _, e := range v.exts {
 		if e.Wants(f.Path, f.Mode, f.Size) {

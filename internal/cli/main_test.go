@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 	"testing"
+
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 // childEnv makes the test binary run the lockdown command line in its
@@ -19,6 +21,7 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := Run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 		stop()
+		testutil.WritePeakRSS()
 		os.Exit(code)
 	}
 	os.Exit(m.Run())

@@ -15,9 +15,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a composer.lock.
-const MaxFileSize = 32 << 20
-
 // Extractor reads composer.lock files outside vendor/. The zero value is
 // ready to use.
 type Extractor struct{}
@@ -32,12 +29,12 @@ func (Extractor) Version() int { return 1 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "composer.lock" && !strings.Contains(p, "/vendor/")
+	return mode.IsRegular() && path.Base(p) == "composer.lock" && !strings.Contains(p, "/vendor/")
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -97,7 +94,9 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				p.Metadata = map[string]string{"dev": "true"}
 			}
 			index[k] = len(res.Packages)
-			res.Packages = append(res.Packages, p)
+			if !extract.Full(len(res.Packages)) {
+				res.Packages = append(res.Packages, p)
+			}
 		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {

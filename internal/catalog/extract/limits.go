@@ -26,6 +26,12 @@ const (
 	// MaxRecordBytes bounds one record of a text package database (a dpkg
 	// paragraph, an apk record): a larger record is skipped with a warning.
 	MaxRecordBytes = 4 << 20
+	// MaxLockFileBytes bounds a file an extractor reads whole and decodes
+	// (lock files, manifests, a pom.xml): decoding costs several times the
+	// file, and the largest real lock files are a few megabytes. A larger
+	// file is refused with a warning naming it (extractors want it whatever
+	// its size, so that it is never skipped in silence).
+	MaxLockFileBytes = 16 << 20
 	// MaxDatabaseBytes bounds a package database read as a stream (dpkg
 	// status, apk installed, rpm databases): the largest real ones are tens
 	// of megabytes.
@@ -178,6 +184,13 @@ func Truncate(s string, n int) string {
 	}
 	return s[:cut] + mark
 }
+
+// Full reports whether an extractor that holds n packages of one file
+// should stop adding: it keeps at most MaxPackages+1, so that the
+// cataloger, which refuses a file of more than MaxPackages packages
+// (ErrTooManyPackages), sees it, and memory stays bounded meanwhile.
+// Extractors that use a Collector get this from Add.
+func Full(n int) bool { return n > MaxPackages }
 
 // Collector builds the Result of one file within the bounds above: the
 // warnings through Warnings, the packages up to MaxPackages.

@@ -23,8 +23,7 @@ import (
 
 // Limits on what is read.
 const (
-	MaxPOMSize     = 16 << 20  // a pom.xml or gradle.lockfile
-	MaxArchiveSize = 512 << 20 // a JAR, WAR or EAR
+	MaxArchiveSize = 512 << 20 // a JAR, WAR or EAR (a pom.xml or gradle.lockfile: extract.MaxLockFileBytes)
 )
 
 // Extractor reads poms, Gradle lock files and Java archives. The zero value
@@ -58,7 +57,7 @@ func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
 	}
 	switch base := path.Base(p); {
 	case base == "pom.xml", base == "gradle.lockfile":
-		return size <= MaxPOMSize
+		return true // a larger one than extract.MaxLockFileBytes is a warning
 	case isArchive(base):
 		return size <= MaxArchiveSize
 	}
@@ -74,13 +73,13 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 	}
 	switch base := path.Base(in.Path); {
 	case base == "pom.xml":
-		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 		if err != nil {
 			return extract.Result{}, err
 		}
 		return ParsePOM(in.Path, data)
 	case base == "gradle.lockfile":
-		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 		if err != nil {
 			return extract.Result{}, err
 		}
@@ -112,6 +111,9 @@ func (s *pkgSet) add(name, version string, meta map[string]string) {
 		if scopeRank(meta["scope"]) < scopeRank(s.pkgs[i].Metadata["scope"]) {
 			s.pkgs[i].Metadata = meta
 		}
+		return
+	}
+	if extract.Full(len(s.pkgs)) {
 		return
 	}
 	s.index[k] = len(s.pkgs)

@@ -27,10 +27,6 @@ const (
 	PackageJSON = "package.json"
 )
 
-// MaxFileSize bounds the files read: the largest real lock files are a few
-// MiB; an installed package.json is a few KiB.
-const MaxFileSize = 64 << 20
-
 // Extractor reads npm, yarn and pnpm lock files and installed package.json
 // files. The zero value is ready to use.
 type Extractor struct{}
@@ -48,7 +44,7 @@ func (Extractor) Version() int { return 1 }
 // of each installed package (node_modules/NAME/package.json,
 // node_modules/@SCOPE/NAME/package.json), never a project's own.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	if !mode.IsRegular() || size > MaxFileSize {
+	if !mode.IsRegular() {
 		return false
 	}
 	switch path.Base(p) {
@@ -76,7 +72,7 @@ func installedManifest(p string) bool {
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -141,6 +137,9 @@ func (s *pkgSet) add(name, version string, dev, optional bool) {
 		if len(p.Metadata) == 0 {
 			p.Metadata = nil
 		}
+		return
+	}
+	if extract.Full(len(s.res.Packages)) {
 		return
 	}
 	p := model.Package{Name: name, Version: version, Type: model.TypeNPM}

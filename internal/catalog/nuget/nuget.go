@@ -16,9 +16,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a packages.lock.json.
-const MaxFileSize = 32 << 20
-
 // Extractor reads packages.lock.json files. The zero value is ready to use.
 type Extractor struct{}
 
@@ -32,12 +29,12 @@ func (Extractor) Version() int { return 1 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "packages.lock.json"
+	return mode.IsRegular() && path.Base(p) == "packages.lock.json"
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -80,7 +77,9 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				continue
 			}
 			seen[k] = true
-			res.Packages = append(res.Packages, model.Package{Name: name, Version: e.Resolved, Type: model.TypeNuGet})
+			if !extract.Full(len(res.Packages)) {
+				res.Packages = append(res.Packages, model.Package{Name: name, Version: e.Resolved, Type: model.TypeNuGet})
+			}
 		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {

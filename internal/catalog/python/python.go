@@ -23,9 +23,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds the files read.
-const MaxFileSize = 16 << 20
-
 // Extractor reads Python lock files and installed distributions. The zero
 // value is ready to use.
 type Extractor struct{}
@@ -58,12 +55,12 @@ func kind(p string) string {
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && kind(p) != ""
+	return mode.IsRegular() && kind(p) != ""
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -122,6 +119,9 @@ func (s *pkgSet) add(name, version string, dev bool, licenses []string) {
 		if !dev {
 			s.res.Packages[i].Metadata = nil
 		}
+		return
+	}
+	if extract.Full(len(s.res.Packages)) {
 		return
 	}
 	p := model.Package{Name: name, Version: version, Type: model.TypePyPI, Licenses: licenses}
