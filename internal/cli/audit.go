@@ -18,10 +18,10 @@ import (
 func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "Assess the security posture of a container engine (CIS Docker Benchmark)",
+		Short: "Assess security posture: a Docker engine (CIS Docker Benchmark), a Calico cluster's configuration",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newAuditDockerCmd(g))
+	cmd.AddCommand(newAuditDockerCmd(g), newAuditCalicoCmd(g))
 	return cmd
 }
 

@@ -13,6 +13,7 @@ func commands(g *globals) []*cobra.Command {
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),
+		newVerifyCmd(g),
 		newServeCmd(g),
 	}
 }

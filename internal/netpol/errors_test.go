@@ -29,7 +29,7 @@ func TestBadInput(t *testing.T) {
 		name, text, want string
 	}{
 		{"unknown kind", "---\napiVersion: v1\nkind: Deployment\nmetadata: {name: x}\n",
-			`bad.yaml:3: unknown kind "Deployment" (apiVersion v1); want one of GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, Namespace, NetworkPolicy, NetworkSet, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`},
+			`bad.yaml:3: unknown kind "Deployment" (apiVersion v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`},
 		{"wrong apiVersion for a Calico kind", "apiVersion: projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\n",
 			`bad.yaml:1: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`},
 		{"wrong apiVersion for NetworkPolicy", "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1beta1\nmetadata: {name: x}\n",
@@ -122,7 +122,7 @@ func TestMultiFileErrors(t *testing.T) {
 		t.Fatalf("Load(%s) error = %v (%T), want *load.Errors", dir, err, err)
 	}
 	wantLoad := []string{
-		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, Namespace, NetworkPolicy, NetworkSet, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
 		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
 		b + `:12: NetworkPolicy: unsupported apiVersion "networking.k8s.io/v1beta1" (want projectcalico.org/v3 or networking.k8s.io/v1)`,
 		b + `:30: Pod shop/web: unknown field "prots"`,

@@ -144,7 +144,9 @@ type Object struct {
 	// *calicov3.StagedNetworkPolicy, *calicov3.StagedGlobalNetworkPolicy,
 	// *calicov3.NetworkSet, *calicov3.GlobalNetworkSet, *calicov3.Tier,
 	// *calicov3.HostEndpoint, *calicov3.Profile, *networkingv1.NetworkPolicy,
-	// *corev1.Pod, *corev1.Namespace, *corev1.ServiceAccount.
+	// *corev1.Pod, *corev1.Namespace, *corev1.ServiceAccount, and the
+	// cluster configuration *calicov3.FelixConfiguration, *calicov3.IPPool,
+	// *calicov3.BGPConfiguration, *calicov3.BGPPeer, *calicov3.Node.
 	Obj  any
 	node *yaml.Node
 }
@@ -364,7 +366,16 @@ var kinds = map[string]kindInfo{
 	"Pod":                                  {[]string{"v1"}, true, func() any { return new(corev1.Pod) }},
 	"Namespace":                            {[]string{"v1"}, false, func() any { return new(corev1.Namespace) }},
 	"ServiceAccount":                       {[]string{"v1"}, true, func() any { return new(corev1.ServiceAccount) }},
+	// Cluster configuration (lockdown audit calico), also as CRDs.
+	calicov3.KindFelixConfiguration: {calicoConfig, false, func() any { return new(calicov3.FelixConfiguration) }},
+	calicov3.KindIPPool:             {calicoConfig, false, func() any { return new(calicov3.IPPool) }},
+	calicov3.KindBGPConfiguration:   {calicoConfig, false, func() any { return new(calicov3.BGPConfiguration) }},
+	calicov3.KindBGPPeer:            {calicoConfig, false, func() any { return new(calicov3.BGPPeer) }},
+	calicov3.KindNode:               {calicoConfig, false, func() any { return new(calicov3.Node) }},
 }
+
+// calicoConfig are the apiVersions of Calico's configuration kinds.
+var calicoConfig = []string{calicov3.APIVersion, calicov3.CRDAPIVersion}
 
 // NetworkPolicy exists in both APIs; the apiVersion picks the type.
 const k8sNetworkingV1 = "networking.k8s.io/v1"
