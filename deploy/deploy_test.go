@@ -19,20 +19,28 @@ import (
 // The metric contract shared with internal/server: metric name → its labels.
 // Deploy files may use only these (plus the target labels Prometheus adds).
 var contract = map[string][]string{
-	"lockdown_build_info":                 {"version", "goversion"},
-	"lockdown_image_vulnerabilities":      {"image", "digest", "severity"},
-	"lockdown_container_vulnerabilities":  {"container", "image", "severity"},
-	"lockdown_audit_results":              {"check", "status", "scope"},
-	"lockdown_audit_score_ratio":          nil,
-	"lockdown_scans_total":                {"result"},
-	"lockdown_scan_duration_seconds":      nil, // histogram
-	"lockdown_jobs":                       {"state"},
-	"lockdown_db_age_seconds":             nil,
-	"lockdown_db_built_timestamp_seconds": nil,
-	"lockdown_db_records":                 {"ecosystem"},
-	"lockdown_webhook_deliveries_total":   {"result"},
-	"lockdown_top_vulnerability_images":   {"id", "severity"},
-	"up":                                  nil, // Prometheus's own
+	"lockdown_build_info":                     {"version", "goversion"},
+	"lockdown_image_vulnerabilities":          {"image", "digest", "severity"},
+	"lockdown_container_vulnerabilities":      {"container", "image", "severity"},
+	"lockdown_audit_results":                  {"check", "status", "scope"},
+	"lockdown_audit_score_ratio":              nil,
+	"lockdown_scans_total":                    {"result"},
+	"lockdown_scan_duration_seconds":          nil, // histogram
+	"lockdown_jobs":                           {"state"},
+	"lockdown_db_age_seconds":                 nil,
+	"lockdown_db_built_timestamp_seconds":     nil,
+	"lockdown_db_records":                     {"ecosystem"},
+	"lockdown_webhook_deliveries_total":       {"result"},
+	"lockdown_top_vulnerability_images":       {"id", "severity"},
+	"lockdown_image_packages":                 {"image", "digest"},
+	"lockdown_image_packages_unchecked":       {"image", "digest"},
+	"lockdown_image_package_files_unreadable": {"image", "digest"},
+	"lockdown_policy_packets_total":           {"policy", "rule", "action"},
+	"lockdown_policy_drift":                   nil,
+	"lockdown_policy_drift_repairs_total":     nil,
+	"lockdown_policy_rules":                   nil,
+	"lockdown_policy_endpoints":               nil,
+	"up":                                      nil, // Prometheus's own
 }
 
 // histograms are exposed as NAME_bucket{le}, NAME_sum and NAME_count.
@@ -48,6 +56,7 @@ var enumLabels = map[string][]string{
 	"status":   {"pass", "fail", "warn", "info", "skip"},
 	"result":   {"success", "error"},
 	"state":    {"queued", "running", "done", "failed"},
+	"action":   {"Allow", "Deny", "Pass", "Log"},
 }
 
 // contractSeries resolves a series name to its contract metric and labels.

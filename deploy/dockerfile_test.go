@@ -398,9 +398,8 @@ func buildImage(t *testing.T) string {
 	tag := "lockdown-deploy-test:" + randomHex(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "docker", "build", "--rm", "-f", filepath.Join(deployDir(t), "Dockerfile"),
+	out, err := testutil.DockerBuild(ctx, nil, "--rm", "-f", filepath.Join(deployDir(t), "Dockerfile"),
 		"--build-arg", "PREBUILT=lockdown", "--build-arg", "BUILDER_IMAGE="+builder, "-t", tag, ctxDir)
-	out, err := cmd.CombinedOutput()
 	// The classic builder leaves the build stage's images behind: remove
 	// the ones this build made (others' are in use and refuse removal).
 	var made []string
@@ -550,8 +549,8 @@ func TestDockerImage(t *testing.T) {
 		osv := filepath.Dir(testutil.Data(t, "osv/mixed-samples.zip"))
 		token := randomHex(t) + randomHex(t)
 		name := "lockdown-deploy-serve-" + randomHex(t)
-		t.Cleanup(func() { exec.Command("docker", "rm", "-f", "-v", name).Run() })
-		docker(t, "run", "-d", "--name", name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+		// Published on the default bridge: a host without one skips this.
+		testutil.RunContainer(t, name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
 			"-e", "LOCKDOWN_TOKEN="+token, "-v", osv+":/data:ro", "-p", "127.0.0.1::8080",
 			"--health-interval", "1s", "--health-timeout", "5s", "--health-start-period", "0s",
 			img, "serve", "--listen", "0.0.0.0:8080", "--public-health", "--public-metrics", "--db-source", "/data/mixed-samples.zip")

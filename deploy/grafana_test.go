@@ -239,7 +239,9 @@ func TestDashboard(t *testing.T) {
 		{"Jobs by state", "timeseries", "lockdown_jobs"},
 		{"Vulnerability DB age", "stat", "lockdown_db_age_seconds"},
 		{"DB records by ecosystem", "bargauge", "lockdown_db_records"},
+		{"Packages not checked by image", "table", "lockdown_image_packages_unchecked"},
 		{"Webhook deliveries", "timeseries", "lockdown_webhook_deliveries_total"},
+		{"Denied flows by policy", "timeseries", `lockdown_policy_packets_total{action="Deny"}`},
 	}
 	for _, n := range need {
 		p, ok := byTitle[n.title]
@@ -287,14 +289,15 @@ func TestExpandGrafanaVars(t *testing.T) {
 type fixtureImage struct {
 	image, digest string
 	counts        [5]int // critical, high, medium, low, unknown
+	packages      [3]int // all, not checked, unreadable files
 }
 
 var severities = []string{"critical", "high", "medium", "low", "unknown"}
 
 var fixtureImages = []fixtureImage{
-	{"nginx:1.25", "sha256:aaa", [5]int{2, 5, 7, 1, 0}},
-	{"alpine:3.20", "sha256:bbb", [5]int{0, 1, 0, 2, 0}},
-	{"debian:12", "sha256:ccc", [5]int{1, 0, 3, 10, 4}},
+	{"nginx:1.25", "sha256:aaa", [5]int{2, 5, 7, 1, 0}, [3]int{150, 0, 0}},
+	{"alpine:3.20", "sha256:bbb", [5]int{0, 1, 0, 2, 0}, [3]int{14, 14, 0}},
+	{"debian:12", "sha256:ccc", [5]int{1, 0, 3, 10, 4}, [3]int{120, 3, 1}},
 }
 
 // scanDurationBuckets are the server's histogram buckets.
@@ -327,6 +330,12 @@ func (e *fixtureExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for _, im := range fixtureImages {
 		for i, s := range severities {
 			p(`lockdown_image_vulnerabilities{digest=%q,image=%q,severity=%q} %d`, im.digest, im.image, s, im.counts[i])
+		}
+	}
+	for i, name := range []string{"lockdown_image_packages", "lockdown_image_packages_unchecked", "lockdown_image_package_files_unreadable"} {
+		p("# TYPE %s gauge", name)
+		for _, im := range fixtureImages {
+			p(`%s{digest=%q,image=%q} %d`, name, im.digest, im.image, im.packages[i])
 		}
 	}
 	p("# TYPE lockdown_container_vulnerabilities gauge")
@@ -387,6 +396,28 @@ func (e *fixtureExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p("# TYPE lockdown_webhook_deliveries_total counter")
 	p(`lockdown_webhook_deliveries_total{result="error"} 1`)
 	p(`lockdown_webhook_deliveries_total{result="success"} %d`, n)
+	if e.withWatcher { // this replica enforces network policies (serve --enforce)
+		p("# TYPE lockdown_policy_packets_total counter")
+		for _, c := range []struct {
+			policy, rule, action string
+			perScrape            int
+		}{
+			{"shop/knp.default.web-to-api", "ingress/0", "Allow", 10},
+			{"tier:default", "ingress/end-of-tier", "Deny", 3},
+			{"shop/db-guard", "ingress/1", "Deny", 1},
+			{"default", "egress/default", "Deny", 0},
+		} {
+			p(`lockdown_policy_packets_total{action=%q,policy=%q,rule=%q} %d`, c.action, c.policy, c.rule, c.perScrape*n)
+		}
+		p("# TYPE lockdown_policy_drift gauge")
+		p("lockdown_policy_drift 0")
+		p("# TYPE lockdown_policy_drift_repairs_total counter")
+		p("lockdown_policy_drift_repairs_total 1")
+		p("# TYPE lockdown_policy_rules gauge")
+		p("lockdown_policy_rules 217")
+		p("# TYPE lockdown_policy_endpoints gauge")
+		p("lockdown_policy_endpoints 7")
+	}
 	p("# TYPE lockdown_top_vulnerability_images gauge")
 	p(`lockdown_top_vulnerability_images{id="CVE-2025-26519",severity="high"} 2`)
 	p(`lockdown_top_vulnerability_images{id="GHSA-9wx4-h78v-vm56",severity="critical"} 1`)
@@ -651,6 +682,9 @@ scrape_configs:
 		"Top vulnerable running containers/B":             {web: 2, cache: 0},
 		"Top vulnerable running containers/C":             {web: 5, cache: 1},
 		"Most widespread vulnerabilities/A":               {`{id="CVE-2025-26519",severity="high"}`: 2, `{id="GHSA-9wx4-h78v-vm56",severity="critical"}`: 1},
+		"Packages not checked by image/A":                 {images: 0, alpine: 14, debian: 3},
+		"Packages not checked by image/B":                 {images: 0, alpine: 0, debian: 1},
+		"Packages not checked by image/C":                 {images: 150, alpine: 14, debian: 120},
 		"Audit failures by check/A":                       {`{check="2.1",scope="daemon"}`: 1, `{check="5.4",scope="container"}`: 3},
 		"Audit results by status/A":                       {`{status="pass"}`: 4, `{status="fail"}`: 4, `{status="warn"}`: 1, `{status="info"}`: 1},
 		"Audit score over time/A":                         {"{}": 4.0 / 9.0},
@@ -663,11 +697,16 @@ scrape_configs:
 		"Server versions/A":                 {`{goversion="go1.26.8",version="1.0.0"}`: 2},
 		"DB records by ecosystem/A":         {`{ecosystem="Debian:9"}`: 4, `{ecosystem="Go"}`: 4291, `{ecosystem="PyPI"}`: 2661},
 		"Vulnerability DB age per server/A": {fmt.Sprintf(`{instance=%q}`, instA): 3600, fmt.Sprintf(`{instance=%q}`, instB): 7200},
+		"Policy drift/A":                    {"{}": 0},
+		"Policy drift/B":                    {"{}": 1},
+		"Rules and endpoints in force/A":    {"{}": 217},
+		"Rules and endpoints in force/B":    {"{}": 7},
 	}
 	// Rates depend on scrape timing: checked by their labels and ratios.
 	checkLabels := map[string][]string{
-		"Scans by result/A":    {`{result="error"}`, `{result="success"}`},
-		"Webhook deliveries/A": {`{result="error"}`, `{result="success"}`},
+		"Scans by result/A":        {`{result="error"}`, `{result="success"}`},
+		"Webhook deliveries/A":     {`{result="error"}`, `{result="success"}`},
+		"Denied flows by policy/A": {`{policy="default"}`, `{policy="shop/db-guard"}`, `{policy="tier:default"}`},
 	}
 
 	seen := map[string]bool{}
@@ -751,6 +790,9 @@ scrape_configs:
 	// (each has a `for` longer than this test).
 	wantPending := []string{
 		"pending AuditScoreLow{job=\"lockdown\",severity=\"warning\"}",
+		"pending ImagePackagesNotChecked{digest=\"sha256:bbb\",image=\"alpine:3.20\",severity=\"warning\"}",
+		"pending ImagePackagesNotChecked{digest=\"sha256:ccc\",image=\"debian:12\",severity=\"warning\"}",
+		"pending ImagePackageFilesUnreadable{digest=\"sha256:ccc\",image=\"debian:12\",severity=\"warning\"}",
 		fmt.Sprintf("pending CriticalVulnerabilityInRunningContainer{container=\"web\",image=\"nginx:1.25\",instance=%q,job=\"lockdown\",severity=\"critical\"}", instA),
 		fmt.Sprintf("pending ScanErrors{instance=%q,job=\"lockdown\",severity=\"warning\"}", instA),
 		fmt.Sprintf("pending ScanErrors{instance=%q,job=\"lockdown\",severity=\"warning\"}", instB),

@@ -125,8 +125,8 @@ func TestPromtoolCheckConfig(t *testing.T) {
 
 // wantAlerts are the alerts the deploy brief asks for.
 var wantAlerts = []string{
-	"AuditRegression", "AuditScoreLow", "CriticalVulnerabilityInRunningContainer", "LockdownDBStale",
-	"LockdownDown", "ScanErrors", "WebhookFailures",
+	"AuditRegression", "AuditScoreLow", "CriticalVulnerabilityInRunningContainer", "ImagePackageFilesUnreadable",
+	"ImagePackagesNotChecked", "LockdownDBStale", "LockdownDown", "PolicyDrift", "ScanErrors", "WebhookFailures",
 }
 
 func TestRules(t *testing.T) {
@@ -168,6 +168,8 @@ func TestRules(t *testing.T) {
 		"CriticalVulnerabilityInRunningContainer": {`lockdown_container_vulnerabilities{severity="critical"} > 0`, "5m"},
 		"LockdownDBStale":                         {`lockdown_db_age_seconds > 2 * 86400`, "1h"},
 		"LockdownDown":                            {`up{job="lockdown"} == 0`, "5m"},
+		"ImagePackagesNotChecked":                 {`max by (image, digest) (lockdown_image_packages_unchecked) > 0`, "30m"},
+		"ImagePackageFilesUnreadable":             {`max by (image, digest) (lockdown_image_package_files_unreadable) > 0`, "5m"},
 	} {
 		if got := byName[name]; strings.TrimSpace(got.Expr) != want.expr || got.For != want.for_ {
 			t.Errorf("alert %s = %q for %q, want %q for %q", name, got.Expr, got.For, want.expr, want.for_)

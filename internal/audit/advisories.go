@@ -283,8 +283,9 @@ func (c *cachedAdvisories) Lookup(ctx context.Context, ecosystem, name string) (
 // lowestUnaffected returns the lowest fixed version above v (Go module
 // form, "v1.2.3") in the records of modules that no advisory for modules
 // affects, without the "v" (nor "+incompatible"); "" when every one is
-// affected. Pre-releases are not recommended.
-func lowestUnaffected(ctx context.Context, adv Advisories, v string, modules ...string) (string, error) {
+// affected. Pre-releases are not recommended. With minLine ("v28.3"), only
+// releases on that line or later count.
+func lowestUnaffected(ctx context.Context, adv Advisories, v, minLine string, modules ...string) (string, error) {
 	var cands []string
 	for _, mod := range modules {
 		recs, err := adv.Lookup(ctx, "Go", mod)
@@ -299,7 +300,8 @@ func lowestUnaffected(ctx context.Context, adv Advisories, v string, modules ...
 				for _, rg := range a.Ranges {
 					for _, e := range rg.Events {
 						if e.Fixed != "" && semver.IsValid("v"+e.Fixed) && semver.Prerelease("v"+e.Fixed) == "" &&
-							semver.Compare("v"+e.Fixed, v) > 0 && !slices.Contains(cands, e.Fixed) {
+							semver.Compare("v"+e.Fixed, v) > 0 && !slices.Contains(cands, e.Fixed) &&
+							(minLine == "" || semver.Compare(semver.MajorMinor("v"+e.Fixed), minLine) >= 0) {
 							cands = append(cands, e.Fixed)
 						}
 					}

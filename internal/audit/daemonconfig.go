@@ -33,6 +33,7 @@ type DaemonConfig struct {
 	LogDriver            string   `json:"log-driver,omitempty"`
 	DefaultUlimits       []string `json:"default-ulimits,omitempty"` // name=soft[:hard]
 	CgroupParent         string   `json:"cgroup-parent,omitempty"`
+	StorageOpts          []string `json:"storage-opts,omitempty"`
 	SeccompProfile       string   `json:"seccomp-profile,omitempty"`
 	UsernsRemap          string   `json:"userns-remap,omitempty"`
 	AuthorizationPlugins []string `json:"authorization-plugins,omitempty"`
@@ -63,6 +64,7 @@ type daemonJSON struct {
 	LogDriver            string                     `json:"log-driver"`
 	DefaultUlimits       map[string]json.RawMessage `json:"default-ulimits"`
 	CgroupParent         string                     `json:"cgroup-parent"`
+	StorageOpts          []string                   `json:"storage-opts"`
 	SeccompProfile       string                     `json:"seccomp-profile"`
 	UsernsRemap          string                     `json:"userns-remap"`
 	AuthorizationPlugins []string                   `json:"authorization-plugins"`
@@ -100,7 +102,7 @@ func ParseDaemonJSON(data []byte) (DaemonConfig, error) {
 		LiveRestore: j.LiveRestore, Debug: j.Debug, Experimental: j.Experimental, SELinuxEnabled: j.SELinuxEnabled,
 		LogLevel: j.LogLevel, LogDriver: j.LogDriver, CgroupParent: j.CgroupParent, SeccompProfile: j.SeccompProfile,
 		UsernsRemap: j.UsernsRemap, AuthorizationPlugins: j.AuthorizationPlugins, InsecureRegistries: j.InsecureRegistries,
-		DataRoot: j.DataRoot, ExecRoot: j.ExecRoot, Containerd: j.Containerd,
+		DataRoot: j.DataRoot, ExecRoot: j.ExecRoot, Containerd: j.Containerd, StorageOpts: j.StorageOpts,
 	}
 	if c.DataRoot == "" {
 		c.DataRoot = j.Graph
@@ -244,6 +246,8 @@ func (c *DaemonConfig) setFlag(name, value string, hasValue bool) error {
 		c.DefaultUlimits = append(c.DefaultUlimits, value)
 	case "cgroup-parent":
 		c.CgroupParent = value
+	case "storage-opt":
+		c.StorageOpts = append(c.StorageOpts, value)
 	case "seccomp-profile":
 		c.SeccompProfile = value
 	case "userns-remap":
@@ -295,7 +299,7 @@ func (c DaemonConfig) merge(o DaemonConfig) DaemonConfig {
 	c.LogLevel, c.LogDriver, c.CgroupParent = s(c.LogLevel, o.LogLevel), s(c.LogDriver, o.LogDriver), s(c.CgroupParent, o.CgroupParent)
 	c.SeccompProfile, c.UsernsRemap = s(c.SeccompProfile, o.SeccompProfile), s(c.UsernsRemap, o.UsernsRemap)
 	c.DefaultUlimits, c.AuthorizationPlugins = l(c.DefaultUlimits, o.DefaultUlimits), l(c.AuthorizationPlugins, o.AuthorizationPlugins)
-	c.InsecureRegistries = l(c.InsecureRegistries, o.InsecureRegistries)
+	c.InsecureRegistries, c.StorageOpts = l(c.InsecureRegistries, o.InsecureRegistries), l(c.StorageOpts, o.StorageOpts)
 	c.DataRoot, c.ExecRoot, c.Containerd, c.ConfigFile = s(c.DataRoot, o.DataRoot), s(c.ExecRoot, o.ExecRoot), s(c.Containerd, o.Containerd), s(c.ConfigFile, o.ConfigFile)
 	return c
 }

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -100,6 +101,32 @@ func FuzzParseMountInfo(f *testing.F) {
 			if m.fsType == "" {
 				t.Fatal("mount without type")
 			}
+		}
+	})
+}
+
+func FuzzParseTCPListen(f *testing.F) {
+	f.Add([]byte("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" +
+		"   0: 00000000:0941 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41234 1 0000000000000000 100 0 0 10 0\n" +
+		"   1: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 41235 1\n"))
+	f.Add([]byte("   0: 00000000000000000000000000000000:0941 00000000000000000000000000000000:0000 0A 0:0 0:0 0 0 0 777 1\n   1: zz:zz 0 0A a b c d e f\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for _, l := range parseTCPListen(b) {
+			if l.port < 0 || l.port > 65535 || !strings.HasSuffix(l.addr, ":"+strconv.Itoa(l.port)) {
+				t.Fatalf("listener %+v: address and port disagree", l)
+			}
+		}
+	})
+}
+
+func FuzzCgroupContainer(f *testing.F) {
+	id := strings.Repeat("ab", 32)
+	f.Add([]byte("9:name=systemd:/docker/" + id + "\n8:pids:/docker/" + id + "\n"))
+	f.Add([]byte("0::/system.slice/docker-" + id + ".scope\n"))
+	f.Add([]byte("0::/machine.slice/libpod-" + id + ".scope/container\n::\n:"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got := cgroupContainer(b, map[string]bool{id: true}); got != "" && got != id {
+			t.Fatalf("cgroupContainer = %q, not a wanted ID", got)
 		}
 	})
 }

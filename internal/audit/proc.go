@@ -4,15 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // findDaemonPID finds the process that serves the Engine API at endpoint,
@@ -137,19 +141,9 @@ func tcpListenInodes(port int) (map[string]bool, error) {
 		if err != nil {
 			continue
 		}
-		sc := bufio.NewScanner(bytes.NewReader(b))
-		for sc.Scan() {
-			// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-			fl := strings.Fields(sc.Text())
-			if len(fl) < 10 || fl[3] != "0A" { // TCP_LISTEN
-				continue
-			}
-			_, hexPort, ok := strings.Cut(fl[1], ":")
-			if !ok {
-				continue
-			}
-			if p, err := strconv.ParseUint(hexPort, 16, 16); err == nil && int(p) == port {
-				out[fl[9]] = true
+		for _, l := range parseTCPListen(b) {
+			if l.port == port {
+				out[l.inode] = true
 			}
 		}
 	}
@@ -157,6 +151,46 @@ func tcpListenInodes(port int) (map[string]bool, error) {
 		return nil, fmt.Errorf("no process listens on TCP port %d in this network namespace", port)
 	}
 	return out, nil
+}
+
+// tcpListen is one listening socket of /proc/net/tcp or tcp6.
+type tcpListen struct {
+	addr  string // "127.0.0.1:2377", "[::]:2377"
+	port  int
+	inode string
+}
+
+// parseTCPListen reads the listening sockets of a /proc/net/tcp or tcp6
+// table.
+func parseTCPListen(b []byte) []tcpListen {
+	var out []tcpListen
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 10 || fl[3] != "0A" { // TCP_LISTEN
+			continue
+		}
+		hexIP, hexPort, ok := strings.Cut(fl[1], ":")
+		if !ok {
+			continue
+		}
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if err != nil {
+			continue
+		}
+		raw, err := hex.DecodeString(hexIP)
+		if err != nil || (len(raw) != 4 && len(raw) != 16) {
+			continue
+		}
+		// The kernel prints each 32-bit word in host (little-endian) order.
+		for i := 0; i+4 <= len(raw); i += 4 {
+			raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+		}
+		ip, _ := netip.AddrFromSlice(raw)
+		out = append(out, tcpListen{addr: netip.AddrPortFrom(ip.Unmap(), uint16(p)).String(), port: int(p), inode: fl[9]})
+	}
+	return out
 }
 
 // pidHoldingSocket returns the dockerd process holding one of the socket
@@ -218,4 +252,84 @@ func readCmdline(pid int) ([]string, error) {
 		return nil, fmt.Errorf("read %s: empty", path)
 	}
 	return strings.Split(string(b), "\x00"), nil
+}
+
+// readEnviron returns a process's environment.
+func readEnviron(pid int) (map[string]string, error) {
+	path := fmt.Sprintf("/proc/%d/environ", pid)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	env := map[string]string{}
+	for _, kv := range strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00") {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			env[k] = v
+		}
+	}
+	return env, nil
+}
+
+// containerProcesses lists, in one pass over /proc, the processes of the
+// given containers (full IDs) as the engine's top does: by the container
+// ID in the process's cgroup path (/docker/ID, docker-ID.scope,
+// libpod-ID.scope), so --pid host containers get only their own. Nothing
+// runs in the containers and no ps is started. Kernel threads (empty
+// command lines) are left out.
+func containerProcesses(ids []string) (map[string]*container.TopResponse, error) {
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("read /proc: %w", err)
+	}
+	out := map[string]*container.TopResponse{}
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		if err != nil {
+			continue // exited meanwhile
+		}
+		id := cgroupContainer(cg, want)
+		if id == "" {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if err != nil || len(cmd) == 0 {
+			continue
+		}
+		r := out[id]
+		if r == nil {
+			r = &container.TopResponse{Titles: []string{"PID", "COMMAND"}}
+			out[id] = r
+		}
+		r.Processes = append(r.Processes, []string{p.Name(), strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))})
+	}
+	return out, nil
+}
+
+// cgroupContainer returns the wanted container ID that a /proc/PID/cgroup
+// names, or "".
+func cgroupContainer(cg []byte, want map[string]bool) string {
+	for line := range strings.SplitSeq(string(cg), "\n") {
+		_, path, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		_, path, _ = strings.Cut(path, ":")
+		for part := range strings.SplitSeq(path, "/") {
+			part = strings.TrimSuffix(part, ".scope")
+			if i := strings.LastIndexAny(part, "-"); i >= 0 {
+				part = part[i+1:]
+			}
+			if len(part) == 64 && want[part] {
+				return part
+			}
+		}
+	}
+	return ""
 }

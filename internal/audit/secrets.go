@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/lockdown-sec/lockdown/internal/posture"
 )
 
 // secretHit is one likely secret in image metadata. Value is never kept:
@@ -37,8 +39,6 @@ type tokenPattern struct {
 type secretScanner struct {
 	tokens     []tokenPattern
 	urlCreds   *regexp.Regexp
-	secretName *regexp.Regexp
-	benignName *regexp.Regexp
 	assign     *regexp.Regexp
 	flagSecret *regexp.Regexp
 }
@@ -56,8 +56,6 @@ func newSecretScanner() *secretScanner {
 			{"JSON web token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), 3},
 		},
 		urlCreds:   regexp.MustCompile(`\b[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s:@]+:([^/\s@]+)@`),
-		secretName: regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credential|auth_?key|client_?secret|signing_?key|encryption_?key|priv_?key)`),
-		benignName: regexp.MustCompile(`(?i)(_file|_path|_dir|_url|_host|_port|_user(name)?|_length|_min|_max|_policy|_expir\w*|_timeout|_ttl|_enabled|_required|_type|_version|_algorithm|_header|_name|sha\d*|checksum|fingerprint|gpg|digest|hash)$`),
 		assign:     regexp.MustCompile(`(?:^|[\s;&|(])([A-Za-z_][A-Za-z0-9_.-]*)=("[^"]*"|'[^']*'|[^\s;&|]+)`),
 		flagSecret: regexp.MustCompile(`--(password|passwd|token|secret|api-key)[= ]("[^"]*"|'[^']*'|[^\s;&|]+)`),
 	}
@@ -142,9 +140,9 @@ func (s *secretScanner) keyValue(where, key, value string) []secretHit {
 		return nil
 	}
 	switch {
-	case s.secretName.MatchString(key) && !s.benignName.MatchString(key):
+	case posture.SecretName(key):
 		hits = append(hits, secretHit{Where: where, Key: key, Kind: "secret-like name", Redacted: redact(strings.Trim(value, `"'`), 0), Strong: true})
-	case !s.benignName.MatchString(key) && randomLooking(strings.Trim(value, `"'`)):
+	case !posture.BenignName(key) && randomLooking(strings.Trim(value, `"'`)):
 		hits = append(hits, secretHit{Where: where, Key: key, Kind: fmt.Sprintf("high-entropy value, %.1f bits/char", entropy(strings.Trim(value, `"'`))), Redacted: redact(strings.Trim(value, `"'`), 0)})
 	}
 	return hits

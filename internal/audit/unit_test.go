@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/system"
@@ -118,11 +120,11 @@ func TestValidateAndSelect(t *testing.T) {
 		want             []string
 	}{
 		{[]string{"LD-DKR-110", "ld-ctr-301"}, nil, []string{"LD-DKR-110", "LD-CTR-301"}},
-		{[]string{"tls"}, []string{"LD-DKR-114"}, []string{"LD-DKR-113", "LD-DKR-122"}},
+		{[]string{"tls"}, []string{"LD-DKR-122"}, []string{"LD-DKR-113", "LD-SWM-707"}},
 		{[]string{"cis:5.4"}, nil, []string{"LD-CTR-302", "LD-CTR-303"}},
 		{[]string{"cis:1.1.7"}, nil, []string{"LD-HST-222"}},
 		{[]string{"cis:3.16"}, nil, []string{"LD-HST-201"}},
-		{[]string{"image"}, []string{"secrets", "LD-IMG-405"}, []string{"LD-IMG-401", "LD-IMG-402", "LD-IMG-404"}},
+		{[]string{"image"}, []string{"secrets", "LD-IMG-405"}, []string{"LD-IMG-401", "LD-IMG-402", "LD-IMG-406", "LD-IMG-404"}},
 	}
 	for _, c := range cases {
 		got, err := Select(all, c.include, c.exclude)
@@ -296,6 +298,7 @@ func TestContainerLogic(t *testing.T) {
 	}
 	withAA := &Daemon{Info: system.Info{SecurityOptions: []string{"name=apparmor", "name=seccomp,profile=default"}}}
 	noAA := &Daemon{Info: system.Info{SecurityOptions: []string{"name=seccomp,profile=default"}}}
+	withSEL := &Daemon{Info: system.Info{SecurityOptions: []string{"name=selinux", "name=seccomp,profile=default"}}}
 	cases := []struct {
 		name   string
 		d      *Daemon
@@ -305,7 +308,6 @@ func TestContainerLogic(t *testing.T) {
 	}{
 		{"apparmor unconfined", withAA, func(c *container.InspectResponse) { c.AppArmorProfile = "unconfined" }, "LD-CTR-304", model.StatusFail},
 		{"apparmor default", withAA, func(c *container.InspectResponse) { c.AppArmorProfile = "docker-default" }, "LD-CTR-304", model.StatusPass},
-		{"apparmor absent from kernel", noAA, func(c *container.InspectResponse) {}, "LD-CTR-304", model.StatusWarn},
 		{"seccomp unconfined", noAA, func(c *container.InspectResponse) { c.HostConfig.SecurityOpt = []string{"seccomp=unconfined"} }, "LD-CTR-306", model.StatusFail},
 		{"seccomp daemon-wide off", &Daemon{}, func(c *container.InspectResponse) {}, "LD-CTR-306", model.StatusFail},
 		{"label disable", noAA, func(c *container.InspectResponse) { c.HostConfig.SecurityOpt = []string{"label:disable"} }, "LD-CTR-305", model.StatusFail},
@@ -348,6 +350,16 @@ func TestContainerLogic(t *testing.T) {
 			c.HostConfig.CapAdd = []string{"CAP_NET_RAW"}
 		}, "LD-CTR-303", model.StatusFail},
 		{"incomplete inspect", noAA, func(c *container.InspectResponse) { c.Config = nil }, "LD-CTR-308", model.StatusSkip},
+		{"net_raw without a network", noAA, func(c *container.InspectResponse) { c.HostConfig.NetworkMode = "none" }, "LD-CTR-303", model.StatusInfo},
+		{"net_raw on a network", noAA, func(c *container.InspectResponse) { c.HostConfig.NetworkMode = "bridge" }, "LD-CTR-303", model.StatusFail},
+		{"publish all", noAA, func(c *container.InspectResponse) { c.HostConfig.PublishAllPorts = true }, "LD-CTR-328", model.StatusFail},
+		{"ulimit override", noAA, func(c *container.InspectResponse) {
+			c.HostConfig.Ulimits = []*container.Ulimit{{Name: "nofile", Soft: 1 << 20, Hard: 1 << 20}}
+		}, "LD-CTR-329", model.StatusWarn},
+		{"cgroup parent", noAA, func(c *container.InspectResponse) { c.HostConfig.CgroupParent = "/custom" }, "LD-CTR-330", model.StatusWarn},
+		{"selinux label", withSEL, func(c *container.InspectResponse) { c.ProcessLabel = "system_u:system_r:container_t:s0:c1,c2" }, "LD-CTR-305", model.StatusPass},
+		{"selinux without label", withSEL, func(c *container.InspectResponse) {}, "LD-CTR-305", model.StatusFail},
+		{"sshd not running", noAA, func(c *container.InspectResponse) { c.State = &container.State{} }, "LD-CTR-327", model.StatusSkip},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -378,6 +390,58 @@ func TestImageLogic(t *testing.T) {
 	}
 	if r := checkOf(t, "LD-IMG-403").Run(context.Background(), tg); r.Status != model.StatusFail || strings.Contains(r.Evidence, "pw1234") {
 		t.Errorf("LD-IMG-403 = %s %q, want FAIL (password in the ADD URL) without the password", r.Status, r.Evidence)
+	}
+}
+
+// TestUpdateAlone: CIS 4.7 on build history as both builders record it.
+func TestUpdateAlone(t *testing.T) {
+	cases := []struct {
+		step string
+		want string
+	}{
+		{"/bin/sh -c apt-get update", model.StatusFail},
+		{"RUN /bin/sh -c apk update # buildkit", model.StatusFail},
+		{"/bin/sh -c yum -y makecache", model.StatusFail},
+		{"/bin/sh -c apt-get update && apt-get install -y --no-install-recommends curl", model.StatusPass},
+		{"/bin/sh -c apk update && apk add curl", model.StatusPass},
+		{"/bin/sh -c dnf -y update", model.StatusFail},
+		{"/bin/sh -c apt-get upgrade -y", model.StatusPass},
+		{"/bin/sh -c #(nop)  CMD [\"sh\"]", model.StatusPass},
+	}
+	for _, c := range cases {
+		im := &Image{Name: "x", History: []image.HistoryResponseItem{{CreatedBy: c.step}}}
+		r := checkOf(t, "LD-IMG-406").Run(context.Background(), &Target{Daemon: &Daemon{}, Image: im})
+		if r.Status != c.want {
+			t.Errorf("LD-IMG-406(%q) = %s %q, want %s", c.step, r.Status, r.Evidence, c.want)
+		}
+	}
+}
+
+// TestRootless: a rootless engine (Docker rootless or rootless Podman)
+// passes 2.1 and 2.9 and is flagged in the engine's name.
+func TestRootless(t *testing.T) {
+	d := &Daemon{Podman: true, Version: types.Version{Version: "4.3.1"},
+		Info: system.Info{SecurityOptions: []string{"name=seccomp,profile=default", "name=rootless"}}}
+	for _, id := range []string{"LD-DKR-128", "LD-DKR-116"} {
+		if r := checkOf(t, id).Run(context.Background(), &Target{Daemon: d}); r.Status != model.StatusPass || !strings.Contains(r.Evidence, "rootless") {
+			t.Errorf("%s on a rootless engine = %s %q, want PASS naming rootless", id, r.Status, r.Evidence)
+		}
+	}
+	if got := engineName(d); got != "Podman 4.3.1 (rootless)" {
+		t.Errorf("engineName = %q, want Podman 4.3.1 (rootless)", got)
+	}
+}
+
+func TestUnusedImages(t *testing.T) {
+	a, b, c := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64), "sha256:"+strings.Repeat("c", 64)
+	list := []image.Summary{
+		{ID: a, RepoTags: []string{"web:1", "web:latest"}, Containers: -1},
+		{ID: b, RepoTags: []string{"<none>:<none>"}, Containers: -1},
+		{ID: c, RepoTags: []string{"db:2"}, Containers: -1},
+	}
+	got := unusedImages(list, map[string]bool{c: true})
+	if diff := cmp.Diff([]string{"bbbbbbbbbbbb", "web:1"}, got); diff != "" {
+		t.Errorf("unusedImages (-want +got):\n%s", diff)
 	}
 }
 
@@ -429,6 +493,82 @@ func TestBaseline(t *testing.T) {
 	for _, bad := range []string{`{}`, `{"version":1,"entries":[{"ruleID":"x"}]}`, `{"version":1,"extra":1}`, `nope`} {
 		if _, err := ParseBaseline([]byte(bad)); err == nil {
 			t.Errorf("ParseBaseline(%s) = nil error, want one", bad)
+		}
+	}
+}
+
+// TestHostGates: without the LSM in the host kernel, AppArmor and SELinux
+// are decided once for the host (not applicable), not once per container.
+func TestHostGates(t *testing.T) {
+	noLSM := &Target{Daemon: &Daemon{Info: system.Info{SecurityOptions: []string{"name=seccomp,profile=default"}}}}
+	both := &Target{Daemon: &Daemon{Info: system.Info{SecurityOptions: []string{"name=apparmor", "name=selinux"}}}}
+	for _, id := range []string{"LD-CTR-304", "LD-CTR-305"} {
+		g, ok := checkOf(t, id).(HostGated)
+		if !ok {
+			t.Fatalf("%s is not host-gated", id)
+		}
+		r := g.Gate(noLSM)
+		if r == nil || r.Status != model.StatusSkip || !strings.HasPrefix(r.Evidence, "not applicable: ") {
+			t.Errorf("%s.Gate(no LSM) = %+v, want a not-applicable SKIP", id, r)
+		}
+		if r := g.Gate(both); r != nil {
+			t.Errorf("%s.Gate(AppArmor and SELinux) = %+v, want nil (per container)", id, r)
+		}
+	}
+}
+
+// TestSSHD reads the process list as the Engine API's top returns it.
+func TestSSHD(t *testing.T) {
+	ins := container.InspectResponse{
+		ContainerJSONBase: &container.ContainerJSONBase{Name: "/c", HostConfig: &container.HostConfig{}, State: &container.State{Running: true}},
+		Config:            &container.Config{},
+	}
+	top := func(cmds ...string) *container.TopResponse {
+		r := &container.TopResponse{Titles: []string{"UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"}}
+		for i, c := range cmds {
+			r.Processes = append(r.Processes, []string{"root", strconv.Itoa(100 + i), "1", "0", "10:00", "?", "00:00:00", c})
+		}
+		return r
+	}
+	cases := []struct {
+		name   string
+		ps     *container.TopResponse
+		status string
+		ev     string
+	}{
+		{"sshd", top("/usr/sbin/sshd -D", "sleep 3600"), model.StatusFail, "sshd runs: pid 100: /usr/sbin/sshd -D"},
+		{"session", top("sleep 1", "sshd: root@pts/0"), model.StatusFail, "sshd runs: pid 101: sshd: root@pts/0"},
+		{"none", top("nginx: master process", "/bin/sshd-helper"), model.StatusPass, "no sshd among 2 processes"},
+		{"no top", nil, model.StatusSkip, "the engine did not list the container's processes: unknown error"},
+	}
+	for _, c := range cases {
+		r := checkOf(t, "LD-CTR-327").Run(context.Background(), &Target{Daemon: &Daemon{}, Container: &Container{Name: "c", Inspect: ins, Processes: c.ps}})
+		if r.Status != c.status || r.Evidence != c.ev {
+			t.Errorf("LD-CTR-327(%s) = %s %q, want %s %q", c.name, r.Status, r.Evidence, c.status, c.ev)
+		}
+	}
+}
+
+func TestCgroupContainer(t *testing.T) {
+	id := strings.Repeat("ab", 32)
+	want := map[string]bool{id: true}
+	cases := map[string]string{
+		"cgroup v1 cgroupfs": "9:name=systemd:/docker/" + id + "\n8:pids:/docker/" + id + "\n",
+		"cgroup v2 systemd":  "0::/system.slice/docker-" + id + ".scope\n",
+		"podman":             "0::/machine.slice/libpod-" + id + ".scope/container\n",
+		"cgroup parent":      "8:pids:/ld15cg/" + id + "\n",
+		"another container":  "8:pids:/docker/" + strings.Repeat("cd", 32) + "\n",
+		"host process":       "9:name=systemd:/\n8:pids:/\n",
+		"malformed":          "garbage",
+	}
+	for name, cg := range cases {
+		got := cgroupContainer([]byte(cg), want)
+		exp := id
+		if strings.HasPrefix(name, "another") || name == "host process" || name == "malformed" {
+			exp = ""
+		}
+		if got != exp {
+			t.Errorf("cgroupContainer(%s) = %q, want %q", name, got, exp)
 		}
 	}
 }

@@ -268,3 +268,21 @@ func TestVersionChecksWithoutGoData(t *testing.T) {
 		}
 	}
 }
+
+// TestOneUpgradeTarget: the two checks that recommend a Docker Engine
+// release name the same one.
+func TestOneUpgradeTarget(t *testing.T) {
+	a := goAdvisories(t)
+	for _, v := range []string{"20.10.24+dfsg1", "27.5.1", "26.1.0"} {
+		tg := versionTarget(v, "", "", a)
+		vulns := checkByID(t, "LD-DKR-101").Run(context.Background(), tg)
+		line := checkByID(t, "LD-DKR-104").Run(context.Background(), tg)
+		if vulns.Status != model.StatusFail || line.Status != model.StatusFail {
+			t.Fatalf("%s: LD-DKR-101 %s, LD-DKR-104 %s; want both FAIL", v, vulns.Status, line.Status)
+		}
+		t.Logf("%s: %s", v, vulns.Remediation)
+		if vulns.Remediation != line.Remediation || !strings.HasPrefix(vulns.Remediation, "upgrade Docker Engine to ") {
+			t.Errorf("%s: LD-DKR-101 says %q, LD-DKR-104 says %q; want one upgrade target", v, vulns.Remediation, line.Remediation)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -428,8 +427,9 @@ func collect(tree *image.Tree, path string, resolved map[resolvedKey]Result) ([]
 		if r, ok := resolved[resolvedKey{path, len(hist) - 1, ex.name}]; ok {
 			ex.res = r
 		}
+		// A file the extractor could not read lists packages nobody checked.
 		if ex.err != nil {
-			warns = append(warns, model.Warning{Layer: final.Layer.DiffID, Path: path,
+			warns = append(warns, model.Warning{Kind: model.WarnUnreadable, Layer: final.Layer.DiffID, Path: path,
 				Message: fmt.Sprintf("%s: %v", ex.name, ex.err)})
 		}
 		for _, w := range ex.res.Warnings {
@@ -476,19 +476,4 @@ func collect(tree *image.Tree, path string, resolved map[resolvedKey]Result) ([]
 		}
 	}
 	return pkgs, warns
-}
-
-// majorOf returns the part of v before the first dot.
-func majorOf(v string) string {
-	for i := 0; i < len(v); i++ {
-		if v[i] == '.' {
-			return v[:i]
-		}
-	}
-	return v
-}
-
-func isNumber(s string) bool {
-	_, err := strconv.Atoi(s)
-	return err == nil && s != ""
 }

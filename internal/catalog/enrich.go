@@ -4,10 +4,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	"github.com/package-url/packageurl-go"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 

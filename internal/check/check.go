@@ -8,6 +8,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -128,4 +129,47 @@ func WriteList(w io.Writer, infos []Info) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, cis, in.Scope, in.Severity, strings.Join(in.Tags, ","), in.Title)
 	}
 	return tw.Flush()
+}
+
+// Weights are what a failed check costs in Score, by severity: a CRITICAL
+// failure weighs ten LOW ones. A WARN costs half its weight.
+var Weights = map[model.Severity]int{
+	model.SeverityCritical: 10,
+	model.SeverityHigh:     5,
+	model.SeverityMedium:   3,
+	model.SeverityLow:      1,
+}
+
+// Weight is a severity's weight in Score (1 for none or unknown).
+func Weight(s model.Severity) int {
+	if w, ok := Weights[s]; ok {
+		return w
+	}
+	return 1
+}
+
+// Score is the severity-weighted share of what passed, as a whole
+// percentage: 100 × (1 − lost / total), where total is the summed weight
+// of every PASS, FAIL and WARN result and lost that of the FAILs plus half
+// that of the WARNs. INFO and SKIP do not count. ok is false when nothing
+// counted.
+func Score(fs []model.Finding) (score int, ok bool) {
+	var total, lost float64
+	for _, f := range fs {
+		w := float64(Weight(f.Severity))
+		switch f.Status {
+		case model.StatusPass:
+			total += w
+		case model.StatusFail:
+			total += w
+			lost += w
+		case model.StatusWarn:
+			total += w
+			lost += w / 2
+		}
+	}
+	if total == 0 {
+		return 0, false
+	}
+	return int(math.Round(100 * (1 - lost/total))), true
 }

@@ -67,3 +67,39 @@ func TestValidate(t *testing.T) {
 		t.Error("Validate(no title) = nil")
 	}
 }
+
+func TestScore(t *testing.T) {
+	f := func(status string, sev model.Severity) model.Finding {
+		return model.Finding{Status: status, Severity: sev}
+	}
+	tests := []struct {
+		name string
+		fs   []model.Finding
+		want int
+		ok   bool
+	}{
+		{"nothing counted", []model.Finding{f(model.StatusInfo, model.SeverityHigh), f(model.StatusSkip, model.SeverityLow)}, 0, false},
+		{"all pass", []model.Finding{f(model.StatusPass, model.SeverityCritical)}, 100, true},
+		// A CRITICAL failure weighs ten LOW passes: 10 lost of 20.
+		{"critical against lows", append(repeat(f(model.StatusPass, model.SeverityLow), 10), f(model.StatusFail, model.SeverityCritical)), 50, true},
+		// Ten LOW failures against one CRITICAL pass: 10 lost of 20 too.
+		{"lows against a critical", append(repeat(f(model.StatusFail, model.SeverityLow), 10), f(model.StatusPass, model.SeverityCritical)), 50, true},
+		// A WARN costs half: 1.5 lost of 3 + 3.
+		{"warn counts half", []model.Finding{f(model.StatusWarn, model.SeverityMedium), f(model.StatusPass, model.SeverityMedium)}, 75, true},
+		{"unknown weighs one", []model.Finding{f(model.StatusFail, model.SeverityUnknown), f(model.StatusPass, model.SeverityLow)}, 50, true},
+	}
+	for _, tt := range tests {
+		got, ok := Score(tt.fs)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("Score(%s) = %d, %v; want %d, %v", tt.name, got, ok, tt.want, tt.ok)
+		}
+	}
+}
+
+func repeat(f model.Finding, n int) []model.Finding {
+	out := make([]model.Finding, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}

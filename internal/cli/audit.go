@@ -18,7 +18,7 @@ import (
 func newAuditCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
-		Short: "Assess security posture: a Docker engine (CIS Docker Benchmark), a Calico cluster's configuration",
+		Short: "Assess security posture: a Docker or Podman engine (CIS Docker Benchmark v1.6), a Calico cluster's configuration",
 		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newAuditDockerCmd(g), newAuditCalicoCmd(g))
@@ -34,7 +34,7 @@ type auditFlags struct {
 	dockerHost               string
 	osvZip                   string
 	dbPath                   string
-	listChecks               bool
+	listChecks, showPassed   bool
 }
 
 func newAuditDockerCmd(g *globals) *cobra.Command {
@@ -43,10 +43,18 @@ func newAuditDockerCmd(g *globals) *cobra.Command {
 		Use:   "docker",
 		Short: "Audit a Docker engine, its host, every container and every image",
 		Long: `Audit a Docker engine (DOCKER_HOST: a unix socket, or tcp with TLS via
-DOCKER_TLS_VERIFY / DOCKER_CERT_PATH) against the CIS Docker Benchmark v1.6:
-daemon settings from the Engine API, host files when run on the daemon's host,
-every running container and every image. Each result is PASS, FAIL, WARN, INFO
-or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`,
+DOCKER_TLS_VERIFY / DOCKER_CERT_PATH), or a Podman service through its
+Docker-compatible API (--docker-host unix:///run/podman/podman.sock), against
+the CIS Docker Benchmark v1.6: daemon settings from the Engine API, host files
+when run on the daemon's host, every running container, every image, and the
+swarm when swarm mode is active. Each result is PASS, FAIL, WARN, INFO or SKIP
+(SKIP says why: not applicable, or not visible from here) with the evidence
+seen and the exact flag, Compose key or daemon.json key to fix it.
+
+The table starts with a summary (results by severity, the severity-weighted
+score, the fixes that clear the most severe failures first), then lists what
+failed, worst first; a finding repeated on many containers is one row with a
+count. --show-passed lists the passed and skipped checks too.`,
 		Example: `  lockdown audit docker
   lockdown audit docker --format sarif -o audit.sarif --fail-on high
   lockdown audit docker --container web,db --skip LD-DKR-119,auditd
@@ -56,8 +64,7 @@ or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`
 		RunE: func(cmd *cobra.Command, _ []string) error { return runAuditDocker(cmd, g, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.checks, "check", nil, "run only these checks: `ID`s, tags, scopes (daemon, host, container, image) or cis:ID, comma-separated")
-	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (same selectors as --check)")
+	addCheckFlags(cmd, &f.checks, &f.skip, &f.listChecks, &f.showPassed, "tags, scopes (daemon, host, container, image, swarm) or cis:ID")
 	fl.StringSliceVar(&f.containers, "container", nil, "audit only these containers (`NAME`s or ID prefixes) and their images")
 	fl.BoolVar(&f.all, "all", false, "include stopped containers")
 	addFailOn(cmd, &f.failOn)
@@ -67,14 +74,13 @@ or SKIP with the evidence seen and the exact flag or daemon.json key to fix it.`
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` (default $DOCKER_HOST, else unix:///var/run/docker.sock)")
 	fl.StringVar(&f.osvZip, "osv-zip", "", "Go advisories as an osv.dev export `ZIP` for the engine version checks (default: the vulnerability database; without either they SKIP)")
 	fl.StringVar(&f.dbPath, "db", "", "vulnerability database `PATH` for the engine version checks (default: the user cache dir's lockdown/db/lockdown.db when it exists)")
-	fl.BoolVar(&f.listChecks, "list-checks", false, "list the checks and exit")
 	return cmd
 }
 
 func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 	ctx := cmd.Context()
 	if f.listChecks {
-		return listChecks(g, audit.Checks())
+		return g.writeOutput(func(w io.Writer, _ bool) error { return check.WriteList(w, audit.Infos()) })
 	}
 	fail, err := parseFailOn(f.failOn)
 	if err != nil {
@@ -159,7 +165,7 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 	if base != nil {
 		rep = base.Apply(rep)
 	}
-	werr := g.emitReport(rep, format, fail)
+	werr := g.emitReportWith(rep, format, fail, report.Options{ShowPassed: f.showPassed})
 	if runErr != nil {
 		// Partial results were written; the run itself is incomplete.
 		if ctx.Err() != nil {
@@ -168,12 +174,4 @@ func runAuditDocker(cmd *cobra.Command, g *globals, f auditFlags) error {
 		return badInput(fmt.Errorf("audit incomplete: %w", runErr))
 	}
 	return werr
-}
-
-func listChecks(g *globals, checks []audit.Check) error {
-	infos := make([]check.Info, len(checks))
-	for i, c := range checks {
-		infos[i] = c.Info()
-	}
-	return g.writeOutput(func(w io.Writer, _ bool) error { return check.WriteList(w, infos) })
 }

@@ -69,8 +69,8 @@ func TestAuditCLIListChecks(t *testing.T) {
 func TestAuditCLIRealEngine(t *testing.T) {
 	testutil.RequireDocker(t)
 	img := testutil.AlpineImage(t, "lockdown-test/audit-alpine:3.20.3", `CMD ["sleep","3600"]`)
-	name := strings.TrimSuffix(testutil.UniquePrefix(t, "ldcli"), "-")
-	testutil.RunContainer(t, name, "--network", "none", "--cap-add", "SYS_ADMIN", img)
+	name := strings.TrimSuffix(testutil.UniquePrefix(t, "ld15"), "-")
+	testutil.RunContainer(t, name, "--label", "lockdown.test=ld15", "--network", "none", "--cap-add", "SYS_ADMIN", img)
 	dir := t.TempDir()
 	base := filepath.Join(dir, "baseline.json")
 	common := []string{"audit", "docker", "--container", name, "--host-checks", "off", "--skip", "daemon"}

@@ -22,6 +22,7 @@ type auditCalicoFlags struct {
 	underlayMTU  int
 	trustedCIDR  string
 	listChecks   bool
+	showPassed   bool
 }
 
 func newAuditCalicoCmd(g *globals) *cobra.Command {
@@ -47,12 +48,10 @@ checks the wire.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runAuditCalico(cmd, g, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.checks, "check", nil, "run only these checks: `ID`s, tags (encryption, wireguard, ebpf, host, policy, …) or scopes (felix, ippool, node, bgp, policy)")
-	fl.StringSliceVar(&f.skip, "skip", nil, "skip these checks (same selectors as --check)")
+	addCheckFlags(cmd, &f.checks, &f.skip, &f.listChecks, &f.showPassed, "tags (encryption, wireguard, ebpf, host, policy, …) or scopes (felix, ippool, node, bgp, policy)")
 	addFailOn(cmd, &f.failOn)
 	fl.IntVar(&f.underlayMTU, "underlay-mtu", calico.DefaultUnderlayMTU, "MTU of the network between the nodes, which tunnel MTUs must fit (`BYTES`)")
 	fl.StringVar(&f.trustedCIDR, "trusted-cidr", "", "management network to put into the failsafe port patches (`CIDR`; default: a placeholder to replace)")
-	fl.BoolVar(&f.listChecks, "list-checks", false, "list the checks and exit")
 	return cmd
 }
 
@@ -107,7 +106,7 @@ func runAuditCalico(cmd *cobra.Command, g *globals, f auditCalicoFlags, paths []
 		}
 		return badInput(firstOf(err))
 	}
-	return g.emitReport(rep, format, fail)
+	return g.emitReportWith(rep, format, fail, report.Options{ShowPassed: f.showPassed})
 }
 
 // firstOf words a list of input errors as its first and how many more.

@@ -13,7 +13,9 @@ func commands(g *globals) []*cobra.Command {
 		newAuditCmd(g),
 		newDBCmd(g),
 		newNetpolCmd(g),
+		newLintCmd(g),
 		newVerifyCmd(g),
 		newServeCmd(g),
+		newHardenCmd(g),
 	}
 }

@@ -162,7 +162,7 @@ func TestSBOMHostilePackageDBs(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "sbom.json")
 			cache := filepath.Join(dir, "cache")
-			c := testutil.RunChild(t, lockdownChild(t, []string{"LOCKDOWN_CACHE_DIR=" + cache}, "sbom", "--format", "json", "-o", out, target))
+			c := testutil.RunCommand(t, lockdownChild(t, []string{"LOCKDOWN_CACHE_DIR=" + cache}, "sbom", "--format", "json", "-o", out, target))
 			t.Logf("%s: exit %d, %.1fs, peak RSS %d MB, stderr %d bytes", tt.name, c.Code, c.Elapsed.Seconds(), c.MaxRSS>>20, len(c.Stderr))
 			if c.Code != ExitOK {
 				t.Fatalf("sbom exit %d, want 0: %s", c.Code, c.Stderr)
@@ -219,7 +219,7 @@ func TestTimeout(t *testing.T) {
 	// Not a timing assertion: a safety net so that a regression fails
 	// instead of hanging the test run.
 	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-	c := testutil.RunChild(t, cmd)
+	c := testutil.RunCommand(t, cmd)
 	timer.Stop()
 	t.Logf("sbom --timeout 2s on a %d MB layer: exit %d after %.1fs, peak RSS %d MB", testutil.SlowImageBytes>>20, c.Code, c.Elapsed.Seconds(), c.MaxRSS>>20)
 	if c.Code != ExitBadInput || !strings.HasPrefix(string(c.Stderr), "lockdown: stopped after --timeout 2s: ") {

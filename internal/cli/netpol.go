@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/netpol"
 	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
@@ -25,10 +26,11 @@ import (
 func newNetpolCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "netpol",
-		Short: "Check Calico and Kubernetes network policies: validate, check a flow, matrix, lint, diff",
+		Short: "Check Calico and Kubernetes network policies (validate, check a flow, matrix, lint, diff) and enforce them (apply, status)",
 		Long: `Evaluate Calico projectcalico.org/v3 policies (NetworkPolicy, GlobalNetworkPolicy, tiers,
 network sets, host endpoints, profiles; staged policies are reported, never enforced) and
-Kubernetes NetworkPolicies with Calico's semantics, offline.
+Kubernetes NetworkPolicies with Calico's semantics, offline; apply enforces the same verdicts on
+this host with nftables.
 
 Inputs are YAML or JSON files or directories (multi-document, Kubernetes Lists). Endpoints
 come from Pod and Namespace manifests in the same inputs (labels, status.podIP, named
@@ -41,6 +43,8 @@ container ports, service accounts), HostEndpoints, or the local Docker engine
 		newNetpolMatrixCmd(g),
 		newNetpolLintCmd(g),
 		newNetpolDiffCmd(g),
+		newNetpolApplyCmd(g),
+		newNetpolStatusCmd(g),
 	)
 	return cmd
 }
@@ -229,7 +233,7 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 			out.Staged = append(out.Staged, fmt.Sprintf("%s: %s %s (staged: reported, not enforced)", p.Source, p.Kind, p.ID()))
 		}
 		out.Summary = map[string]int{
-			"policies": len(cfg.Policies), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
+			"policies": len(cfg.Policies) + len(cfg.Untracked) + len(cfg.PreDNAT), "staged": len(cfg.Staged), "tiers": len(cfg.Tiers),
 			"networkSets": len(cfg.Sets), "endpoints": len(cfg.Endpoints),
 		}
 	}
@@ -475,7 +479,7 @@ func writeCheck(g *globals, format string, src, dst netpol.Peer, pp netpol.PortP
 		if v.Note != "" {
 			fmt.Fprintf(&b, "  %s\n", termsafe.String(v.Note))
 		}
-		if explain && v.Note == "" {
+		if explain && (v.Note == "" || v.Stage != "") {
 			for _, d := range []netpol.DirVerdict{v.Egress, v.Ingress} {
 				writeDirExplain(&b, d, src, dst)
 			}
@@ -505,6 +509,9 @@ func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Pe
 		loc := ""
 		if s.Source.File != "" {
 			loc = "  (" + safe(s.Source.String()) + ")"
+		}
+		if s.Stage != "" {
+			mark += " [" + s.Stage + "]"
 		}
 		switch s.Kind {
 		case "tier":
@@ -599,15 +606,31 @@ func parsePorts(in []string) ([]netpol.PortProto, error) {
 func newNetpolLintCmd(g *globals) *cobra.Command {
 	var in netpolInput
 	var failOn string
+	var include, exclude []string
+	var list, showPassed bool
 	cmd := &cobra.Command{
 		Use:   "lint PATH...",
 		Short: "Find shadowed rules, allow-all from the internet, policies selecting nothing, missing default deny, missing tiers or network sets, Allow/Deny conflicts",
 		Example: `  lockdown netpol lint policies/ pods.yaml
-  lockdown netpol lint policies/ --format sarif -o netpol.sarif --fail-on medium`,
-		Args: cobra.MinimumNArgs(1),
+  lockdown netpol lint policies/ --format sarif -o netpol.sarif --fail-on medium
+  lockdown netpol lint policies/ --skip NETPOL-SHADOWED-RULE
+  lockdown netpol lint --list-checks`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if list {
+				return g.writeOutput(func(w io.Writer, _ bool) error { return check.WriteList(w, netpol.LintInfos()) })
+			}
 			if err := in.check(); err != nil {
 				return err
+			}
+			rules, err := check.Select(netpol.LintRules(), func(r netpol.LintRule) check.Info { return r.Info }, include, exclude)
+			if err != nil {
+				return badInput(err)
 			}
 			fail, err := parseFailOn(failOn)
 			if err != nil {
@@ -621,7 +644,7 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			findings := netpol.Lint(cfg)
+			findings := netpol.RunLint(cfg, rules)
 			rep := &model.Report{
 				Kind:      report.KindNetpolLint,
 				Tool:      model.Tool{Name: "lockdown", Version: Version},
@@ -631,16 +654,18 @@ func newNetpolLintCmd(g *globals) *cobra.Command {
 				Meta: map[string]string{
 					"policies":  strconv.Itoa(len(cfg.Policies)),
 					"endpoints": strconv.Itoa(len(cfg.Endpoints)),
+					"rules":     strconv.Itoa(len(rules)),
 				},
 			}
 			for _, wn := range cfg.Warnings {
 				rep.Warnings = append(rep.Warnings, model.Warning{Path: wn.Source.String(), Message: wn.Message})
 			}
-			return g.emitReport(rep, format, fail)
+			return g.emitReportWith(rep, format, fail, report.Options{ShowPassed: showPassed})
 		},
 	}
 	in.flags(cmd)
 	addFailOn(cmd, &failOn)
+	addCheckFlags(cmd, &include, &exclude, &list, &showPassed, "tags (default-deny, exposure, rules, selectors, tiers)")
 	return cmd
 }
 

@@ -222,7 +222,7 @@ func TestNetpolValidateAllErrors(t *testing.T) {
 	dir := filepath.Join("..", "netpol", "testdata", "errors")
 	a, b, c := filepath.Join(dir, "a-kinds.yaml"), filepath.Join(dir, "b-policies.yaml"), filepath.Join(dir, "c-broken.yaml")
 	want := []string{
-		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, Service, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
 		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
 		b + `:5: NetworkPolicy shop/p: spec.selector: invalid selector "app = 'x'": expected '==' at position 5`,
 		b + `:10: NetworkPolicy shop/p: spec.ingress[0].destination.ports[0]: port 70000 out of range 0-65535`,

@@ -2,14 +2,18 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/atomicfile"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
 )
@@ -114,32 +118,22 @@ func (g *globals) writeOutput(write func(w io.Writer, color bool) error) error {
 		}
 		return nil
 	}
-	f, err := os.CreateTemp(filepath.Dir(g.output), "."+filepath.Base(g.output)+".*.tmp")
-	if err != nil {
-		return badInput(fmt.Errorf("output %s: %w", g.output, err))
-	}
-	tmp := f.Name()
-	werr := write(f, false)
-	if werr == nil {
-		werr = f.Chmod(0o644)
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, g.output)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", g.output, werr)
+	if err := atomicfile.Write(g.output, 0o644, func(w io.Writer) error { return write(w, false) }); err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return badInput(fmt.Errorf("output %s: %w", g.output, err))
+		}
+		return err
 	}
 	return nil
 }
 
-// failOn is a parsed --fail-on; the zero value fails on nothing.
+// failOn is a parsed --fail-on (and, for a scan, --fail-on-unchecked);
+// the zero value fails on nothing.
 type failOn struct {
 	set       bool
 	threshold model.Severity
+	// unchecked fails a scan that did not check some packages.
+	unchecked bool
 }
 
 // addFailOn registers --fail-on on cmd.
@@ -159,12 +153,16 @@ func parseFailOn(raw string) (failOn, error) {
 	return failOn{set: true, threshold: s}, nil
 }
 
-// reached reports whether a finding reaches the threshold.
-func (f failOn) reached(fs []model.Finding) bool {
+// reached reports whether a finding of r reaches the threshold, or r left
+// packages unchecked when that fails too.
+func (f failOn) reached(r *model.Report) bool {
+	if f.unchecked && len(r.NotChecked) > 0 {
+		return true
+	}
 	if !f.set {
 		return false
 	}
-	for _, x := range fs {
+	for _, x := range r.Findings {
 		if x.Failing(f.threshold) {
 			return true
 		}
@@ -175,19 +173,67 @@ func (f failOn) reached(fs []model.Finding) bool {
 // emitReport writes r in format (see pickFormat) and returns the exit
 // error for --fail-on: exit 1 when a finding reaches it.
 func (g *globals) emitReport(r *model.Report, format string, fail failOn) error {
+	return g.emitReportWith(r, format, fail, report.Options{})
+}
+
+// emitReportWith is emitReport with writer options (colour and the tool
+// are filled in here).
+func (g *globals) emitReportWith(r *model.Report, format string, fail failOn, opts report.Options) error {
 	if r.Findings == nil {
 		r.Findings = []model.Finding{}
 	}
 	err := g.writeOutput(func(w io.Writer, color bool) error {
-		return report.WriteReport(w, format, r, report.Options{Color: color, Tool: r.Tool})
+		o := opts
+		o.Color, o.Width, o.Tool = color, termWidth(w), r.Tool
+		return report.WriteReport(w, format, r, o)
 	})
 	if err != nil {
 		return err
 	}
-	if fail.reached(r.Findings) {
+	if fail.reached(r) {
 		return findingsExit()
 	}
 	return nil
+}
+
+// maxNoticeGroups bounds the warning lines notices prints; the report
+// holds every warning.
+const maxNoticeGroups = 20
+
+// notices prints, once, what a result holds that a person must see even
+// when it went to a file or a program: the groups of packages a scan did
+// not check, then its warnings grouped and counted, most important first
+// (report.GroupWarnings). A table on standard output shows them already,
+// so then nothing is printed here. Warnings about unreadable files are
+// left out when notChecked is given: its lines name those files.
+func (g *globals) notices(format string, notChecked []model.NotChecked, ws []model.Warning, scan bool) {
+	if format == report.FormatTable && (g.output == "" || g.output == "-") {
+		return
+	}
+	for _, nc := range notChecked {
+		g.logger.Warn(nc.Message)
+	}
+	if scan {
+		ws = slices.DeleteFunc(slices.Clone(ws), func(w model.Warning) bool { return w.Kind == model.WarnUnreadable })
+	}
+	groups := report.GroupWarnings(ws)
+	for i, grp := range groups {
+		if i == maxNoticeGroups {
+			g.logger.Warn(fmt.Sprintf("%d more kinds of warnings: the report lists them", len(groups)-i))
+			break
+		}
+		g.logger.Warn(grp.String())
+	}
+}
+
+// afterOutput runs fn when err (of emitReport) says the output was
+// written: no error, or the exit for findings.
+func afterOutput(err error, fn func()) error {
+	var ee *exitError
+	if err == nil || errors.As(err, &ee) && ee.code == ExitFindings {
+		fn()
+	}
+	return err
 }
 
 // writeJSON writes v as indented JSON.
@@ -195,4 +241,14 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// addCheckFlags registers --check, --skip, --list-checks and --show-passed,
+// the same for every checker; what names what the selectors match.
+func addCheckFlags(cmd *cobra.Command, include, exclude *[]string, list, showPassed *bool, what string) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(include, "check", nil, "run only these checks: `ID`s, "+what+", comma-separated")
+	fl.StringSliceVar(exclude, "skip", nil, "skip these checks (same selectors as --check)")
+	fl.BoolVar(list, "list-checks", false, "list the checks and exit")
+	fl.BoolVar(showPassed, "show-passed", false, "table: list passed and skipped checks too (JSON and SARIF always have every result)")
 }

@@ -173,7 +173,42 @@ func newRootCmd(g *globals) *cobra.Command {
 	for _, c := range commands(g) {
 		root.AddCommand(c)
 	}
+	root.Version = Version
+	root.SetVersionTemplate(versionLine() + "\n")
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// ("lockdown audit", "lockdown netpol") refuse an argument that names no
+// subcommand: "lockdown audit nosuch" exits 2 with "unknown command",
+// where cobra would print the help and exit 0. Without an argument it
+// prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, c := range cmd.Commands() {
+		refuseUnknownSubcommands(c)
+	}
+	if cmd.Runnable() || !cmd.HasSubCommands() || cmd.Parent() == nil {
+		return // the root: cobra refuses unknown commands there itself
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.SuggestionsMinimumDistance = 2
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return cmd.Help()
+		}
+		var names []string
+		for _, c := range cmd.Commands() {
+			if c.IsAvailableCommand() {
+				names = append(names, c.Name())
+			}
+		}
+		msg := fmt.Sprintf("unknown command %q for %q (its commands: %s)", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return badInput(errors.New(msg))
+	}
 }
 
 // isTerminal reports whether w (or the stream it wraps) is a terminal.
@@ -198,4 +233,18 @@ func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }
 // color reports whether table output may use colour.
 func (g *globals) color(w io.Writer) bool {
 	return !g.noColor && isTerminal(w)
+}
+
+// termWidth is the width of the terminal w is, 0 when it is none (then
+// tables are not cut).
+func termWidth(w io.Writer) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	cols, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return cols
 }

@@ -31,9 +31,10 @@ Formats: table (default on a terminal), json (default otherwise), cyclonedx-json
 			if err != nil {
 				return err
 			}
-			return g.writeOutput(func(w io.Writer, color bool) error {
-				return report.WriteSBOM(w, format, sbom, report.Options{Color: color, Tool: tool()})
+			err = g.writeOutput(func(w io.Writer, color bool) error {
+				return report.WriteSBOM(w, format, sbom, report.Options{Color: color, Width: termWidth(w), Tool: tool()})
 			})
+			return afterOutput(err, func() { g.notices(format, nil, sbom.Warnings, false) })
 		},
 	}
 	tf.register(cmd)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,15 +22,18 @@ import (
 const defaultIgnoreFile = ".lockdownignore"
 
 type scanFlags struct {
-	tf            targetFlags
-	dbPath        string
-	dbSources     []string
-	maxDBAge      time.Duration
-	failOn        string
-	severities    []string
-	ignoreUnfixed bool
-	ignoreFile    string
-	vexFiles      []string
+	tf              targetFlags
+	dbPath          string
+	dbSources       []string
+	maxDBAge        time.Duration
+	failOn          string
+	failOnUnchecked bool
+	severities      []string
+	ignoreUnfixed   bool
+	goReachability  []string
+	underInvest     bool
+	ignoreFile      string
+	vexFiles        []string
 }
 
 func newScanCmd(g *globals) *cobra.Command {
@@ -50,8 +54,17 @@ Suppress accepted findings with an ignore file (default ./.lockdownignore when
 present) and OpenVEX documents (--vex); suppressed findings are listed, with the
 reason, in the JSON output.
 
+Packages that could not be checked are never silently left out: the
+table's first lines, the JSON "notChecked", SARIF tool notifications and
+CycloneDX properties count them by reason (no advisories for their
+distribution release, unknown ecosystem, unparsable version, unreadable
+package file).
+
 Formats: table (default on a terminal), json (default otherwise), sarif,
-cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
+cyclonedx-json, openvex (affected, not_affected for Go code absent from the
+binary, fixed for advisories the installed version already fixes). Exit 1
+when a finding reaches --fail-on, or when packages were not checked and
+--fail-on-unchecked is given.`,
 		Example: `  lockdown scan dir:/
   lockdown scan docker-archive:app.tar --fail-on high --ignore-unfixed
   lockdown scan registry:127.0.0.1:5000/app:1.0 --insecure-registry 127.0.0.1:5000 --format sarif -o app.sarif`,
@@ -67,7 +80,10 @@ cyclonedx-json. Exit 1 when a finding reaches --fail-on.`,
 	f.DurationVar(&sf.maxDBAge, "max-db-age", 7*24*time.Hour, "warn when the database is older than this")
 	f.StringSliceVar(&sf.severities, "severity", nil, "report only findings of these `SEVERITY,...` (unknown, low, medium, high, critical)")
 	addFailOn(cmd, &sf.failOn)
+	f.BoolVar(&sf.failOnUnchecked, "fail-on-unchecked", false, "exit 1 when some packages were not checked (no advisories for their ecosystem or release, unknown ecosystem, unparsable version, unreadable package file)")
 	f.BoolVar(&sf.ignoreUnfixed, "ignore-unfixed", false, "hide vulnerabilities that have no fixed version")
+	f.BoolVar(&sf.underInvest, "show-under-investigation", false, "also report vulnerabilities the vendor is still triaging (Ubuntu needs-triage)")
+	f.StringSliceVar(&sf.goReachability, "go-reachability", nil, "report Go findings only when the vulnerable code's presence in the binary is one of `STATE,...` (present, absent, unknown)")
 	f.StringVar(&sf.ignoreFile, "ignorefile", "", "ignore file `PATH` (default ./"+defaultIgnoreFile+" when present)")
 	f.StringArrayVar(&sf.vexFiles, "vex", nil, "OpenVEX document `FILE` whose not_affected/fixed statements suppress findings (repeatable)")
 	return cmd
@@ -86,10 +102,15 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		only[s] = true
 	}
+	reach, err := parseReachability(sf.goReachability)
+	if err != nil {
+		return err
+	}
 	fail, err := parseFailOn(sf.failOn)
 	if err != nil {
 		return err
 	}
+	fail.unchecked = sf.failOnUnchecked
 	format, err := g.pickFormat("scan", report.ReportFormats(report.KindScan), defaultByTerminal)
 	if err != nil {
 		return err
@@ -115,6 +136,9 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 
 	opts := g.scanOptions(&sf.tf)
 	opts.IgnoreUnfixed = sf.ignoreUnfixed
+	opts.GoReachability = reach
+	opts.ShowUnderInvestigation = sf.underInvest
+	opts.CollectFixed = format == report.FormatOpenVEX
 	opts.Filter = filter
 	opts.Meta = map[string]string{
 		"db":        store.Path(),
@@ -134,7 +158,7 @@ func (g *globals) runScan(cmd *cobra.Command, target string, sf *scanFlags) erro
 		}
 		r.Findings = append([]model.Finding{}, shown...)
 	}
-	return g.emitReport(r, format, fail)
+	return afterOutput(g.emitReport(r, format, fail), func() { g.notices(format, r.NotChecked, r.Warnings, true) })
 }
 
 // openDB opens the advisory store, building it first when it is missing.
@@ -206,4 +230,20 @@ func roundAge(d time.Duration) time.Duration {
 		return d.Round(time.Hour)
 	}
 	return d.Round(time.Second)
+}
+
+// parseReachability checks --go-reachability: each state must be one of
+// present, absent, unknown.
+func parseReachability(states []string) ([]string, error) {
+	var out []string
+	for _, s := range states {
+		s = strings.ToLower(strings.TrimSpace(s))
+		switch s {
+		case model.ReachPresent, model.ReachAbsent, model.ReachUnknown:
+			out = append(out, s)
+		default:
+			return nil, badInput(fmt.Errorf("--go-reachability: unknown state %q (want present, absent or unknown)", s))
+		}
+	}
+	return out, nil
 }

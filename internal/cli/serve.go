@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
+	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	"github.com/lockdown-sec/lockdown/internal/server"
 	"github.com/lockdown-sec/lockdown/internal/server/store"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
@@ -50,6 +53,17 @@ type serveFlags struct {
 	retainJobs         time.Duration
 	dockerHost         string
 	owner              string
+	enforce            []string
+	enforceFlags       enforceFlags
+	enforceResync      time.Duration
+	tlsCert, tlsKey    string
+	tlsClientCA        string
+	admission          bool
+	admissionPolicy    string
+	admissionLevel     string
+	admissionWarnLevel string
+	admissionFailOn    string
+	admissionUnknown   string
 }
 
 func newServeCmd(g *globals) *cobra.Command {
@@ -76,7 +90,13 @@ latest digest only.
 --watch-docker audits the local engine and scans the image of every running
 container every --watch-interval, rescans them all when the advisory database
 is updated, and POSTs new findings to --webhook-url, signed with
-X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
+X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).
+
+--enforce POLICIES keeps those network policies enforced on this host with nftables, as
+"lockdown netpol apply --from-docker --watch" does (it needs root): Docker events update the
+sets, and every --enforce-resync the table is checked and applied again if someone edited or
+deleted it. /metrics then exports lockdown_policy_packets_total{policy,rule,action},
+lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 		Example: `  LOCKDOWN_TOKEN=$(openssl rand -hex 32) lockdown serve --listen 127.0.0.1:8080
   lockdown serve --token-file /run/secrets/token --db-url postgres://lockdown@db/lockdown --allow-registry registry.example.com
   lockdown serve --token-file token --watch-docker --webhook-url https://hooks.example.com/lockdown --webhook-secret-file secret`,
@@ -88,7 +108,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:8080", "listen on `HOST:PORT`")
 	fl.StringVar(&f.dbPath, "db", "", "vulnerability database `PATH` (default: the user cache dir's lockdown/db/lockdown.db)")
 	fl.StringArrayVar(&f.dbSources, "db-source", nil, "when the vulnerability database is missing, build it from this `URL|DIR|ZIP` (repeatable)")
-	fl.StringVar(&f.dbURL, "db-url", "", "job and result store: sqlite:///`PATH` or postgres://… (default: sqlite under the user cache dir)")
+	fl.StringVar(&f.dbURL, "db-url", "", "job and result store `URL`: sqlite:///PATH or postgres://… (default: sqlite under the user cache dir)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API bearer token from `FILE` (else $LOCKDOWN_TOKEN)")
 	fl.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication (only for a trusted network)")
 	fl.BoolVar(&f.insecureShortToken, "insecure-short-token", false, fmt.Sprintf("accept an API token shorter than %d bytes", server.MinTokenBytes))
@@ -113,6 +133,21 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).`,
 	fl.IntVar(&f.topVulns, "metrics-top-vulns", 0, "export lockdown_top_vulnerability_images for the `N` vulnerabilities in most images (0: off)")
 	fl.StringVar(&f.dockerHost, "docker-host", "", "Docker Engine API `URL` for audits and watch mode (default $DOCKER_HOST)")
 	fl.StringVar(&f.owner, "owner", "", "name of this replica in job leases (default HOST-PID-RANDOM)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in PEM `FILE` (re-read when it changes)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "private key of --tls-cert, PEM `FILE`")
+	fl.StringVar(&f.tlsClientCA, "tls-client-ca", "", "admission: answer only callers with a client certificate signed by a CA in PEM `FILE` (the API server's)")
+	fl.BoolVar(&f.admission, "admission", false, "serve the Kubernetes admission webhook at /v1/admission (needs --tls-cert)")
+	fl.StringVar(&f.admissionPolicy, "admission-policy", "", "admission policy `FILE` (YAML: level, warnLevel, deny, warn, failOn, unknownImages, exemptNamespaces, exemptImages, namespaces); the flags below override it")
+	fl.StringVar(&f.admissionLevel, "admission-level", "", "deny pods that fail this Pod Security Standards `LEVEL`: baseline (default), restricted or privileged (none)")
+	fl.StringVar(&f.admissionWarnLevel, "admission-warn-level", "", "warn about the controls of this PSS `LEVEL` that do not deny (default restricted)")
+	fl.StringVar(&f.admissionFailOn, "admission-fail-on", "", "deny pods whose images' latest scans have findings at or above `SEVERITY` (default: none)")
+	fl.StringVar(&f.admissionUnknown, "admission-unknown", "", "images with no scan yet (a scan is queued): allow (default, with a warning) or deny")
+	fl.StringSliceVar(&f.enforce, "enforce", nil, "enforce the network policies in these `PATHS` on this host's Docker containers with nftables (needs root)")
+	fl.DurationVar(&f.enforceResync, "enforce-resync", time.Minute, "with --enforce: how often the table is checked for drift and restored")
+	f.enforceFlags.flagPrefix = "enforce-"
+	fl.StringVar(&f.enforceFlags.table, "enforce-table", enforce.DefaultTable, "with --enforce: the nftables table `NAME`")
+	fl.StringVar(&f.enforceFlags.bridge, "enforce-bridge", "auto", "with --enforce: bridged traffic via auto, br_netfilter or bridge (see netpol apply --bridge)")
+	fl.StringVar(&f.enforceFlags.stateDir, "enforce-state-dir", enforce.DefaultStateDir, "with --enforce: `DIR` recording what was applied")
 	return cmd
 }
 
@@ -185,6 +220,22 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
 	}
 
+	tlsCfg, adm, err := f.admissionConfig()
+	if err != nil {
+		return err
+	}
+
+	// Network policies to enforce: checked (loaded, compiled against the
+	// running containers, nftables reachable) before any database.
+	var enf *enforce.Enforcer
+	if len(f.enforce) > 0 {
+		var closeEnf func()
+		if enf, closeEnf, err = g.serveEnforcer(ctx, f); err != nil {
+			return err
+		}
+		defer closeEnf()
+	}
+
 	// The advisory DB: built first when missing, as for lockdown scan.
 	adb, err := g.openDB(cmd, &scanFlags{dbPath: f.dbPath, dbSources: f.dbSources})
 	if err != nil {
@@ -234,7 +285,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		WebhookURL: f.webhookURL, WebhookSecret: secret, WebhookTimeout: f.webhookTimeout,
 		RetainImages: f.retainImages, RetainJobs: f.retainJobs,
 		MetricsTopVulns: f.topVulns,
-		Version:         Version, GoVersion: runtime.Version(),
+		TLS:             tlsCfg, Admission: adm, RequireClientCert: f.tlsClientCA != "",
+		Enforcer: enforcerOrNil(enf),
+		Version:  Version, GoVersion: runtime.Version(),
 		Logger: g.logger,
 	})
 	if err != nil {
@@ -246,7 +299,110 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		return badInput(fmt.Errorf("--listen %s: %w", f.listen, err))
 	}
 	if !g.quiet {
-		fmt.Fprintf(g.stderr, "lockdown: serving on http://%s (store %s, owner %s)\n", l.Addr(), st.Where(), srv.Owner())
+		scheme := "http"
+		if tlsCfg != nil {
+			scheme = "https"
+		}
+		fmt.Fprintf(g.stderr, "lockdown: serving on %s://%s (store %s, owner %s)\n", scheme, l.Addr(), st.Where(), srv.Owner())
 	}
 	return srv.Run(ctx, l, f.grace)
+}
+
+// serveEnforcer builds the enforcer of serve --enforce: the policies load
+// and compile against the running containers now (bad input fails the
+// start, exit 2), and nftables must answer.
+func (g *globals) serveEnforcer(ctx context.Context, f *serveFlags) (*enforce.Enforcer, func(), error) {
+	if f.enforceResync < time.Second {
+		return nil, nil, badInput(fmt.Errorf("--enforce-resync must be at least 1s, got %s", f.enforceResync))
+	}
+	a, err := f.enforceFlags.applier(g)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := netpolInput{fromDocker: true, ipVersion: 4}
+	src, closeSrc, err := dockerSource(ctx, g, &in, f.enforce)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	closeAll := func() { closeSrc(); a.Close() }
+	eps, err := dockerep.Endpoints(ctx, src.API, g.logger)
+	if err != nil {
+		closeAll()
+		return nil, nil, badInput(fmt.Errorf("--enforce: %w", err))
+	}
+	cfg, err := buildAll(g, nil, src.Objects, eps, nil)
+	if err == nil {
+		_, err = a.Compile(cfg)
+	}
+	if err == nil {
+		_, err = a.Status(ctx)
+	}
+	if err != nil {
+		closeAll()
+		return nil, nil, enforceErr(err)
+	}
+	e := &enforce.Enforcer{Applier: a, Source: src, Resync: f.enforceResync, Logger: g.logger}
+	return e, closeAll, nil
+}
+
+// enforcerOrNil keeps a nil *Enforcer out of the interface.
+func enforcerOrNil(e *enforce.Enforcer) server.Enforcer {
+	if e == nil {
+		return nil
+	}
+	return e
+}
+
+// admissionConfig reads the TLS and admission flags (and policy file).
+func (f *serveFlags) admissionConfig() (*tls.Config, server.Admission, error) {
+	var adm server.Admission
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return nil, adm, badInput(errors.New("--tls-cert and --tls-key go together"))
+	}
+	var tlsCfg *tls.Config
+	if f.tlsCert != "" {
+		c, err := server.TLSFromFiles(f.tlsCert, f.tlsKey, f.tlsClientCA)
+		if err != nil {
+			return nil, adm, badInput(err)
+		}
+		tlsCfg = c
+	} else if f.tlsClientCA != "" {
+		return nil, adm, badInput(errors.New("--tls-client-ca needs --tls-cert and --tls-key"))
+	}
+	set := f.admissionPolicy != "" || f.admissionLevel != "" || f.admissionWarnLevel != "" || f.admissionFailOn != "" || f.admissionUnknown != ""
+	if !f.admission {
+		if set {
+			return nil, adm, badInput(errors.New("the --admission-* flags need --admission"))
+		}
+		return tlsCfg, adm, nil
+	}
+	if tlsCfg == nil {
+		return nil, adm, badInput(errors.New("--admission needs --tls-cert and --tls-key: the Kubernetes API server calls webhooks over HTTPS only"))
+	}
+	if f.admissionPolicy != "" {
+		a, err := server.LoadAdmissionPolicy(f.admissionPolicy)
+		if err != nil {
+			return nil, adm, badInput(err)
+		}
+		adm = a
+	}
+	adm.Enabled = true
+	for _, o := range []struct {
+		flag, val string
+		dst       *string
+	}{
+		{"--admission-level", f.admissionLevel, &adm.Level},
+		{"--admission-warn-level", f.admissionWarnLevel, &adm.WarnLevel},
+		{"--admission-fail-on", f.admissionFailOn, &adm.FailOn},
+		{"--admission-unknown", f.admissionUnknown, &adm.Unknown},
+	} {
+		if o.val != "" {
+			*o.dst = o.val
+		}
+	}
+	if err := server.CheckAdmission(adm); err != nil {
+		return nil, adm, badInput(fmt.Errorf("--admission: %w", err))
+	}
+	return tlsCfg, adm, nil
 }

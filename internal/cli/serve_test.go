@@ -39,6 +39,9 @@ func TestServeBadInput(t *testing.T) {
 		{"retain-images negative", []string{"serve", "--token-file", token, "--retain-images", "-1h"}, "--retain-images must be 0 (keep forever) or positive, got -1h0m0s"},
 		{"retain-jobs negative", []string{"serve", "--token-file", token, "--retain-jobs", "-1ns"}, "--retain-jobs must be 0 (keep forever) or positive, got -1ns"},
 		{"retain-jobs not a duration", []string{"serve", "--token-file", token, "--retain-jobs", "7d"}, "--retain-jobs"},
+		{"enforce missing policies", []string{"serve", "--token-file", token, "--enforce", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"enforce resync too short", []string{"serve", "--token-file", token, "--enforce", empty, "--enforce-resync", "10ms"}, "--enforce-resync must be at least 1s"},
+		{"enforce bad bridge mode", []string{"serve", "--token-file", token, "--enforce", empty, "--enforce-bridge", "vlan"}, `--enforce-bridge: bridge mode "vlan"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,8 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/lockdown-sec/lockdown/internal/netpol/netns"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 	"github.com/lockdown-sec/lockdown/internal/wire"
 )
@@ -161,38 +159,15 @@ func TestVerifyNotRoot(t *testing.T) {
 
 // ---- two hosts in network namespaces, with and without WireGuard
 
-// inNetns runs f on a thread inside the named network namespace: sockets
-// f creates stay there.
+// inNetns runs f inside the named network namespace (see netns.Do):
+// sockets f creates stay there.
 func inNetns(name string, f func() error) error {
 	ns, err := os.Open(filepath.Join("/var/run/netns", name))
 	if err != nil {
 		return err
 	}
 	defer ns.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer self.Close()
-		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("setns %s: %w", name, err)
-			return
-		}
-		ferr := f()
-		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- errors.Join(ferr, err) // the thread stays locked and dies with the goroutine
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return netns.Do(int(ns.Fd()), f)
 }
 
 func ip(t *testing.T, args ...string) {

@@ -13,8 +13,13 @@ func newVersionCmd(g *globals) *cobra.Command {
 		Short: "Print Lockdown's version",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(g.stdout, "lockdown %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(g.stdout, versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what `lockdown version` and `lockdown --version` print.
+func versionLine() string {
+	return fmt.Sprintf("lockdown %s (%s, %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

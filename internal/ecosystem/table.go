@@ -57,7 +57,7 @@ var table = []Ecosystem{
 	{Name: "Go", PackageType: model.TypeGolang, Scheme: version.Go()},
 	{Name: "Hex", Scheme: version.Semver(), Note: "no extractor: mix.lock is not read"},
 	{Name: "Maven", PackageType: model.TypeMaven, Scheme: version.Maven()},
-	{Name: "npm", PackageType: model.TypeNPM, Scheme: version.Semver()},
+	{Name: "npm", PackageType: model.TypeNPM, Scheme: version.NPM()},
 	{Name: "NuGet", PackageType: model.TypeNuGet, Scheme: version.NuGet()},
 	{Name: "Packagist", PackageType: model.TypeComposer, Scheme: version.Packagist()},
 	{Name: "PyPI", PackageType: model.TypePyPI, Scheme: version.PEP440(), name: PEP503},

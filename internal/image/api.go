@@ -32,11 +32,16 @@ type Options struct {
 	Platform         string   // "linux/amd64" when empty
 	InsecureRegistry []string // hosts (host:port) reached over plain HTTP
 	// Limits against hostile input; zero means the package default.
-	MaxLayerBytes int64        // uncompressed bytes per layer (default 8 GiB)
-	MaxFileBytes  int64        // bytes read from one file handed to Visit (default 512 MiB)
-	Logger        *slog.Logger // nil discards
-	// TempDir is where a docker: target's `docker save` stream is spooled
-	// (removed by Close); "" means os.TempDir().
+	MaxLayerBytes int64 // uncompressed bytes per layer (default 8 GiB)
+	MaxFileBytes  int64 // bytes read from one file handed to Visit (default 512 MiB)
+	// MaxArchiveBytes bounds the plain tar of a gzip-compressed archive
+	// (docker-archive:x.tar.gz), which is decompressed once to TempDir
+	// (default 16 GiB).
+	MaxArchiveBytes int64
+	Logger          *slog.Logger // nil discards
+	// TempDir is where a docker: target's `docker save` stream and the
+	// plain tar of a compressed archive are spooled (removed by Close); ""
+	// means os.TempDir().
 	TempDir string
 	// RemoteOnly refuses every target that reads a path (dir:,
 	// docker-archive:, oci-archive:, oci-dir:) and never looks at the
@@ -46,6 +51,9 @@ type Options struct {
 	// Transport, when set, carries registry requests (a service's guard
 	// against requests to private addresses); nil is the default.
 	Transport http.RoundTripper
+	// IncludeCaches makes a walk of the whole host (dir:/) read the caches
+	// it leaves out otherwise (see hostCaches).
+	IncludeCaches bool
 }
 
 // Source is an opened target. Layers are listed base first.
@@ -104,6 +112,13 @@ type WalkOptions struct {
 	Visit       VisitFunc
 	Concurrency int // layers decompressed at once; 0 means GOMAXPROCS
 
+	// AllPaths keeps every path of the merged filesystem in the Tree, for
+	// Paths and Lstat; memory then grows with the number of files. Without
+	// it the Tree keeps only what Visited, Result, History and Resolve
+	// need: wanted regular files, symlinks, hard links and their targets,
+	// and the directories leading to them (Paths and Lstat see only those).
+	AllPaths bool
+
 	// Cache, when set with Codec and CacheKey, keeps each layer's record
 	// (entries, whiteouts, Visit results, warnings) by the layer's diff ID
 	// and CacheKey: an image that shares layers with one walked before only
@@ -142,7 +157,8 @@ type Version struct {
 func (t *Tree) Visited() []string { return t.impl.visited() }
 
 // Paths returns every path of the final merged filesystem (whiteouts
-// applied; "/" itself excluded), sorted.
+// applied; "/" itself excluded), sorted; without WalkOptions.AllPaths only
+// the paths the Tree kept.
 func (t *Tree) Paths() []string { return t.impl.paths() }
 
 // Result returns the visit result of the final version of path
@@ -157,7 +173,8 @@ func (t *Tree) Result(path string) (any, bool) { return t.impl.result(path) }
 func (t *Tree) History(path string) []Version { return t.impl.history(path) }
 
 // Lstat returns the node at path in the final filesystem, not following a
-// final symlink. Intermediate symlinked directories are resolved.
+// final symlink. Intermediate symlinked directories are resolved. Without
+// WalkOptions.AllPaths it knows only the paths the Tree kept.
 func (t *Tree) Lstat(path string) (Node, error) { return t.impl.lstat(path) }
 
 // Resolve follows symlinks in path within the image root (an absolute link

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"path"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -19,9 +22,9 @@ import (
 // manifest.json is read with go-containerregistry's tarball package; layer
 // members are then read in place.
 func openDockerArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
+		return nil, fmt.Errorf("open docker-archive %s: %w", p, notArchive("a docker save", "manifest.json", err))
 	}
 	src, err := dockerArchive(ctx, input, p, a, opts)
 	if err != nil {
@@ -35,10 +38,14 @@ func openDockerArchive(ctx context.Context, input, p string, opts Options) (Sour
 // dockerArchive opens the docker save archive a.
 func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Options) (*source, error) {
 	if !a.has("manifest.json") {
-		return nil, fmt.Errorf("open docker-archive %s: no manifest.json (not a docker save archive): %w", p, ErrBadInput)
+		return nil, fmt.Errorf("open docker-archive %s: not a docker save archive (no manifest.json): %w", p, ErrBadInput)
 	}
-	m, err := tarball.LoadManifest(a.whole)
+	rawManifest, err := a.readAll("manifest.json")
 	if err != nil {
+		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w", p, err)
+	}
+	var m tarball.Manifest
+	if err := json.Unmarshal(rawManifest, &m); err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: manifest.json: %w: %w", p, err, ErrBadInput)
 	}
 	if len(m) != 1 {
@@ -100,28 +107,36 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 		src.layers = append(src.layers, &layer{
 			ref:   ref,
 			local: true,
-			open: func(context.Context) (io.ReadCloser, error) {
-				rc, err := a.open(member)
-				if err != nil {
-					return nil, err
-				}
-				return decompress(rc)
+			size:  -1, // the member's own size bounds it
+			blob: func(context.Context) (io.ReadCloser, error) {
+				rc, _, err := a.open(member)
+				return rc, err
 			},
 		})
 	}
 	return src, nil
 }
 
-// memberDigest is the digest of a layer blob as stored in a docker-archive:
-// named by the path for Docker 25+ (blobs/sha256/<hex>), the diff ID for a
-// plain layer.tar, else computed.
+// memberDigest is the digest of a layer blob as stored in a docker-archive,
+// as the archive names it: by the path for Docker 25+
+// (blobs/sha256/<hex>), by the file name for go-containerregistry and
+// skopeo (<hex>.tar.gz, <hex>.tar); the walk checks the blob against it as
+// it reads. A plain layer.tar is its diff ID; only a compressed member that
+// no name vouches for is hashed here.
 func memberDigest(a *tarArchive, member, diffID string) (string, error) {
-	if rest, ok := strings.CutPrefix(cleanMember(member), "blobs/"); ok {
+	m := cleanMember(member)
+	if rest, ok := strings.CutPrefix(m, "blobs/"); ok {
 		if alg, hex, ok := strings.Cut(rest, "/"); ok && !strings.Contains(hex, "/") {
 			return alg + ":" + hex, nil
 		}
 	}
-	rc, err := a.open(member)
+	base := path.Base(m)
+	for _, ext := range []string{".tar.gz", ".tgz", ".tar.zst", ".tar"} {
+		if hx, ok := strings.CutSuffix(base, ext); ok && parseDigest("sha256:"+hx) != nil {
+			return "sha256:" + hx, nil
+		}
+	}
+	rc, _, err := a.open(member)
 	if err != nil {
 		return "", err
 	}
@@ -140,9 +155,9 @@ func memberDigest(a *tarArchive, member, diffID string) (string, error) {
 
 // openOCIArchive opens a tar of an OCI image layout.
 func openOCIArchive(ctx context.Context, input, p string, opts Options) (Source, error) {
-	a, f, err := openTarArchive(p)
+	a, f, err := openTarArchive(ctx, p, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open oci-archive %s: %w", p, err)
+		return nil, fmt.Errorf("open oci-archive %s: %w", p, notArchive("an OCI", "index.json", err))
 	}
 	src, err := ociArchive(ctx, input, p, a, opts)
 	if err != nil {
@@ -171,8 +186,11 @@ type archiveStore struct{ a *tarArchive }
 
 func blobPath(h v1.Hash) string { return "blobs/" + h.Algorithm + "/" + h.Hex }
 
-func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) { return s.a.open(blobPath(h)) }
-func (s *archiveStore) exists(h v1.Hash) bool                 { return s.a.has(blobPath(h)) }
+func (s *archiveStore) open(h v1.Hash) (io.ReadCloser, error) {
+	rc, _, err := s.a.open(blobPath(h))
+	return rc, err
+}
+func (s *archiveStore) exists(h v1.Hash) bool { return s.a.has(blobPath(h)) }
 
 // configFromV1 keeps the parts of an image config Lockdown uses.
 func configFromV1(cf *v1.ConfigFile) *ConfigFile {
@@ -209,4 +227,16 @@ func platformOf(cf *v1.ConfigFile) string {
 func jsonString(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// notArchive says that a file that opened but could not be read as a tar
+// archive is not the archive expected ("not a docker save archive (no
+// manifest.json): read tar: …"); missing and unreadable files keep the
+// OS error.
+func notArchive(kind, member string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return err
+	}
+	return fmt.Errorf("not %s archive (no %s): %w", kind, member, err)
 }

@@ -1,9 +1,9 @@
 package image
 
 import (
-	"encoding/json"
+	"bytes"
+	"encoding/binary"
 	"fmt"
-	"io/fs"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -23,25 +23,7 @@ type ResultCodec interface {
 }
 
 // cacheFormat versions the encoding of a layer record.
-const cacheFormat = 1
-
-type cachedRecord struct {
-	Format    int             `json:"f"`
-	Entries   []cachedEntry   `json:"e"`
-	Whiteouts []string        `json:"w,omitempty"`
-	Opaques   []string        `json:"o,omitempty"`
-	Warnings  []model.Warning `json:"x,omitempty"`
-}
-
-type cachedEntry struct {
-	Path     string          `json:"p"`
-	Linkname string          `json:"l,omitempty"`
-	Size     int64           `json:"s,omitempty"`
-	Mode     fs.FileMode     `json:"m"`
-	Kind     entryKind       `json:"k,omitempty"`
-	Visited  bool            `json:"v,omitempty"`
-	Result   json.RawMessage `json:"r,omitempty"`
-}
+const cacheFormat = 2
 
 // cacheKey is the key of a layer's record, or "" when the layer cannot be
 // cached (no diff ID: a dir: target; or no cache configured).
@@ -52,43 +34,104 @@ func cacheKey(ref model.LayerRef, opts WalkOptions) string {
 	return fmt.Sprintf("layer/%d/%s/%s", cacheFormat, ref.DiffID, opts.CacheKey)
 }
 
+// encodeRecord writes a record in the cache's binary form: the record's own
+// compact lists as they are, then links, warnings and the encoded results,
+// each length-prefixed.
 func encodeRecord(rec *layerRecord, codec ResultCodec) ([]byte, error) {
-	c := cachedRecord{Format: cacheFormat, Whiteouts: rec.whiteouts, Opaques: rec.opaques, Warnings: rec.warnings}
-	c.Entries = make([]cachedEntry, len(rec.entries))
-	for i, e := range rec.entries {
-		ce := cachedEntry{Path: e.path, Linkname: e.linkname, Size: e.size, Mode: e.mode, Kind: e.kind, Visited: e.visited}
-		if e.visited {
-			b, err := codec.EncodeResult(e.result)
-			if err != nil {
-				return nil, fmt.Errorf("encode result of %s: %w", e.path, err)
-			}
-			ce.Result = b
-		}
-		c.Entries[i] = ce
+	var b []byte
+	str := func(s []byte) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
 	}
-	return json.Marshal(c)
+	num := func(n int) { b = binary.AppendUvarint(b, uint64(n)) }
+	b = append(b, cacheMagic...)
+	for _, l := range []*pathList{&rec.entries, &rec.opaques, &rec.whiteouts} {
+		str(l.buf)
+		num(l.n)
+	}
+	num(len(rec.links))
+	for _, l := range rec.links {
+		str([]byte(l))
+	}
+	num(len(rec.warnings))
+	for _, w := range rec.warnings {
+		str([]byte(w.Kind))
+		str([]byte(w.Layer))
+		str([]byte(w.Path))
+		str([]byte(w.Message))
+	}
+	num(rec.warned)
+	num(len(rec.results))
+	for _, r := range rec.results {
+		data, err := codec.EncodeResult(r)
+		if err != nil {
+			return nil, fmt.Errorf("encode result: %w", err)
+		}
+		str(data)
+	}
+	return b, nil
 }
 
+var cacheMagic = []byte("LDL\x02")
+
+// decodeRecord reads what encodeRecord wrote, checking every list, so a
+// damaged entry is a miss rather than a wrong tree. The record's lists
+// point into data.
 func decodeRecord(data []byte, ref model.LayerRef, codec ResultCodec) (*layerRecord, error) {
-	var c cachedRecord
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, err
+	if !bytes.HasPrefix(data, cacheMagic) {
+		return nil, errRecord
 	}
-	if c.Format != cacheFormat {
-		return nil, fmt.Errorf("cache format %d, want %d", c.Format, cacheFormat)
-	}
-	rec := &layerRecord{ref: ref, whiteouts: c.Whiteouts, opaques: c.Opaques, warnings: c.Warnings}
-	rec.entries = make([]entry, len(c.Entries))
-	for i, ce := range c.Entries {
-		e := entry{path: ce.Path, linkname: ce.Linkname, size: ce.Size, mode: ce.Mode, kind: ce.Kind, visited: ce.Visited}
-		if ce.Visited {
-			r, err := codec.DecodeResult(ce.Result)
-			if err != nil {
-				return nil, fmt.Errorf("decode result of %s: %w", ce.Path, err)
-			}
-			e.result = r
+	d := &pathReader{buf: data[len(cacheMagic):]}
+	str := func() []byte { return d.bytes(d.uvarint()) }
+	num := func() int {
+		n := d.uvarint()
+		if n > uint64(len(data)) {
+			d.err = errRecord
 		}
-		rec.entries[i] = e
+		return int(n)
+	}
+	rec := &layerRecord{ref: ref}
+	for _, l := range []*pathList{&rec.entries, &rec.opaques, &rec.whiteouts} {
+		l.buf = str()
+		l.n = num()
+	}
+	links := num()
+	for i := 0; i < links && d.err == nil; i++ {
+		rec.links = append(rec.links, string(str()))
+	}
+	warns := num()
+	for i := 0; i < warns && d.err == nil; i++ {
+		rec.warnings = append(rec.warnings, model.Warning{Kind: string(str()), Layer: string(str()), Path: string(str()), Message: string(str())})
+	}
+	rec.warned = num()
+	results := num()
+	for i := 0; i < results && d.err == nil; i++ {
+		r, err := codec.DecodeResult(str())
+		if err != nil {
+			return nil, fmt.Errorf("decode result: %w", err)
+		}
+		rec.results = append(rec.results, r)
+	}
+	if d.err != nil || len(d.buf) != 0 {
+		return nil, errRecord
+	}
+	// Every list must decode, and the visited entries match the results.
+	visited := 0
+	for _, l := range []*pathList{&rec.entries, &rec.opaques, &rec.whiteouts} {
+		r := l.reader(l == &rec.entries)
+		n := 0
+		for r.next() {
+			n++
+			if r.entries && r.flags&flagVisited != 0 {
+				visited++
+			}
+		}
+		if r.err != nil || n != l.n {
+			return nil, errRecord
+		}
+	}
+	if visited != len(rec.results) {
+		return nil, errRecord
 	}
 	return rec, nil
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/lockdown-sec/lockdown/internal/testutil"
@@ -66,6 +67,26 @@ func rootfsPaths(t testing.TB, root string) []string {
 
 func visitBytes(_ context.Context, _ File, r io.Reader) (any, error) { return io.ReadAll(r) }
 
+// debianV1 is the Debian test image read from its OCI layout with
+// go-containerregistry, and its manifest digest.
+func debianV1(t testing.TB) (v1.Image, string) {
+	t.Helper()
+	lp, err := layout.FromPath(testutil.DebianImage(t).OCIDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ii, _ := lp.ImageIndex()
+	im, err := ii.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := ii.Image(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img, im.Manifests[0].Digest.String()
+}
+
 // TestDebian walks the real Debian image in every target form: the final
 // dpkg status equals the rootfs file byte for byte, the target is described
 // right, and the merged paths are exactly the rootfs paths.
@@ -76,20 +97,7 @@ func TestDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantPaths := rootfsPaths(t, d.Rootfs)
-	lp, err := layout.FromPath(d.OCIDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ii, _ := lp.ImageIndex()
-	im, err := ii.IndexManifest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	manifestDigest := im.Manifests[0].Digest.String()
-	img, err := ii.Image(im.Manifests[0].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
+	img, manifestDigest := debianV1(t)
 	configDigest, _ := img.ConfigName()
 	layerDigest := ""
 	if ls, err := img.Layers(); err == nil && len(ls) == 1 {

@@ -19,9 +19,10 @@ import (
 // directory itself (through os.Root, never following symlinks) instead of
 // a tar stream.
 type dirLayer struct {
-	root string // absolute
-	ref  model.LayerRef
-	skip []string // paths not walked (pseudo filesystems of a live host)
+	root   string // absolute
+	ref    model.LayerRef
+	skip   []string // paths not walked (pseudo filesystems of a live host)
+	caches []string // patterns of directories not walked, each said in a warning (hostCaches)
 }
 
 func (d *dirLayer) Ref() model.LayerRef { return d.ref }
@@ -45,7 +46,7 @@ func openDir(_ context.Context, input, p string, opts Options) (Source, error) {
 	}
 	return &source{
 		target: model.Target{Input: input, Kind: KindDir, Name: abs},
-		layers: []Layer{newDirLayer(abs)},
+		layers: []Layer{newDirLayer(abs, opts.IncludeCaches)},
 		lim:    opts.limits(),
 	}, nil
 }
@@ -55,12 +56,44 @@ func openDir(_ context.Context, input, p string, opts Options) (Source, error) {
 // images' layers, not the host's packages.
 var pseudoFS = []string{"/proc", "/sys", "/dev", "/var/lib/docker", "/var/lib/containerd"}
 
-func newDirLayer(abs string) *dirLayer {
+// hostCaches are the directories a whole-host walk (dir:/) leaves out
+// unless Options.IncludeCaches: caches that are not part of the installed
+// system — language module and build caches, package manager caches,
+// other scanners' databases — which hold thousands of packages nobody
+// runs. Patterns for path.Match: "*" is one path element.
+var hostCaches = []string{
+	"/var/cache",                     // apt, dnf, apk caches (FHS: data that can be deleted)
+	"/root/.cache", "/home/*/.cache", // XDG caches: go-build, pip, trivy, grype, lockdown, yarn
+	"/root/go/pkg/mod", "/home/*/go/pkg/mod", "/go/pkg/mod", // Go module cache (GOPATH/pkg/mod)
+	"/root/.npm", "/home/*/.npm",
+	"/root/.m2/repository", "/home/*/.m2/repository",
+	"/root/.gradle/caches", "/home/*/.gradle/caches",
+	"/root/.cargo/registry", "/home/*/.cargo/registry", "/root/.cargo/git", "/home/*/.cargo/git",
+	"/root/.nuget/packages", "/home/*/.nuget/packages",
+	"/root/.composer/cache", "/home/*/.composer/cache",
+	"/root/.local/share/pnpm/store", "/home/*/.local/share/pnpm/store",
+}
+
+func newDirLayer(abs string, includeCaches bool) *dirLayer {
 	d := &dirLayer{root: abs, ref: model.LayerRef{Index: 0}}
 	if abs == "/" {
 		d.skip = pseudoFS
+		if !includeCaches {
+			d.caches = hostCaches
+		}
 	}
 	return d
+}
+
+// isCache reports whether the directory p matches one of d's cache
+// patterns.
+func (d *dirLayer) isCache(p string) bool {
+	for _, pat := range d.caches {
+		if ok, _ := path.Match(pat, p); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // walkDir reads a root filesystem directory into a layer record. Entries
@@ -73,7 +106,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 	defer root.Close()
 	rec := &layerRecord{ref: ref}
 	warn := func(p, format string, args ...any) {
-		rec.warnings = append(rec.warnings, model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
+		rec.warn(model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
 	}
 	// Depth-first with an explicit stack; names sorted for a stable order.
 	stack := []string{"/"}
@@ -94,6 +127,10 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			if slices.Contains(d.skip, p) {
 				continue
 			}
+			if err := checkPath(p); err != nil {
+				warn(shorten(p), "%v: skipped", err)
+				continue
+			}
 			fi, err := root.Lstat(rel(p))
 			if err != nil {
 				warn(p, "lstat: %v", err)
@@ -108,6 +145,11 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 					return nil, err
 				}
 			case fi.IsDir():
+				if d.isCache(p) {
+					rec.warn(model.Warning{Kind: model.WarnCacheSkipped, Path: p,
+						Message: "a cache, not part of the installed system: not read (--include-caches reads it)"})
+					continue
+				}
 				e.kind = kindDir
 				subdirs = append(subdirs, p)
 			case fi.Mode()&fs.ModeSymlink != 0:
@@ -118,12 +160,13 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			default:
 				e.kind = kindOther
 			}
-			rec.entries = append(rec.entries, e)
+			rec.add(&e)
 		}
 		for _, s := range slices.Backward(subdirs) {
 			stack = append(stack, s)
 		}
 	}
+	rec.done()
 	return rec, nil
 }
 
@@ -154,6 +197,7 @@ func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerR
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
+	e.wanted = true
 	if e.size > lim.maxFile {
 		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil

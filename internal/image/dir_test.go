@@ -7,10 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
 // TestDirTarget: a dir: target is walked through os.Root without following
@@ -68,7 +71,8 @@ func TestDirTarget(t *testing.T) {
 		t.Errorf("Paths() mismatch (-want +got):\n%s", diff)
 	}
 	wantVisited := []string{"/etc/os-release", "/usr/bin/tool", "/usr/bin/tool2", "/var/lib/dpkg/status"}
-	if diff := cmp.Diff(wantVisited, visited); diff != "" {
+	// mustWalk walks twice (full and pruned tree): once each per walk.
+	if diff := cmp.Diff(append(wantVisited, wantVisited...), visited); diff != "" {
 		t.Errorf("Visit calls mismatch (-want +got):\n%s", diff)
 	}
 	if got, _ := tree.Result("/bin/tool2"); got != "\x7fELF" {
@@ -99,10 +103,10 @@ func TestDirTarget(t *testing.T) {
 // TestDirTargetPseudoFS: dir:/ skips /proc, /sys, /dev and the engines' storage (checked on a
 // copy of that layout, not on the live host).
 func TestDirTargetPseudoFS(t *testing.T) {
-	if d := newDirLayer("/"); !cmp.Equal(d.skip, []string{"/proc", "/sys", "/dev", "/var/lib/docker", "/var/lib/containerd"}) {
+	if d := newDirLayer("/", false); !cmp.Equal(d.skip, []string{"/proc", "/sys", "/dev", "/var/lib/docker", "/var/lib/containerd"}) {
 		t.Errorf("newDirLayer(/).skip = %v, want /proc /sys /dev /var/lib/docker /var/lib/containerd", d.skip)
 	}
-	if d := newDirLayer("/srv/rootfs"); d.skip != nil {
+	if d := newDirLayer("/srv/rootfs", false); d.skip != nil {
 		t.Errorf("newDirLayer(/srv/rootfs).skip = %v, want none", d.skip)
 	}
 	root := t.TempDir()
@@ -111,17 +115,73 @@ func TestDirTargetPseudoFS(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	d := newDirLayer(root)
+	d := newDirLayer(root, false)
 	d.skip = pseudoFS
 	rec, err := walkDir(context.Background(), d, d.ref, WalkOptions{}, Options{}.limits())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var got []string
-	for _, e := range rec.entries {
-		got = append(got, e.path)
+	for r := rec.entries.reader(true); r.next(); {
+		got = append(got, string(r.path))
 	}
 	if want := []string{"/devices", "/etc"}; !cmp.Equal(got, want) {
 		t.Errorf("walkDir(host layout) entries = %v, want %v", got, want)
+	}
+}
+
+// TestDirTargetCaches: a walk of the whole host leaves out the caches that
+// are not part of the system, each named in a warning, unless
+// IncludeCaches (checked on a copy of that layout, not on the live host).
+func TestDirTargetCaches(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"var/cache/apt/archives", "var/lib/dpkg", "root/.cache/go-build/00", "root/go/pkg/mod/golang.org",
+		"root/go/bin", "home/ann/.cache/trivy", "home/ann/.npm/_cacache", "home/ann/src", "go/pkg/mod/x", "usr/lib/go/pkg/mod"} {
+		if err := os.MkdirAll(filepath.Join(root, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, include := range []bool{false, true} {
+		d := newDirLayer(root, include)
+		if d.caches != nil {
+			t.Fatalf("newDirLayer(%s).caches = %v, want none: only / is the host", root, d.caches)
+		}
+		if !include {
+			d.caches = hostCaches
+		}
+		rec, err := walkDir(context.Background(), d, d.ref, WalkOptions{}, Options{}.limits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var dirs, skipped []string
+		for r := rec.entries.reader(true); r.next(); {
+			if r.kind == kindDir {
+				dirs = append(dirs, string(r.path))
+			}
+		}
+		for _, w := range rec.warnings {
+			if w.Kind == model.WarnCacheSkipped {
+				skipped = append(skipped, w.Path)
+			}
+		}
+		kept := []string{"/go", "/go/pkg", "/home", "/home/ann", "/home/ann/src", "/root", "/root/go", "/root/go/bin", "/root/go/pkg",
+			"/usr", "/usr/lib", "/usr/lib/go", "/usr/lib/go/pkg", "/usr/lib/go/pkg/mod", "/var", "/var/lib", "/var/lib/dpkg"}
+		caches := []string{"/go/pkg/mod", "/home/ann/.cache", "/home/ann/.npm", "/root/.cache", "/root/go/pkg/mod", "/var/cache"}
+		wantDirs, wantSkipped := kept, caches
+		if include {
+			wantDirs = append(slices.Clone(kept), "/go/pkg/mod", "/go/pkg/mod/x", "/home/ann/.cache", "/home/ann/.cache/trivy",
+				"/home/ann/.npm", "/home/ann/.npm/_cacache", "/root/.cache", "/root/.cache/go-build", "/root/.cache/go-build/00",
+				"/root/go/pkg/mod", "/root/go/pkg/mod/golang.org", "/var/cache", "/var/cache/apt", "/var/cache/apt/archives")
+			wantSkipped = nil
+		}
+		slices.Sort(dirs)
+		slices.Sort(wantDirs)
+		if !cmp.Equal(dirs, wantDirs) {
+			t.Errorf("include caches %v: deep directories walked = %v, want %v", include, dirs, wantDirs)
+		}
+		slices.Sort(skipped)
+		if !cmp.Equal(skipped, wantSkipped) {
+			t.Errorf("include caches %v: caches said skipped = %v, want %v", include, skipped, wantSkipped)
+		}
 	}
 }

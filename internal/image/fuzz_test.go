@@ -4,8 +4,11 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,7 +29,7 @@ func edgeCaseLayers(f *testing.F) [][]byte {
 	files, _ := filepath.Glob(filepath.Join(dir, "images", "scalibr-edge-cases", "*.tar"))
 	var out [][]byte
 	for _, p := range files {
-		a, fc, err := openTarArchive(p)
+		a, fc, err := openTarArchive(context.Background(), p, Options{})
 		if err != nil {
 			continue
 		}
@@ -101,8 +104,9 @@ func bytesSource(b []byte) Source {
 		layers: []Layer{&layer{
 			ref:   model.LayerRef{Index: 0, Digest: "sha256:fuzz"},
 			local: true,
-			open: func(context.Context) (io.ReadCloser, error) {
-				return decompress(io.NopCloser(bytes.NewReader(b)))
+			size:  -1,
+			blob: func(context.Context) (io.ReadCloser, error) {
+				return io.NopCloser(bytes.NewReader(b)), nil
 			},
 		}},
 	}
@@ -121,10 +125,20 @@ func FuzzWalkLayer(f *testing.F) {
 		testutil.TarSymlink("loop", "loop"), testutil.TarSymlink("up", "../../.."),
 	))
 	f.Add(testutil.GzipBytes(f, testutil.LayerTar(f, testutil.TarFile("var/lib/dpkg/status", "Package: x\n"))))
+	// Issue 11.3: nested deeper than MaxPathDepth (the walk stops there).
+	deep, _ := deepLayer(f, MaxPathDepth+2)
+	f.Add(deep)
+	// Hard links across a whiteout and to an unwanted file, kept by the
+	// pruned tree.
+	f.Add(testutil.LayerTar(f,
+		testutil.TarFile("big", strings.Repeat("b", 100)), testutil.TarHardlink("small", "big"),
+		testutil.TarFile("etc/x", "x"), testutil.TarWhiteout("etc/x"), testutil.TarHardlink("y", "etc/x")))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		want := func(p string, _ fs.FileMode, size int64) bool { return size < 64 || strings.HasSuffix(p, "small") }
 		tree, err := Walk(context.Background(), bytesSource(data), WalkOptions{
-			Want:  wantAll,
-			Visit: visitString,
+			Want:     want,
+			Visit:    visitString,
+			AllPaths: true,
 		})
 		if err != nil {
 			if !errors.Is(err, ErrBadInput) {
@@ -154,6 +168,14 @@ func FuzzWalkLayer(f *testing.F) {
 				t.Fatalf("Visited lists %s but Result has nothing", p)
 			}
 		}
+		// The pruned tree answers as the full one.
+		pruned, err := Walk(context.Background(), bytesSource(data), WalkOptions{Want: want, Visit: visitString})
+		if err != nil {
+			t.Fatalf("pruned walk failed where the full one did not: %v", err)
+		}
+		if diff := sameAnswers(tree, pruned); diff != "" {
+			t.Fatalf("pruned tree answers otherwise:\n%s", diff)
+		}
 	})
 }
 
@@ -175,10 +197,23 @@ func FuzzOpenDockerArchive(f *testing.F) {
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("etc/os-release", "ID=x\n"), testutil.TarSymlink("lib", "usr/lib")))},
 		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarWhiteout("lib"), testutil.TarOpaque("etc")))},
 	))))
-	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16}
+	// Issue 11.4: a gzip-compressed archive of several layers.
+	gzArchive := readFile(f, testutil.WriteDockerArchive(f, tmp,
+		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("a", "1")))},
+		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("b", "2")))},
+		testutil.ArchiveLayer{Blob: trimTar(testutil.LayerTar(f, testutil.TarFile("c", "3")))},
+	))
+	f.Add(testutil.GzipBytes(f, gzArchive))
+	// Issue 11.7: a Docker 25+ archive whose layer blob is not the one its
+	// path names (one gzip header byte changed).
+	f.Add(tamperedDockerArchive(f))
+	opts := Options{MaxLayerBytes: 1 << 20, MaxFileBytes: 1 << 16, MaxArchiveBytes: 4 << 20, TempDir: tmp}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
-		a, err := indexTar("fuzz.tar", bytes.NewReader(data), int64(len(data)))
+		a, closer, err := readTarArchive(ctx, "fuzz.tar", bytes.NewReader(data), int64(len(data)), opts)
+		if closer != nil {
+			defer closer.Close()
+		}
 		if err == nil {
 			var src *source
 			if src, err = dockerArchive(ctx, "fuzz", "fuzz.tar", a, opts); err == nil {
@@ -189,4 +224,31 @@ func FuzzOpenDockerArchive(f *testing.F) {
 			t.Fatalf("Open+Walk error %v does not wrap ErrBadInput", err)
 		}
 	})
+}
+
+// tamperedDockerArchive is a small Docker 25+ docker-archive (layers named
+// blobs/sha256/<digest>) whose layer blob differs from its name in one gzip
+// header byte: the content and diff ID are right, the digest is not.
+func tamperedDockerArchive(tb testing.TB) []byte {
+	tar0 := testutil.LayerTar(tb, testutil.TarFile("etc/os-release", "ID=x\n"))
+	gz := testutil.GzipBytes(tb, tar0)
+	sum, diff := sha256.Sum256(gz), sha256.Sum256(tar0)
+	blob := "blobs/sha256/" + hex.EncodeToString(sum[:])
+	bad := bytes.Clone(gz)
+	bad[4] ^= 1
+	cfg := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:` + hex.EncodeToString(diff[:]) + `"]}}`)
+	cs := sha256.Sum256(cfg)
+	cfgPath := "blobs/sha256/" + hex.EncodeToString(cs[:])
+	manifest := []byte(`[{"Config":"` + cfgPath + `","RepoTags":["x:y"],"Layers":["` + blob + `"]}]`)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, m := range []struct {
+		name string
+		body []byte
+	}{{cfgPath, cfg}, {blob, bad}, {"manifest.json", manifest}} {
+		tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.body))})
+		tw.Write(m.body)
+	}
+	tw.Close()
+	return trimTar(buf.Bytes())
 }

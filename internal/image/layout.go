@@ -100,7 +100,7 @@ func openLayout(ctx context.Context, input, kind, name, refName string, indexRaw
 			if err != nil {
 				return nil, fmt.Errorf("blob %s: %w: %w", d.Digest, err, ErrBadInput)
 			}
-			return decompress(rc)
+			return rc, nil
 		})
 }
 
@@ -224,7 +224,9 @@ func knownConfigType(mt types.MediaType) bool {
 
 // sourceFromImage builds a Source from a go-containerregistry image whose
 // manifest lists compressed layers (OCI layouts, registries). t.Digest is
-// set by the caller. exists (nil: skip) checks each blob up front.
+// set by the caller. exists (nil: skip) checks each blob up front; open
+// returns a layer blob as stored (checked against its descriptor while the
+// walk reads it).
 func sourceFromImage(img v1.Image, t model.Target, lim limits, local bool, exists func(v1.Hash) bool,
 	open func(ctx context.Context, d v1.Descriptor) (io.ReadCloser, error)) (*source, error) {
 	bad := func(err error) error {
@@ -270,7 +272,10 @@ func sourceFromImage(img v1.Image, t model.Target, lim limits, local bool, exist
 		if exists != nil && !exists(d.Digest) {
 			return nil, fmt.Errorf("open %s: manifest names layer %s: blob missing: %w", what, d.Digest, ErrBadInput)
 		}
-		d := d
+		size := d.Size
+		if size <= 0 {
+			size = -1
+		}
 		src.layers = append(src.layers, &layer{
 			ref: model.LayerRef{
 				Index:     i,
@@ -279,7 +284,8 @@ func sourceFromImage(img v1.Image, t model.Target, lim limits, local bool, exist
 				CreatedBy: created[i],
 			},
 			local: local,
-			open:  func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, d) },
+			size:  size,
+			blob:  func(ctx context.Context) (io.ReadCloser, error) { return open(ctx, d) },
 		})
 	}
 	return src, nil

@@ -28,21 +28,31 @@ const (
 
 // Package defaults for the limits in Options.
 const (
-	DefaultMaxLayerBytes int64 = 8 << 30
-	DefaultMaxFileBytes  int64 = 512 << 20
-	DefaultPlatform            = "linux/amd64"
+	DefaultMaxLayerBytes   int64 = 8 << 30
+	DefaultMaxFileBytes    int64 = 512 << 20
+	DefaultMaxArchiveBytes int64 = 16 << 30
+	DefaultPlatform              = "linux/amd64"
 	// MaxSymlinkHops is how many symlinks Resolve follows before giving up.
 	MaxSymlinkHops = 40
+	// MaxPathBytes (Linux's PATH_MAX) and MaxPathDepth bound the paths of
+	// a layer: a longer or deeper entry fails the walk, naming the layer
+	// and the path.
+	MaxPathBytes = 4096
+	MaxPathDepth = 1024
 )
 
 // limits are the effective bounds of one opened source.
 type limits struct {
-	maxLayer int64
-	maxFile  int64
+	maxLayer   int64
+	maxFile    int64
+	maxArchive int64
 }
 
 func (o Options) limits() limits {
-	l := limits{maxLayer: o.MaxLayerBytes, maxFile: o.MaxFileBytes}
+	l := limits{maxLayer: o.MaxLayerBytes, maxFile: o.MaxFileBytes, maxArchive: o.MaxArchiveBytes}
+	if l.maxArchive <= 0 {
+		l.maxArchive = DefaultMaxArchiveBytes
+	}
 	if l.maxLayer <= 0 {
 		l.maxLayer = DefaultMaxLayerBytes
 	}
@@ -202,8 +212,10 @@ func limitsOf(src Source) limits {
 // layer is the one Layer implementation for tar-stream layers.
 type layer struct {
 	ref model.LayerRef
-	// open returns the uncompressed tar stream.
-	open func(ctx context.Context) (io.ReadCloser, error)
+	// blob returns the layer blob as stored (compressed or not); its bytes
+	// are checked against ref.Digest and size as they are read.
+	blob func(ctx context.Context) (io.ReadCloser, error)
+	size int64 // of the blob, from its descriptor; -1 when unknown
 	// local: the bytes come from a file the user named, so every read or
 	// decode error is the input's fault (ErrBadInput).
 	local bool
@@ -214,7 +226,11 @@ func (l *layer) Open(ctx context.Context) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return l.open(ctx)
+	rc, err := l.blob(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return openLayerStream(rc, l.ref, l.size)
 }
 
 // pairHistory returns, for each of n layers, the created_by of the history

@@ -86,7 +86,7 @@ func openRegistry(ctx context.Context, input, refStr string, opts Options) (Sour
 			if err != nil {
 				return nil, registryErr(err)
 			}
-			return decompress(rc)
+			return rc, nil
 		})
 }
 

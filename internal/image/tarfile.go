@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,27 +13,30 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 )
 
 // maxMetaBytes bounds the JSON documents (manifests, configs, indexes) read
 // from a target: real ones are kilobytes.
 const maxMetaBytes = 64 << 20
 
-// tarArchive is an index of the members of a tar (plain or gzip) held in
-// an io.ReaderAt (an open file), so single members can be read without
-// extracting. For a plain tar a member is read in place (io.SectionReader);
-// a gzip tar is decompressed again from the start for each member opened.
+// maxArchiveMembers bounds the members of an image archive: real ones have
+// a few per layer.
+const maxArchiveMembers = 100_000
+
+// tarArchive is an index of the members of a tar held in an io.ReaderAt
+// (an open file), so single members are read in place (io.SectionReader)
+// without extracting anything. Indexing reads only the tar headers: the
+// members' content is skipped by seeking. A gzip-compressed archive is
+// decompressed once, into a temporary file, by openTarArchive.
 type tarArchive struct {
 	path    string // for messages
 	src     io.ReaderAt
 	size    int64
-	gz      bool
 	members map[string]tarMember
 }
 
 type tarMember struct {
-	offset   int64 // of the data, in the plain (uncompressed) stream
+	offset   int64 // of the data
 	size     int64
 	typeflag byte
 	linkname string
@@ -44,10 +48,12 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-// openTarArchive opens and indexes the tar file at p; close the file
-// (second result) when done with the archive. A missing, unreadable or
+// openTarArchive opens and indexes the tar file at p; close the returned
+// closer when done with the archive. A gzip-compressed archive is
+// decompressed once into a temporary file under opts.TempDir (at most
+// opts.MaxArchiveBytes), which the closer removes. A missing, unreadable or
 // corrupt file wraps ErrBadInput.
-func openTarArchive(p string) (*tarArchive, io.Closer, error) {
+func openTarArchive(ctx context.Context, p string, opts Options) (*tarArchive, io.Closer, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", err, ErrBadInput)
@@ -61,48 +67,124 @@ func openTarArchive(p string) (*tarArchive, io.Closer, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s is not a regular file: %w", p, ErrBadInput)
 	}
-	a, err := indexTar(p, f, st.Size())
+	a, closer, err := readTarArchive(ctx, p, f, st.Size(), opts)
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
-	return a, f, nil
+	if closer == nil {
+		return a, f, nil
+	}
+	// The archive was spooled: the original is no longer needed.
+	f.Close()
+	return a, closer, nil
 }
 
-// indexTar reads the headers of the tar in src.
+// readTarArchive indexes the tar (plain or gzip) in src. For a gzip tar
+// the plain stream is spooled to a temporary file; the closer (nil for a
+// plain tar) closes and removes it.
+func readTarArchive(ctx context.Context, name string, src io.ReaderAt, size int64, opts Options) (*tarArchive, io.Closer, error) {
+	var magic [2]byte
+	if n, _ := src.ReadAt(magic[:], 0); n < 2 || !bytes.Equal(magic[:], gzipMagic) {
+		a, err := indexTar(name, src, size)
+		return a, nil, err
+	}
+	return spoolGzipTar(ctx, name, io.NewSectionReader(src, 0, size), opts)
+}
+
+// indexTar reads the headers of the plain tar in src, seeking over the
+// members' content.
 func indexTar(name string, src io.ReaderAt, size int64) (*tarArchive, error) {
 	a := &tarArchive{path: name, src: src, size: size, members: map[string]tarMember{}}
-	var magic [2]byte
-	if n, _ := src.ReadAt(magic[:], 0); n == 2 && bytes.Equal(magic[:], gzipMagic) {
-		a.gz = true
+	sr := io.NewSectionReader(src, 0, size)
+	if err := a.index(sr, func() (int64, error) { return sr.Seek(0, io.SeekCurrent) }); err != nil {
+		return nil, err
 	}
-	raw, err := a.whole()
-	if err != nil {
-		return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
-	}
-	defer raw.Close()
-	cr := &countReader{r: raw}
-	tr := tar.NewReader(cr)
+	return a, nil
+}
+
+// index reads the tar headers from r (which seeks over content when it is
+// an io.Seeker); pos returns the offset of the data after each header.
+func (a *tarArchive) index(r io.Reader, pos func() (int64, error)) error {
+	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read tar: %w: %w", err, ErrBadInput)
+			return fmt.Errorf("read tar: %w: %w", err, ErrBadInput)
 		}
-		a.members[cleanMember(hdr.Name)] = tarMember{offset: cr.n, size: hdr.Size, typeflag: hdr.Typeflag, linkname: hdr.Linkname}
-	}
-	if a.gz {
-		// Reach the end of the gzip stream so its checksum is verified.
-		if _, err := io.Copy(io.Discard, cr); err != nil {
-			return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
+		if len(a.members) >= maxArchiveMembers {
+			return fmt.Errorf("more than %d members: not an image archive: %w", maxArchiveMembers, ErrBadInput)
 		}
+		off, err := pos()
+		if err != nil {
+			return fmt.Errorf("read tar: %w: %w", err, ErrBadInput)
+		}
+		a.members[cleanMember(hdr.Name)] = tarMember{offset: off, size: hdr.Size, typeflag: hdr.Typeflag, linkname: hdr.Linkname}
 	}
 	if len(a.members) == 0 {
-		return nil, fmt.Errorf("empty tar archive: %w", ErrBadInput)
+		return fmt.Errorf("empty tar archive: %w", ErrBadInput)
 	}
-	return a, nil
+	return nil
+}
+
+// spoolGzipTar decompresses a gzip tar once into a temporary file, indexing
+// it on the way, and reads the rest of the gzip stream so its checksum is
+// verified. The work is bounded by opts.MaxArchiveBytes of plain tar.
+func spoolGzipTar(ctx context.Context, name string, r io.Reader, opts Options) (*tarArchive, io.Closer, error) {
+	zr, err := gzip.NewReader(bufio.NewReaderSize(r, 1<<20))
+	if err != nil {
+		return nil, nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
+	}
+	defer zr.Close()
+	f, err := os.CreateTemp(opts.TempDir, "lockdown-archive-*.tar")
+	if err != nil {
+		return nil, nil, fmt.Errorf("spool %s: %w", name, err)
+	}
+	spool := &spoolFile{f}
+	max := opts.limits().maxArchive
+	lr := &layerReader{ctx: ctx, r: zr, max: max}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	cr := &countReader{r: io.TeeReader(lr, bw)}
+	a := &tarArchive{path: name, src: f, members: map[string]tarMember{}}
+	fail := func(err error) (*tarArchive, io.Closer, error) {
+		spool.Close()
+		if errors.Is(err, errLayerTooBig) {
+			return nil, nil, fmt.Errorf("gzip: decompressed archive passes the limit of %d bytes (decompression bomb?): %w", max, ErrBadInput)
+		}
+		return nil, nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
+	}
+	if err := a.index(cr, func() (int64, error) { return cr.n, nil }); err != nil {
+		if lr.err != nil {
+			return fail(lr.err)
+		}
+		spool.Close()
+		return nil, nil, err
+	}
+	// Reach the end of the gzip stream so its checksum is verified; what
+	// follows the tar's end is not kept.
+	if _, err := io.Copy(io.Discard, lr); err != nil {
+		return fail(err)
+	}
+	if err := bw.Flush(); err != nil {
+		spool.Close()
+		return nil, nil, fmt.Errorf("spool %s: %w", name, err)
+	}
+	a.size = cr.n
+	return a, spool, nil
+}
+
+// spoolFile is a temporary file removed on Close.
+type spoolFile struct{ f *os.File }
+
+func (s *spoolFile) Close() error {
+	err := s.f.Close()
+	if rerr := os.Remove(s.f.Name()); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 // cleanMember normalises a member name of an image archive ("./x/" -> "x").
@@ -139,43 +221,21 @@ func (a *tarArchive) lookup(name string) (tarMember, error) {
 	return tarMember{}, fmt.Errorf("%s: member %q: too many links: %w", a.path, name, ErrBadInput)
 }
 
-// open returns the raw bytes of one member.
-func (a *tarArchive) open(name string) (io.ReadCloser, error) {
+// open returns the bytes of one member and its size.
+func (a *tarArchive) open(name string) (io.ReadCloser, int64, error) {
 	m, err := a.lookup(name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if !a.gz {
-		return io.NopCloser(io.NewSectionReader(a.src, m.offset, m.size)), nil
+	if m.offset+m.size > a.size {
+		return nil, 0, fmt.Errorf("%s: member %q is truncated: %w", a.path, name, ErrBadInput)
 	}
-	raw, err := a.whole()
-	if err != nil {
-		return nil, fmt.Errorf("gzip: %w: %w", err, ErrBadInput)
-	}
-	if _, err := io.CopyN(io.Discard, raw, m.offset); err != nil {
-		raw.Close()
-		return nil, fmt.Errorf("%s: seek to %q: %w: %w", a.path, name, err, ErrBadInput)
-	}
-	return readCloser{Reader: io.LimitReader(raw, m.size), close: raw.Close}, nil
-}
-
-// whole returns the uncompressed tar stream of the archive (also for
-// go-containerregistry's tarball package).
-func (a *tarArchive) whole() (io.ReadCloser, error) {
-	sr := io.NewSectionReader(a.src, 0, a.size)
-	if !a.gz {
-		return io.NopCloser(sr), nil
-	}
-	zr, err := gzip.NewReader(bufio.NewReader(sr))
-	if err != nil {
-		return nil, err
-	}
-	return zr, nil
+	return io.NopCloser(io.NewSectionReader(a.src, m.offset, m.size)), m.size, nil
 }
 
 // readAll reads one member, at most maxMetaBytes.
 func (a *tarArchive) readAll(name string) ([]byte, error) {
-	rc, err := a.open(name)
+	rc, _, err := a.open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -210,33 +270,4 @@ func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
-}
-
-// decompress peeks at a layer blob and returns its uncompressed stream
-// (gzip, zstd or plain tar). Closing it closes rc.
-func decompress(rc io.ReadCloser) (io.ReadCloser, error) {
-	br := bufio.NewReaderSize(rc, 64<<10)
-	magic, err := br.Peek(4)
-	if err != nil && !errors.Is(err, io.EOF) {
-		rc.Close()
-		return nil, err
-	}
-	switch {
-	case bytes.HasPrefix(magic, gzipMagic):
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("gzip: %w", err)
-		}
-		return readCloser{Reader: zr, close: rc.Close}, nil
-	case bytes.HasPrefix(magic, zstdMagic):
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<27))
-		if err != nil {
-			rc.Close()
-			return nil, fmt.Errorf("zstd: %w", err)
-		}
-		return readCloser{Reader: zr, close: func() error { zr.Close(); return rc.Close() }}, nil
-	default:
-		return readCloser{Reader: br, close: rc.Close}, nil
-	}
 }

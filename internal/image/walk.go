@@ -6,7 +6,6 @@ import (
 	stdgzip "compress/gzip"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
@@ -34,25 +33,33 @@ const (
 	kindOther              // device, fifo, socket
 )
 
-// entry is one tar header of one layer (whiteouts excluded).
+// entry is one tar header of one layer (whiteouts excluded), while the
+// walker handles it; the layer record keeps it in compact form.
 type entry struct {
 	path     string
 	linkname string
 	size     int64
 	mode     fs.FileMode
 	kind     entryKind
+	wanted   bool // Want returned true
 	visited  bool // Visit ran and succeeded: result is valid
 	result   any
 }
 
-// layerRecord is everything one layer contributes, produced independently
-// of the other layers and merged in layer order afterwards.
-type layerRecord struct {
-	ref       model.LayerRef
-	entries   []entry
-	whiteouts []string // paths this layer deletes from the layers below
-	opaques   []string // directories whose lower content this layer hides
-	warnings  []model.Warning
+// add appends one entry to the record.
+func (r *layerRecord) add(e *entry) {
+	var flags byte
+	if e.wanted {
+		flags |= flagWanted
+	}
+	if e.visited {
+		flags |= flagVisited
+		r.results = append(r.results, e.result)
+	}
+	r.entries.addEntry(e.path, e.kind, flags, e.mode, e.size, e.linkname)
+	if e.kind == kindHardlink {
+		r.links = append(r.links, e.linkname)
+	}
 }
 
 // Walk reads every layer (concurrently), applies them in order with OCI
@@ -117,9 +124,23 @@ func Walk(ctx context.Context, src Source, opts WalkOptions) (*Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("walk %s: %w", src.Target().Input, err)
 	}
+	m := &merge{all: opts.AllPaths}
+	if opts.Visit != nil {
+		m.want = opts.Want
+	}
+	for _, rec := range records {
+		for _, p := range rec.links {
+			if m.pinned == nil {
+				m.pinned = map[string]bool{}
+			}
+			m.pinned[p] = true
+		}
+	}
 	t := newTree(refs)
 	for i, rec := range records {
-		t.apply(i, rec, opts.Want)
+		if err := t.apply(i, rec, m); err != nil {
+			return nil, fmt.Errorf("walk %s: layer %s: %w", src.Target().Input, layerName(refs[i]), err)
+		}
 		records[i] = nil
 	}
 	return &Tree{impl: t}, nil
@@ -137,7 +158,8 @@ func layerName(ref model.LayerRef) string {
 	return fmt.Sprintf("#%d", ref.Index)
 }
 
-// errLayerTooBig is returned by layerReader past MaxLayerBytes.
+// errLayerTooBig is returned by layerReader past its bound (MaxLayerBytes,
+// or MaxArchiveBytes when it reads a compressed archive).
 var errLayerTooBig = errors.New("layer too big")
 
 // layerReader counts (and bounds) the uncompressed bytes of a layer,
@@ -241,19 +263,15 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 	defer rc.Close()
 	lr := &layerReader{ctx: ctx, r: rc, max: lim.maxLayer}
 	var wantSum []byte
-	if alg, hx, ok := strings.Cut(ref.DiffID, ":"); ok && alg == "sha256" {
-		if b, err := hex.DecodeString(hx); err == nil && len(b) == sha256.Size {
-			wantSum = b
+	if ls, ok := rc.(*layerStream); !ok || !ls.diffIDChecked {
+		if wantSum = parseDigest(ref.DiffID); wantSum != nil {
 			lr.h = sha256.New()
 		}
 	}
 	rec := &layerRecord{ref: ref}
 	warn := func(p, format string, args ...any) {
-		rec.warnings = append(rec.warnings, model.Warning{Layer: ref.DiffID, Path: p, Message: fmt.Sprintf(format, args...)})
+		rec.warn(model.Warning{Layer: ref.DiffID, Path: p, Message: fmt.Sprintf(format, args...)})
 	}
-	// regular maps the paths of this layer's regular files to their entry,
-	// for hard links.
-	regular := map[string]int{}
 	tr := tar.NewReader(lr)
 	for {
 		hdr, err := tr.Next()
@@ -264,8 +282,11 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 			return nil, fail(lr, "", err)
 		}
 		p, err := cleanEntryName(hdr.Name)
+		if err == nil {
+			err = checkPath(p)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: entry %q: %w: %w", name, hdr.Name, err, ErrBadInput)
+			return nil, fmt.Errorf("layer %s: entry %q: %w: %w", name, shorten(hdr.Name), err, ErrBadInput)
 		}
 		if p == "/" {
 			continue
@@ -276,14 +297,14 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 		}
 		if strings.HasPrefix(base, whiteoutPrefix) {
 			if base == whiteoutOpaque {
-				rec.opaques = append(rec.opaques, cleanDir(dir))
+				rec.opaques.addPath(cleanDir(dir))
 				continue
 			}
 			victim := base[len(whiteoutPrefix):]
 			if victim == "" || victim == "." || victim == ".." {
 				return nil, fmt.Errorf("layer %s: entry %q: invalid whiteout: %w", name, hdr.Name, ErrBadInput)
 			}
-			rec.whiteouts = append(rec.whiteouts, dir+victim)
+			rec.whiteouts.addPath(dir + victim)
 			continue
 		}
 		e := entry{path: p, mode: modeOf(hdr), size: hdr.Size}
@@ -302,29 +323,22 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 			if lr.err != nil {
 				return nil, fail(lr, hdr.Name, lr.err)
 			}
-			regular[p] = len(rec.entries)
 		case tar.TypeLink:
+			// Resolved when the layers are merged (the target may be in
+			// this layer or a lower one).
 			target, err := cleanEntryName(hdr.Linkname)
+			if err == nil {
+				err = checkPath(target)
+			}
 			if err != nil || target == "/" {
-				return nil, fmt.Errorf("layer %s: entry %q: hard link to %q: %w: %w", name, hdr.Name, hdr.Linkname, errOr(err, "root"), ErrBadInput)
+				return nil, fmt.Errorf("layer %s: entry %q: hard link to %q: %w: %w", name, shorten(hdr.Name), shorten(hdr.Linkname), errOr(err, "root"), ErrBadInput)
 			}
 			e.kind = kindHardlink
 			e.linkname = target
-			if j, ok := regular[target]; ok {
-				te := &rec.entries[j]
-				e.kind = kindRegular
-				e.linkname = ""
-				e.mode, e.size = te.mode, te.size
-				if opts.Want != nil && opts.Visit != nil && opts.Want(p, e.mode, e.size) {
-					if te.visited {
-						e.visited, e.result = true, te.result
-					} else {
-						warn(p, "hard link to %s, whose content was not read", target)
-					}
-				}
-				regular[p] = len(rec.entries)
-			}
 		case tar.TypeSymlink:
+			if len(hdr.Linkname) > MaxPathBytes {
+				return nil, fmt.Errorf("layer %s: entry %q: symlink target of %d bytes passes the limit of %d: %w", name, shorten(hdr.Name), len(hdr.Linkname), MaxPathBytes, ErrBadInput)
+			}
 			e.kind = kindSymlink
 			e.linkname = hdr.Linkname
 			e.size = 0
@@ -338,7 +352,7 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 			warn(p, "unsupported tar entry type %q, skipped", hdr.Typeflag)
 			continue
 		}
-		rec.entries = append(rec.entries, e)
+		rec.add(&e)
 	}
 	// Read to the end so a bad trailer, a gzip checksum or a wrong diff ID
 	// is noticed.
@@ -350,7 +364,36 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 			return nil, fmt.Errorf("layer %s: content has diff ID sha256:%x: %w", name, got, ErrBadInput)
 		}
 	}
+	rec.done()
 	return rec, nil
+}
+
+// done drops the record's scratch space once the layer is read.
+func (r *layerRecord) done() {
+	r.entries.done()
+	r.opaques.done()
+	r.whiteouts.done()
+}
+
+// checkPath refuses a clean path longer than MaxPathBytes or deeper than
+// MaxPathDepth.
+func checkPath(p string) error {
+	if len(p) > MaxPathBytes {
+		return fmt.Errorf("path of %d bytes passes the limit of %d (PATH_MAX)", len(p), MaxPathBytes)
+	}
+	if d := strings.Count(p, "/"); d > MaxPathDepth {
+		return fmt.Errorf("path %d directories deep passes the limit of %d", d, MaxPathDepth)
+	}
+	return nil
+}
+
+// shorten cuts a long name for an error message.
+func shorten(s string) string {
+	const keep = 120
+	if len(s) <= keep {
+		return s
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:keep], len(s))
 }
 
 // modeOf is the file mode of a tar entry: permission and setuid/setgid/
@@ -386,6 +429,7 @@ func visit(ctx context.Context, e *entry, r io.Reader, ref model.LayerRef, opts 
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
+	e.wanted = true
 	if e.size > lim.maxFile {
 		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil

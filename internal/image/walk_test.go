@@ -35,13 +35,54 @@ func mustOpen(t testing.TB, target string, opts Options) Source {
 	return src
 }
 
+// mustWalk walks src keeping every path (AllPaths), and again keeping only
+// what Visited, History, Result and Resolve need: those must answer alike.
+// It returns the full tree.
 func mustWalk(t testing.TB, src Source, opts WalkOptions) *Tree {
 	t.Helper()
+	opts.AllPaths = true
 	tree, err := Walk(context.Background(), src, opts)
 	if err != nil {
 		t.Fatalf("Walk(%s) = %v", src.Target().Input, err)
 	}
+	opts.AllPaths = false
+	pruned, err := Walk(context.Background(), src, opts)
+	if err != nil {
+		t.Fatalf("Walk(%s, pruned) = %v", src.Target().Input, err)
+	}
+	if diff := sameAnswers(tree, pruned); diff != "" {
+		t.Errorf("Walk(%s): the pruned tree answers otherwise than the full one:\n%s", src.Target().Input, diff)
+	}
 	return tree
+}
+
+// sameAnswers compares what the catalog asks of a tree: Visited, History
+// and Result of each visited path, Resolve of every path of the full tree,
+// the warnings and the layers.
+func sameAnswers(full, pruned *Tree) string {
+	var out strings.Builder
+	if d := cmp.Diff(full.Visited(), pruned.Visited()); d != "" {
+		fmt.Fprintf(&out, "Visited (-full +pruned):\n%s", d)
+	}
+	if d := cmp.Diff(full.Warnings(), pruned.Warnings()); d != "" {
+		fmt.Fprintf(&out, "Warnings (-full +pruned):\n%s", d)
+	}
+	if d := cmp.Diff(full.Layers(), pruned.Layers()); d != "" {
+		fmt.Fprintf(&out, "Layers (-full +pruned):\n%s", d)
+	}
+	for _, p := range full.Visited() {
+		if d := cmp.Diff(full.History(p), pruned.History(p)); d != "" {
+			fmt.Fprintf(&out, "History(%s) (-full +pruned):\n%s", p, d)
+		}
+	}
+	for _, p := range full.Paths() {
+		fr, ferr := full.Resolve(p)
+		pr, perr := pruned.Resolve(p)
+		if fr != pr || (ferr == nil) != (perr == nil) {
+			fmt.Fprintf(&out, "Resolve(%s) = %q, %v (full) vs %q, %v (pruned)\n", p, fr, ferr, pr, perr)
+		}
+	}
+	return out.String()
 }
 
 // versions turns History into "layer:result" strings.

@@ -165,6 +165,14 @@ const (
 // evalRange walks one range's events. It returns whether iv is in the
 // range and, if so, the smallest fixed event greater than iv.
 func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version.Version, error) {
+	in, fix, _, err := walkRange(s, r, iv)
+	return in, fix, err
+}
+
+// walkRange is evalRange that also returns, when iv is not in the range,
+// the fixed event at or below iv that ended the affected span iv had
+// entered (nil when iv never was in one: below every introduced event).
+func walkRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version.Version, version.Version, error) {
 	var evs []event
 	var limits []version.Version
 	unlimited := false
@@ -184,19 +192,19 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 			}
 			pv, err := parse("introduced", e.Introduced)
 			if err != nil {
-				return false, nil, err
+				return false, nil, nil, err
 			}
 			evs = append(evs, event{kind: evIntroduced, v: pv})
 		case e.Fixed != "":
 			pv, err := parse("fixed", e.Fixed)
 			if err != nil {
-				return false, nil, err
+				return false, nil, nil, err
 			}
 			evs = append(evs, event{kind: evFixed, v: pv})
 		case e.LastAffected != "":
 			pv, err := parse("last_affected", e.LastAffected)
 			if err != nil {
-				return false, nil, err
+				return false, nil, nil, err
 			}
 			evs = append(evs, event{kind: evLastAffected, v: pv})
 		case e.Limit != "":
@@ -206,7 +214,7 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 			}
 			pv, err := parse("limit", e.Limit)
 			if err != nil {
-				return false, nil, err
+				return false, nil, nil, err
 			}
 			limits = append(limits, pv)
 		}
@@ -220,7 +228,7 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 			}
 		}
 		if !below {
-			return false, nil, nil
+			return false, nil, nil, nil
 		}
 	}
 	slices.SortStableFunc(evs, func(x, y event) int {
@@ -240,6 +248,7 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 		return x.kind - y.kind
 	})
 	affected := false
+	var clearedBy version.Version
 	for _, e := range evs {
 		switch e.kind {
 		case evIntroduced:
@@ -248,6 +257,9 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 			}
 		case evFixed:
 			if s.Compare(iv, e.v) >= 0 {
+				if affected {
+					clearedBy = e.v
+				}
 				affected = false
 			}
 		case evLastAffected:
@@ -257,7 +269,7 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 		}
 	}
 	if !affected {
-		return false, nil, nil
+		return false, nil, clearedBy, nil
 	}
 	var fix version.Version
 	for _, e := range evs {
@@ -265,5 +277,51 @@ func evalRange(s version.Scheme, r osv.Range, iv version.Version) (bool, version
 			fix = e.v
 		}
 	}
-	return true, fix, nil
+	return true, fix, nil, nil
+}
+
+// FixedBy reports whether the installed version has the fix of one affected
+// entry: no range and no listed version affects it, and a fixed event at or
+// below it ended a span of affected versions it had entered. fixed is the
+// highest such event. A version below every introduced event was never
+// affected and is not "fixed"; an error (a version the scheme cannot read)
+// says nothing. This is what an OpenVEX "fixed" statement states.
+func FixedBy(v osv.Vulnerability, a osv.Affected, scheme version.Scheme, installed string) (fixed string, ok bool) {
+	if hit, _, err := Affects(v, a, scheme, installed); hit || err != nil {
+		return "", false
+	}
+	semverScheme := version.Semver()
+	if scheme != nil && scheme.Name() == version.Go().Name() {
+		semverScheme = scheme
+	}
+	var best version.Version
+	var bestScheme version.Scheme
+	for _, r := range a.Ranges {
+		s := scheme
+		switch r.Type {
+		case osv.RangeSemver:
+			s = semverScheme
+		case osv.RangeEcosystem:
+		default:
+			continue
+		}
+		if s == nil {
+			continue
+		}
+		iv, err := s.Parse(installed)
+		if err != nil {
+			return "", false
+		}
+		_, _, by, err := walkRange(s, r, iv)
+		if err != nil {
+			return "", false
+		}
+		if by != nil && (best == nil || bestScheme == s && s.Compare(by, best) > 0) {
+			best, bestScheme = by, s
+		}
+	}
+	if best == nil {
+		return "", false
+	}
+	return best.String(), true
 }

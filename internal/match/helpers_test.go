@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )

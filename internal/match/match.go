@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/gobinary"
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
@@ -27,8 +28,25 @@ type Source interface {
 type Options struct {
 	// IgnoreUnfixed drops findings that have no fixed version.
 	IgnoreUnfixed bool
+	// ShowUnderInvestigation keeps findings whose every advisory says the
+	// vendor is still investigating whether the package is affected
+	// (Ubuntu's needs-triage); by default they are left out, as Trivy does.
+	ShowUnderInvestigation bool
+	// GoReachability, when not empty, keeps only the Go findings whose
+	// reachability state is listed (model.ReachPresent, …); other findings
+	// are kept.
+	GoReachability []string
 	// Logger receives debug messages; nil discards them.
 	Logger *slog.Logger
+	// NotComparable, when set, is called once for each package whose
+	// installed version the ecosystem's scheme cannot parse while
+	// advisories name it: only their exact versions lists were compared,
+	// no ranges, so the package was not fully checked.
+	NotComparable func(p *model.Package, ecosystem string)
+	// Fixed, when set, is called once for each advisory that names a
+	// package and does not affect it because its installed version has the
+	// fix (FixedBy): what an OpenVEX "fixed" statement says.
+	Fixed func(p *model.Package, v *osv.Vulnerability, fixed string)
 }
 
 // Match matches packages against the advisories of db and returns one
@@ -73,6 +91,7 @@ func Match(ctx context.Context, db Source, pkgs []model.Package, opts Options) (
 		ecos:    map[string]ecosystem.Ecosystem{},
 		lookups: map[string][]osv.Vulnerability{},
 		badEco:  map[string]int{},
+		bins:    goBinaries(pkgs),
 	}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
@@ -114,6 +133,7 @@ type matcher struct {
 	ecos     map[string]ecosystem.Ecosystem // by normalised name; zero when unsupported
 	lookups  map[string][]osv.Vulnerability
 	badEco   map[string]int
+	bins     map[string]*goBinary // Go executables by location
 	warnings []model.Warning
 }
 
@@ -124,6 +144,8 @@ type hit struct {
 	fixed  string
 	sev    model.Severity
 	vector string
+	vendor string // a vendor severity word that is not Lockdown's ("negligible")
+	status string // the vendor's status without a fix (model.StatusWillNotFix, …); "" affected
 	// cve, when set, is the one upstream CVE of a bundle record (see
 	// upstreamCVEs) that this hit stands for.
 	cve string
@@ -183,6 +205,9 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 	_, perr := scheme.Parse(ver)
 	if perr != nil && len(vulns) > 0 {
 		m.warn(p, "%s %s (%s): version not comparable, only exact versions lists checked against %d advisories: %v", name, ver, eco, len(vulns), perr)
+		if m.opts.NotComparable != nil {
+			m.opts.NotComparable(p, eco)
+		}
 	}
 	modular := p.Type == model.TypeRPM && (p.Modularity != "" || isModularEVR(ver))
 	var hits []hit
@@ -192,6 +217,7 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 			continue
 		}
 		var h *hit
+		fixedBy := ""
 		for ai := range v.Affected {
 			a := &v.Affected[ai]
 			if ecosystem.Normalize(a.Package.Ecosystem) != eco || e.PackageName(a.Package.Name) != name {
@@ -211,11 +237,20 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				continue
 			}
 			if !ok {
+				if m.opts.Fixed != nil {
+					if f, ok := FixedBy(*v, aff, scheme, ver); ok && (fixedBy == "" || lessVersion(scheme, fixedBy, f)) {
+						fixedBy = f
+					}
+				}
 				continue
 			}
 			sev, vector := severityOf(v, a)
+			vendor := vendorSeverity(v, a)
+			if vendor != "" {
+				sev, vector = model.SeverityLow, ""
+			}
 			if h == nil {
-				h = &hit{v: v, a: a, fixed: fixed, sev: sev, vector: vector}
+				h = &hit{v: v, a: a, fixed: fixed, sev: sev, vector: vector, vendor: vendor, status: vendorStatus(a)}
 				continue
 			}
 			// Several entries of one record: the lowest fix, the highest severity.
@@ -223,10 +258,16 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 				h.fixed = fixed
 			}
 			if sev > h.sev {
-				h.sev, h.vector = sev, vector
+				h.sev, h.vector, h.vendor = sev, vector, vendor
+			}
+			if st := vendorStatus(a); statusRank(st) < statusRank(h.status) {
+				h.status = st
 			}
 		}
 		if h == nil {
+			if fixedBy != "" {
+				m.opts.Fixed(p, v, fixedBy)
+			}
 			continue
 		}
 		if cves := upstreamCVEs(v); len(cves) > 1 {
@@ -420,6 +461,22 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 	if fixed == "" && m.opts.IgnoreUnfixed {
 		return model.Finding{}, false
 	}
+	status := model.StatusUnfixed
+	if fixed == "" {
+		// The most actionable of the members' vendor statuses.
+		status = members[0].status
+		for _, h := range members[1:] {
+			if statusRank(h.status) < statusRank(status) {
+				status = h.status
+			}
+		}
+		if status == model.StatusUnderInvestigation && !m.opts.ShowUnderInvestigation {
+			return model.Finding{}, false
+		}
+		if status == "" {
+			status = model.StatusUnfixed
+		}
+	}
 
 	pkg := copyPackage(p)
 	f := model.Finding{
@@ -428,7 +485,8 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 		Aliases:          aliases,
 		Title:            title(primary.v, members),
 		Severity:         best.sev,
-		Status:           model.StatusUnfixed,
+		Status:           status,
+		VendorSeverity:   best.vendor,
 		Subject:          p.Name + " " + p.Version,
 		Scope:            "package",
 		Package:          pkg,
@@ -447,6 +505,16 @@ func (m *matcher) finding(p *model.Package, ver string, scheme version.Scheme, h
 	}
 	if len(members) > 1 {
 		f.Evidence = fmt.Sprintf("%s %s matched by %s", p.Name, ver, strings.Join(memberIDs(members), ", "))
+	}
+	if p.Type == model.TypeGolang && p.Metadata[gobinary.MetaGoVersion] != "" { // a module in a binary
+		recs := make([]*osv.Vulnerability, len(members))
+		for i, h := range members {
+			recs[i] = h.v
+		}
+		f.Reachability = reachability(m.bins[p.Location], p.Name, ver, scheme, recs)
+		if len(m.opts.GoReachability) > 0 && !slices.Contains(m.opts.GoReachability, f.Reachability.State) {
+			return model.Finding{}, false
+		}
 	}
 	return f, true
 }
@@ -554,6 +622,8 @@ func copyPackage(p *model.Package) *model.Package {
 	c := *p
 	c.Licenses = slices.Clone(p.Licenses)
 	c.Metadata = maps.Clone(p.Metadata)
+	delete(c.Metadata, gobinary.MetaSymbols) // for matching only
+	delete(c.Metadata, gobinary.MetaSymbolsError)
 	if p.Layer != nil {
 		l := *p.Layer
 		c.Layer = &l
@@ -580,4 +650,40 @@ func sortFindings(fs []model.Finding) {
 		}
 		return strings.Compare(a.Package.ID, b.Package.ID)
 	})
+}
+
+// vendorStatus is the status a converter put in an affected entry's
+// database_specific (internal/vulndb/distro's VendorStatuses); "" is plainly
+// affected.
+func vendorStatus(a *osv.Affected) string {
+	if len(a.DatabaseSpecific) == 0 {
+		return ""
+	}
+	var ds struct {
+		Status string `json:"status"`
+	}
+	if json.Unmarshal(a.DatabaseSpecific, &ds) != nil {
+		return ""
+	}
+	switch ds.Status {
+	case model.StatusFixDeferred, model.StatusWillNotFix, model.StatusEndOfLife, model.StatusUnderInvestigation:
+		return ds.Status
+	}
+	return ""
+}
+
+// statusRank orders statuses without a fix from the most actionable:
+// affected, fix deferred, will not fix, end of life, under investigation.
+func statusRank(s string) int {
+	switch s {
+	case model.StatusFixDeferred:
+		return 1
+	case model.StatusWillNotFix:
+		return 2
+	case model.StatusEndOfLife:
+		return 3
+	case model.StatusUnderInvestigation:
+		return 4
+	}
+	return 0
 }

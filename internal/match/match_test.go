@@ -195,7 +195,7 @@ func TestMatchWarnings(t *testing.T) {
 		t.Errorf("findings = %v, want only GHSA-3 on b", fs)
 	}
 	want := []model.Warning{
-		{Layer: "sha256:x", Path: "/pl.json", Message: `a latest (npm): version not comparable, only exact versions lists checked against 2 advisories: parse SemVer version "latest": not a number: latest`},
+		{Layer: "sha256:x", Path: "/pl.json", Message: `a latest (npm): version not comparable, only exact versions lists checked against 2 advisories: parse npm version "latest": not a number: latest`},
 		{Path: "/pl.json", Message: `match b 1.0.0 (npm) against GHSA-2: GHSA-2: range 0: fixed event: parse SemVer version "not.a.version": not a number: not`},
 		{Message: "1 packages have no ecosystem and were not matched"},
 		{Message: `no version scheme for ecosystem "Hackage": 2 packages not matched`},
@@ -301,5 +301,56 @@ func TestMatchBundleAdvisories(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Match findings (-want +got):\n%s", diff)
+	}
+}
+
+// TestVendorStatusAndSeverity: a negligible priority is a LOW finding with
+// the vendor's word kept; a package priority overrides the record's; the
+// vendor statuses become the finding's status; needs-triage findings are
+// hidden unless asked for.
+func TestVendorStatusAndSeverity(t *testing.T) {
+	eco := "Ubuntu:22.04"
+	open := osv.Range{Type: osv.RangeEcosystem, Events: []osv.Event{{Introduced: "0"}}}
+	entry := func(name, status string, sev ...osv.Severity) osv.Affected {
+		a := aff(eco, name, open)
+		a.Severity = sev
+		if status != "" {
+			a.DatabaseSpecific = json.RawMessage(`{"status":"` + status + `"}`)
+		}
+		return a
+	}
+	cvss := osv.Severity{Type: "CVSS_V3", Score: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}
+	recs := []osv.Vulnerability{
+		{ID: "UBUNTU-CVE-2024-0001", Severity: []osv.Severity{{Type: "Ubuntu", Score: "negligible"}, cvss},
+			Affected: []osv.Affected{entry("neg", ""), entry("medpkg", "", osv.Severity{Type: "Ubuntu", Score: "medium"})}},
+		{ID: "UBUNTU-CVE-2024-0002", Affected: []osv.Affected{entry("deferred", "fix_deferred"), entry("ignored", "will_not_fix"),
+			entry("triage", "under_investigation"), entry("eol", "end_of_life")}},
+	}
+	var pkgs []model.Package
+	for _, n := range []string{"neg", "medpkg", "deferred", "ignored", "triage", "eol"} {
+		pkgs = append(pkgs, model.Package{Name: n, Version: "1.0-1", Type: model.TypeDeb, Ecosystem: eco})
+	}
+	for _, show := range []bool{false, true} {
+		fs, _, err := Match(t.Context(), newMemSource(recs), pkgs, Options{ShowUnderInvestigation: show})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, f := range fs {
+			got[f.Package.Name] = f.Severity.String() + " " + f.VendorSeverity + " " + f.Status
+		}
+		want := map[string]string{
+			"neg":      "LOW negligible unfixed",
+			"medpkg":   "CRITICAL  unfixed", // not negligible: scored by the CVSS vector, as any finding
+			"deferred": "UNKNOWN  fix_deferred",
+			"ignored":  "UNKNOWN  will_not_fix",
+			"eol":      "UNKNOWN  end_of_life",
+		}
+		if show {
+			want["triage"] = "UNKNOWN  under_investigation"
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("ShowUnderInvestigation %v (-want +got):\n%s", show, diff)
+		}
 	}
 }

@@ -62,6 +62,38 @@ func severityOf(v *osv.Vulnerability, a *osv.Affected) (model.Severity, string) 
 	return model.SeverityUnknown, ""
 }
 
+// vendorSeverity is the vendor's severity word when it is one Lockdown has
+// no level for and reports as LOW (the record's or the entry's severity
+// list, database_specific or ecosystem_specific "severity" or "urgency"):
+// Ubuntu's "negligible" priority, Debian's "unimportant" urgency. "" for
+// any other.
+func vendorSeverity(v *osv.Vulnerability, a *osv.Affected) string {
+	low := func(w string) string {
+		switch w = strings.ToLower(strings.TrimSpace(w)); w {
+		case "negligible", "unimportant":
+			return w
+		}
+		return ""
+	}
+	// The vendor's own word, the entry's before the record's, decides.
+	for _, list := range [][]osv.Severity{a.Severity, v.Severity} {
+		for _, s := range list {
+			if !strings.HasPrefix(s.Type, "CVSS") {
+				return low(s.Score)
+			}
+		}
+	}
+	for _, raw := range []json.RawMessage{a.EcosystemSpecific, a.DatabaseSpecific} {
+		var m struct{ Severity, Urgency string }
+		if len(raw) > 0 && json.Unmarshal(raw, &m) == nil {
+			if w := low(m.Severity + m.Urgency); w != "" {
+				return w
+			}
+		}
+	}
+	return ""
+}
+
 func rawSeverity(raw json.RawMessage) (model.Severity, bool) {
 	if len(raw) == 0 {
 		return 0, false

@@ -60,6 +60,9 @@ const (
 	KindVulnerability = "vulnerability"
 	KindPosture       = "posture"
 	KindPolicyLint    = "policy-lint"
+	// KindMisconfig: a rule of `lockdown lint` (Dockerfile, Compose,
+	// Kubernetes manifest) that the file breaks.
+	KindMisconfig = "misconfiguration"
 )
 
 // Status values. Vulnerabilities use StatusFixed / StatusUnfixed (is a fix
@@ -67,6 +70,16 @@ const (
 const (
 	StatusFixed   = "fixed"
 	StatusUnfixed = "unfixed"
+	// A vulnerability without a fix whose vendor says more (see
+	// internal/vulndb/distro's vendor status table): it will not be fixed,
+	// the fix is deferred, the release is at end of life, or whether the
+	// package is affected is still being investigated (hidden by default).
+	StatusWillNotFix         = "will_not_fix"
+	StatusFixDeferred        = "fix_deferred"
+	StatusEndOfLife          = "end_of_life"
+	StatusUnderInvestigation = "under_investigation"
+	// StatusResolved: the installed version has the fix (Report.Fixed).
+	StatusResolved = "resolved"
 
 	StatusPass = "PASS"
 	StatusFail = "FAIL"
@@ -167,6 +180,60 @@ type Report struct {
 	Findings   []Finding    `json:"findings"`
 	Suppressed []Suppressed `json:"suppressed,omitempty"`
 	Warnings   []Warning    `json:"warnings,omitempty"`
+	// NotChecked lists, for a scan, the packages that were not checked for
+	// vulnerabilities and why: a clean result must never hide them.
+	NotChecked []NotChecked `json:"notChecked,omitempty"`
+	// Fixed lists, for a scan that asked for them, the advisories that name
+	// an installed package whose version already has the fix (Status
+	// StatusResolved, FixedVersion the fix): OpenVEX "fixed" statements.
+	Fixed []Finding `json:"fixed,omitempty"`
 	// Meta carries small facts for the header: DB build time, engine version, score.
 	Meta map[string]string `json:"meta,omitempty"`
+}
+
+// Reasons a scan did not check packages (NotChecked.Reason).
+const (
+	// NotCheckedNoAdvisories: the database holds no advisory for the
+	// packages' ecosystem or release ("Debian:12"); a database update or
+	// another source would check them.
+	NotCheckedNoAdvisories = "no-advisories"
+	// NotCheckedUnsupported: the packages have no ecosystem, or one whose
+	// versions Lockdown cannot compare.
+	NotCheckedUnsupported = "unsupported-ecosystem"
+	// NotCheckedUnparsableVersion: advisories name the package but its
+	// installed version cannot be parsed: only exact version lists were
+	// compared, no ranges.
+	NotCheckedUnparsableVersion = "unparsable-version"
+	// NotCheckedUnreadable: a package database, lock file or executable
+	// could not be read: how many packages it lists is unknown.
+	NotCheckedUnreadable = "unreadable-file"
+)
+
+// NotChecked is one group of packages that a scan did not check, with the
+// reason.
+type NotChecked struct {
+	Reason string `json:"reason"` // NotCheckedNoAdvisories, …
+	// Ecosystem is the packages' OSV ecosystem ("Debian:12"), or their
+	// package type when they have no ecosystem.
+	Ecosystem string `json:"ecosystem,omitempty"`
+	// Packages is how many packages the group holds; 0 for an unreadable
+	// file (unknown).
+	Packages int `json:"packages"`
+	// Path and Layer name the unreadable file (NotCheckedUnreadable).
+	Path  string `json:"path,omitempty"`
+	Layer string `json:"layer,omitempty"`
+	// Message says it in one line, with what to do about it.
+	Message string `json:"message"`
+}
+
+// Unchecked counts what a scan did not check: the packages of its
+// NotChecked groups and the files that could not be read.
+func (r *Report) Unchecked() (packages, files int) {
+	for _, nc := range r.NotChecked {
+		packages += nc.Packages
+		if nc.Reason == NotCheckedUnreadable {
+			files++
+		}
+	}
+	return packages, files
 }

@@ -5,6 +5,7 @@ package model
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 	"time"
 )
 
@@ -94,13 +95,43 @@ type Target struct {
 	RepoTags []string `json:"repoTags,omitempty"`
 }
 
+// PURL is the image's package URL, pkg:oci/NAME@sha256%3A…, by its
+// manifest digest; "" without one.
+func (t Target) PURL() string {
+	if t.Digest == "" {
+		return ""
+	}
+	name := t.Name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexAny(name, ":@"); i >= 0 {
+		name = name[:i]
+	}
+	return "pkg:oci/" + name + "@" + strings.Replace(t.Digest, ":", "%3A", 1)
+}
+
 // Warning is a problem that did not stop the run: one bad record, one
 // unreadable file. Syft calls these "unknowns".
 type Warning struct {
+	// Kind says what the warning means for the result (WarnUnreadable,
+	// WarnCacheSkipped); empty for a problem that changed nothing else.
+	Kind    string `json:"kind,omitempty"`
 	Layer   string `json:"layer,omitempty"` // diff ID
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message"`
 }
+
+// Warning kinds.
+const (
+	// WarnUnreadable: a package database, lock file or executable that an
+	// extractor wanted could not be read (corrupt, truncated, over a
+	// limit): the packages it lists are unknown, so they were not checked.
+	WarnUnreadable = "unreadable"
+	// WarnCacheSkipped: a cache directory that a scan of a whole host
+	// (dir:/) left out because it is not part of the installed system.
+	WarnCacheSkipped = "cache-skipped"
+)
 
 // SBOM is the result of cataloging a target.
 type SBOM struct {

@@ -28,6 +28,8 @@ type builder struct {
 	cfg  *Config
 	errs load.Errors
 	sas  map[string]map[string]string // ns/name → labels
+	// serviceRefs are the services matches of rules, checked at the end.
+	serviceRefs []serviceUse
 	// seen detects duplicate resources.
 	seen map[string]load.Source
 }
@@ -47,6 +49,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 		cfg: &Config{
 			Profiles:   map[string]*Profile{},
 			Namespaces: map[string]*Namespace{},
+			Services:   map[string]*Service{},
 		},
 		sas:  map[string]map[string]string{},
 		seen: map[string]load.Source{},
@@ -63,6 +66,8 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 			b.cfg.Namespaces[o.Name] = &Namespace{Name: o.Name, Labels: maps.Clone(v.Labels), Source: o.Source}
 		case *corev1.ServiceAccount:
 			b.sas[o.Namespace+"/"+o.Name] = v.Labels
+		case *corev1.Service:
+			b.service(o, v)
 		case *calicov3.Tier:
 			b.tier(o, v)
 		case *calicov3.Profile:
@@ -115,7 +120,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 	}
 	// Tiers referenced but not defined: Calico would reject the policy; we
 	// evaluate it in a tier ordered last and report it.
-	for _, p := range append(append([]*Policy{}, b.cfg.Policies...), b.cfg.Staged...) {
+	for _, p := range slices.Concat(b.cfg.Policies, b.cfg.Untracked, b.cfg.PreDNAT, b.cfg.Staged) {
 		if !b.hasTier(p.Tier) {
 			b.cfg.Tiers = append(b.cfg.Tiers, &Tier{Name: p.Tier, DefaultAction: ActionDeny, Missing: true, Source: p.Source})
 			b.warn(p.Source, "policy %s: tier %q is not defined (evaluated last, with defaultAction Deny)", p.ID(), p.Tier)
@@ -134,6 +139,7 @@ func Build(objs []*load.Object, extra []*Endpoint) (*Config, error) {
 			}
 		}
 	}
+	b.checkServiceRefs()
 	if b.errs.Len() > 0 {
 		return nil, &b.errs
 	}
@@ -317,8 +323,10 @@ func (b *builder) calicoPolicy(o *load.Object, s policySpec) {
 	switch {
 	case p.Staged:
 		b.cfg.Staged = append(b.cfg.Staged, p)
-	case p.DoNotTrack || p.PreDNAT:
-		b.warn(o.Source, "%s: doNotTrack/preDNAT policies act on host endpoint traffic before connection tracking and are not evaluated", o.ID())
+	case p.DoNotTrack:
+		b.cfg.Untracked = append(b.cfg.Untracked, p)
+	case p.PreDNAT:
+		b.cfg.PreDNAT = append(b.cfg.PreDNAT, p)
 	default:
 		b.cfg.Policies = append(b.cfg.Policies, p)
 	}
@@ -347,26 +355,14 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			out.IPVersion = *r.IPVersion
 		}
 	}
-	proto := func(field string, v *calicov3.Protocol) *uint8 {
+	proto := func(field string, v *calicov3.Protocol) *Protocol {
 		if v == nil {
 			return nil
 		}
-		var n uint8
-		if v.IsNum {
-			if v.Num < 1 || v.Num > 255 {
-				b.fail(o.Errorf(at(field), "protocol number %d out of range 1-255", v.Num))
-				return nil
-			}
-			n = uint8(v.Num)
-		} else {
-			// Calico accepts exactly these names.
-			m := map[string]uint8{"TCP": ProtoTCP, "UDP": ProtoUDP, "ICMP": ProtoICMP, "ICMPv6": ProtoICMPv6, "SCTP": ProtoSCTP, "UDPLite": ProtoUDPLite}
-			p, ok := m[v.Str]
-			if !ok {
-				b.fail(o.Errorf(at(field), "unknown protocol %q (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255)", v.Str))
-				return nil
-			}
-			n = p
+		n, err := protocolOf(*v)
+		if err != nil {
+			b.fail(o.Errorf(at(field), "%v", err))
+			return nil
 		}
 		return &n
 	}
@@ -386,15 +382,12 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			}
 			return nil
 		}
-		if *v.Type < 0 || *v.Type > 254 {
-			b.fail(o.Errorf(at(field, "type"), "ICMP type %d out of range 0-254", *v.Type))
+		m, err := newICMPMatch(*v.Type, v.Code)
+		if err != nil {
+			b.fail(o.Errorf(at(field), "%v", err))
 			return nil
 		}
-		if v.Code != nil && (*v.Code < 0 || *v.Code > 255) {
-			b.fail(o.Errorf(at(field, "code"), "ICMP code %d out of range 0-255", *v.Code))
-			return nil
-		}
-		return &ICMPMatch{Type: *v.Type, Code: v.Code}
+		return &m
 	}
 	out.ICMP = icmp("icmp", r.ICMP)
 	out.NotICMP = icmp("notICMP", r.NotICMP)
@@ -403,8 +396,8 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 			b.fail(o.Errorf(at("ipVersion"), "ipVersion %d conflicts with protocol %s", out.IPVersion, ProtoName(*out.Protocol)))
 		}
 	}
-	out.Src = b.entity(o, at("source"), r.Source, ns, out.Protocol, out.IPVersion)
-	out.Dst = b.entity(o, at("destination"), r.Destination, ns, out.Protocol, out.IPVersion)
+	out.Src = b.entity(o, at("source"), r.Source, ns, out.Protocol, out.IPVersion, false)
+	out.Dst = b.entity(o, at("destination"), r.Destination, ns, out.Protocol, out.IPVersion, true)
 	if r.HTTP != nil {
 		b.warn(out.Source, "%s: HTTP match is enforced by Calico's application layer and is not evaluated here; the rule is evaluated without it", o.ID())
 	}
@@ -463,7 +456,7 @@ func parseNet(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(ip, ip.BitLen()), nil
 }
 
-func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *uint8, ipVersion int) EntityMatch {
+func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns string, proto *Protocol, ipVersion int, dst bool) EntityMatch {
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
 	var out EntityMatch
 	nets := func(field string, in []string) []netip.Prefix {
@@ -518,8 +511,7 @@ func (b *builder) entity(o *load.Object, path []any, e calicov3.EntityRule, ns s
 		}
 	}
 	if e.Services != nil {
-		out.Services = e.Services.Namespace + "/" + e.Services.Name
-		b.warn(o.At(at("services")...), "%s: services match (%s) needs the Service's endpoints, which are not loaded: this side matches nothing", o.ID(), out.Services)
+		out.Services = b.serviceRef(o, at("services"), e, ns, dst)
 	}
 	if ok1 && ok2 && ok3 && ok4 {
 		out.Selector = entitySelector(nsSel, sel, saSel, notSel != nil, ns)
@@ -631,14 +623,10 @@ func (b *builder) pod(o *load.Object, v *corev1.Pod) {
 				b.fail(o.Errorf(append(path, "containerPort"), "port %d out of range 1-65535", cp.ContainerPort))
 				continue
 			}
-			proto := ProtoTCP
-			if cp.Protocol != "" {
-				p, ok := map[corev1.Protocol]uint8{corev1.ProtocolTCP: ProtoTCP, corev1.ProtocolUDP: ProtoUDP, corev1.ProtocolSCTP: ProtoSCTP}[cp.Protocol]
-				if !ok {
-					b.fail(o.Errorf(append(path, "protocol"), "want TCP, UDP or SCTP, got %q", cp.Protocol))
-					continue
-				}
-				proto = p
+			proto, err := k8sProtocol(cp.Protocol)
+			if err != nil {
+				b.fail(o.Errorf(append(path, "protocol"), "%v", err))
+				continue
 			}
 			e.Ports = append(e.Ports, NamedPort{Name: cp.Name, Protocol: proto, Port: uint16(cp.ContainerPort)})
 		}
@@ -669,15 +657,10 @@ func (b *builder) hostEndpoint(o *load.Object, v *calicov3.HostEndpoint) {
 			b.fail(o.Errorf(append(path, "port"), "port %d out of range 1-65535", p.Port))
 			continue
 		}
-		var proto uint8
-		if p.Protocol.IsNum {
-			proto = uint8(p.Protocol.Num)
-		} else {
-			var err error
-			if proto, err = ParseProtocol(p.Protocol.Str); err != nil {
-				b.fail(o.Errorf(append(path, "protocol"), "%v", err))
-				continue
-			}
+		proto, err := protocolOf(p.Protocol)
+		if err != nil {
+			b.fail(o.Errorf(append(path, "protocol"), "%v", err))
+			continue
 		}
 		if !protoHasPorts(proto) {
 			b.fail(o.Errorf(append(path, "protocol"), "want TCP, UDP, SCTP or UDPLite"))
@@ -827,7 +810,7 @@ func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.Netw
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
 	src := o.At(path...)
 	type portSpec struct {
-		proto *uint8
+		proto *Protocol
 		ports []PortMatch
 	}
 	var pspecs []portSpec
@@ -835,9 +818,9 @@ func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.Netw
 		ps := portSpec{}
 		proto := ProtoTCP
 		if pp.Protocol != nil {
-			p, ok := map[corev1.Protocol]uint8{corev1.ProtocolTCP: ProtoTCP, corev1.ProtocolUDP: ProtoUDP, corev1.ProtocolSCTP: ProtoSCTP}[*pp.Protocol]
-			if !ok {
-				b.fail(o.Errorf(at("ports", i, "protocol"), "want TCP, UDP or SCTP, got %q", *pp.Protocol))
+			p, err := k8sProtocol(*pp.Protocol)
+			if err != nil {
+				b.fail(o.Errorf(at("ports", i, "protocol"), "%v", err))
 				continue
 			}
 			proto = p

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/selector"
 )
@@ -40,6 +41,13 @@ type Engine struct {
 
 	dir [2]dirTables
 
+	// slow marks the classes whose pairs the reference evaluator decides:
+	// host endpoints when untracked or preDNAT policies exist (those
+	// stages are not compiled). slowPairs caches their verdicts.
+	slow      []bool
+	slowMu    sync.Mutex
+	slowPairs map[[2]int32][]uint64
+
 	applyAtom []int32 // by Policy.idx
 	side      map[*EntityMatch]sideAtoms
 	portIDs   map[*EntityMatch]uint32 // stable ids of sides with named ports, for program keys
@@ -47,12 +55,12 @@ type Engine struct {
 
 // sideAtoms are the atoms of one side of a rule (-1: not set).
 type sideAtoms struct {
-	sel, notSel, nets, notNets int32
+	sel, notSel, nets, notNets, svc int32
 }
 
 type npKey struct {
 	name  string
-	proto uint8
+	proto Protocol
 }
 
 type dirTables struct {
@@ -66,9 +74,10 @@ type dirTables struct {
 type atomKind uint8
 
 const (
-	atomApply atomKind = iota // policy selector: the endpoint's labels match
-	atomPeer                  // rule selector: labels match, or the address is in a matching network set
-	atomNets                  // the address is in one of the nets
+	atomApply   atomKind = iota // policy selector: the endpoint's labels match
+	atomPeer                    // rule selector: labels match, or the address is in a matching network set
+	atomNets                    // the address is in one of the nets
+	atomService                 // the endpoint is one of a Service's endpoints
 )
 
 type atomTable struct {
@@ -76,6 +85,21 @@ type atomTable struct {
 	kind  []atomKind
 	sel   []*selector.Selector
 	nets  [][]netip.Prefix
+	svc   []*Service
+}
+
+func (t *atomTable) serviceAtom(s *Service, id string) int32 {
+	key := "svc:" + id
+	if i, ok := t.index[key]; ok {
+		return i
+	}
+	i := int32(len(t.kind))
+	t.index[key] = i
+	t.kind = append(t.kind, atomService)
+	t.sel = append(t.sel, nil)
+	t.nets = append(t.nets, nil)
+	t.svc = append(t.svc, s)
+	return i
 }
 
 func (t *atomTable) sel2(k atomKind, s *selector.Selector) int32 {
@@ -88,6 +112,7 @@ func (t *atomTable) sel2(k atomKind, s *selector.Selector) int32 {
 	t.kind = append(t.kind, k)
 	t.sel = append(t.sel, s)
 	t.nets = append(t.nets, nil)
+	t.svc = append(t.svc, nil)
 	return i
 }
 
@@ -107,6 +132,7 @@ func (t *atomTable) netsAtom(ns []netip.Prefix) int32 {
 	t.kind = append(t.kind, atomNets)
 	t.sel = append(t.sel, nil)
 	t.nets = append(t.nets, ns)
+	t.svc = append(t.svc, nil)
 	return i
 }
 
@@ -126,15 +152,23 @@ func Compile(cfg *Config, ports []PortProto, family int) *Engine {
 	e.evalAtoms()
 	e.classify()
 	e.classSets()
+	if len(cfg.Untracked)+len(cfg.PreDNAT) > 0 {
+		e.slow = make([]bool, len(e.classRep))
+		for c, rep := range e.classRep {
+			e.slow[c] = e.eps[rep].Kind == EndpointHost
+		}
+		e.slowPairs = map[[2]int32][]uint64{}
+	}
 	for d := range 2 {
 		e.compileDir(Direction(d))
 	}
 	return e
 }
 
-// ruleSides calls f for every rule of every enforced policy and profile.
+// eachRule calls f for every rule of every enforced policy (of every
+// stage) and profile.
 func (c *Config) eachRule(f func(r *Rule)) {
-	for _, p := range c.Policies {
+	for _, p := range slices.Concat(c.Policies, c.Untracked, c.PreDNAT) {
 		for i := range p.Ingress {
 			f(&p.Ingress[i])
 		}
@@ -159,9 +193,20 @@ func (e *Engine) collectAtoms() {
 	for _, p := range e.cfg.Policies {
 		e.applyAtom[p.idx] = e.atoms.sel2(atomApply, p.Selector)
 	}
+	// Untracked and preDNAT policies are evaluated by the reference
+	// evaluator (Engine.slow), but their selectors still tell classes apart.
+	for _, p := range slices.Concat(e.cfg.Untracked, e.cfg.PreDNAT) {
+		e.atoms.sel2(atomApply, p.Selector)
+	}
 	npSeen := map[npKey]bool{}
-	side := func(m *EntityMatch, proto *uint8) {
-		sa := sideAtoms{-1, -1, -1, -1}
+	addNP := func(k npKey) {
+		if !npSeen[k] {
+			npSeen[k] = true
+			e.npKeys = append(e.npKeys, k)
+		}
+	}
+	side := func(m *EntityMatch, proto *Protocol) {
+		sa := sideAtoms{-1, -1, -1, -1, -1}
 		if m.Selector != nil {
 			sa.sel = e.atoms.sel2(atomPeer, m.Selector)
 		}
@@ -174,15 +219,25 @@ func (e *Engine) collectAtoms() {
 		if len(m.NotNets) > 0 {
 			sa.notNets = e.atoms.netsAtom(m.NotNets)
 		}
+		if m.Services != "" {
+			svc := e.cfg.Services[m.Services]
+			sa.svc = e.atoms.serviceAtom(svc, m.Services)
+			if svc != nil {
+				for _, sp := range svc.Ports {
+					if sp.TargetName != "" {
+						addNP(npKey{sp.TargetName, sp.Protocol})
+					}
+				}
+			}
+		}
 		e.side[m] = sa
-		if hasNamedPort(m) {
+		if hasNamedPort(m) || m.Services != "" {
 			e.portIDs[m] = uint32(len(e.portIDs) + 1)
 		}
 		for _, ps := range [][]PortMatch{m.Ports, m.NotPorts} {
 			for _, pm := range ps {
-				if pm.Name != "" && proto != nil && !npSeen[npKey{pm.Name, *proto}] {
-					npSeen[npKey{pm.Name, *proto}] = true
-					e.npKeys = append(e.npKeys, npKey{pm.Name, *proto})
+				if pm.Name != "" && proto != nil {
+					addNP(npKey{pm.Name, *proto})
 				}
 			}
 		}
@@ -205,7 +260,7 @@ func (e *Engine) evalAtoms() {
 	byLabels := map[string]*group{}
 	var order []string
 	for i, ep := range e.eps {
-		k := labelsKey(ep.Labels)
+		k := LabelsKey(ep.Labels)
 		g, ok := byLabels[k]
 		if !ok {
 			g = &group{}
@@ -268,6 +323,12 @@ func (e *Engine) evalAtoms() {
 					}
 				}
 			}
+		case atomService:
+			for i, ep := range e.eps {
+				if e.atoms.svc[a].Selects(ep) {
+					e.epAtoms[i*e.aw+word] |= bit
+				}
+			}
 		case atomNets:
 			for i, ip := range ips {
 				if ip.IsValid() && containsAddr(e.atoms.nets[a], ip) {
@@ -279,14 +340,16 @@ func (e *Engine) evalAtoms() {
 	e.epNP = make([]uint32, len(e.eps)*len(e.npKeys))
 	for i, ep := range e.eps {
 		for j, k := range e.npKeys {
-			if p, ok := ep.namedPort(k.name, k.proto); ok {
+			if p, ok := ep.NamedPort(k.name, k.proto); ok {
 				e.epNP[i*len(e.npKeys)+j] = uint32(p) + 1
 			}
 		}
 	}
 }
 
-func labelsKey(l map[string]string) string {
+// LabelsKey is a canonical key of a label set: endpoints with the same
+// key are selected alike by every selector.
+func LabelsKey(l map[string]string) string {
 	keys := make([]string, 0, len(l))
 	for k := range l {
 		keys = append(keys, k)
@@ -389,7 +452,7 @@ type instr struct {
 	// per peer); nil otherwise.
 	peerPorts *EntityMatch
 	portID    uint32
-	proto     uint8
+	proto     Protocol
 }
 
 type blockKind uint8
@@ -435,7 +498,7 @@ func (p *program) key(words int) string {
 	for _, bl := range p.blocks {
 		b = append(b, 0xff, byte(bl.kind))
 		for _, in := range bl.instrs {
-			b = append(b, 0xfe, byte(in.op), in.proto)
+			b = append(b, 0xfe, byte(in.op), byte(in.proto))
 			for _, a := range in.pos {
 				b = binary.LittleEndian.AppendUint32(b, uint32(a))
 			}
@@ -528,12 +591,10 @@ func (e *Engine) compileRule(r *Rule, ep int, d Direction) (instr, bool) {
 	if d == Egress {
 		self, peer = &r.Src, &r.Dst
 	}
-	if self.Services != "" || peer.Services != "" {
-		return in, false
-	}
-	// Self side: selectors and nets from the endpoint's atoms.
+	// Self side: selectors, nets and Service from the endpoint's atoms.
 	sa := e.side[self]
-	if sa.sel >= 0 && !e.atom(ep, sa.sel) ||
+	if sa.svc >= 0 && !e.atom(ep, sa.svc) ||
+		sa.sel >= 0 && !e.atom(ep, sa.sel) ||
 		sa.notSel >= 0 && e.atom(ep, sa.notSel) ||
 		sa.nets >= 0 && !e.atom(ep, sa.nets) ||
 		sa.notNets >= 0 && e.atom(ep, sa.notNets) {
@@ -553,7 +614,12 @@ func (e *Engine) compileRule(r *Rule, ep int, d Direction) (instr, bool) {
 	if pa.notNets >= 0 {
 		in.neg = append(in.neg, pa.notNets)
 	}
-	peerNamed := hasNamedPort(peer)
+	if pa.svc >= 0 {
+		in.pos = append(in.pos, pa.svc)
+	}
+	// Ports that depend on the peer: its named ports, and on egress the
+	// ports a destination Service forwards to.
+	peerNamed := hasNamedPort(peer) || peer.Services != "" && d == Egress
 	if peerNamed {
 		in.peerPorts = peer
 		in.portID = e.portIDs[peer]
@@ -585,6 +651,9 @@ func (e *Engine) compileRule(r *Rule, ep int, d Direction) (instr, bool) {
 			continue
 		}
 		if len(self.NotPorts) > 0 && portsMatch(self.NotPorts, selfEp, selfPort, pp.Protocol) {
+			continue
+		}
+		if self.Services != "" && d == Ingress && !e.cfg.Services[self.Services].Forwards(selfEp, pp.Protocol, selfPort) {
 			continue
 		}
 		if !peerNamed {
@@ -713,7 +782,8 @@ func (e *Engine) peerPortClasses(in *instr, d Direction) [][]uint64 {
 		for c, rep := range e.classRep {
 			ep := e.eps[rep]
 			if (len(m.Ports) == 0 || portsMatch(m.Ports, ep, port, pp.Protocol)) &&
-				(len(m.NotPorts) == 0 || !portsMatch(m.NotPorts, ep, port, pp.Protocol)) {
+				(len(m.NotPorts) == 0 || !portsMatch(m.NotPorts, ep, port, pp.Protocol)) &&
+				(m.Services == "" || d == Ingress || e.cfg.Services[m.Services].Forwards(ep, pp.Protocol, port)) {
 				pc[k][c/64] |= 1 << (c % 64)
 			}
 		}
@@ -742,6 +812,10 @@ func (e *Engine) AllowedInto(src, dst int, out []uint64) {
 }
 
 func (e *Engine) classPair(cs, cd int32, out []uint64) {
+	if e.isSlow(cs, cd) {
+		copy(out, e.slowPair(cs, cd))
+		return
+	}
 	if e.isolated(cs, cd) {
 		return
 	}
@@ -754,6 +828,38 @@ func (e *Engine) classPair(cs, cd int32, out []uint64) {
 			out[k/64] |= 1 << (k % 64)
 		}
 	}
+}
+
+func (e *Engine) isSlow(cs, cd int32) bool {
+	return e.slow != nil && (e.slow[cs] || e.slow[cd])
+}
+
+// slowPair evaluates every port for the representatives of cs and cd
+// with the reference evaluator (cached).
+func (e *Engine) slowPair(cs, cd int32) []uint64 {
+	e.slowMu.Lock()
+	defer e.slowMu.Unlock()
+	if v, ok := e.slowPairs[[2]int32{cs, cd}]; ok {
+		return v
+	}
+	v := make([]uint64, e.words)
+	src, dst := e.eps[e.classRep[cs]], e.eps[e.classRep[cd]]
+	if cs == cd {
+		// Two members of one class: any other member stands for the peer.
+		for i, c := range e.classOf {
+			if c == cd && e.eps[i] != src {
+				dst = e.eps[i]
+				break
+			}
+		}
+	}
+	for k, pp := range e.ports {
+		if e.cfg.Allowed(pp.Flow(EndpointPeer(src, e.family), EndpointPeer(dst, e.family), e.family)) {
+			v[k/64] |= 1 << (k % 64)
+		}
+	}
+	e.slowPairs[[2]int32{cs, cd}] = v
+	return v
 }
 
 // isolated reports whether classes cs and cd are Docker containers with no
@@ -782,6 +888,24 @@ func (e *Engine) CountAllowed() int {
 		members[c]++
 	}
 	total := 0
+	pairs := func(cs, cd int) int {
+		p := members[cs] * members[cd]
+		if cs == cd {
+			p -= members[cs]
+		}
+		return p
+	}
+	if e.slow != nil {
+		for cs := range n {
+			for cd := range n {
+				if e.isSlow(int32(cs), int32(cd)) {
+					for _, w := range e.slowPair(int32(cs), int32(cd)) {
+						total += bits.OnesCount64(w) * pairs(cs, cd)
+					}
+				}
+			}
+		}
+	}
 	eg, ig := &e.dir[Egress], &e.dir[Ingress]
 	for cs := range n {
 		ve := eg.verdict[eg.progOf[cs]]
@@ -791,14 +915,10 @@ func (e *Engine) CountAllowed() int {
 				for w != 0 {
 					cd := j*64 + bits.TrailingZeros64(w)
 					w &= w - 1
-					if ig.verdict[ig.progOf[cd]][k][ws]&bs == 0 || e.isolated(int32(cs), int32(cd)) {
+					if ig.verdict[ig.progOf[cd]][k][ws]&bs == 0 || e.isolated(int32(cs), int32(cd)) || e.isSlow(int32(cs), int32(cd)) {
 						continue
 					}
-					pairs := members[cs] * members[cd]
-					if cs == cd {
-						pairs -= members[cs]
-					}
-					total += pairs
+					total += pairs(cs, cd)
 				}
 			}
 		}

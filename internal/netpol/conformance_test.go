@@ -799,6 +799,192 @@ spec:
   - {action: Allow, source: {selector: "app not in {'web', 'tool'} && !has(role)"}}`, []flowCase{
 		deny("dev/tool -> prod/db 5432/TCP"), allow("ops/prom -> prod/db 5432/TCP"), allow("prod/api -> prod/db 5432/TCP"),
 		deny("prod/web -> prod/db 5432/TCP")}},
+	// ---- Kubernetes Services as rule peers (Calico's services match)
+	{"calico services destination: the Service's endpoints on its target ports", `
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: prod}
+spec:
+  selector: {app: api}
+  ports: [{port: 80, targetPort: http}, {port: 5353, protocol: UDP, targetPort: 53}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: prod}
+spec:
+  selector: app == 'web'
+  types: [Egress]
+  egress: [{action: Allow, destination: {services: {name: api}}}]`, []flowCase{
+		allow("prod/web -> prod/api 80/TCP"), allow("prod/web -> prod/api 53/UDP"),
+		deny("prod/web -> prod/api 9090/TCP"), deny("prod/web -> prod/api 5353/UDP"),
+		deny("prod/web -> prod/db 5432/TCP"), deny("prod/web -> 10.0.1.2 80/UDP")}},
+	{"calico services source: only the Service's endpoints, in its namespace", `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: prod}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: prod}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Allow, protocol: TCP, source: {services: {name: web}}, destination: {ports: [5432]}}]`, []flowCase{
+		allow("prod/web -> prod/db 5432/TCP"), deny("prod/api -> prod/db 5432/TCP"),
+		deny("dev/web -> prod/db 5432/TCP"), deny("prod/web -> prod/db 5433/TCP")}},
+	{"calico services of another namespace from a global policy", `
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: dev}
+spec:
+  selector: {app: web}
+  ports: [{port: 8080}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: to-dev-web}
+spec:
+  selector: app == 'tool'
+  types: [Egress]
+  egress: [{action: Allow, protocol: TCP, destination: {services: {name: web, namespace: dev}}}]`, []flowCase{
+		allow("dev/tool -> dev/web 8080/TCP"), deny("dev/tool -> prod/web 8080/TCP"), deny("dev/tool -> dev/web 80/TCP")}},
+	{"calico services that are not among the inputs match nothing", `
+apiVersion: projectcalico.org/v3
+kind: NetworkPolicy
+metadata: {name: db-in, namespace: prod}
+spec:
+  selector: app == 'db'
+  ingress: [{action: Allow, source: {services: {name: ghost}}}]`, []flowCase{
+		deny("prod/web -> prod/db 5432/TCP")}},
+	// ---- doNotTrack (untracked) and preDNAT policies: host endpoints only
+	{"calico untracked allow skips the normal policies", `
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h1, labels: {role: host}}
+spec: {interfaceName: eth0, expectedIPs: [10.0.9.1], profiles: [projectcalico-default-allow]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: host-deny}
+spec:
+  selector: role == 'host'
+  ingress: [{action: Deny}]
+  egress: [{action: Deny}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: untracked-ssh}
+spec:
+  selector: role == 'host'
+  doNotTrack: true
+  applyOnForward: true
+  ingress: [{action: Allow, protocol: TCP, destination: {ports: [22]}}]
+  egress: [{action: Allow, protocol: TCP, source: {ports: [22]}}, {action: Deny, protocol: TCP, destination: {ports: [5432]}}]`, []flowCase{
+		allow("prod/web -> h1 22/TCP"), deny("prod/web -> h1 80/TCP"),
+		deny("h1 -> prod/db 5432/TCP"), deny("h1 -> prod/web 8080/TCP")}},
+	{"calico untracked deny beats a normal allow", `
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h1, labels: {role: host}}
+spec: {interfaceName: eth0, expectedIPs: [10.0.9.1], profiles: [projectcalico-default-allow]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: untracked-telnet}
+spec:
+  selector: role == 'host'
+  doNotTrack: true
+  applyOnForward: true
+  ingress: [{action: Deny, protocol: TCP, destination: {ports: [23]}}]`, []flowCase{
+		deny("prod/web -> h1 23/TCP"), allow("prod/web -> h1 80/TCP"), allow("h1 -> prod/web 23/TCP")}},
+	{"calico untracked policies select host endpoints only", `
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: untracked-db}
+spec:
+  selector: app == 'db'
+  doNotTrack: true
+  applyOnForward: true
+  ingress: [{action: Deny}]`, []flowCase{
+		allow("prod/web -> prod/db 5432/TCP")}},
+	{"calico untracked tiers: Pass and no end-of-tier deny", `
+apiVersion: projectcalico.org/v3
+kind: Tier
+metadata: {name: first}
+spec: {order: 10}
+---
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h1, labels: {role: host}}
+spec: {interfaceName: eth0, expectedIPs: [10.0.9.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: first.pass}
+spec:
+  tier: first
+  selector: role == 'host'
+  doNotTrack: true
+  applyOnForward: true
+  ingress: [{action: Pass, protocol: TCP, destination: {ports: [80]}}, {action: Deny, protocol: TCP}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: allow-web}
+spec:
+  selector: role == 'host'
+  doNotTrack: true
+  applyOnForward: true
+  ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]`, []flowCase{
+		allow("prod/web -> h1 80/TCP"), deny("prod/web -> h1 443/TCP"), deny("prod/web -> h1 53/UDP")}},
+	{"calico preDNAT deny and allow before the normal policies", `
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h1, labels: {role: host}}
+spec: {interfaceName: eth0, expectedIPs: [10.0.9.1]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: host-web}
+spec:
+  selector: role == 'host'
+  ingress: [{action: Allow, protocol: TCP, destination: {ports: [80]}}]
+  egress: [{action: Allow}]
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: edge}
+spec:
+  selector: role == 'host'
+  preDNAT: true
+  applyOnForward: true
+  ingress:
+  - {action: Deny, source: {nets: [10.0.2.0/24]}}
+  - {action: Allow, protocol: TCP, destination: {ports: [443]}}`, []flowCase{
+		deny("dev/tool -> h1 80/TCP"), allow("prod/web -> h1 443/TCP"), allow("prod/web -> h1 80/TCP"),
+		deny("prod/web -> h1 8080/TCP"), allow("h1 -> dev/tool 80/TCP")}},
+	{"calico preDNAT allow does not skip the source's egress", `
+apiVersion: projectcalico.org/v3
+kind: HostEndpoint
+metadata: {name: h1, labels: {role: host}}
+spec: {interfaceName: eth0, expectedIPs: [10.0.9.1]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-no-egress, namespace: prod}
+spec: {podSelector: {matchLabels: {app: web}}, policyTypes: [Egress]}
+---
+apiVersion: projectcalico.org/v3
+kind: GlobalNetworkPolicy
+metadata: {name: edge}
+spec:
+  selector: role == 'host'
+  preDNAT: true
+  applyOnForward: true
+  ingress: [{action: Allow, protocol: TCP, destination: {ports: [443]}}]`, []flowCase{
+		deny("prod/web -> h1 443/TCP"), allow("prod/api -> h1 443/TCP"), deny("prod/api -> h1 80/TCP")}},
 	{"calico != matches a missing label", `
 apiVersion: projectcalico.org/v3
 kind: GlobalNetworkPolicy

@@ -29,7 +29,7 @@ func TestBadInput(t *testing.T) {
 		name, text, want string
 	}{
 		{"unknown kind", "---\napiVersion: v1\nkind: Deployment\nmetadata: {name: x}\n",
-			`bad.yaml:3: unknown kind "Deployment" (apiVersion v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`},
+			`bad.yaml:3: unknown kind "Deployment" (apiVersion v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, Service, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`},
 		{"wrong apiVersion for a Calico kind", "apiVersion: projectcalico.org/v1\nkind: GlobalNetworkPolicy\nmetadata: {name: x}\n",
 			`bad.yaml:1: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`},
 		{"wrong apiVersion for NetworkPolicy", "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1beta1\nmetadata: {name: x}\n",
@@ -66,6 +66,16 @@ func TestBadInput(t *testing.T) {
 			`bad.yaml:5: Namespace a: duplicate (first defined at bad.yaml:1)`},
 		{"missing kind", "apiVersion: v1\nmetadata: {name: a}\n", `bad.yaml:1: missing kind`},
 		{"not a mapping", "- a\n- b\n", `bad.yaml:1: expected a resource (a mapping with apiVersion and kind)`},
+		{"services and selector", np + "  egress:\n  - action: Allow\n    destination:\n      selector: app == 'x'\n      services: {name: api}\n",
+			`bad.yaml:11: NetworkPolicy prod/p: spec.egress[0].destination.services: services cannot be combined with [selector]: a destination matches the Service's own ports and nothing else`},
+		{"services destination with ports", np + "  egress:\n  - action: Allow\n    protocol: TCP\n    destination:\n      ports: [80]\n      services: {name: api}\n",
+			`bad.yaml:12: NetworkPolicy prod/p: spec.egress[0].destination.services: services cannot be combined with [ports]: a destination matches the Service's own ports and nothing else`},
+		{"services in a global policy need a namespace", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  ingress:\n  - action: Allow\n    source:\n      services: {name: api}\n",
+			`bad.yaml:8: GlobalNetworkPolicy g: spec.ingress[0].source.services.namespace: services needs namespace in a global policy`},
+		{"service target port", "apiVersion: v1\nkind: Service\nmetadata: {name: s, namespace: prod}\nspec:\n  selector: {app: a}\n  ports:\n  - port: 80\n    targetPort: 70000\n",
+			`bad.yaml:8: Service prod/s: spec.ports[0].targetPort: port 70000 out of range 1-65535`},
+		{"preDNAT with egress", "apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec:\n  preDNAT: true\n  applyOnForward: true\n  egress:\n  - action: Allow\n",
+			`bad.yaml:7: GlobalNetworkPolicy g: spec.egress: a preDNAT policy cannot have egress rules or the Egress type`},
 		{"pod IP", "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus:\n  podIP: 10.0.0.300\n",
 			`bad.yaml:5: Pod default/a: status.podIP: invalid IP "10.0.0.300"`},
 	}
@@ -122,7 +132,7 @@ func TestMultiFileErrors(t *testing.T) {
 		t.Fatalf("Load(%s) error = %v (%T), want *load.Errors", dir, err, err)
 	}
 	wantLoad := []string{
-		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
+		a + `:2: unknown kind "Deployment" (apiVersion apps/v1); want one of BGPConfiguration, BGPPeer, FelixConfiguration, GlobalNetworkPolicy, GlobalNetworkSet, HostEndpoint, IPPool, Namespace, NetworkPolicy, NetworkSet, Node, Pod, Profile, Service, ServiceAccount, StagedGlobalNetworkPolicy, StagedNetworkPolicy, Tier`,
 		a + `:9: GlobalNetworkPolicy: unsupported apiVersion "projectcalico.org/v1" (want projectcalico.org/v3)`,
 		b + `:12: NetworkPolicy: unsupported apiVersion "networking.k8s.io/v1beta1" (want projectcalico.org/v3 or networking.k8s.io/v1)`,
 		b + `:30: Pod shop/web: unknown field "prots"`,

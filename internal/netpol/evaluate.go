@@ -37,7 +37,7 @@ func (p Peer) String() string {
 type Flow struct {
 	Src, Dst  Peer
 	IPVersion int // 4 (default) or 6
-	Protocol  uint8
+	Protocol  Protocol
 	SrcPort   uint16 // 0: unknown (an ephemeral port; matches no source port list)
 	DstPort   uint16
 	ICMPType  int // -1: none given
@@ -53,7 +53,7 @@ func (f *Flow) family() int {
 
 // PortProto is a destination port and protocol ("443/TCP").
 type PortProto struct {
-	Protocol uint8
+	Protocol Protocol
 	Port     uint16 // 0 for protocols without ports
 	ICMPType int    // -1: none
 	ICMPCode int
@@ -80,23 +80,31 @@ func ParsePortProto(s string) (PortProto, error) {
 	if strings.HasPrefix(up, "ICMP") {
 		parts := strings.Split(s, ":")
 		proto, err := ParseProtocol(parts[0])
-		if err != nil || (proto != ProtoICMP && proto != ProtoICMPv6) || len(parts) > 3 {
+		if err != nil || !proto.IsICMP() || len(parts) > 3 {
 			return pp, fmt.Errorf("invalid port %q (want PORT/PROTOCOL, ICMP or ICMP:TYPE:CODE)", s)
 		}
 		pp.Protocol = proto
 		if len(parts) > 1 {
 			t, err := strconv.Atoi(parts[1])
-			if err != nil || t < 0 || t > 254 {
+			if err != nil {
 				return pp, fmt.Errorf("invalid ICMP type in %q (want 0-254)", s)
 			}
-			pp.ICMPType = t
-		}
-		if len(parts) > 2 {
-			c, err := strconv.Atoi(parts[2])
-			if err != nil || c < 0 || c > 255 {
-				return pp, fmt.Errorf("invalid ICMP code in %q (want 0-255)", s)
+			var code *int
+			if len(parts) > 2 {
+				c, err := strconv.Atoi(parts[2])
+				if err != nil {
+					return pp, fmt.Errorf("invalid ICMP code in %q (want 0-255)", s)
+				}
+				code = &c
 			}
-			pp.ICMPCode = c
+			m, err := newICMPMatch(t, code)
+			if err != nil {
+				return pp, fmt.Errorf("%q: %w", s, err)
+			}
+			pp.ICMPType = m.Type
+			if m.Code != nil {
+				pp.ICMPCode = *m.Code
+			}
 		}
 		return pp, nil
 	}
@@ -139,6 +147,8 @@ type Step struct {
 	Source load.Source `json:"source"`
 	// Decided marks the step that gave the verdict.
 	Decided bool `json:"decided,omitempty"`
+	// Stage is "untracked" or "preDNAT" for the steps of those policies.
+	Stage string `json:"stage,omitempty"`
 }
 
 // DirVerdict is the verdict of one side: the source's egress or the
@@ -154,8 +164,11 @@ type DirVerdict struct {
 // Verdict is the outcome of a flow: allowed only if the source's egress and
 // the destination's ingress both allow it.
 type Verdict struct {
-	Allowed bool       `json:"allowed"`
-	Note    string     `json:"note,omitempty"`
+	Allowed bool   `json:"allowed"`
+	Note    string `json:"note,omitempty"`
+	// Stage is "untracked" when an untracked (doNotTrack) policy decided
+	// the flow, skipping the other stages.
+	Stage   string     `json:"stage,omitempty"`
 	Egress  DirVerdict `json:"egress"`
 	Ingress DirVerdict `json:"ingress"`
 }
@@ -182,10 +195,129 @@ func (c *Config) evaluate(f *Flow, explain bool) Verdict {
 		v.Note = "the containers share no Docker network: Docker gives them no path to each other, whatever the policies say"
 		return v
 	}
+	// Untracked (doNotTrack) policies of host endpoints come first, the
+	// source's egress then the destination's ingress: the first that
+	// decides decides the flow, and an Allow skips every later stage.
+	if len(c.Untracked) > 0 {
+		for _, side := range []struct {
+			ep  *Endpoint
+			out *DirVerdict
+		}{{f.Src.Endpoint, &v.Egress}, {f.Dst.Endpoint, &v.Ingress}} {
+			o := c.walkTiers(StageUntracked, side.ep, side.out.Direction, f, side.out, explain)
+			if o == undecided {
+				continue
+			}
+			v.Stage = StageUntracked.String()
+			v.Allowed = o == decidedAllow
+			v.Egress.Allowed, v.Ingress.Allowed = v.Allowed, v.Allowed
+			v.Note = "decided by an untracked (doNotTrack) policy: later stages are skipped"
+			return v
+		}
+	}
 	c.evalDir(f.Src.Endpoint, Egress, f, &v.Egress, explain)
-	c.evalDir(f.Dst.Endpoint, Ingress, f, &v.Ingress, explain)
+	// PreDNAT policies of a host endpoint decide its ingress before the
+	// normal policies; an Allow skips them.
+	switch c.walkTiers(StagePreDNAT, f.Dst.Endpoint, Ingress, f, &v.Ingress, explain) {
+	case decidedAllow:
+		v.Ingress.Allowed, v.Ingress.Evaluated = true, true
+	case decidedDeny:
+		v.Ingress.Evaluated = true
+	default:
+		c.evalDir(f.Dst.Endpoint, Ingress, f, &v.Ingress, explain)
+	}
 	v.Allowed = v.Egress.Allowed && v.Ingress.Allowed
 	return v
+}
+
+// outcome is what one stage's tiers made of one side of a flow.
+type outcome uint8
+
+const (
+	undecided outcome = iota
+	decidedAllow
+	decidedDeny
+)
+
+// walkTiers walks the tiers of stage st for endpoint ep in direction d. In
+// the normal stage a tier in which some policy applies but none decides
+// ends with the tier's defaultAction; untracked and preDNAT tiers have no
+// end-of-tier action, and apply to host endpoints only, as in Calico.
+func (c *Config) walkTiers(st Stage, ep *Endpoint, d Direction, f *Flow, out *DirVerdict, explain bool) outcome {
+	if ep == nil || (st != StageNormal && ep.Kind != EndpointHost) {
+		return undecided
+	}
+	add := func(s Step) {
+		if explain {
+			if st != StageNormal {
+				s.Stage = st.String()
+			}
+			out.Steps = append(out.Steps, s)
+		}
+	}
+	decide := func(allowed bool, s Step) outcome {
+		out.Allowed = allowed
+		s.Decided = true
+		add(s)
+		if allowed {
+			return decidedAllow
+		}
+		return decidedDeny
+	}
+tiers:
+	for ti, tier := range c.Tiers {
+		active := false
+		for _, p := range c.byStage[st][ti] {
+			if !p.Applies(d) || !p.Selector.Matches(ep.Labels) {
+				continue
+			}
+			if !active {
+				active = true
+				add(Step{Kind: "tier", Tier: tier.Name, Rule: -1, Note: tierNote(tier), Source: tier.Source})
+			}
+			matched := false
+			for i := range p.Rules(d) {
+				r := &p.Rules(d)[i]
+				if !c.ruleMatches(r, f) {
+					continue
+				}
+				s := Step{Kind: "rule", Tier: tier.Name, Policy: p.ID(), Rule: r.Index, Action: r.Action.String(), Source: r.Source, Note: policyNote(p)}
+				switch r.Action {
+				case ActionLog:
+					add(s)
+					continue
+				case ActionAllow:
+					return decide(true, s)
+				case ActionDeny:
+					return decide(false, s)
+				case ActionPass:
+					s.Note = "pass to the next tier"
+					add(s)
+					matched = true
+				}
+				break
+			}
+			if matched {
+				continue tiers
+			}
+			add(Step{Kind: "policy", Tier: tier.Name, Policy: p.ID(), Rule: -1, Note: policyNote(p) + "no rule matched", Source: p.Source})
+		}
+		if !active {
+			continue
+		}
+		s := Step{Kind: "end-of-tier", Tier: tier.Name, Rule: -1, Action: tier.DefaultAction.String(), Source: tier.Source}
+		switch {
+		case st != StageNormal:
+			s.Action, s.Note = "", "no policy decided: on to the next stage"
+			add(s)
+		case tier.DefaultAction == ActionPass:
+			s.Note = "no policy decided: defaultAction Pass"
+			add(s)
+		default:
+			s.Note = "no policy in the tier decided: end-of-tier deny"
+			return decide(false, s)
+		}
+	}
+	return undecided
 }
 
 func (c *Config) evalDir(ep *Endpoint, d Direction, f *Flow, out *DirVerdict, explain bool) {
@@ -209,60 +341,11 @@ func (c *Config) evalDir(ep *Endpoint, d Direction, f *Flow, out *DirVerdict, ex
 		s.Decided = true
 		add(s)
 	}
-	anyPolicy := false
-tiers:
-	for ti, tier := range c.Tiers {
-		active := false
-		for _, p := range c.byTier[ti] {
-			if !p.Applies(d) || !p.Selector.Matches(ep.Labels) {
-				continue
-			}
-			if !active {
-				active, anyPolicy = true, true
-				add(Step{Kind: "tier", Tier: tier.Name, Rule: -1, Note: tierNote(tier), Source: tier.Source})
-			}
-			matched := false
-			for i := range p.Rules(d) {
-				r := &p.Rules(d)[i]
-				if !c.ruleMatches(r, f) {
-					continue
-				}
-				s := Step{Kind: "rule", Tier: tier.Name, Policy: p.ID(), Rule: r.Index, Action: r.Action.String(), Source: r.Source, Note: policyNote(p)}
-				switch r.Action {
-				case ActionLog:
-					add(s)
-					continue
-				case ActionAllow:
-					decide(true, s)
-					return
-				case ActionDeny:
-					decide(false, s)
-					return
-				case ActionPass:
-					s.Note = "pass to the next tier"
-					add(s)
-					matched = true
-				}
-				break
-			}
-			if matched {
-				continue tiers
-			}
-			add(Step{Kind: "policy", Tier: tier.Name, Policy: p.ID(), Rule: -1, Note: policyNote(p) + "no rule matched", Source: p.Source})
-		}
-		if active {
-			s := Step{Kind: "end-of-tier", Tier: tier.Name, Rule: -1, Action: tier.DefaultAction.String(), Source: tier.Source}
-			if tier.DefaultAction == ActionPass {
-				s.Note = "no policy decided: defaultAction Pass"
-				add(s)
-				continue
-			}
-			s.Note = "no policy in the tier decided: end-of-tier deny"
-			decide(false, s)
-			return
-		}
+	steps := len(out.Steps)
+	if c.walkTiers(StageNormal, ep, d, f, out, explain) != undecided {
+		return
 	}
-	if !anyPolicy {
+	if explain && !slices.ContainsFunc(out.Steps[steps:], func(s Step) bool { return s.Kind == "tier" }) {
 		add(Step{Kind: "default", Rule: -1, Note: "no policy selects the endpoint for " + d.String()})
 	}
 	for _, name := range ep.Profiles {
@@ -343,11 +426,11 @@ func (c *Config) ruleMatches(r *Rule, f *Flow) bool {
 	if r.NotICMP != nil && r.NotICMP.matches(f.ICMPType, f.ICMPCode) {
 		return false
 	}
-	return c.entityMatches(&r.Src, f.Src, f.SrcPort, f.Protocol) && c.entityMatches(&r.Dst, f.Dst, f.DstPort, f.Protocol)
+	return c.entityMatches(&r.Src, f.Src, f.SrcPort, f.Protocol, false) && c.entityMatches(&r.Dst, f.Dst, f.DstPort, f.Protocol, true)
 }
 
-func (c *Config) entityMatches(e *EntityMatch, p Peer, port uint16, proto uint8) bool {
-	if e.Services != "" {
+func (c *Config) entityMatches(e *EntityMatch, p Peer, port uint16, proto Protocol, dst bool) bool {
+	if e.Services != "" && !c.matchesService(e.Services, p, port, proto, dst) {
 		return false
 	}
 	if len(e.Nets) > 0 && !(p.IP.IsValid() && containsAddr(e.Nets, p.IP)) {
@@ -388,10 +471,10 @@ func (c *Config) selects(sel *selector.Selector, p Peer) bool {
 	return false
 }
 
-func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto uint8) bool {
+func portsMatch(ports []PortMatch, ep *Endpoint, port uint16, proto Protocol) bool {
 	for _, pm := range ports {
 		if pm.Name != "" {
-			if n, ok := ep.namedPort(pm.Name, proto); ok && n == port {
+			if n, ok := ep.NamedPort(pm.Name, proto); ok && n == port {
 				return true
 			}
 			continue

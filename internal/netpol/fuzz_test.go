@@ -25,6 +25,7 @@ func FuzzEngine(f *testing.F) {
 		g := &gen{r: r, spec: genSpec{
 			namespaces: 1 + r.IntN(3), pods: 2 + r.IntN(10), policies: r.IntN(8), k8sPolicies: r.IntN(3),
 			tiers: r.IntN(3), sets: r.IntN(3), hostEndpoints: r.IntN(2), apps: 1 + r.IntN(3), replicas: r.IntN(3),
+			services: r.IntN(3), stagePolicies: r.IntN(2),
 		}}
 		cfg := g.build(t)
 		for _, fam := range []int{4, 6} {

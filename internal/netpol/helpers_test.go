@@ -36,3 +36,18 @@ func loadObjects(t testing.TB, paths ...string) ([]*load.Object, error) {
 	}
 	return res.Objects, nil
 }
+
+// buildYAML parses and normalises one document stream, failing the test on
+// any error.
+func buildYAML(t testing.TB, text string) *Config {
+	t.Helper()
+	objs, _, err := load.Parse("test.yaml", []byte(text), load.Options{})
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	cfg, err := Build(objs, nil)
+	if err != nil {
+		t.Fatalf("Build: %v", err)
+	}
+	return cfg
+}

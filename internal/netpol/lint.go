@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/netpol/selector"
 )
@@ -21,36 +22,207 @@ const (
 	LintAllowDenyOverlap = "NETPOL-ALLOW-DENY-CONFLICT"
 )
 
-// Lint checks the policies for mistakes and risky patterns. Every result is
-// a model.Finding of kind policy-lint, scope "policy", with the policy (or
-// namespace) as subject and file:line as location. Checks that need
-// workloads (selects nothing, default deny, dangling selectors) run only
-// when the config has endpoints.
-func Lint(cfg *Config) []model.Finding {
-	l := &linter{cfg: cfg}
-	l.missingTiers()
-	l.shadowed()
-	l.allowWorld()
-	if len(cfg.Endpoints) > 0 {
-		l.selectsNothing()
-		l.noDefaultDeny()
-		l.danglingSelectors()
+// LintScope is the check.Info scope of every lint rule.
+const LintScope = "policy"
+
+// LintRule is one lint rule: its description and the function that finds
+// its problems. Rules that need workloads (selects nothing, default deny,
+// dangling selectors) run only when the config has endpoints.
+type LintRule struct {
+	Info           check.Info
+	run            func(l *linter)
+	needsEndpoints bool
+}
+
+// LintRules lists every lint rule, explicitly, in the order they run.
+func LintRules() []LintRule {
+	info := func(id, title string, sev model.Severity, rationale, fix string, tags ...string) check.Info {
+		return check.Info{ID: id, Title: title, Severity: sev, Scope: LintScope, Tags: tags, Rationale: rationale, Remediation: fix}
 	}
-	l.conflicts()
+	return []LintRule{
+		{Info: info(LintMissingTier, "Policies refer only to defined tiers", model.SeverityHigh,
+			"Calico rejects a policy whose tier does not exist: the policy is not enforced.",
+			"create the Tier (projectcalico.org/v3) or move the policy to an existing tier", "tiers"),
+			run: (*linter).missingTiers},
+		{Info: info(LintShadowedRule, "Every rule can be reached", model.SeverityLow,
+			"A rule that an earlier rule always decides first never takes effect: it misleads readers and hides mistakes.",
+			"remove the rule, or move it before the rule that shadows it", "rules"),
+			run: (*linter).reportShadowed},
+		{Info: info(LintAllowWorld, "No rule allows traffic from or to anywhere", model.SeverityHigh,
+			"An Allow from 0.0.0.0/0 (or without a source) opens the workloads to every address, the internet included.",
+			"allow only the networks and ports that need access (nets, a NetworkSet, ports)", "exposure"),
+			run: (*linter).allowWorld},
+		{Info: info(LintSelectsNothing, "Every policy selects an endpoint", model.SeverityLow,
+			"A policy that selects nothing protects nothing: usually a wrong label or namespace.",
+			"check the selector's labels and the policy's namespace", "selectors"),
+			run: (*linter).selectsNothing, needsEndpoints: true},
+		{Info: info(LintNoDefaultDeny, "Every namespace has default-deny policies", model.SeverityMedium,
+			"Endpoints selected by no policy in a direction allow all traffic in that direction.",
+			"add a default-deny policy for the namespace (a NetworkPolicy with podSelector: {} and the policyTypes)", "default-deny"),
+			run: (*linter).noDefaultDeny, needsEndpoints: true},
+		{Info: info(LintDanglingSelector, "Rule selectors match an endpoint or network set", model.SeverityMedium,
+			"A rule selector that matches nothing is usually a reference to a NetworkSet that does not exist: the rule does nothing.",
+			"create the NetworkSet / GlobalNetworkSet (or workloads) it refers to, or fix the labels", "selectors"),
+			run: (*linter).danglingSelectors, needsEndpoints: true},
+		{Info: info(LintAllowDenyOverlap, "No Allow and Deny rules cover the same traffic", model.SeverityMedium,
+			"When an Allow and a Deny match the same traffic in one tier, only the first decides: one of them is a mistake.",
+			"decide which verdict is intended and remove the other rule, or give the policies distinct selectors", "rules"),
+			run: (*linter).conflicts},
+	}
+}
+
+// LintInfos returns the Info of every lint rule.
+func LintInfos() []check.Info {
+	rules := LintRules()
+	out := make([]check.Info, len(rules))
+	for i, r := range rules {
+		out[i] = r.Info
+	}
+	return out
+}
+
+// Lint checks the policies with every rule. Every result is a
+// model.Finding of kind policy-lint, scope "policy", with the policy (or
+// namespace) as subject and file:line as location.
+func Lint(cfg *Config) []model.Finding { return RunLint(cfg, LintRules()) }
+
+// RunLint checks the policies with the given rules (see LintRules and
+// check.Select).
+func RunLint(cfg *Config, rules []LintRule) []model.Finding {
+	l := &linter{cfg: cfg}
+	for _, r := range rules {
+		if r.needsEndpoints && len(cfg.Endpoints) == 0 {
+			continue
+		}
+		l.rule = r.Info
+		r.run(l)
+	}
 	return l.out
 }
 
+// linter holds the indexes that keep lint near-linear in the number of
+// policies and endpoints: endpoints are grouped into classes of identical
+// labels, selectors are evaluated once per distinct selector against the
+// classes (narrowed by a required key == value when they have one), and
+// earlier policies are found by the conjuncts of their selectors.
 type linter struct {
-	cfg           *Config
-	out           []model.Finding
+	cfg  *Config
+	rule check.Info
+	out  []model.Finding
+
 	shadowedRules map[*Rule]bool
+	shadowDone    bool
+	shadowFinds   []model.Finding
+
+	classes  []selector.Labels   // distinct endpoint label sets
+	classOf  map[*Endpoint]int   // endpoint → its class
+	byEq     map[[2]string][]int // label key and value → classes that have it
+	matching map[string][]int    // selector string → classes it matches, ascending
+	conj     map[*selector.Selector][]string
+	scratch  []*Policy
 }
 
 func (l *linter) add(f model.Finding) {
 	f.Kind = model.KindPolicyLint
-	f.Scope = "policy"
+	f.Scope = LintScope
 	f.Status = model.StatusWarn
+	if f.Rationale == "" {
+		f.Rationale = l.rule.Rationale
+	}
 	l.out = append(l.out, f)
+}
+
+// endpointClasses groups the endpoints by their labels (once).
+func (l *linter) endpointClasses() {
+	if l.byEq != nil {
+		return
+	}
+	l.byEq = map[[2]string][]int{}
+	l.matching = map[string][]int{}
+	l.classOf = make(map[*Endpoint]int, len(l.cfg.Endpoints))
+	index := map[string]int{}
+	var key strings.Builder
+	for _, e := range l.cfg.Endpoints {
+		keys := make([]string, 0, len(e.Labels))
+		for k := range e.Labels {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		key.Reset()
+		for _, k := range keys {
+			key.WriteString(k)
+			key.WriteByte(0)
+			key.WriteString(e.Labels[k])
+			key.WriteByte(0)
+		}
+		i, ok := index[key.String()]
+		if !ok {
+			i = len(l.classes)
+			index[key.String()] = i
+			l.classes = append(l.classes, e.Labels)
+			for k, v := range e.Labels {
+				l.byEq[[2]string{k, v}] = append(l.byEq[[2]string{k, v}], i)
+			}
+		}
+		l.classOf[e] = i
+	}
+}
+
+// matches returns the endpoint classes s matches, ascending (memoized by
+// the selector's canonical string).
+func (l *linter) matches(s *selector.Selector) []int {
+	l.endpointClasses()
+	key := s.String()
+	if m, ok := l.matching[key]; ok {
+		return m
+	}
+	m := []int{}
+	if k, v, ok := s.RequiredEq(l.byEq); ok {
+		for _, i := range l.byEq[[2]string{k, v}] {
+			if s.Matches(l.classes[i]) {
+				m = append(m, i)
+			}
+		}
+	} else {
+		for i, labels := range l.classes {
+			if s.Matches(labels) {
+				m = append(m, i)
+			}
+		}
+	}
+	l.matching[key] = m
+	return m
+}
+
+// conjuncts returns s's conjuncts (memoized per selector).
+func (l *linter) conjuncts(s *selector.Selector) []string {
+	if l.conj == nil {
+		l.conj = map[*selector.Selector][]string{}
+	}
+	c, ok := l.conj[s]
+	if !ok {
+		c = s.Conjuncts()
+		l.conj[s] = c
+	}
+	return c
+}
+
+// covers reports whether a provably matches everything b matches: a's
+// conjuncts are a subset of b's.
+func (l *linter) covers(a, b *selector.Selector) bool {
+	if a == nil || a.IsAll() {
+		return true
+	}
+	if b == nil {
+		return false
+	}
+	cb := l.conjuncts(b)
+	for _, c := range l.conjuncts(a) {
+		if _, ok := slices.BinarySearch(cb, c); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func ruleName(p *Policy, d Direction, r *Rule) string {
@@ -71,88 +243,110 @@ func (l *linter) missingTiers() {
 	}
 }
 
-// shadowed finds rules that an earlier rule always decides first: in the
-// same policy, or in an earlier policy of the same tier that applies to
-// every endpoint the later one applies to.
+// reportShadowed reports the shadowed rules.
+func (l *linter) reportShadowed() {
+	l.shadowed()
+	for _, f := range l.shadowFinds {
+		l.add(f)
+	}
+}
+
+// shadowed finds (once) the rules that an earlier rule always decides
+// first: in the same policy, or in an earlier policy of the same tier that
+// applies to every endpoint the later one applies to. Earlier policies are
+// found through the conjuncts of their selectors: one covers p only if all
+// its conjuncts are p's, so it is filed under its first conjunct (or with
+// the all() policies) and looked up by each of p's.
 func (l *linter) shadowed() {
+	if l.shadowDone {
+		return
+	}
+	l.shadowDone = true
 	l.shadowedRules = map[*Rule]bool{}
 	for ti := range l.cfg.Tiers {
 		pols := l.cfg.byTier[ti]
+		var everything []int          // earlier policies with an all() selector
+		byFirst := map[string][]int{} // earlier policies by their first conjunct
 		for pi, p := range pols {
+			cands := slices.Clone(everything)
+			for _, c := range l.conjuncts(p.Selector) {
+				cands = append(cands, byFirst[c]...)
+			}
+			slices.Sort(cands)
+			cands = slices.Compact(cands)
 			for _, d := range []Direction{Ingress, Egress} {
-				if !p.Applies(d) {
-					continue
+				if p.Applies(d) {
+					l.shadowedIn(p, d, pols, cands)
 				}
-				rules := p.Rules(d)
-				for j := range rules {
-					rj := &rules[j]
-					var by string
-					var bySrc *Rule
-					samePolicy := false
-					for i := range j {
-						ri := &rules[i]
-						if ri.Action != ActionLog && subsumes(ri, rj) {
-							by, bySrc, samePolicy = fmt.Sprintf("%s rule %d (%s) of the same policy", d, ri.Index, ri.Action), ri, true
-							break
-						}
-					}
-					for qi := 0; by == "" && qi < pi; qi++ {
-						q := pols[qi]
-						if !q.Applies(d) || !selectorCovers(q.Selector, p.Selector) {
-							continue
-						}
-						for i := range q.Rules(d) {
-							ri := &q.Rules(d)[i]
-							if ri.Action != ActionLog && subsumes(ri, rj) {
-								by, bySrc = fmt.Sprintf("%s rule %d (%s) of policy %s, evaluated earlier in tier %s", d, ri.Index, ri.Action, q.ID(), p.Tier), ri
-								break
-							}
-						}
-					}
-					if by == "" {
-						continue
-					}
-					l.shadowedRules[rj] = true
-					title := fmt.Sprintf("%s is never reached", ruleName(p, d, rj))
-					if samePolicy && p.Kind == KindK8sNetworkPolicy && bySrc.Index == rj.Index {
-						// Both parts come from one Kubernetes rule: one of
-						// its peer and port combinations is redundant.
-						title = fmt.Sprintf("part of %s (a peer and port combination) is never reached", ruleName(p, d, rj))
-					}
-					l.add(model.Finding{
-						RuleID: LintShadowedRule, Severity: model.SeverityLow, Subject: p.ID(),
-						Title:       title,
-						Evidence:    fmt.Sprintf("%s %s is shadowed by %s at %s", ruleName(p, d, rj), rj.Action, by, bySrc.Source),
-						Location:    rj.Source.String(),
-						Remediation: "remove the rule, or move it before the rule that shadows it",
-					})
-				}
+			}
+			if cs := l.conjuncts(p.Selector); len(cs) == 0 {
+				everything = append(everything, pi)
+			} else {
+				byFirst[cs[0]] = append(byFirst[cs[0]], pi)
 			}
 		}
 	}
 }
 
-// selectorCovers reports whether a provably matches everything b matches:
-// a's conjuncts are a subset of b's.
-func selectorCovers(a, b *selector.Selector) bool {
-	if a == nil || a.IsAll() {
-		return true
-	}
-	if b == nil {
-		return false
-	}
-	ca, cb := a.Conjuncts(), b.Conjuncts()
-	for _, c := range ca {
-		if _, ok := slices.BinarySearch(cb, c); !ok {
-			return false
+// shadowedIn finds the shadowed rules of p in direction d; cands are the
+// indexes in pols of the earlier policies that may cover p, ascending.
+func (l *linter) shadowedIn(p *Policy, d Direction, pols []*Policy, cands []int) {
+	// The earlier policies for d that apply to all of p's endpoints.
+	covering := l.scratch[:0]
+	for _, qi := range cands {
+		if q := pols[qi]; q.Applies(d) && l.covers(q.Selector, p.Selector) {
+			covering = append(covering, q)
 		}
 	}
-	return true
+	l.scratch = covering
+	rules := p.Rules(d)
+	for j := range rules {
+		rj := &rules[j]
+		var by string
+		var bySrc *Rule
+		samePolicy := false
+		for i := range j {
+			ri := &rules[i]
+			if ri.Action != ActionLog && l.subsumes(ri, rj) {
+				by, bySrc, samePolicy = fmt.Sprintf("%s rule %d (%s) of the same policy", d, ri.Index, ri.Action), ri, true
+				break
+			}
+		}
+		for _, q := range covering {
+			if by != "" {
+				break
+			}
+			for i := range q.Rules(d) {
+				ri := &q.Rules(d)[i]
+				if ri.Action != ActionLog && l.subsumes(ri, rj) {
+					by, bySrc = fmt.Sprintf("%s rule %d (%s) of policy %s, evaluated earlier in tier %s", d, ri.Index, ri.Action, q.ID(), p.Tier), ri
+					break
+				}
+			}
+		}
+		if by == "" {
+			continue
+		}
+		l.shadowedRules[rj] = true
+		title := fmt.Sprintf("%s is never reached", ruleName(p, d, rj))
+		if samePolicy && p.Kind == KindK8sNetworkPolicy && bySrc.Index == rj.Index {
+			// Both parts come from one Kubernetes rule: one of its peer
+			// and port combinations is redundant.
+			title = fmt.Sprintf("part of %s (a peer and port combination) is never reached", ruleName(p, d, rj))
+		}
+		l.shadowFinds = append(l.shadowFinds, model.Finding{
+			RuleID: LintShadowedRule, Severity: model.SeverityLow, Subject: p.ID(),
+			Title:       title,
+			Evidence:    fmt.Sprintf("%s %s is shadowed by %s at %s", ruleName(p, d, rj), rj.Action, by, bySrc.Source),
+			Location:    rj.Source.String(),
+			Remediation: "remove the rule, or move it before the rule that shadows it",
+		})
+	}
 }
 
 // subsumes reports whether rule a provably matches all traffic rule b
 // matches (a sufficient, syntactic check).
-func subsumes(a, b *Rule) bool {
+func (l *linter) subsumes(a, b *Rule) bool {
 	if a.HTTP || b.HTTP {
 		return false
 	}
@@ -176,7 +370,7 @@ func subsumes(a, b *Rule) bool {
 	if a.NotICMP != nil && (b.NotICMP == nil || *a.NotICMP != *b.NotICMP) {
 		return false
 	}
-	return entityCovers(&a.Src, &b.Src) && entityCovers(&a.Dst, &b.Dst)
+	return l.entityCovers(&a.Src, &b.Src) && l.entityCovers(&a.Dst, &b.Dst)
 }
 
 func icmpCovers(a, b *ICMPMatch) bool {
@@ -186,11 +380,11 @@ func icmpCovers(a, b *ICMPMatch) bool {
 	return a.Code == nil || b.Code != nil && *a.Code == *b.Code
 }
 
-func entityCovers(a, b *EntityMatch) bool {
+func (l *linter) entityCovers(a, b *EntityMatch) bool {
 	if a.Services != "" || b.Services != "" {
 		return a.Services == b.Services && a.IsEmptyBut()
 	}
-	if a.Selector != nil && !selectorCovers(a.Selector, b.Selector) {
+	if a.Selector != nil && !l.covers(a.Selector, b.Selector) {
 		return false
 	}
 	if a.NotSelector != nil && (b.NotSelector == nil || a.NotSelector.String() != b.NotSelector.String()) {
@@ -413,14 +607,7 @@ func portList(ps []PortMatch) string {
 
 func (l *linter) selectsNothing() {
 	for _, p := range l.cfg.Policies {
-		found := false
-		for _, e := range l.cfg.Endpoints {
-			if p.Selector.Matches(e.Labels) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if len(l.matches(p.Selector)) == 0 {
 			l.add(model.Finding{
 				RuleID: LintSelectsNothing, Severity: model.SeverityLow, Subject: p.ID(),
 				Title:       "policy selects no endpoint",
@@ -437,6 +624,19 @@ func (l *linter) noDefaultDeny() {
 		total     int
 		uncovered [2][]string
 	}
+	// covered[d][class]: some policy for direction d selects the class.
+	l.endpointClasses()
+	var covered [2][]bool
+	for _, d := range []Direction{Ingress, Egress} {
+		covered[d] = make([]bool, len(l.classes))
+		for _, p := range l.cfg.Policies {
+			if p.Applies(d) {
+				for _, c := range l.matches(p.Selector) {
+					covered[d][c] = true
+				}
+			}
+		}
+	}
 	byNS := map[string]*nsInfo{}
 	var names []string
 	for _, e := range l.cfg.Endpoints {
@@ -451,14 +651,7 @@ func (l *linter) noDefaultDeny() {
 		}
 		in.total++
 		for _, d := range []Direction{Ingress, Egress} {
-			covered := false
-			for _, p := range l.cfg.Policies {
-				if p.Applies(d) && p.Selector.Matches(e.Labels) {
-					covered = true
-					break
-				}
-			}
-			if !covered {
+			if !covered[d][l.classOf[e]] {
 				in.uncovered[d] = append(in.uncovered[d], e.Name)
 			}
 		}
@@ -504,13 +697,7 @@ func (l *linter) danglingSelectors() {
 		if v, ok := cache[key]; ok {
 			return v
 		}
-		v := false
-		for _, e := range l.cfg.Endpoints {
-			if s.Matches(e.Labels) {
-				v = true
-				break
-			}
-		}
+		v := len(l.matches(s)) > 0
 		for _, ns := range l.cfg.Sets {
 			if !v && s.Matches(ns.Labels) {
 				v = true
@@ -578,6 +765,8 @@ func matchKey(r *Rule) string {
 // tier and direction, in policies that select a common endpoint (or the same
 // selector when there are no endpoints): only the first one ever decides.
 func (l *linter) conflicts() {
+	l.shadowed()
+	shadowed := l.shadowedRules
 	type entry struct {
 		p *Policy
 		r *Rule
@@ -586,9 +775,15 @@ func (l *linter) conflicts() {
 		if len(l.cfg.Endpoints) == 0 {
 			return a.Selector.String() == b.Selector.String()
 		}
-		for _, e := range l.cfg.Endpoints {
-			if a.Selector.Matches(e.Labels) && b.Selector.Matches(e.Labels) {
+		ma, mb := l.matches(a.Selector), l.matches(b.Selector)
+		for i, j := 0, 0; i < len(ma) && j < len(mb); {
+			switch {
+			case ma[i] == mb[j]:
 				return true
+			case ma[i] < mb[j]:
+				i++
+			default:
+				j++
 			}
 		}
 		return false
@@ -618,7 +813,7 @@ func (l *linter) conflicts() {
 				for i := 0; i < len(g); i++ {
 					for j := i + 1; j < len(g); j++ {
 						a, b := g[i], g[j]
-						if a.r.Action == b.r.Action || l.shadowedRules[b.r] || !overlap(a.p, b.p) {
+						if a.r.Action == b.r.Action || shadowed[b.r] || !overlap(a.p, b.p) {
 							continue
 						}
 						l.add(model.Finding{

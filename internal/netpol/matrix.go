@@ -33,7 +33,7 @@ import (
 // name; ports no rule names are sampled only when an endpoint declares them.
 func PortsInUse(cfg *Config) []PortProto {
 	seen := map[PortProto]bool{}
-	add := func(proto uint8, port uint16) {
+	add := func(proto Protocol, port uint16) {
 		if protoHasPorts(proto) && port > 0 {
 			seen[PortProto{Protocol: proto, Port: port, ICMPType: -1}] = true
 		}
@@ -44,7 +44,7 @@ func PortsInUse(cfg *Config) []PortProto {
 		}
 	}
 	type span struct {
-		proto  uint8
+		proto  Protocol
 		lo, hi uint16
 	}
 	var spans []span

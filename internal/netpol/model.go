@@ -72,56 +72,6 @@ func (d Direction) String() string {
 // MarshalText writes the direction name.
 func (d Direction) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// IP protocol numbers.
-const (
-	ProtoICMP    uint8 = 1
-	ProtoTCP     uint8 = 6
-	ProtoUDP     uint8 = 17
-	ProtoICMPv6  uint8 = 58
-	ProtoSCTP    uint8 = 132
-	ProtoUDPLite uint8 = 136
-)
-
-var protoNames = map[string]uint8{
-	"TCP": ProtoTCP, "UDP": ProtoUDP, "ICMP": ProtoICMP, "ICMPV6": ProtoICMPv6,
-	"SCTP": ProtoSCTP, "UDPLITE": ProtoUDPLite,
-}
-
-// ParseProtocol reads a protocol name (any case) or number 1-255.
-func ParseProtocol(s string) (uint8, error) {
-	if p, ok := protoNames[strings.ToUpper(strings.TrimSpace(s))]; ok {
-		return p, nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 1 || n > 255 {
-		return 0, fmt.Errorf("unknown protocol %q (want TCP, UDP, ICMP, ICMPv6, SCTP, UDPLite or a number 1-255)", s)
-	}
-	return uint8(n), nil
-}
-
-// ProtoName returns the usual name of a protocol number.
-func ProtoName(p uint8) string {
-	switch p {
-	case ProtoTCP:
-		return "TCP"
-	case ProtoUDP:
-		return "UDP"
-	case ProtoICMP:
-		return "ICMP"
-	case ProtoICMPv6:
-		return "ICMPv6"
-	case ProtoSCTP:
-		return "SCTP"
-	case ProtoUDPLite:
-		return "UDPLite"
-	}
-	return strconv.Itoa(int(p))
-}
-
-func protoHasPorts(p uint8) bool {
-	return p == ProtoTCP || p == ProtoUDP || p == ProtoSCTP || p == ProtoUDPLite
-}
-
 // PortMatch is a port range (Lo..Hi) or a named port (Name set).
 type PortMatch struct {
 	Lo, Hi uint16
@@ -160,8 +110,10 @@ type EntityMatch struct {
 	NotNets     []netip.Prefix
 	Ports       []PortMatch
 	NotPorts    []PortMatch
-	// Services is set when the rule names a Kubernetes Service, which this
-	// engine cannot resolve: such a side matches nothing.
+	// Services is the "namespace/name" of the Kubernetes Service the side
+	// names (Config.Services; a Service that is not among the inputs
+	// matches nothing). The peer must be one of its endpoints and, on the
+	// destination side, the port one it forwards to.
 	Services string
 }
 
@@ -174,9 +126,9 @@ func (e *EntityMatch) IsEmpty() bool {
 // Rule is one normalised rule.
 type Rule struct {
 	Action      Action
-	IPVersion   int    // 0 (any), 4 or 6
-	Protocol    *uint8 // nil: any
-	NotProtocol *uint8
+	IPVersion   int       // 0 (any), 4 or 6
+	Protocol    *Protocol // nil: any
+	NotProtocol *Protocol
 	ICMP        *ICMPMatch
 	NotICMP     *ICMPMatch
 	Src, Dst    EntityMatch
@@ -308,9 +260,9 @@ const (
 // NamedPort is a port an endpoint declares (container port, host endpoint
 // port, published port).
 type NamedPort struct {
-	Name     string `json:"name,omitempty"`
-	Protocol uint8  `json:"-"`
-	Port     uint16 `json:"port"`
+	Name     string   `json:"name,omitempty"`
+	Protocol Protocol `json:"-"`
+	Port     uint16   `json:"port"`
 }
 
 // Endpoint is a workload (pod, container) or host endpoint.
@@ -350,8 +302,8 @@ func (e *Endpoint) Addr(family int) netip.Addr {
 	return netip.Addr{}
 }
 
-// namedPort resolves a named port for a protocol.
-func (e *Endpoint) namedPort(name string, proto uint8) (uint16, bool) {
+// NamedPort resolves a named port for a protocol.
+func (e *Endpoint) NamedPort(name string, proto Protocol) (uint16, bool) {
 	if e == nil {
 		return 0, false
 	}
@@ -381,9 +333,14 @@ func (w Warning) String() string { return w.Source.String() + ": " + w.Message }
 // Config is the normalised world: tiers, policies, network sets, profiles
 // and endpoints, sorted for evaluation.
 type Config struct {
-	Tiers      []*Tier   // sorted by order, unset last, ties by name
-	Policies   []*Policy // enforced policies, sorted by tier then order then key
+	Tiers    []*Tier   // sorted by order, unset last, ties by name
+	Policies []*Policy // enforced policies, sorted by tier then order then key
+	// Untracked (doNotTrack) and PreDNAT policies act on host endpoints
+	// before the normal policies, sorted as Policies.
+	Untracked  []*Policy
+	PreDNAT    []*Policy
 	Staged     []*Policy // staged policies: parsed and reported, never enforced
+	Services   map[string]*Service
 	Sets       []*NetworkSet
 	Profiles   map[string]*Profile
 	Namespaces map[string]*Namespace
@@ -391,8 +348,45 @@ type Config struct {
 	Warnings   []Warning
 
 	tierIndex map[string]int
-	byTier    [][]*Policy // enforced policies per tier, aligned with Tiers
+	byTier    [][]*Policy    // enforced normal policies per tier, aligned with Tiers
+	byStage   [3][][]*Policy // the same per stage (byStage[StageNormal] is byTier)
 }
+
+// Stage is when a policy acts on a packet: untracked (doNotTrack) policies
+// first, before connection tracking; then preDNAT policies on host
+// endpoint ingress, before Docker's DNAT; then the normal policies.
+type Stage uint8
+
+const (
+	StageNormal Stage = iota
+	StageUntracked
+	StagePreDNAT
+)
+
+func (s Stage) String() string {
+	switch s {
+	case StageUntracked:
+		return "untracked"
+	case StagePreDNAT:
+		return "preDNAT"
+	}
+	return "normal"
+}
+
+// StagePolicies returns the enforced policies of a stage, in order.
+func (c *Config) StagePolicies(s Stage) []*Policy {
+	switch s {
+	case StageUntracked:
+		return c.Untracked
+	case StagePreDNAT:
+		return c.PreDNAT
+	}
+	return c.Policies
+}
+
+// TierPolicies returns the policies of a stage in tier ti (an index into
+// Tiers), in order.
+func (c *Config) TierPolicies(s Stage, ti int) []*Policy { return c.byStage[s][ti] }
 
 // TierOf returns the tier named name (nil if none).
 func (c *Config) TierOf(name string) *Tier {
@@ -435,14 +429,18 @@ func (c *Config) sortConfig() {
 		}
 		return strings.Compare(a.Key, b.Key)
 	}
-	slices.SortStableFunc(c.Policies, byPolicy)
 	slices.SortStableFunc(c.Staged, byPolicy)
-	c.byTier = make([][]*Policy, len(c.Tiers))
-	for i, p := range c.Policies {
-		p.idx = i
-		i := c.tierIndex[p.Tier]
-		c.byTier[i] = append(c.byTier[i], p)
+	for st := range c.byStage {
+		pols := c.StagePolicies(Stage(st))
+		slices.SortStableFunc(pols, byPolicy)
+		c.byStage[st] = make([][]*Policy, len(c.Tiers))
+		for i, p := range pols {
+			p.idx = i
+			i := c.tierIndex[p.Tier]
+			c.byStage[st][i] = append(c.byStage[st][i], p)
+		}
 	}
+	c.byTier = c.byStage[StageNormal]
 	slices.SortStableFunc(c.Endpoints, func(a, b *Endpoint) int { return strings.Compare(a.ID(), b.ID()) })
 }
 

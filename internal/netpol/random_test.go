@@ -18,6 +18,7 @@ import (
 // genSpec sizes a random world.
 type genSpec struct {
 	namespaces, pods, policies, k8sPolicies, tiers, sets, hostEndpoints int
+	services, stagePolicies                                             int // Services; untracked and preDNAT policies
 	apps                                                                int // distinct app labels per namespace
 	replicas                                                            int // pods per deployment (identical but for name and IP)
 }
@@ -98,8 +99,16 @@ func (g *gen) nsSelector() string {
 
 var genPorts = []int64{53, 80, 443, 5432, 8080}
 
-func (g *gen) entity(proto *calicov3.Protocol) calicov3.EntityRule {
+func (g *gen) entity(proto *calicov3.Protocol, dst bool) calicov3.EntityRule {
 	var e calicov3.EntityRule
+	if g.spec.services > 0 && g.r.IntN(8) == 0 {
+		// A Service peer: nothing else on a destination, ports on a source.
+		e.Services = &calicov3.ServiceMatch{Name: fmt.Sprintf("svc%d", g.r.IntN(g.spec.services)), Namespace: g.ns(g.r.IntN(g.spec.namespaces))}
+		if !dst && proto != nil && !proto.IsNum && (proto.Str == "TCP" || proto.Str == "UDP") && g.r.IntN(2) == 0 {
+			e.Ports = []calicov3.Port{{IsNum: true, Num: genPorts[g.r.IntN(len(genPorts))]}}
+		}
+		return e
+	}
 	if g.r.IntN(2) == 0 {
 		e.Selector = g.selector(0)
 	}
@@ -162,14 +171,14 @@ func (g *gen) rule(egress bool) calicov3.Rule {
 	}
 	// The peer side gets most of the matching.
 	if egress {
-		r.Destination = g.entity(r.Protocol)
+		r.Destination = g.entity(r.Protocol, true)
 		if g.r.IntN(6) == 0 {
-			r.Source = g.entity(r.Protocol)
+			r.Source = g.entity(r.Protocol, false)
 		}
 	} else {
-		r.Source = g.entity(r.Protocol)
+		r.Source = g.entity(r.Protocol, false)
 		if g.r.IntN(3) == 0 {
-			r.Destination = g.entity(r.Protocol)
+			r.Destination = g.entity(r.Protocol, true)
 			r.Destination.Nets, r.Destination.NotNets = nil, nil
 		}
 	}
@@ -177,7 +186,7 @@ func (g *gen) rule(egress bool) calicov3.Rule {
 		for _, e := range []*calicov3.EntityRule{&r.Source, &r.Destination} {
 			e.Nets, e.NotNets = nil, nil
 		}
-		if g.r.IntN(2) == 0 {
+		if g.r.IntN(2) == 0 && r.Source.Services == nil {
 			r.Source.Nets = []string{"fd00::/64"}
 		}
 	}
@@ -365,6 +374,32 @@ func (g *gen) build(t testing.TB) *Config {
 			g.add(calicov3.KindNetworkPolicy, g.ns(g.r.IntN(s.namespaces)), fmt.Sprintf("n%d", i), np)
 		}
 	}
+	for i := range s.services {
+		svc := &corev1.Service{}
+		svc.Spec.Selector = map[string]string{"app": g.app()}
+		switch g.r.IntN(3) {
+		case 0:
+			svc.Spec.Ports = []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromString("http")}}
+		case 1:
+			svc.Spec.Ports = []corev1.ServicePort{{Port: 5432}, {Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromString("dns")}}
+		default:
+			svc.Spec.Ports = []corev1.ServicePort{{Port: 8080, TargetPort: intstr.FromInt32(80)}}
+		}
+		g.add("Service", g.ns(g.r.IntN(s.namespaces)), fmt.Sprintf("svc%d", i), svc)
+	}
+	for i := range s.stagePolicies {
+		gp := &calicov3.GlobalNetworkPolicy{}
+		gp.Spec = calicov3.GlobalNetworkPolicySpec{Tier: g.tierName(), Order: g.order(), Selector: g.pick("role == 'host'", "has(app)", "all()"),
+			ApplyOnForward: true, Ingress: g.rules(false)}
+		if g.r.IntN(2) == 0 {
+			gp.Spec.DoNotTrack = true
+			gp.Spec.Egress = g.rules(true)
+		} else {
+			gp.Spec.PreDNAT = true
+			gp.Spec.Types = []calicov3.PolicyType{calicov3.PolicyTypeIngress}
+		}
+		g.add(calicov3.KindGlobalNetworkPolicy, "", fmt.Sprintf("stage%d", i), gp)
+	}
 	for i := range s.k8sPolicies {
 		kp := &networkingv1.NetworkPolicy{}
 		kp.Spec.PodSelector = *g.labelSel()
@@ -442,6 +477,7 @@ func TestEngineMatchesReference(t *testing.T) {
 		g := &gen{r: r, spec: genSpec{
 			namespaces: 1 + r.IntN(4), pods: 2 + r.IntN(14), policies: r.IntN(10), k8sPolicies: r.IntN(4),
 			tiers: r.IntN(3), sets: r.IntN(3), hostEndpoints: r.IntN(3), apps: 1 + r.IntN(4),
+			services: r.IntN(3), stagePolicies: r.IntN(3),
 		}}
 		cfg := g.build(t)
 		for _, fam := range []int{4, 6} {

@@ -70,7 +70,7 @@ func BenchmarkWriteSBOM(b *testing.B) {
 
 func BenchmarkWriteReportScan(b *testing.B) {
 	r := benchScan(10000)
-	for _, f := range []string{"json", "sarif", "table", "cyclonedx-json"} {
+	for _, f := range ReportFormats(KindScan) {
 		b.Run(f, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {

@@ -41,6 +41,12 @@ const (
 	propStatus         = "lockdown:finding:status"
 	propFixedVersion   = "lockdown:finding:fixedVersion"
 	propSuppressedBy   = "lockdown:finding:suppressedBy"
+	propVendorSeverity = "lockdown:finding:vendorSeverity"
+	propReachability   = "lockdown:finding:reachability"
+	propReachSymbol    = "lockdown:finding:reachability:symbol"
+	propNotChecked     = "lockdown:scan:notChecked"
+	propPkgsNotChecked = "lockdown:scan:packagesNotChecked"
+	propFilesNotRead   = "lockdown:scan:filesNotRead"
 )
 
 const (
@@ -59,6 +65,7 @@ type cdxInput struct {
 	packages   []model.Package
 	findings   []model.Finding
 	suppressed []model.Suppressed
+	notChecked []model.NotChecked // scan: what was not checked
 }
 
 // packageRef is the bom-ref (and SPDX ID source) of a package: its ID, or
@@ -338,6 +345,18 @@ func cdxVulnerability(f *model.Finding, ref string, sup *model.Suppressed) cdx.V
 	prop(&ps, propStatus, f.Status)
 	prop(&ps, propFixedVersion, f.FixedVersion)
 	layerProps(&ps, f.Layer)
+	prop(&ps, propVendorSeverity, f.VendorSeverity)
+	if r := f.Reachability; r != nil {
+		prop(&ps, propReachability, r.State)
+		for _, s := range r.Symbols {
+			prop(&ps, propReachSymbol, s)
+		}
+		if r.State == model.ReachAbsent {
+			// The binary does not contain the vulnerable code: a VEX
+			// not_affected / code_not_present statement.
+			v.Analysis = &cdx.VulnerabilityAnalysis{State: cdx.IASNotAffected, Justification: cdx.IAJCodeNotPresent, Detail: r.Reason}
+		}
+	}
 	if sup != nil {
 		prop(&ps, propSuppressedBy, sup.By)
 		a := &cdx.VulnerabilityAnalysis{Detail: sup.Reason}
@@ -422,6 +441,17 @@ func buildCycloneDX(in cdxInput) *cdx.BOM {
 		},
 	}
 
+	if in.kind == KindScan {
+		// What the scan did not check, for a reader of the BOM alone.
+		var ps []cdx.Property
+		r := model.Report{NotChecked: in.notChecked}
+		pkgs, files := r.Unchecked()
+		ps = append(ps, cdx.Property{Name: propPkgsNotChecked, Value: strconv.Itoa(pkgs)}, cdx.Property{Name: propFilesNotRead, Value: strconv.Itoa(files)})
+		for _, nc := range in.notChecked {
+			prop(&ps, propNotChecked, nc.Message)
+		}
+		meta.Properties = &ps
+	}
 	bom := &cdx.BOM{
 		JSONSchema:   cdxSchema16,
 		BOMFormat:    cdx.BOMFormat,

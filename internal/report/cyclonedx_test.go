@@ -164,7 +164,8 @@ func TestCycloneDXScan(t *testing.T) {
 		"CVE-2024-0727":  {Affects: []string{id("libssl3")}, Severity: "medium", Method: v31, Vector: "CVSS:3.1/AV:L/AC:L/PR:N/UI:R/S:U/C:N/I:N/A:H", Recommendation: "Upgrade to 3.0.13-1~deb12u1"},
 		"CVE-2020-8203":  {Affects: []string{id("lodash")}, Severity: "high", Method: v31, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:N/I:H/A:H", Recommendation: "Upgrade to 4.17.19", Refs: []string{"GHSA-p6mc-m468-83gw"}},
 		"CVE-2021-23337": {Affects: []string{id("lodash")}, Severity: "high", Method: v31, Vector: "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H", Recommendation: "Upgrade to 4.17.21", Refs: []string{"GHSA-35jh-r3h4-6jhm"}},
-		"GO-2023-1988":   {Affects: []string{id("golang.org/x/net")}, Severity: "unknown", Recommendation: "Upgrade to 0.13.0", Refs: []string{"CVE-2023-3978", "GHSA-2wrh-6pvc-2jm9"}},
+		"GO-2023-1988": {Affects: []string{id("golang.org/x/net")}, Severity: "unknown", Recommendation: "Upgrade to 0.13.0",
+			State: "not_affected", Justification: "code_not_present", Refs: []string{"CVE-2023-3978", "GHSA-2wrh-6pvc-2jm9"}},
 		"CVE-2023-45853": {Affects: []string{id("zlib1g")}, Severity: "critical", Method: v31, Vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"},
 		"CVE-2024-2961":  {Affects: []string{id("libc6")}, Severity: "high", Method: v31, Vector: "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H", Recommendation: "Upgrade to 2.36-9+deb12u6"},
 		// Suppressed: by an ignore file (risk accepted) and by VEX (not affected).

@@ -135,6 +135,13 @@ func fixtureScan() *model.Report {
 		vuln(libc, "CVE-2024-2961", model.SeverityHigh, "2.36-9+deb12u6", "ISO-2022-CN-EXT out-of-bounds write in iconv", "CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:H"),
 	}
 	findings[2].References = []string{"https://github.com/advisories/GHSA-p6mc-m468-83gw", "https://github.com/lodash/lodash/issues/4874"}
+	findings[4].Reachability = &model.Reachability{State: model.ReachAbsent, Reason: "(looked for golang.org/x/net/html.Render)"}
+	resolved := vuln(ssl, "CVE-2023-3817", model.SeverityLow, "3.0.10-1~deb12u1", "Excessive time spent checking DH q parameter value", "")
+	resolved.Status = model.StatusResolved
+	// Another record says CVE-2023-5678 is fixed in an older libssl3: the
+	// finding (affected) wins, OpenVEX states it once.
+	contradicted := vuln(ssl, "DSA-5532-1", model.SeverityLow, "3.0.11-1~deb12u2", "openssl security update", "", "CVE-2023-5678")
+	contradicted.Status = model.StatusResolved
 	sup := vuln(libc, "CVE-2010-4756", model.SeverityLow, "", "glob implementation can cause excessive CPU and memory consumption", "")
 	sup2 := vuln(xnet, "GO-2023-2102", model.SeverityMedium, "0.17.0", "HTTP/2 rapid reset can cause excessive work in net/http", "", "CVE-2023-39325")
 	return &model.Report{
@@ -144,7 +151,17 @@ func fixtureScan() *model.Report {
 			{Finding: sup, Reason: "disputed upstream; not a vulnerability in glibc", By: "ignore-file"},
 			{Finding: sup2, Reason: "vulnerable_code_not_in_execute_path", By: "vex"},
 		},
-		Meta: map[string]string{"DB built": "2026-11-26T00:00:00Z"},
+		Warnings: []model.Warning{
+			{Layer: layer1.DiffID, Path: "/app/node_modules/bad/package.json", Message: "parse package.json: unexpected end of JSON input"},
+			{Kind: model.WarnUnreadable, Layer: layer1.DiffID, Path: "/usr/local/bin/tool", Message: "gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated)"},
+			{Path: "/app/server", Message: "example.com/server (devel) (Go): version not comparable, only exact versions lists checked against 2 advisories: invalid semantic version"},
+		},
+		NotChecked: []model.NotChecked{
+			{Reason: model.NotCheckedUnreadable, Path: "/usr/local/bin/tool", Layer: layer1.DiffID, Message: "/usr/local/bin/tool NOT READ: the packages it lists were not checked (gobinary: read go binary /usr/local/bin/tool: it has Go build information that cannot be read (corrupt or truncated))"},
+			{Reason: model.NotCheckedUnparsableVersion, Ecosystem: "Go", Packages: 1, Message: "1 Go package NOT FULLY CHECKED: its installed version cannot be parsed, so only the advisories' exact version lists were compared"},
+		},
+		Fixed: []model.Finding{resolved, contradicted},
+		Meta:  map[string]string{"DB built": "2026-11-26T00:00:00Z"},
 	}
 }
 
@@ -173,19 +190,21 @@ func fixtureAudit() *model.Report {
 	mem := check("LD-CONTAINER-MEMORY", "5.11", model.SeverityMedium, model.StatusWarn, "container", "web", "Memory usage for containers is limited")
 	mem.Evidence = "HostConfig.Memory=0\nHostConfig.MemorySwap=0"
 	mem.Remediation = "run with --memory 512m (or what the service needs)"
+	mem2 := mem
+	mem2.Subject = "api"
 	return &model.Report{
 		Kind: "audit", Tool: fixedTool, CreatedAt: fixedTime,
 		Findings: []model.Finding{
 			check("LD-HOST-AUDITD", "1.1.3", model.SeverityLow, model.StatusSkip, "host", "host", "Auditing is configured for the Docker daemon"),
 			check("LD-DAEMON-TLS", "2.7", model.SeverityHigh, model.StatusPass, "daemon", "daemon", "TLS authentication for the Docker daemon is configured"),
-			icc, live, userns, priv, mem,
+			icc, live, userns, priv, mem, mem2,
 			check("LD-CONTAINER-PIDS", "5.29", model.SeverityMedium, model.StatusPass, "container", "web", "The PIDs cgroup limit is used"),
 			check("LD-CONTAINER-PRIVILEGED", "5.5", model.SeverityCritical, model.StatusPass, "container", "db", "Privileged containers are not used"),
 			check("LD-HOST-PARTITION", "1.1.1", model.SeverityMedium, model.StatusPass, "host", "host", "A separate partition for containers has been created"),
 			check("LD-HOST-DOCKER-GROUP", "1.1.2", model.SeverityMedium, model.StatusPass, "host", "host", "Only trusted users are allowed to control the Docker daemon"),
 			check("LD-HOST-AUDIT-FILES", "1.1.10", model.SeverityLow, model.StatusPass, "host", "host", "Auditing is configured for Docker files and directories"),
 		},
-		Meta: map[string]string{"engine": "20.10.24"},
+		Meta: map[string]string{"engine": "Docker Engine 20.10.24", "containers": "2", "score": "57"},
 	}
 }
 

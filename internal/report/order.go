@@ -125,7 +125,7 @@ func scopeRank(s string) int {
 }
 
 // compareFindings is the one order every writer uses:
-//   - vulnerabilities by package, then most severe first, then ID;
+//   - vulnerabilities most severe first, then by package, then ID;
 //   - posture checks by scope and subject, then CIS ID (1.1.2 < 1.1.10),
 //     then check ID;
 //   - lint by policy, then most severe first, then rule and location.
@@ -137,8 +137,8 @@ func compareFindings(a, b *model.Finding) int {
 	switch a.Kind {
 	case model.KindVulnerability:
 		c = cmp.Or(
-			compareFindingPackages(a, b),
 			cmp.Compare(b.Severity, a.Severity),
+			compareFindingPackages(a, b),
 			naturalCompare(a.RuleID, b.RuleID),
 		)
 	case model.KindPosture:

@@ -23,6 +23,9 @@ var ErrUnknownFormat = errors.New("unknown format")
 type Options struct {
 	Color bool // ANSI colour in tables (severity colours); false when NO_COLOR / not a TTY
 	Width int  // terminal width hint for tables; 0 = no truncation
+	// ShowPassed lists passed, informational and skipped checks in audit
+	// and lint tables too; by default they show only what needs fixing.
+	ShowPassed bool
 	// Tool names the producer in documents whose model carries no Tool.
 	Tool model.Tool
 }
@@ -34,6 +37,7 @@ const (
 	FormatCycloneDX = "cyclonedx-json"
 	FormatSPDX      = "spdx-json"
 	FormatSARIF     = "sarif"
+	FormatOpenVEX   = "openvex"
 )
 
 // Report kinds (model.Report.Kind).
@@ -41,6 +45,7 @@ const (
 	KindScan       = "scan"
 	KindAudit      = "audit"
 	KindNetpolLint = "netpol-lint"
+	KindLint       = "lint" // lockdown lint: Dockerfiles, Compose files, Kubernetes manifests
 )
 
 // SBOMFormats lists the formats WriteSBOM accepts.
@@ -53,8 +58,8 @@ func SBOMFormats() []string {
 func ReportFormats(kind string) []string {
 	switch kind {
 	case KindScan:
-		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX}
-	case KindAudit, KindNetpolLint:
+		return []string{FormatTable, FormatJSON, FormatSARIF, FormatCycloneDX, FormatOpenVEX}
+	case KindAudit, KindNetpolLint, KindLint:
 		return []string{FormatTable, FormatJSON, FormatSARIF}
 	}
 	return nil
@@ -104,7 +109,7 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 	}
 	valid := ReportFormats(r.Kind)
 	if valid == nil {
-		return fmt.Errorf("write report: unknown report kind %q (want %s, %s or %s)", r.Kind, KindScan, KindAudit, KindNetpolLint)
+		return fmt.Errorf("write report: unknown report kind %q (want %s, %s, %s or %s)", r.Kind, KindScan, KindAudit, KindNetpolLint, KindLint)
 	}
 	f := normFormat(format)
 	ok := false
@@ -126,11 +131,14 @@ func WriteReport(w io.Writer, format string, r *model.Report, opts Options) erro
 		in := cdxInput{
 			createdAt: r.CreatedAt, tool: toolOf(r.Tool, opts), distro: r.Distro,
 			packages: r.Packages, findings: r.Findings, suppressed: r.Suppressed, kind: "scan",
+			notChecked: r.NotChecked,
 		}
 		if r.Target != nil {
 			in.target = *r.Target
 		}
 		err = writeCycloneDX(w, in)
+	case FormatOpenVEX:
+		err = writeOpenVEX(w, r, opts)
 	}
 	if err != nil {
 		return fmt.Errorf("write %s report %s: %w", r.Kind, f, err)

@@ -84,7 +84,7 @@ func TestFormats(t *testing.T) {
 		kind string
 		want []string
 	}{
-		{"scan", []string{"table", "json", "sarif", "cyclonedx-json"}},
+		{"scan", []string{"table", "json", "sarif", "cyclonedx-json", "openvex"}},
 		{"audit", []string{"table", "json", "sarif"}},
 		{"netpol-lint", []string{"table", "json", "sarif"}},
 		{"bogus", nil},
@@ -110,7 +110,7 @@ func TestUnknownFormat(t *testing.T) {
 		{"sbom sarif", func() error { return WriteSBOM(&bytes.Buffer{}, "sarif", fixtureSBOM(), Options{}) },
 			`unknown format "sarif" for sbom (valid: table, json, cyclonedx-json, spdx-json)`},
 		{"scan spdx", func() error { return WriteReport(&bytes.Buffer{}, "spdx-json", fixtureScan(), Options{}) },
-			`unknown format "spdx-json" for scan report (valid: table, json, sarif, cyclonedx-json)`},
+			`unknown format "spdx-json" for scan report (valid: table, json, sarif, cyclonedx-json, openvex)`},
 		{"audit cyclonedx", func() error { return WriteReport(&bytes.Buffer{}, "cyclonedx-json", fixtureAudit(), Options{}) },
 			`unknown format "cyclonedx-json" for audit report (valid: table, json, sarif)`},
 		{"lint empty", func() error { return WriteReport(&bytes.Buffer{}, "", fixtureLint(), Options{}) },
@@ -137,8 +137,8 @@ func TestBadReport(t *testing.T) {
 	}{
 		{"nil report", WriteReport(&bytes.Buffer{}, "json", nil, Options{}), "write report: no report"},
 		{"nil sbom", WriteSBOM(&bytes.Buffer{}, "json", nil, Options{}), "write sbom: no sbom"},
-		{"unknown kind", WriteReport(&bytes.Buffer{}, "json", &model.Report{Kind: "lint"}, Options{}),
-			`write report: unknown report kind "lint" (want scan, audit or netpol-lint)`},
+		{"unknown kind", WriteReport(&bytes.Buffer{}, "json", &model.Report{Kind: "sbom"}, Options{}),
+			`write report: unknown report kind "sbom" (want scan, audit, netpol-lint or lint)`},
 	}
 	for _, tt := range tests {
 		if tt.err == nil || tt.err.Error() != tt.wantMsg {

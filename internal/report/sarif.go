@@ -34,8 +34,56 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries what the run could not do: a scan's packages
+// that were not checked, as tool execution notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful bool                `json:"executionSuccessful"`
+	Notifications       []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+}
+
+type sarifNotification struct {
+	Descriptor sarifDescriptorRef     `json:"descriptor"`
+	Level      string                 `json:"level"`
+	Message    sarifText              `json:"message"`
+	Locations  []sarifLocation        `json:"locations,omitempty"`
+	Properties sarifNotificationProps `json:"properties"`
+}
+
+type sarifDescriptorRef struct {
+	ID string `json:"id"`
+}
+
+type sarifNotificationProps struct {
+	Reason    string `json:"reason"`
+	Ecosystem string `json:"ecosystem,omitempty"`
+	Packages  int    `json:"packages"`
+	Layer     string `json:"layerDiffID,omitempty"`
+}
+
+// notCheckedID prefixes the descriptor IDs of not-checked notifications.
+const notCheckedID = "lockdown/not-checked/"
+
+// sarifNotChecked turns a scan's NotChecked groups into notifications.
+func sarifNotChecked(ncs []model.NotChecked) []sarifNotification {
+	out := make([]sarifNotification, 0, len(ncs))
+	for _, nc := range ncs {
+		n := sarifNotification{
+			Descriptor: sarifDescriptorRef{ID: notCheckedID + nc.Reason},
+			Level:      "warning",
+			Message:    sarifText{Text: nc.Message},
+			Properties: sarifNotificationProps{Reason: nc.Reason, Ecosystem: nc.Ecosystem, Packages: nc.Packages, Layer: nc.Layer},
+		}
+		if uri := artifactURI(nc.Path); uri != "" {
+			n.Locations = []sarifLocation{{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: uri}}}}
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 type sarifTool struct {
@@ -101,6 +149,11 @@ type sarifResultProps struct {
 	Layer            string   `json:"layerDiffID,omitempty"`
 	CIS              string   `json:"cis,omitempty"`
 	Aliases          []string `json:"aliases,omitempty"`
+	VendorSeverity   string   `json:"vendorSeverity,omitempty"`
+	// Reachability: a Go finding's present, absent or unknown, with the
+	// vulnerable functions found in the binary.
+	Reachability        string   `json:"reachability,omitempty"`
+	ReachabilitySymbols []string `json:"reachabilitySymbols,omitempty"`
 }
 
 type sarifSuppression struct {
@@ -400,6 +453,7 @@ func buildSARIF(r *model.Report, opts Options) *sarifLog {
 	ruleSev := make([]model.Severity, 0, len(accs))
 	for _, a := range accs {
 		f := a.first
+		slices.Sort(a.upgrades)
 		rule := sarifRule{
 			ID:               f.RuleID,
 			ShortDescription: sarifText{Text: cmp.Or(strings.TrimSpace(f.Title), f.RuleID)},
@@ -454,7 +508,11 @@ func buildSARIF(r *model.Report, opts Options) *sarifLog {
 				FixedVersion:     f.FixedVersion,
 				CIS:              f.CIS,
 				Aliases:          f.Aliases,
+				VendorSeverity:   f.VendorSeverity,
 			},
+		}
+		if r := f.Reachability; r != nil {
+			res.Properties.Reachability, res.Properties.ReachabilitySymbols = r.State, r.Symbols
 		}
 		if f.Package != nil {
 			res.Properties.PURL = f.Package.PURL
@@ -474,19 +532,19 @@ func buildSARIF(r *model.Report, opts Options) *sarifLog {
 		}
 		results = append(results, res)
 	}
-	return &sarifLog{
-		Schema:  sarifSchema,
-		Version: sarifVersion,
-		Runs: []sarifRun{{
-			Tool: sarifTool{Driver: sarifDriver{
-				Name:           "lockdown",
-				Version:        tool.Version,
-				InformationURI: toolInfoURI,
-				Rules:          sortedRules,
-			}},
-			Results: results,
+	run := sarifRun{
+		Tool: sarifTool{Driver: sarifDriver{
+			Name:           "lockdown",
+			Version:        tool.Version,
+			InformationURI: toolInfoURI,
+			Rules:          sortedRules,
 		}},
+		Results: results,
 	}
+	if r.Kind == KindScan {
+		run.Invocations = []sarifInvocation{{ExecutionSuccessful: true, Notifications: sarifNotChecked(r.NotChecked)}}
+	}
+	return &sarifLog{Schema: sarifSchema, Version: sarifVersion, Runs: []sarifRun{run}}
 }
 
 func writeSARIF(w io.Writer, r *model.Report, opts Options) error {

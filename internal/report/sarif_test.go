@@ -53,13 +53,13 @@ func TestSARIF(t *testing.T) {
 			name:   "scan",
 			report: fixtureScan(),
 			wantResults: []string{
-				"GO-2023-1988 note app/server",
+				"CVE-2023-45853 error var/lib/dpkg/status",
 				"CVE-2024-2961 error var/lib/dpkg/status",
-				"CVE-2023-5678 warning var/lib/dpkg/status",
-				"CVE-2024-0727 warning var/lib/dpkg/status",
 				"CVE-2020-8203 error app/package-lock.json",
 				"CVE-2021-23337 error app/package-lock.json",
-				"CVE-2023-45853 error var/lib/dpkg/status",
+				"CVE-2023-5678 warning var/lib/dpkg/status",
+				"CVE-2024-0727 warning var/lib/dpkg/status",
+				"GO-2023-1988 note app/server",
 				"GO-2023-2102 warning app/server suppressed(vex: vulnerable_code_not_in_execute_path)",
 				"CVE-2010-4756 note var/lib/dpkg/status suppressed(ignore-file: disputed upstream; not a vulnerability in glibc)",
 			},
@@ -74,6 +74,7 @@ func TestSARIF(t *testing.T) {
 			wantResults: []string{
 				"LD-DAEMON-ICC warning etc/docker/daemon.json",
 				"LD-DAEMON-LIVE-RESTORE note etc/docker/daemon.json:7",
+				"LD-CONTAINER-MEMORY warning api",
 				"LD-CONTAINER-PRIVILEGED error containers/3f1c2b/json",
 				"LD-CONTAINER-MEMORY warning web",
 			},
@@ -190,10 +191,10 @@ func TestSARIFRuleHelp(t *testing.T) {
 		t.Errorf("rule severity = %s %s, want 8.0 error", rules[0].Properties.SecuritySeverity, rules[0].DefaultConfiguration.Level)
 	}
 	levels := []string{l.Runs[0].Results[0].Level, l.Runs[0].Results[1].Level}
-	if !slices.Equal(levels, []string{"note", "error"}) {
-		t.Errorf("result levels = %v, want [note error]", levels)
+	if !slices.Equal(levels, []string{"error", "note"}) {
+		t.Errorf("result levels = %v, want [error note] (most severe first)", levels)
 	}
-	if msg := l.Runs[0].Results[1].Message.Text; msg != "openssl 3.0.11-1~deb12u1: CVE-2024-0727 (HIGH), fixed in 3.0.13-1~deb12u2: NULL dereference on malformed PKCS12 files" {
+	if msg := l.Runs[0].Results[0].Message.Text; msg != "openssl 3.0.11-1~deb12u1: CVE-2024-0727 (HIGH), fixed in 3.0.13-1~deb12u2: NULL dereference on malformed PKCS12 files" {
 		t.Errorf("message = %q", msg)
 	}
 }

@@ -168,7 +168,7 @@ func buildSPDX(s *model.SBOM, opts Options) *spdx.Document {
 			PackageLicenseDeclared:  spdxNoAssertion,
 			PackageCopyrightText:    spdxNoAssertion,
 			PackageDescription:      d.PrettyName,
-			PrimaryPackagePurpose:   "OPERATING-SYSTEM",
+			PrimaryPackagePurpose:   "OPERATING_SYSTEM",
 		})
 		contains(spdxOSID)
 	}

@@ -17,6 +17,7 @@ var spdxIDRE = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
 func TestSPDX(t *testing.T) {
 	s := fixtureSBOM()
 	out := sbomOut(t, "spdx-json", s, Options{})
+	validateSPDX(t, out)
 	doc, err := spdxjson.Read(bytes.NewReader(out))
 	if err != nil {
 		t.Fatalf("spdx json.Read: %v", err)

@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,14 +14,17 @@ import (
 )
 
 // writeHeader writes "Key: value" lines with the values aligned.
-func writeHeader(w *bufio.Writer, kv [][2]string) {
+func writeHeader(w *bufio.Writer, kv [][2]string) { writeIndentedHeader(w, "", kv) }
+
+// writeIndentedHeader is writeHeader with every line indented.
+func writeIndentedHeader(w *bufio.Writer, indent string, kv [][2]string) {
 	n := 0
 	for _, p := range kv {
 		n = max(n, textWidth(clean(p[0])))
 	}
 	for _, p := range kv {
 		k := clean(p[0])
-		fmt.Fprintf(w, "%s:%s %s\n", k, strings.Repeat(" ", n-textWidth(k)), clean(p[1]))
+		fmt.Fprintf(w, "%s%s:%s %s\n", indent, k, strings.Repeat(" ", n-textWidth(k)), clean(p[1]))
 	}
 }
 
@@ -71,17 +73,20 @@ func sourceText(p *model.Package) string {
 	return p.SourceName + " (" + p.SourceVersion + ")"
 }
 
-func writeWarnings(w *bufio.Writer, ws []model.Warning) {
+// writeWarnings lists the warnings grouped (GroupWarnings), most
+// important first. A scan leaves out the unreadable files: its NOT CHECKED
+// lines name them.
+func writeWarnings(w *bufio.Writer, ws []model.Warning, opts Options) {
 	if len(ws) == 0 {
 		return
 	}
 	fmt.Fprintf(w, "\nWarnings: %d\n", len(ws))
-	for _, x := range sortedWarnings(ws) {
-		where := strings.TrimSpace(shortDigest(x.Layer) + " " + x.Path)
-		if where != "" {
-			where += ": "
+	for _, g := range GroupWarnings(ws) {
+		line := g.String()
+		if opts.Width > 2 {
+			line = truncate(line, opts.Width-2)
 		}
-		fmt.Fprintf(w, "  %s%s\n", clean(where), clean(x.Message))
+		fmt.Fprintf(w, "  %s\n", line)
 	}
 }
 
@@ -126,32 +131,93 @@ func writeSBOMTable(w *bufio.Writer, s *model.SBOM, opts Options) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	writeWarnings(w, s.Warnings)
+	writeWarnings(w, s.Warnings, opts)
 	return nil
 }
 
 // writeReportTable writes a header (target, distro, meta) and the findings
-// laid out for the report's kind.
+// laid out for the report's kind. A scan's first lines say what was not
+// checked.
 func writeReportTable(w *bufio.Writer, r *model.Report, opts Options) error {
+	if r.Kind == KindAudit || r.Kind == KindNetpolLint || r.Kind == KindLint {
+		writeChecksTable(w, r, opts)
+		return nil
+	}
+	if r.Kind == KindScan {
+		writeNotChecked(w, r.NotChecked, opts)
+		fmt.Fprintf(w, "%s\n", clean(scanSummary(r)))
+	}
 	kv := targetHeader(r.Target, r.Distro, r.Kind == KindScan)
 	for _, k := range slices.Sorted(maps.Keys(r.Meta)) {
 		kv = append(kv, [2]string{k, r.Meta[k]})
 	}
 	if len(kv) > 0 {
+		if r.Kind == KindScan {
+			w.WriteByte('\n')
+		}
 		writeHeader(w, kv)
+	}
+	if len(kv) > 0 && (r.Kind != KindScan || len(r.Findings) > 0) {
 		w.WriteByte('\n')
 	}
 	findings := sortedFindings(r.Findings)
+	warnings := r.Warnings
 	switch r.Kind {
 	case KindScan:
-		writeScanTable(w, findings, r.Suppressed, opts)
-	case KindAudit:
-		writeAuditTable(w, findings, opts)
-	case KindNetpolLint:
-		writeLintTable(w, findings, opts)
+		writeScanTable(w, r, findings, opts)
+		warnings = slices.DeleteFunc(slices.Clone(warnings), func(x model.Warning) bool { return x.Kind == model.WarnUnreadable })
 	}
-	writeWarnings(w, r.Warnings)
+	writeWarnings(w, warnings, opts)
 	return nil
+}
+
+// writeNotChecked writes one line per group of packages a scan did not
+// check, before anything else.
+func writeNotChecked(w *bufio.Writer, ncs []model.NotChecked, opts Options) {
+	for _, nc := range ncs {
+		line := clean(nc.Message)
+		if opts.Color {
+			line = ansiBold + ansiYellow + line + ansiReset
+		}
+		w.WriteString(line + "\n")
+	}
+}
+
+// scanSummary is a scan's result in one line: what was found, in how many
+// of the packages, what was suppressed and what was not checked. It never
+// says "no vulnerabilities" without saying what was not checked.
+func scanSummary(r *model.Report) string {
+	unchecked, files := r.Unchecked()
+	checked := max(len(r.Packages)-unchecked, 0)
+	var b strings.Builder
+	if len(r.Findings) == 0 {
+		fmt.Fprintf(&b, "No vulnerabilities found in %s", plural(checked, "package", "packages"))
+		if unchecked > 0 || files > 0 {
+			b.WriteString(" checked")
+		}
+	} else {
+		pkgs := map[string]bool{}
+		for i := range r.Findings {
+			f := &r.Findings[i]
+			if f.Package != nil {
+				pkgs[packageRef(f.Package)] = true
+			} else {
+				pkgs[f.Subject] = true
+			}
+		}
+		fmt.Fprintf(&b, "%s in %d of %s checked (%s)", plural(len(r.Findings), "vulnerability", "vulnerabilities"),
+			len(pkgs), plural(checked, "package", "packages"), severityCounts(r.Findings))
+	}
+	if unchecked > 0 {
+		fmt.Fprintf(&b, "; %s NOT CHECKED", plural(unchecked, "package", "packages"))
+	}
+	if files > 0 {
+		fmt.Fprintf(&b, "; %s NOT READ", plural(files, "package file", "package files"))
+	}
+	if len(r.Suppressed) > 0 {
+		fmt.Fprintf(&b, "; %d suppressed (%s)", len(r.Suppressed), suppressedCounts(r.Suppressed))
+	}
+	return b.String()
 }
 
 // groupTitle names an audit or lint group: "container web", "daemon".
@@ -163,37 +229,6 @@ func groupTitle(scope, subject string) string {
 		return clean(scope)
 	}
 	return clean(scope + " " + subject)
-}
-
-// pkgHeading is the group heading of a package in a scan table:
-// "openssl 1.1.1q-r0 (apk) — layer 0 (0123456789ab) — /lib/apk/db/installed".
-func pkgHeading(f *model.Finding) string {
-	p := f.Package
-	if p == nil {
-		return clean(f.Subject)
-	}
-	s := p.Name + " " + p.Version
-	if p.Type != "" {
-		s += " (" + p.Type + ")"
-	}
-	layer := f.Layer
-	if layer == nil {
-		layer = p.Layer
-	}
-	if layer != nil {
-		s += " — layer " + layerText(layer)
-	}
-	if p.Location != "" {
-		s += " — " + p.Location
-	}
-	return clean(s)
-}
-
-func sameGroupPackage(a, b *model.Finding) bool {
-	if a.Package == nil || b.Package == nil {
-		return a.Package == nil && b.Package == nil && a.Subject == b.Subject
-	}
-	return comparePackages(a.Package, b.Package) == 0
 }
 
 // severityCounts lists "CRITICAL: n, HIGH: n, MEDIUM: n, LOW: n, UNKNOWN: n"
@@ -224,45 +259,78 @@ func plural(n int, one, many string) string {
 	return strconv.Itoa(n) + " " + many
 }
 
-func writeScanTable(w *bufio.Writer, fs []model.Finding, suppressed []model.Suppressed, opts Options) {
-	g := grid{indent: "  ", flex: 5}
-	groups := 0
-	for i := range fs {
-		f := &fs[i]
-		if i == 0 || !sameGroupPackage(&fs[i-1], f) {
-			if i > 0 {
-				g.text("")
-			}
-			groups++
-			g.heading(pkgHeading(f))
-			g.headerRow("SEVERITY", "ID", "INSTALLED", "FIXED IN", "STATUS", "TITLE")
-		}
-		installed := f.InstalledVersion
-		if installed == "" && f.Package != nil {
-			installed = f.Package.Version
-		}
-		g.row(
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
-			cell{text: clean(f.RuleID)},
-			cell{text: clean(installed)},
-			cell{text: clean(f.FixedVersion)},
-			cell{text: clean(f.Status)},
-			cell{text: clean(f.Title)},
-		)
-	}
+// writeScanTable writes one row per finding, most
+// severe first, then by package. The LAYER column is left out for a
+// dir: target (one pseudo layer), the LOCATION column when every finding
+// comes from one file.
+func writeScanTable(w *bufio.Writer, r *model.Report, fs []model.Finding, opts Options) {
 	if len(fs) == 0 {
-		g.text("No vulnerabilities found.")
-	}
-	g.write(w, opts)
-	fmt.Fprintf(w, "\nTotal: %s in %s (%s)\n",
-		plural(len(fs), "vulnerability", "vulnerabilities"), plural(groups, "package", "packages"), severityCounts(fs))
-	writeSuppressedCount(w, suppressed)
-}
-
-func writeSuppressedCount(w *bufio.Writer, ss []model.Suppressed) {
-	if len(ss) == 0 {
 		return
 	}
+	withLayer := r.Target == nil || r.Target.Kind != "dir"
+	locs := map[string]bool{}
+	for i := range fs {
+		if p := fs[i].Package; p != nil {
+			locs[p.Location] = true
+		}
+	}
+	withLoc := len(locs) > 1
+	cols := []string{"SEVERITY", "ID", "PACKAGE", "INSTALLED", "FIXED IN"}
+	if withLayer {
+		cols = append(cols, "LAYER")
+	}
+	if withLoc {
+		cols = append(cols, "LOCATION")
+	}
+	cols = append(cols, "TITLE")
+	g := grid{flex: len(cols) - 1}
+	g.headerRow(cols...)
+	for i := range fs {
+		f := &fs[i]
+		name, installed, location := f.Subject, f.InstalledVersion, f.Location
+		layer := f.Layer
+		if p := f.Package; p != nil {
+			name = p.Name
+			installed = cmp.Or(installed, p.Version)
+			location = cmp.Or(location, p.Location)
+			if layer == nil {
+				layer = p.Layer
+			}
+		}
+		fixed := f.FixedVersion
+		if fixed == "" {
+			fixed = "(no fix)"
+			if f.Status != "" && f.Status != model.StatusUnfixed {
+				fixed = "(" + f.Status + ")" // the vendor's: will_not_fix, fix_deferred, …
+			}
+		}
+		sev, title := f.Severity.String(), f.Title
+		if f.VendorSeverity != "" {
+			sev += " (" + f.VendorSeverity + ")"
+		}
+		if f.Reachability != nil {
+			title = "[code " + f.Reachability.State + "] " + title // Go: is the vulnerable code in the binary
+		}
+		cells := []cell{
+			{text: clean(sev), color: severityColor(f.Severity)},
+			{text: clean(f.RuleID)},
+			{text: clean(name)},
+			{text: clean(installed)},
+			{text: clean(fixed)},
+		}
+		if withLayer {
+			cells = append(cells, cell{text: clean(layerText(layer))})
+		}
+		if withLoc {
+			cells = append(cells, cell{text: clean(location)})
+		}
+		cells = append(cells, cell{text: clean(title)})
+		g.row(cells...)
+	}
+	g.write(w, opts)
+}
+
+func suppressedCounts(ss []model.Suppressed) string {
 	by := map[string]int{}
 	for _, s := range ss {
 		by[cmp.Or(s.By, "other")]++
@@ -271,44 +339,7 @@ func writeSuppressedCount(w *bufio.Writer, ss []model.Suppressed) {
 	for _, k := range slices.Sorted(maps.Keys(by)) {
 		parts = append(parts, fmt.Sprintf("%s: %d", clean(k), by[k]))
 	}
-	fmt.Fprintf(w, "Suppressed: %d (%s)\n", len(ss), strings.Join(parts, ", "))
-}
-
-// score counts check results: PASS / (PASS + FAIL + WARN); INFO and SKIP do
-// not count.
-type score struct{ pass, fail, warn, info, skip int }
-
-func (s *score) add(status string) {
-	switch status {
-	case model.StatusPass:
-		s.pass++
-	case model.StatusFail:
-		s.fail++
-	case model.StatusWarn:
-		s.warn++
-	case model.StatusInfo:
-		s.info++
-	case model.StatusSkip:
-		s.skip++
-	}
-}
-
-// percent is the score rounded to a whole percentage; ok is false when no
-// check counted.
-func (s score) percent() (pct int, ok bool) {
-	d := s.pass + s.fail + s.warn
-	if d == 0 {
-		return 0, false
-	}
-	return int(math.Round(100 * float64(s.pass) / float64(d))), true
-}
-
-func (s score) String() string {
-	pct := "n/a"
-	if p, ok := s.percent(); ok {
-		pct = strconv.Itoa(p) + "%"
-	}
-	return fmt.Sprintf("%s (%d pass, %d fail, %d warn; not counted: %d info, %d skip)", pct, s.pass, s.fail, s.warn, s.info, s.skip)
+	return strings.Join(parts, ", ")
 }
 
 // notes adds evidence and remediation as indented lines under a row.
@@ -327,68 +358,4 @@ func notes(g *grid, f *model.Finding) {
 		}
 		g.text("      " + label + l)
 	}
-}
-
-func writeAuditTable(w *bufio.Writer, fs []model.Finding, opts Options) {
-	g := grid{indent: "  ", flex: 4}
-	var total, group score
-	for i := range fs {
-		f := &fs[i]
-		if i == 0 || fs[i-1].Scope != f.Scope || fs[i-1].Subject != f.Subject {
-			if i > 0 {
-				g.text("  Score: " + group.String())
-				g.text("")
-			}
-			group = score{}
-			g.heading(groupTitle(f.Scope, f.Subject))
-			g.headerRow("STATUS", "ID", "CIS", "SEVERITY", "TITLE")
-		}
-		group.add(f.Status)
-		total.add(f.Status)
-		g.row(
-			cell{text: clean(f.Status), color: statusColor(f.Status)},
-			cell{text: clean(f.RuleID)},
-			cell{text: clean(f.CIS)},
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
-			cell{text: clean(f.Title)},
-		)
-		if f.Status == model.StatusFail || f.Status == model.StatusWarn {
-			notes(&g, f)
-		}
-	}
-	if len(fs) == 0 {
-		g.text("No checks ran.")
-	} else {
-		g.text("  Score: " + group.String())
-	}
-	g.write(w, opts)
-	fmt.Fprintf(w, "\nOverall score: %s\n", total)
-}
-
-func writeLintTable(w *bufio.Writer, fs []model.Finding, opts Options) {
-	g := grid{indent: "  ", flex: 3}
-	for i := range fs {
-		f := &fs[i]
-		if i == 0 || fs[i-1].Scope != f.Scope || fs[i-1].Subject != f.Subject {
-			if i > 0 {
-				g.text("")
-			}
-			g.heading(groupTitle(f.Scope, f.Subject))
-			g.headerRow("SEVERITY", "RULE", "LOCATION", "TITLE")
-		}
-		g.row(
-			cell{text: f.Severity.String(), color: severityColor(f.Severity)},
-			cell{text: clean(f.RuleID)},
-			cell{text: clean(f.Location)},
-			cell{text: clean(f.Title)},
-		)
-		if f.Status != model.StatusPass && f.Status != model.StatusSkip && f.Status != model.StatusInfo {
-			notes(&g, f)
-		}
-	}
-	if len(fs) == 0 {
-		g.text("No problems found.")
-	}
-	g.write(w, opts)
-	fmt.Fprintf(w, "\nTotal: %s (%s)\n", plural(len(fs), "finding", "findings"), severityCounts(fs))
 }

@@ -10,49 +10,73 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-func TestAuditScore(t *testing.T) {
-	tests := []struct {
-		name     string
-		statuses []string
-		want     string
-	}{
-		{"two of three", []string{"PASS", "PASS", "FAIL", "INFO", "SKIP"}, "67% (2 pass, 1 fail, 0 warn; not counted: 1 info, 1 skip)"},
-		{"warn counts against", []string{"PASS", "WARN", "WARN"}, "33% (1 pass, 0 fail, 2 warn; not counted: 0 info, 0 skip)"},
-		{"all pass", []string{"PASS"}, "100% (1 pass, 0 fail, 0 warn; not counted: 0 info, 0 skip)"},
-		{"nothing counted", []string{"INFO", "SKIP"}, "n/a (0 pass, 0 fail, 0 warn; not counted: 1 info, 1 skip)"},
-		{"half rounds up", []string{"PASS", "FAIL", "PASS", "FAIL", "PASS", "FAIL", "PASS", "FAIL"}, "50% (4 pass, 4 fail, 0 warn; not counted: 0 info, 0 skip)"},
-		{"one of eight", []string{"PASS", "FAIL", "FAIL", "FAIL", "FAIL", "FAIL", "FAIL", "FAIL"}, "13% (1 pass, 7 fail, 0 warn; not counted: 0 info, 0 skip)"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var s score
-			for _, st := range tt.statuses {
-				s.add(st)
-			}
-			if got := s.String(); got != tt.want {
-				t.Errorf("score(%v) = %q, want %q", tt.statuses, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestAuditTableScores(t *testing.T) {
+// TestChecksTableOrder: the summary comes first, then failures worst
+// first; the finding repeated on two containers is one row with a count;
+// passed results only with ShowPassed.
+func TestChecksTableOrder(t *testing.T) {
 	out := string(reportOut(t, "table", fixtureAudit(), Options{}))
 	var got []string
 	for l := range strings.Lines(out) {
-		if strings.Contains(l, "Score:") || strings.HasPrefix(l, "Overall") {
-			got = append(got, strings.TrimSpace(l))
+		l = strings.TrimRight(l, "\n")
+		if strings.HasPrefix(l, "Summary") || strings.HasPrefix(l, "Fix first") || strings.HasPrefix(l, "Failures") ||
+			strings.HasPrefix(l, "  Score") || strings.HasPrefix(l, "  To fix") || strings.HasPrefix(l, "  Results") ||
+			strings.HasPrefix(l, "  CRITICAL") || strings.HasPrefix(l, "  MEDIUM") || strings.HasPrefix(l, "  LOW") ||
+			strings.HasSuffix(l, "lists them).") || strings.HasPrefix(l, "      on: ") || strings.HasPrefix(l, "  1  ") || strings.HasPrefix(l, "  2  ") || strings.HasPrefix(l, "  3  ") {
+			got = append(got, strings.Join(strings.Fields(l), " "))
 		}
 	}
 	want := []string{
-		"Score: 33% (1 pass, 1 fail, 1 warn; not counted: 1 info, 0 skip)",  // daemon
-		"Score: 100% (3 pass, 0 fail, 0 warn; not counted: 0 info, 1 skip)", // host
-		"Score: 100% (1 pass, 0 fail, 0 warn; not counted: 0 info, 0 skip)", // container db
-		"Score: 33% (1 pass, 1 fail, 1 warn; not counted: 0 info, 0 skip)",  // container web
-		"Overall score: 60% (6 pass, 2 fail, 2 warn; not counted: 1 info, 1 skip)",
+		"Summary",
+		"Results: 13 (FAIL 2, WARN 3, PASS 6, INFO 1, SKIP 1)",
+		"To fix: 1 CRITICAL, 3 MEDIUM, 1 LOW",
+		// lost 10 + 3 + 1.5 + 1.5 + 0.5 = 16.5 of 5+3+1+10+3+3+3+10+3+3+1 = 45
+		"Score: 63/100 (severity-weighted: a failed CRITICAL check costs 10, HIGH 5, MEDIUM 3, LOW 1; a WARN half)",
+		"Fix first (the 2 fixes that clear the most severe failures)",
+		"1 CRITICAL LD-CONTAINER-PRIVILEGED 1 container Privileged containers are not used",
+		"2 MEDIUM LD-DAEMON-ICC the daemon Network traffic is restricted between containers on the default bridge",
+		"Failures, worst first",
+		"CRITICAL FAIL LD-CONTAINER-PRIVILEGED 5.5 Privileged containers are not used",
+		"on: container web",
+		"MEDIUM FAIL LD-DAEMON-ICC 2.2 Network traffic is restricted between containers on the default bridge",
+		"on: daemon",
+		"MEDIUM WARN LD-CONTAINER-MEMORY 5.11 Memory usage for containers is limited",
+		"on: 2 containers: api, web",
+		"LOW WARN LD-DAEMON-LIVE-RESTORE 2.15 Live restore is enabled",
+		"on: daemon",
+		"8 passed, informational or skipped results not listed (--show-passed lists them).",
 	}
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("score lines = %q, want %q", got, want)
+	if d := cmpLines(want, got); d != "" {
+		t.Errorf("table lines (-want +got):\n%s\n%s", d, out)
+	}
+	all := string(reportOut(t, "table", fixtureAudit(), Options{ShowPassed: true}))
+	for _, s := range []string{"Passed, informational and skipped", "PASS    LD-DAEMON-TLS", "SKIP    LD-HOST-AUDITD"} {
+		if !strings.Contains(all, s) {
+			t.Errorf("ShowPassed table lacks %q:\n%s", s, all)
+		}
+	}
+	if strings.Contains(out, "LD-DAEMON-TLS") {
+		t.Errorf("table without ShowPassed lists a PASS:\n%s", out)
+	}
+	for _, s := range []string{"Engine:", "Containers audited:"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("header lacks the label %q:\n%s", s, out)
+		}
+	}
+}
+
+func cmpLines(want, got []string) string {
+	if strings.Join(want, "\n") == strings.Join(got, "\n") {
+		return ""
+	}
+	return "want:\n  " + strings.Join(want, "\n  ") + "\ngot:\n  " + strings.Join(got, "\n  ")
+}
+
+func TestMetaLabel(t *testing.T) {
+	for k, want := range map[string]string{"apiVersion": "API version", "baselineAccepted": "Accepted by the baseline", "someNewKey": "Some new key", "score": "",
+		"maxMTUSize": "Max MTU size", "dbURL": "Db URL", "underlayMTU": "Underlay MTU"} {
+		if got := metaLabel(k); got != want {
+			t.Errorf("metaLabel(%q) = %q, want %q", k, got, want)
+		}
 	}
 }
 
@@ -94,7 +118,7 @@ func stripANSI(s string) string {
 }
 
 func TestTableWidth(t *testing.T) {
-	// Lint rows: everything but TITLE is 58 cells; at width 70 every row fits.
+	// Lint rows: at width 70 every row fits; TITLE gives way.
 	out := string(reportOut(t, "table", fixtureLint(), Options{Width: 70}))
 	rows := 0
 	for l := range strings.Lines(out) {
@@ -106,10 +130,10 @@ func TestTableWidth(t *testing.T) {
 			}
 		}
 	}
-	if rows != 5 {
-		t.Errorf("%d rows, want 2 headers + 3 findings", rows)
+	if rows != 10 {
+		t.Errorf("%d rows, want 10 (summary 2, fixes 1 + 3, failures 1 + 3)", rows)
 	}
-	if !strings.Contains(out, "  Rule is sha…\n") {
+	if !strings.Contains(out, "Rule is shadowed by an…\n") {
 		t.Errorf("long title not cut with …:\n%s", out)
 	}
 	// SBOM: LOCATION gives way.
@@ -186,9 +210,9 @@ func TestEmptyTables(t *testing.T) {
 		kind string
 		want string
 	}{
-		{"scan", "No vulnerabilities found.\n\nTotal: 0 vulnerabilities in 0 packages (CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0)\n"},
-		{"audit", "No checks ran.\n\nOverall score: n/a (0 pass, 0 fail, 0 warn; not counted: 0 info, 0 skip)\n"},
-		{"netpol-lint", "No problems found.\n\nTotal: 0 findings (CRITICAL: 0, HIGH: 0, MEDIUM: 0, LOW: 0, UNKNOWN: 0)\n"},
+		{"scan", "No vulnerabilities found in 0 packages\n"},
+		{"audit", "No checks ran.\n"},
+		{"netpol-lint", "No problems found.\n"},
 	}
 	for _, tt := range tests {
 		if got := string(reportOut(t, "table", &model.Report{Kind: tt.kind}, Options{})); got != tt.want {

@@ -61,8 +61,16 @@ func (s *Server) routes() http.Handler {
 	handle("POST /v1/audits", false, s.postAudit)
 	handle("GET /v1/audits/latest", false, s.getLatestAudit)
 	handle("GET /v1/audits/{id}", false, s.getJob(store.KindAudit))
+	handle("POST /v1/harden", false, s.postHarden)
+	handle("GET /v1/harden/{id}", false, s.getJob(store.KindHarden))
+	handle("GET /v1/harden/profiles/{digest}", false, s.getHardenProfiles)
 	handle("GET /v1/images", false, s.getImages)
 	handle("GET /v1/images/{digest}", false, s.getImage)
+	if s.adm != nil {
+		// The API server carries no bearer token: the webhook is public,
+		// or limited to verified client certificates.
+		handle("POST /v1/admission", true, s.requireClientCert(s.postAdmission))
+	}
 	handle("GET /healthz", s.cfg.PublicHealth, func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -117,6 +125,20 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	})
 }
 
+// requireClientCert answers 401 to callers without a verified client
+// certificate when Config.RequireClientCert is set.
+func (s *Server) requireClientCert(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	if !s.cfg.RequireClientCert {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
+			return errorf(http.StatusUnauthorized, "a verified client certificate is required")
+		}
+		return h(w, r)
+	}
+}
+
 // limitBody refuses bodies over the limit: at once when Content-Length
 // says so, else when reading passes it (413 either way).
 func (s *Server) limitBody(next http.Handler) http.Handler {
@@ -125,6 +147,10 @@ func (s *Server) limitBody(next http.Handler) http.Handler {
 		limit = DefaultMaxBodyBytes
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.adm != nil && r.URL.Path == "/v1/admission" {
+			next.ServeHTTP(w, r) // AdmissionReviews have their own, larger limit
+			return
+		}
 		if r.ContentLength > limit {
 			s.writeError(w, r, errorf(http.StatusRequestEntityTooLarge, "request body of %d bytes is over the limit of %d bytes", r.ContentLength, limit))
 			return

@@ -2,7 +2,10 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/server/store"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 var dialects = []string{store.SQLite, store.Postgres}
@@ -31,6 +35,7 @@ func TestAPI(t *testing.T) {
 			})
 			root := alpine316Dir(t)
 			t.Run("scan", func(t *testing.T) { testScanJob(t, ts, root) })
+			t.Run("not checked", func(t *testing.T) { testNotChecked(t, ts) })
 			t.Run("bad requests", func(t *testing.T) { testBadRequests(t, ts) })
 			t.Run("load", func(t *testing.T) { testLoad(t, ts, root) })
 		})
@@ -66,6 +71,9 @@ func testScanJob(t *testing.T, ts *testServer, root string) {
 	}
 	if diff := cmp.Diff(wantCounts, im.Counts); diff != "" {
 		t.Errorf("image counts (-want +got):\n%s", diff)
+	}
+	if want := (store.PackageCounts{Total: 14, Checked: 14}); im.Packages != want {
+		t.Errorf("image packages = %+v, want %+v", im.Packages, want)
 	}
 	code, body = ts.call(t, "GET", "/v1/images/"+j.Digest, "")
 	var one ImageResponse
@@ -220,6 +228,49 @@ func testLoad(t *testing.T, ts *testServer, root string) {
 	for _, id := range ids {
 		if j := ts.wait(t, "/v1/scans/"+id); j.State != store.StateDone {
 			t.Errorf("job %s = %s (%s), want done", id, j.State, j.Error)
+		}
+	}
+}
+
+// testNotChecked: an image whose release the database has no advisories
+// for (Alpine 3.15) and whose rpm database is corrupt has no findings, and
+// the API and /metrics say why that is not clean: 14 packages unchecked,
+// one package file unreadable.
+func testNotChecked(t *testing.T, ts *testServer) {
+	root := alpine316Dir(t)
+	os.WriteFile(filepath.Join(root, "etc", "os-release"), []byte("ID=alpine\nVERSION_ID=3.15.4\n"), 0o644)
+	rpmdb, err := os.ReadFile(testutil.Data(t, "pkgdb/rpm/cbl-mariner-2.0.rpmdb.sqlite"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "var", "lib", "rpm"), 0o755)
+	os.WriteFile(filepath.Join(root, "var", "lib", "rpm", "rpmdb.sqlite"), rpmdb[:100], 0o644)
+	j := ts.wait(t, "/v1/scans/"+ts.enqueue(t, "dir:"+root))
+	if j.State != store.StateDone {
+		t.Fatalf("job = %s %q, want done", j.State, j.Error)
+	}
+	code, body := ts.call(t, "GET", "/v1/images/"+j.Digest, "")
+	var one ImageResponse
+	if code != 200 || json.Unmarshal(body, &one) != nil {
+		t.Fatalf("GET /v1/images/%s = %d %s", j.Digest, code, body)
+	}
+	if want := (store.PackageCounts{Total: 14, Checked: 0, Unchecked: 14, UnreadableFiles: 1}); one.Packages != want {
+		t.Errorf("image packages = %+v, want %+v", one.Packages, want)
+	}
+	var r model.Report
+	json.Unmarshal(one.Report, &r)
+	if len(r.Findings) != 0 || len(r.NotChecked) != 2 || r.NotChecked[0].Path != "/var/lib/rpm/rpmdb.sqlite" || r.NotChecked[1].Ecosystem != "Alpine:v3.15" {
+		t.Errorf("report: %d findings, not checked %+v; want none and the rpm database then Alpine:v3.15", len(r.Findings), r.NotChecked)
+	}
+	out, _ := gatherText(t, ts)
+	labels := fmt.Sprintf(`{digest="%s",image="dir:%s"}`, j.Digest, root)
+	for _, line := range []string{
+		"\n" + mImagePackages + labels + " 14\n",
+		"\n" + mImageUnchecked + labels + " 14\n",
+		"\n" + mImageUnreadable + labels + " 1\n",
+	} {
+		if !strings.Contains(out, line) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(line))
 		}
 	}
 }

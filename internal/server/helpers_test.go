@@ -48,7 +48,7 @@ func advisoryDBFile(t testing.TB, rels ...string) string {
 		t.Fatal(err)
 	}
 	h := sha256.Sum256(append(sums, key...))
-	code := testutil.SourceHash(t, "internal/osv", "internal/vulndb", "internal/vulndb/distro")
+	code := testutil.SourceHash(t, "internal/osv", "internal/ecosystem", "internal/vulndb", "internal/vulndb/distro")
 	p := filepath.Join(testutil.CacheDir(t, "server-db"), hex.EncodeToString(h[:8])+"-"+code+".db")
 	if _, err := os.Stat(p); err == nil {
 		dbCache[key] = p

@@ -31,6 +31,9 @@ const (
 	mDBRecords         = "lockdown_db_records"
 	mWebhookDeliveries = "lockdown_webhook_deliveries_total"
 	mTopVulnImages     = "lockdown_top_vulnerability_images"
+	mImagePackages     = "lockdown_image_packages"
+	mImageUnchecked    = "lockdown_image_packages_unchecked"
+	mImageUnreadable   = "lockdown_image_package_files_unreadable"
 )
 
 // ScanDurationBuckets are the scan duration histogram's buckets, 0.05..120 s.
@@ -45,6 +48,7 @@ type metrics struct {
 
 	imageVulns, containerVulns, auditResults, auditScore *prometheus.Desc
 	jobs, dbAge, dbBuilt, dbRecords, topVulns            *prometheus.Desc
+	imagePkgs, imageUnchecked, imageUnreadable           *prometheus.Desc
 
 	auditMu    sync.Mutex
 	auditAt    time.Time
@@ -76,6 +80,9 @@ func newMetrics(s *Server) *metrics {
 	}
 	m.build.WithLabelValues(ver, gover).Set(1)
 	m.imageVulns = prometheus.NewDesc(mImageVulns, "Findings (not suppressed) of the latest scan of each image reference, at the digest it was last scanned at, by severity.", []string{"image", "digest", "severity"}, nil)
+	m.imagePkgs = prometheus.NewDesc(mImagePackages, "Packages found by the latest scan of each image reference, at the digest it was last scanned at.", []string{"image", "digest"}, nil)
+	m.imageUnchecked = prometheus.NewDesc(mImageUnchecked, "Packages of the latest scan of each image reference that were not checked against the advisories (no advisories for their ecosystem or release, unknown ecosystem, unparsable version): its zero vulnerabilities do not cover them.", []string{"image", "digest"}, nil)
+	m.imageUnreadable = prometheus.NewDesc(mImageUnreadable, "Package databases, lock files or executables of the latest scan of each image reference that could not be read (corrupt, truncated): the packages they list are unknown and were not checked.", []string{"image", "digest"}, nil)
 	m.containerVulns = prometheus.NewDesc(mContainerVulns, "Findings (not suppressed) of the image of each running container (watch mode), by severity.", []string{"container", "image", "severity"}, nil)
 	m.auditResults = prometheus.NewDesc(mAuditResults, "Results of the latest audit, by check ID, status and scope.", []string{"check", "status", "scope"}, nil)
 	m.auditScore = prometheus.NewDesc(mAuditScore, "PASS/(PASS+FAIL+WARN) of the latest audit.", nil, nil)
@@ -107,7 +114,7 @@ func (m *metrics) observeScan(d time.Duration, err error) {
 
 // Describe sends the descriptors of the store-derived metrics.
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{m.imageVulns, m.containerVulns, m.auditResults, m.auditScore, m.jobs, m.dbAge, m.dbBuilt, m.dbRecords, m.topVulns} {
+	for _, d := range []*prometheus.Desc{m.imageVulns, m.imagePkgs, m.imageUnchecked, m.imageUnreadable, m.containerVulns, m.auditResults, m.auditScore, m.jobs, m.dbAge, m.dbBuilt, m.dbRecords, m.topVulns} {
 		ch <- d
 	}
 }
@@ -129,6 +136,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 			for _, sev := range store.Severities {
 				ch <- prometheus.MustNewConstMetric(m.imageVulns, prometheus.GaugeValue, float64(im.Counts[sev]), im.Image, im.Digest, sev)
 			}
+			ch <- prometheus.MustNewConstMetric(m.imagePkgs, prometheus.GaugeValue, float64(im.Packages.Total), im.Image, im.Digest)
+			ch <- prometheus.MustNewConstMetric(m.imageUnchecked, prometheus.GaugeValue, float64(im.Packages.Unchecked), im.Image, im.Digest)
+			ch <- prometheus.MustNewConstMetric(m.imageUnreadable, prometheus.GaugeValue, float64(im.Packages.UnreadableFiles), im.Image, im.Digest)
 		}
 		if n := s.cfg.MetricsTopVulns; n > 0 {
 			for _, tv := range topVulns(imgs, n) {

@@ -57,7 +57,7 @@ func TestMetricsLint(t *testing.T) {
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
-	want := []string{mAuditResults, mAuditScore, mBuildInfo, mDBAge, mDBBuilt, mDBRecords, mImageVulns, mJobs, mScanDuration, mScansTotal, mTopVulnImages, mWebhookDeliveries}
+	want := []string{mAuditResults, mAuditScore, mBuildInfo, mDBAge, mDBBuilt, mDBRecords, mImageUnreadable, mImagePackages, mImageUnchecked, mImageVulns, mJobs, mScanDuration, mScansTotal, mTopVulnImages, mWebhookDeliveries}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("metric families (-want +got):\n%s", diff)
 	}

@@ -35,8 +35,9 @@ func TestOpenAPI(t *testing.T) {
 	sort.Strings(got)
 	want := []string{
 		"get /healthz", "get /metrics", "get /openapi.yaml", "get /readyz",
-		"get /v1/audits/latest", "get /v1/audits/{id}", "get /v1/images", "get /v1/images/{digest}",
-		"get /v1/scans/{id}", "post /v1/audits", "post /v1/scans",
+		"get /v1/audits/latest", "get /v1/audits/{id}", "get /v1/harden/profiles/{digest}", "get /v1/harden/{id}",
+		"get /v1/images", "get /v1/images/{digest}",
+		"get /v1/scans/{id}", "post /v1/admission", "post /v1/audits", "post /v1/harden", "post /v1/scans",
 	}
 	if doc.OpenAPI != "3.0.3" {
 		t.Errorf("openapi = %q, want 3.0.3", doc.OpenAPI)

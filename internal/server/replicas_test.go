@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -17,31 +16,8 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
-// lockdownBinary builds cmd/lockdown once per test process (TestMain
-// removes it at the end).
-func lockdownBinary(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		// One binary per test process under the machine's test cache
-		// (replaced on the next run), built from this tree.
-		binPath = filepath.Join(testutil.CacheDir(t, "server-bin"), fmt.Sprintf("lockdown-%d", os.Getpid()))
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/lockdown")
-		cmd.Dir = testutil.RepoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/lockdown: %v: %s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
+// lockdownBinary builds cmd/lockdown (once per test process).
+func lockdownBinary(t *testing.T) string { return testutil.LockdownBinary(t) }
 
 // replica is one `lockdown serve` process.
 type replica struct {

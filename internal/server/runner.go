@@ -175,6 +175,8 @@ func (s *Server) execute(ctx context.Context, j *store.Job) store.Outcome {
 			return store.Outcome{Err: fmt.Sprintf("audit incomplete: %v", err), Report: b}
 		}
 		return store.Outcome{Report: b, Audit: true}
+	case store.KindHarden:
+		return s.hardenOutcome(ctx, j)
 	}
 	return store.Outcome{Err: fmt.Sprintf("unknown job kind %q", j.Kind)}
 }
@@ -234,6 +236,8 @@ func imageResult(r *model.Report, image, target, jobID string, dbBuilt time.Time
 	if r.Target != nil {
 		res.Digest = ImageKey(*r.Target)
 	}
+	unchecked, files := r.Unchecked()
+	res.Packages = store.PackageCounts{Total: len(r.Packages), Checked: max(len(r.Packages)-unchecked, 0), Unchecked: unchecked, UnreadableFiles: files}
 	for _, sev := range store.Severities {
 		res.Counts[sev] = 0
 	}

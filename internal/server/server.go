@@ -8,6 +8,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,9 +71,12 @@ type Config struct {
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
 	ScanOptions scan.Options
-	// DockerHost is the Docker Engine API URL for audits and watch mode
-	// ("" means $DOCKER_HOST or the default socket).
+	// DockerHost is the Docker Engine API URL for audits, harden jobs and
+	// watch mode ("" means $DOCKER_HOST or the default socket).
 	DockerHost string
+	// HardenPrefix prefixes the names of harden jobs' throwaway
+	// containers ("" means lockdown-harden-).
+	HardenPrefix string
 
 	// Watch runs the watch loop over the local Docker engine.
 	Watch bool
@@ -100,13 +104,36 @@ type Config struct {
 	RetainImages, RetainJobs time.Duration
 	PruneInterval            time.Duration
 
+	// Enforcer, when set, keeps network policies enforced beside the API
+	// (`serve --enforce`) and exports its metrics on /metrics.
+	Enforcer Enforcer
+
 	// MetricsTopVulns > 0 exports lockdown_top_vulnerability_images for
 	// the N vulnerability IDs affecting the most images.
 	MetricsTopVulns int
+	// TLS, when set, serves the API over TLS (the admission webhook needs
+	// it: the API server calls webhooks over HTTPS only). TLSFromFiles
+	// builds one that reloads rotated certificates.
+	TLS *tls.Config
+	// Admission configures the admission webhook at /v1/admission; off
+	// unless Admission.Enabled. With RequireClientCert the webhook answers
+	// only callers that present a certificate TLS.ClientCAs verify (the
+	// API server's, configured in its AdmissionConfiguration).
+	Admission         Admission
+	RequireClientCert bool
+
 	// Version and GoVersion label lockdown_build_info.
 	Version, GoVersion string
 
 	Logger *slog.Logger
+}
+
+// Enforcer keeps network policies enforced (netpol's enforce.Enforcer):
+// Run until the context ends; its metrics are collected with the
+// server's.
+type Enforcer interface {
+	Run(ctx context.Context) error
+	prometheus.Collector
 }
 
 // Server is the service. Create it with New, serve Handler, and run Run.
@@ -123,6 +150,7 @@ type Server struct {
 	owner    string
 	wake     chan struct{}
 	hook     *Notifier
+	adm      *admissionState
 
 	mu         sync.Mutex
 	containers []containerState // watch mode: running containers
@@ -171,6 +199,18 @@ func New(cfg Config) (*Server, error) {
 		}
 		s.hook = n
 	}
+	if cfg.Admission.Enabled {
+		pol, err := cfg.Admission.compile()
+		if err != nil {
+			adb.close()
+			return nil, fmt.Errorf("admission: %w", err)
+		}
+		if cfg.TLS == nil {
+			adb.close()
+			return nil, errors.New("admission: the API server calls webhooks over HTTPS only: give a TLS certificate")
+		}
+		s.adm = &admissionState{pol: pol, queued: map[string]time.Time{}}
+	}
 	s.reg = prometheus.NewRegistry()
 	s.m = newMetrics(s)
 	if err := s.m.register(s.reg); err != nil {
@@ -179,6 +219,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.hook != nil {
 		s.hook.deliveries = s.m.webhooks
+	}
+	if cfg.Enforcer != nil {
+		if err := s.reg.Register(cfg.Enforcer); err != nil {
+			adb.close()
+			return nil, err
+		}
 	}
 	s.handler = s.routes()
 	return s, nil
@@ -247,11 +293,21 @@ func (s *Server) Run(ctx context.Context, l net.Listener, grace time.Duration) e
 	if s.cfg.Watch {
 		wg.Go(func() { s.watch(ctx) })
 	}
+	if s.cfg.Enforcer != nil {
+		wg.Go(func() {
+			if err := s.cfg.Enforcer.Run(ctx); err != nil {
+				s.log.Error("network policy enforcement stopped; the ruleset last applied stays in force", "err", err)
+			}
+		})
+	}
 	if s.cfg.DBUpdate != nil && s.cfg.DBUpdateInterval > 0 {
 		wg.Go(func() { s.updateDBLoop(ctx) })
 	}
 	if s.cfg.RetainImages > 0 || s.cfg.RetainJobs > 0 {
 		wg.Go(func() { s.pruneLoop(ctx) })
+	}
+	if s.cfg.TLS != nil {
+		l = tls.NewListener(l, s.cfg.TLS)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(l) }()
@@ -301,6 +357,13 @@ func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, 
 	start := time.Now()
 	r, err := scan.Run(ctx, target, db, opts)
 	s.m.observeScan(time.Since(start), err)
+	if err == nil {
+		// The report holds the warnings and what was not checked; the log
+		// counts them once.
+		unchecked, files := r.Unchecked()
+		s.log.Info("scan done", "target", target, "packages", len(r.Packages), "findings", len(r.Findings),
+			"packagesNotChecked", unchecked, "filesNotRead", files, "warnings", len(r.Warnings))
+	}
 	return r, info, err
 }
 

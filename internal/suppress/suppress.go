@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/openvex/go-vex/pkg/vex"
+	"github.com/package-url/packageurl-go"
 	"sigs.k8s.io/yaml"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
@@ -132,13 +134,29 @@ func (r *Rule) finish() error {
 		return fmt.Errorf("rule without an id")
 	}
 	if r.Expires != "" {
-		t, err := time.Parse(time.DateOnly, r.Expires)
+		t, err := ParseExpiry(r.Expires)
 		if err != nil {
-			return fmt.Errorf("rule %s: expiry %q is not YYYY-MM-DD", r.ID, r.Expires)
+			return fmt.Errorf("rule %s: %w", r.ID, err)
 		}
-		r.expires = t.AddDate(0, 0, 1) // valid through the whole day
+		r.expires = t
 	}
 	return nil
+}
+
+// ParseExpiry reads an expiry date (YYYY-MM-DD) and returns the instant it
+// ends: a rule is valid through the whole day and stops applying at the
+// returned time. Ignore files and inline `lockdown:ignore` comments share it.
+func ParseExpiry(s string) (time.Time, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("expiry %q is not YYYY-MM-DD", s)
+	}
+	return t.AddDate(0, 0, 1), nil
+}
+
+// ExpiredMessage is the warning for a rule whose expiry has passed.
+func ExpiredMessage(id string) string {
+	return fmt.Sprintf("ignore rule for %s has expired; it no longer suppresses anything", id)
 }
 
 // Filter applies an ignore file and VEX documents to findings.
@@ -171,6 +189,7 @@ func LoadVEX(path string) (*vex.VEX, error) {
 			return nil, fmt.Errorf("vex %s: statement %d: %w", path, i+1, err)
 		}
 	}
+	canonicalVEX(doc)
 	return doc, nil
 }
 
@@ -194,7 +213,7 @@ func (f Filter) Apply(findings []model.Finding) (kept []model.Finding, suppresse
 		kept = append(kept, fd)
 	}
 	for _, id := range slices.Sorted(mapsKeys(expired)) {
-		warnings = append(warnings, model.Warning{Path: f.Ignore.Path, Message: fmt.Sprintf("ignore rule for %s has expired; it no longer suppresses anything", id)})
+		warnings = append(warnings, model.Warning{Path: f.Ignore.Path, Message: ExpiredMessage(id)})
 	}
 	return kept, suppressed, warnings
 }
@@ -240,16 +259,65 @@ func (f Filter) ignored(fd model.Finding, now time.Time, expired map[string]bool
 	return "", false
 }
 
+// packageIn reports whether a rule's package list names p: by name or
+// source name, compared in the form p's ecosystem compares names in (PyPI
+// "Django" = "django"), or by PURL.
 func packageIn(p *model.Package, names []string) bool {
 	if p == nil {
 		return false
 	}
+	e, _ := ecosystem.Lookup(p.Ecosystem)
 	for _, n := range names {
-		if n == p.Name || n == p.SourceName || (strings.HasPrefix(n, "pkg:") && vex.PurlMatches(n, p.PURL)) {
+		if strings.HasPrefix(n, "pkg:") {
+			if vex.PurlMatches(canonicalPURL(n), p.PURL) {
+				return true
+			}
+			continue
+		}
+		if n == p.Name || n == p.SourceName || e.PackageName(n) == e.PackageName(p.Name) {
 			return true
 		}
 	}
 	return false
+}
+
+// canonicalPURL spells a package URL with its name in the normal form of
+// its ecosystem, as Lockdown writes PURLs (pkg:pypi/Django@4.2 ->
+// pkg:pypi/django@4.2), so that one written by hand matches. Anything else
+// comes back as it was.
+func canonicalPURL(s string) string {
+	u, err := packageurl.FromString(s)
+	if err != nil {
+		return s
+	}
+	e, ok := ecosystem.Lookup(ecosystem.ForPackage(u.Type, nil))
+	if !ok || e.PackageName(u.Name) == u.Name {
+		return s
+	}
+	u.Name = e.PackageName(u.Name)
+	return u.ToString()
+}
+
+// canonicalVEX rewrites the PURLs of doc's products and subcomponents
+// with canonicalPURL.
+func canonicalVEX(doc *vex.VEX) {
+	fix := func(c *vex.Component) {
+		if strings.HasPrefix(c.ID, "pkg:") {
+			c.ID = canonicalPURL(c.ID)
+		}
+		if id, ok := c.Identifiers[vex.PURL]; ok {
+			c.Identifiers[vex.PURL] = canonicalPURL(id)
+		}
+	}
+	for i := range doc.Statements {
+		st := &doc.Statements[i]
+		for j := range st.Products {
+			fix(&st.Products[j].Component)
+			for k := range st.Products[j].Subcomponents {
+				fix(&st.Products[j].Subcomponents[k].Component)
+			}
+		}
+	}
 }
 
 func (f Filter) vexed(fd model.Finding) (string, bool) {

@@ -168,3 +168,53 @@ func FuzzParseIgnoreFile(f *testing.F) {
 		}
 	})
 }
+
+// TestNameVocabulary: where an ecosystem compares names case-insensitively
+// (PyPI, in PEP 503 form), an ignore rule or VEX statement naming
+// "django", "Django" or pkg:pypi/Django matches the package Django; npm
+// names are case-sensitive, so "Lodash" does not match lodash.
+func TestNameVocabulary(t *testing.T) {
+	django := model.Finding{Kind: model.KindVulnerability, RuleID: "CVE-2024-0010",
+		Package: &model.Package{Name: "Django", Ecosystem: "PyPI", PURL: "pkg:pypi/django@4.2"}}
+	lodash := model.Finding{Kind: model.KindVulnerability, RuleID: "CVE-2024-0010",
+		Package: &model.Package{Name: "lodash", Ecosystem: "npm", PURL: "pkg:npm/lodash@4.17.20"}}
+	for _, tc := range []struct {
+		pkg  string
+		f    model.Finding
+		want bool
+	}{
+		{"django", django, true},
+		{"DJANGO", django, true},
+		{"Django", django, true},
+		{"pkg:pypi/Django", django, true},
+		{"pkg:pypi/DJANGO@4.2", django, true},
+		{"djangoo", django, false},
+		{"Lodash", lodash, false},
+		{"lodash", lodash, true},
+		{"pkg:npm/Lodash", lodash, false},
+	} {
+		ig, err := ParseIgnoreFile("f", []byte("CVE-2024-0010 "+tc.pkg+"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, supp, _ := Filter{Ignore: ig}.Apply([]model.Finding{tc.f})
+		if got := len(supp) == 1; got != tc.want {
+			t.Errorf("ignore rule naming %q suppresses %s = %v, want %v", tc.pkg, tc.f.Package.Name, got, tc.want)
+		}
+	}
+	doc := `{"@context": "https://openvex.dev/ns/v0.2.0", "@id": "https://example.com/vex/1", "author": "t",
+		"timestamp": "2026-11-27T00:00:00Z", "version": 1, "statements": [
+		{"vulnerability": {"name": "CVE-2024-0010"}, "products": [{"@id": "pkg:pypi/Django@4.2"}],
+		 "status": "not_affected", "justification": "vulnerable_code_not_present"}]}`
+	p := filepath.Join(t.TempDir(), "d.openvex.json")
+	if err := os.WriteFile(p, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := LoadVEX(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, supp, _ := (Filter{VEX: []*vex.VEX{v}}).Apply([]model.Finding{django}); len(supp) != 1 {
+		t.Errorf("VEX product pkg:pypi/Django@4.2 does not suppress Django 4.2 (pkg:pypi/django@4.2)")
+	}
+}

@@ -60,11 +60,62 @@ func Docker(t testing.TB, args ...string) string {
 }
 
 // RunContainer starts a detached container named name (docker run -d
-// --name name args...) and removes it when the test ends.
+// --name name args...) and removes it when the test ends. When this host
+// cannot start it for a reason no install fixes (DockerHostLimit), the
+// test is skipped with that reason, under CI too.
 func RunContainer(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", "-v", name).Run() })
-	return Docker(t, append([]string{"run", "-d", "--name", name}, args...)...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", append([]string{"run", "-d", "--name", name}, args...)...).CombinedOutput()
+	if err != nil {
+		if why := DockerHostLimit(string(out)); why != "" {
+			HostLimit(t, "docker run %s: %s", name, why)
+		}
+		t.Fatalf("docker run %s: %v: %s", name, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// HostLimit skips the test with the reason, also under CI=true: the
+// machine lacks a capability that no install step can add (a capability
+// bounding set, a kernel feature), unlike a missing component, which
+// fails under CI (see missing).
+func HostLimit(t testing.TB, format string, args ...any) {
+	t.Helper()
+	t.Skipf("host limit: "+format, args...)
+}
+
+// DockerHostLimit says which limit of this host an error of docker run or
+// docker create shows, or "" when it shows none (then it is a defect):
+//
+//   - "unable to apply caps": the capability bounding set lacks one that
+//     --privileged (or a --cap-add) asks for;
+//   - no default bridge (dockerd run with --bridge none, or docker0
+//     missing);
+//   - no iptables NAT for published ports or a user-defined bridge.
+//
+// .ci/run probes the same and prints what this machine lacks.
+func DockerHostLimit(out string) string {
+	switch {
+	case strings.Contains(out, "unable to apply caps"):
+		return "the capability bounding set lacks a capability the container asks for (unable to apply caps)"
+	case strings.Contains(out, "network bridge not found"), strings.Contains(out, "could not find bridge"):
+		return "the engine has no default bridge network"
+	case strings.Contains(out, "iptables") && (strings.Contains(out, "failed") || strings.Contains(out, "unable")):
+		return "the engine cannot program iptables for this network (no NAT on this host)"
+	}
+	return ""
+}
+
+// DockerBuild runs docker build with --force-rm, so that a failed build
+// leaves no intermediate container behind (the classic builder keeps the
+// container of a failed step otherwise), and returns its output.
+func DockerBuild(ctx context.Context, env []string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "docker", append([]string{"build", "--force-rm"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	return cmd.CombinedOutput()
 }
 
 // UniquePrefix returns a short random prefix for names of things a test

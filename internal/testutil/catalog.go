@@ -65,15 +65,39 @@ func TarGzFile(t testing.TB, archive, name string) []byte {
 // version, so later runs do not rebuild.
 func GoBinary(t testing.TB, files map[string]string) string {
 	t.Helper()
+	return GoBinaryWith(t, files, GoBuild{})
+}
+
+// GoBuild varies a GoBinary build. The zero value is a plain build.
+type GoBuild struct {
+	GOOS, GOARCH string // "" builds for this machine
+	LDFlags      string // -ldflags ("-s -w" strips the symbol table)
+	// Toolchain builds with another Go release ("go1.22.0"), which the go
+	// command takes from the Go module proxy (GOTOOLCHAIN).
+	Toolchain string
+}
+
+// GoBinaryWith is GoBinary with build options, cached by them too.
+func GoBinaryWith(t testing.TB, files map[string]string, b GoBuild) string {
+	t.Helper()
 	goCmd := RequireCmd(t, "go")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
+	env := append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOWORK=off")
+	for k, v := range map[string]string{"GOOS": b.GOOS, "GOARCH": b.GOARCH, "GOTOOLCHAIN": b.Toolchain} {
+		if v != "" {
+			env = append(env, k+"="+v)
+		}
+	}
 	ver, err := exec.CommandContext(ctx, goCmd, "env", "GOVERSION").Output()
 	if err != nil {
 		t.Fatalf("go env GOVERSION: %v", err)
 	}
 	h := sha256.New()
 	h.Write(ver)
+	if b != (GoBuild{}) {
+		fmt.Fprintf(h, "%+v\x00", b)
+	}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -98,11 +122,15 @@ func GoBinary(t testing.TB, files map[string]string) string {
 		}
 	}
 	tmp := out + ".tmp-" + strconv.Itoa(os.Getpid())
-	cmd := exec.CommandContext(ctx, goCmd, "build", "-o", tmp, ".")
+	args := []string{"build", "-o", tmp}
+	if b.LDFlags != "" {
+		args = append(args, "-ldflags="+b.LDFlags)
+	}
+	cmd := exec.CommandContext(ctx, goCmd, append(args, ".")...)
 	cmd.Dir = src
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "CGO_ENABLED=0", "GOWORK=off")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		missing(t, "go build of the test program failed (needs the Go module proxy or a warm module cache): %v\n%s", err, b)
+	cmd.Env = env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		missing(t, "go build of the test program (%+v) failed (needs the Go module proxy or a warm module cache): %v\n%s", b, err, out)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		t.Fatalf("cache go binary: %v", err)

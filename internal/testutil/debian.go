@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -22,10 +23,20 @@ const (
 // debootstrap. Concurrent test processes share one build (flock).
 func DebianRootfs(t testing.TB) string {
 	t.Helper()
+	return DebianRootfsWith(t)
+}
+
+// DebianRootfsWith is DebianRootfs with extra Debian packages installed
+// by debootstrap (--include), cached apart for each package list.
+func DebianRootfsWith(t testing.TB, pkgs ...string) string {
+	t.Helper()
 	RequireRoot(t)
 	RequireCmd(t, "debootstrap")
 	cache := CacheDir(t, "debian")
 	root := filepath.Join(cache, DebianSuite+"-minbase")
+	if len(pkgs) > 0 {
+		root += "+" + strings.Join(pkgs, "+")
+	}
 	done := root + ".done"
 
 	lock, err := os.OpenFile(filepath.Join(cache, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
@@ -44,7 +55,11 @@ func DebianRootfs(t testing.TB) string {
 	os.RemoveAll(root)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", DebianSuite, root, DebianMirror)
+	args := []string{"--variant=minbase"}
+	if len(pkgs) > 0 {
+		args = append(args, "--include="+strings.Join(pkgs, ","))
+	}
+	cmd := exec.CommandContext(ctx, "debootstrap", append(args, DebianSuite, root, DebianMirror)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		tail := out

@@ -359,6 +359,7 @@ type TarEntry struct {
 	Body     string
 	Linkname string
 	Mode     int64
+	Uid, Gid int
 	// Size overrides len(Body) in the header (for lying headers).
 	Size int64
 }
@@ -397,6 +398,8 @@ func LayerTar(t testing.TB, entries ...TarEntry) []byte {
 			Typeflag: e.Type,
 			Linkname: e.Linkname,
 			Mode:     e.Mode,
+			Uid:      e.Uid,
+			Gid:      e.Gid,
 			ModTime:  time.Unix(1700000000, 0),
 			Format:   tar.FormatPAX,
 		}

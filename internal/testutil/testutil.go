@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -101,4 +102,15 @@ func CacheDir(t testing.TB, name string) string {
 		t.Fatalf("cache dir: %v", err)
 	}
 	return dir
+}
+
+// CPUTime is the CPU time (user and system, all threads) this process has
+// used: benchmarks on a shared machine report it next to the wall time,
+// which also counts the time other processes had the cores.
+func CPUTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -52,6 +52,11 @@ func parseDpkg(s string) (DpkgVersion, error) {
 			return v, parseErr(name, s, "epoch is not a number")
 		}
 		v.epoch = strings.TrimLeft(e, "0")
+		// dpkg (lib/dpkg/parsehelp.c, parseversion) refuses an epoch above
+		// INT_MAX: "epoch in version is too big".
+		if cmpDigits(v.epoch, "2147483647") > 0 {
+			return v, parseErr(name, s, "epoch is too big (dpkg's limit is 2147483647)")
+		}
 		str = rest
 	}
 	if i := strings.LastIndexByte(str, '-'); i >= 0 {

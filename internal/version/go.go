@@ -37,6 +37,13 @@ func parseGo(s string) (SemVersion, error) {
 			norm = t
 		}
 	}
+	// golang.org/x/mod/semver: "v1" and "v1.2" are shorthands for v1.0.0
+	// and v1.2.0, but only bare: "v1-pre", "v1.2+meta" are invalid.
+	core, _, _ := strings.Cut(strings.TrimPrefix(norm, "v"), "+")
+	core, _, hasPre := strings.Cut(core, "-")
+	if strings.Count(core, ".") < 2 && (hasPre || strings.Contains(norm, "+")) {
+		return SemVersion{raw: s}, parseErr("Go", s, "a short version cannot have a pre-release or build suffix")
+	}
 	v, reason := parseSemverCore(s, norm, false)
 	if reason != "" {
 		return v, parseErr("Go", s, reason)

@@ -32,8 +32,15 @@ type MavenVersion struct {
 func (v MavenVersion) String() string { return v.raw }
 
 // Canonical returns the canonical form Maven prints for the version
-// ("1.0.0" -> "1", "1.sp" -> "1-sp").
-func (v MavenVersion) Canonical() string { return v.items.canonical() }
+// ("1.0.0" -> "1", "1.sp" -> "1-sp"). A zero version ("0", "000", "0.0")
+// has every item trimmed away; its canonical form is "0", which parses back
+// to an equal version (an empty string would not parse at all).
+func (v MavenVersion) Canonical() string {
+	if c := v.items.canonical(); c != "" {
+		return c
+	}
+	return "0"
+}
 
 func (mavenScheme) Name() string { return "Maven" }
 

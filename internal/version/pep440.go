@@ -3,6 +3,7 @@ package version
 import (
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // PEP440 returns the Python version scheme of PEP 440 ("Version
@@ -58,11 +59,14 @@ var pep440Re = regexp.MustCompile(`^\s*v?` +
 
 func parsePEP440(s string) (PEP440Version, error) {
 	v := PEP440Version{raw: s}
-	m := pep440Re.FindStringSubmatchIndex(strings.ToLower(s))
+	// packaging's pattern is matched with Python's Unicode \s: surrounding
+	// Unicode whitespace (U+00A0, U+2003, U+3000, …) is trimmed too, which
+	// Go's ASCII \s would not do.
+	low := strings.ToLower(strings.TrimFunc(s, pySpace))
+	m := pep440Re.FindStringSubmatchIndex(low)
 	if m == nil {
 		return v, parseErr("PEP 440", s, "not a PEP 440 version")
 	}
-	low := strings.ToLower(s)
 	get := func(name string) (string, bool) {
 		i := pep440Re.SubexpIndex(name)
 		if m[2*i] < 0 {
@@ -199,3 +203,7 @@ func comparePEP440(a, b PEP440Version) int {
 	}
 	return sign(len(a.local) - len(b.local))
 }
+
+// pySpace is Python's str.isspace: Unicode White_Space (unicode.IsSpace)
+// plus the ASCII separators U+001C-U+001F.
+func pySpace(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) }

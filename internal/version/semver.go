@@ -52,6 +52,49 @@ func (semverScheme) Compare(a, b Version) int {
 	return compareWith(a, b, parseSemver, compareSemver)
 }
 
+// NPM returns npm's version scheme: SemVer as node-semver reads a version
+// in loose mode (the npm CLI's): surrounding whitespace and leading "=" and
+// "v" are ignored; a version longer than 256 characters, or whose major,
+// minor or patch exceeds JavaScript's largest safe integer
+// (9007199254740991), is invalid (node-semver internal/constants.js,
+// classes/semver.js).
+func NPM() Scheme { return npmScheme{} }
+
+type npmScheme struct{}
+
+func (npmScheme) Name() string { return "npm" }
+
+func (npmScheme) Parse(s string) (Version, error) { return parseNPM(s) }
+
+func (npmScheme) Compare(a, b Version) int { return compareWith(a, b, parseNPM, compareSemver) }
+
+// npmMaxLength and npmMaxSafe are node-semver's MAX_LENGTH and
+// MAX_SAFE_INTEGER.
+const (
+	npmMaxLength = 256
+	npmMaxSafe   = "9007199254740991"
+)
+
+func parseNPM(s string) (SemVersion, error) {
+	if len(s) > npmMaxLength {
+		return SemVersion{raw: s}, parseErr("npm", s, "longer than 256 characters")
+	}
+	t := strings.TrimLeft(strings.TrimSpace(s), "=v \t\n\r\f\v")
+	v, reason := parseSemverCore(s, t, false)
+	if reason != "" {
+		return v, parseErr("npm", s, reason)
+	}
+	if strings.Count(strings.SplitN(strings.SplitN(t, "+", 2)[0], "-", 2)[0], ".") != 2 {
+		return v, parseErr("npm", s, "want major.minor.patch")
+	}
+	for _, n := range []string{v.major, v.minor, v.patch} {
+		if cmpDigits(n, npmMaxSafe) > 0 {
+			return v, parseErr("npm", s, "a number is larger than JavaScript's largest safe integer")
+		}
+	}
+	return v, nil
+}
+
 func parseSemver(s string) (SemVersion, error) {
 	v, reason := parseSemverCore(s, s, false)
 	if reason != "" {

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 	"github.com/lockdown-sec/lockdown/internal/vulndb/distro"

@@ -71,6 +71,10 @@ func (b *builder) ingest(ctx context.Context, src Source, dir, base string, opts
 		err = b.ingestOSV(ctx, path, loc, count)
 	case KindAlpineSecdb:
 		err = b.ingestSecdb(ctx, path, count)
+	case KindWolfiSecdb:
+		err = b.ingestFlatSecdb(ctx, path, distro.DistroWolfi, count)
+	case KindChainguardSecdb:
+		err = b.ingestFlatSecdb(ctx, path, distro.DistroChainguard, count)
 	case KindUbuntuTracker:
 		err = b.ingestUCT(ctx, path, loc, count)
 	case KindDebianTracker:
@@ -238,6 +242,38 @@ func (b *builder) ingestSecdb(ctx context.Context, dir string, count func()) err
 			if err != nil {
 				return err
 			}
+		}
+	}
+	for _, v := range sdb.Records() {
+		b.queueRecord(v.ID, v, count)
+	}
+	return nil
+}
+
+// ingestFlatSecdb reads a Wolfi or Chainguard secdb: one JSON file, or
+// every *.json of a directory.
+func (b *builder) ingestFlatSecdb(ctx context.Context, p, dist string, count func()) error {
+	files := []string{p}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		files, _ = filepath.Glob(filepath.Join(p, "*.json"))
+		sort.Strings(files)
+		if len(files) == 0 {
+			return fmt.Errorf("%s secdb %s: no JSON files", dist, p)
+		}
+	}
+	sdb := distro.Secdb{Distro: dist}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		r, err := os.Open(f)
+		if err != nil {
+			return fmt.Errorf("read %s secdb %s: %w", dist, f, err)
+		}
+		err = sdb.Add(bufio.NewReader(r), filepath.Base(f), "", b.reject)
+		r.Close()
+		if err != nil {
+			return err
 		}
 	}
 	for _, v := range sdb.Records() {

@@ -1,8 +1,10 @@
 package vulndb
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -26,6 +28,12 @@ const (
 	// KindAlpineSecdb is a directory of Alpine secdb JSON files laid out
 	// as on secdb.alpinelinux.org: v3.10/main.json, v3.10/community.json.
 	KindAlpineSecdb Kind = "alpine-secdb"
+	// KindWolfiSecdb and KindChainguardSecdb are the secdb JSON of Wolfi
+	// (packages.wolfi.dev/os/security.json) and Chainguard
+	// (packages.cgr.dev/chainguard/security.json): one file, or a
+	// directory of them.
+	KindWolfiSecdb      Kind = "wolfi-secdb"
+	KindChainguardSecdb Kind = "chainguard-secdb"
 	// KindUbuntuTracker is an Ubuntu CVE Tracker tar.gz (active/,
 	// retired/ per-CVE files).
 	KindUbuntuTracker Kind = "ubuntu-cve-tracker"
@@ -71,13 +79,16 @@ func isURL(loc string) bool {
 }
 
 // DetectSources works out what loc holds:
-//   - an http(s) URL: an OSV zip;
+//   - an http(s) URL: an OSV zip; on packages.wolfi.dev or packages.cgr.dev
+//     a Wolfi or Chainguard secdb (security.json);
 //   - a .zip or .json file: OSV; a .tar.gz/.tgz file: an Ubuntu tracker
 //     tarball; a file named DSA-list, DLA-list, DTSA-list or
 //     {DSA,DLA,DTSA}/list: a Debian tracker list;
-//   - a directory holding alpine-secdb/, ubuntu-cve-tracker/ (a tar.gz
-//     inside) or debian-security-tracker/: each of those (the layout of
-//     Lockdown's shared test data "distro/");
+//   - a .json file that is a Wolfi or Chainguard secdb (its urlprefix or
+//     apkurl names packages.wolfi.dev or packages.cgr.dev): that secdb;
+//   - a directory holding alpine-secdb/, wolfi-secdb/, chainguard-secdb/,
+//     ubuntu-cve-tracker/ (a tar.gz inside) or debian-security-tracker/:
+//     each of those (the layout of Lockdown's shared test data "distro/");
 //   - a directory with vN.N/ sub-directories of secdb JSON: Alpine secdb;
 //   - a directory with Debian tracker lists: Debian;
 //   - any other directory: OSV JSON files and zips, at any depth.
@@ -89,7 +100,14 @@ func DetectSources(loc string) ([]Source, error) {
 		if _, err := url.Parse(loc); err != nil {
 			return nil, fmt.Errorf("source %s: %w", loc, err)
 		}
-		return []Source{{Kind: KindOSV, Location: loc}}, nil
+		kind := KindOSV
+		switch {
+		case strings.Contains(loc, "://packages.wolfi.dev/"):
+			kind = KindWolfiSecdb
+		case strings.Contains(loc, "://packages.cgr.dev/"):
+			kind = KindChainguardSecdb
+		}
+		return []Source{{Kind: kind, Location: loc}}, nil
 	}
 	fi, err := os.Stat(loc)
 	if err != nil {
@@ -106,7 +124,8 @@ func DetectSources(loc string) ([]Source, error) {
 	for _, sub := range []struct {
 		name string
 		kind Kind
-	}{{"alpine-secdb", KindAlpineSecdb}, {"ubuntu-cve-tracker", KindUbuntuTracker}, {"debian-security-tracker", KindDebianTracker}} {
+	}{{"alpine-secdb", KindAlpineSecdb}, {"wolfi-secdb", KindWolfiSecdb}, {"chainguard-secdb", KindChainguardSecdb},
+		{"ubuntu-cve-tracker", KindUbuntuTracker}, {"debian-security-tracker", KindDebianTracker}} {
 		p := filepath.Join(loc, sub.name)
 		if st, err := os.Stat(p); err != nil || !st.IsDir() {
 			continue
@@ -137,7 +156,9 @@ func fileKind(p string) (Kind, error) {
 	base := filepath.Base(p)
 	lower := strings.ToLower(base)
 	switch {
-	case strings.HasSuffix(lower, ".zip"), strings.HasSuffix(lower, ".json"):
+	case strings.HasSuffix(lower, ".json"):
+		return jsonKind(p), nil
+	case strings.HasSuffix(lower, ".zip"):
 		return KindOSV, nil
 	case strings.HasSuffix(lower, ".tar.gz"), strings.HasSuffix(lower, ".tgz"):
 		return KindUbuntuTracker, nil
@@ -188,4 +209,28 @@ func alpineBranches(dir string) []string {
 		}
 	}
 	return out
+}
+
+// jsonKind tells a Wolfi or Chainguard secdb file from OSV JSON by its
+// urlprefix/apkurl (read from the first 64 KiB); anything else is OSV.
+func jsonKind(p string) Kind {
+	f, err := os.Open(p)
+	if err != nil {
+		return KindOSV // the OSV reader reports the error
+	}
+	defer f.Close()
+	var head struct {
+		APKURL    string `json:"apkurl"`
+		URLPrefix string `json:"urlprefix"`
+	}
+	if json.NewDecoder(io.LimitReader(f, 64<<10)).Decode(&head) != nil {
+		return KindOSV
+	}
+	switch u := head.URLPrefix + " " + head.APKURL; {
+	case strings.Contains(u, "packages.wolfi.dev"):
+		return KindWolfiSecdb
+	case strings.Contains(u, "packages.cgr.dev"):
+		return KindChainguardSecdb
+	}
+	return KindOSV
 }

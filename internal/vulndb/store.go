@@ -37,10 +37,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 

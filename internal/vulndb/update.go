@@ -18,10 +18,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/ecosystem"
-
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/lockdown-sec/lockdown/internal/ecosystem"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
@@ -189,7 +188,7 @@ func resolveSources(in []Source) ([]Source, error) {
 			out = append(out, d...)
 		default:
 			switch s.Kind {
-			case KindOSV, KindAlpineSecdb, KindUbuntuTracker, KindDebianTracker:
+			case KindOSV, KindAlpineSecdb, KindWolfiSecdb, KindChainguardSecdb, KindUbuntuTracker, KindDebianTracker:
 			default:
 				return nil, fmt.Errorf("source %s: unknown kind %q", s.Location, s.Kind)
 			}

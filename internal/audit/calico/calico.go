@@ -22,7 +22,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/audit"
 	chk "github.com/lockdown-sec/lockdown/internal/check"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/netpol"
@@ -145,7 +144,7 @@ func Audit(ctx context.Context, objs []*load.Object, cfg Config) (*model.Report,
 	rep.Meta["nodes"] = strconv.Itoa(len(w.nodes))
 	rep.Meta["policies"] = strconv.Itoa(len(w.pol.Policies) + len(w.pol.Staged))
 	rep.Meta["underlayMTU"] = strconv.Itoa(w.underlayMTU)
-	if s, ok := audit.Score(rep.Findings); ok {
+	if s, ok := chk.Score(rep.Findings); ok {
 		rep.Meta["score"] = strconv.Itoa(s)
 	}
 	return rep, nil

@@ -312,7 +312,7 @@ func hostEndpointFix(e *netpol.Endpoint) *Fix {
 	}
 	spec := map[string]any{"selector": strings.Join(sel, " && "), "types": []string{"Ingress"}}
 	var ingress []any
-	byProto := map[uint8][]string{}
+	byProto := map[netpol.Protocol][]string{}
 	for _, p := range e.Ports {
 		name := p.Name
 		if name == "" {

@@ -136,7 +136,12 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 	if err != nil {
 		return extract.Result{}, fmt.Errorf("parse apk db %s: %w", location, err)
 	}
-	return out.Result(), nil
+	res := out.Result()
+	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
+		// Records, but not one readable: a corrupt database, not an empty one.
+		return res, fmt.Errorf("parse apk db %s: not one package record could be read (%s)", location, res.Warnings[0].Message)
+	}
+	return res, nil
 }
 
 type record struct {

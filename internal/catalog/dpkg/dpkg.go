@@ -82,7 +82,12 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 	if p.err != nil {
 		return extract.Result{}, fmt.Errorf("parse dpkg status %s: %w", location, p.err)
 	}
-	return p.out.Result(), nil
+	res := p.out.Result()
+	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
+		// Paragraphs, but not one readable: a corrupt database, not an empty one.
+		return res, fmt.Errorf("parse dpkg status %s: not one package paragraph could be read (%s)", location, res.Warnings[0].Message)
+	}
+	return res, nil
 }
 
 // parser holds the state of one pass over a status file.

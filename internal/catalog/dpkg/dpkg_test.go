@@ -104,6 +104,7 @@ func TestParse(t *testing.T) {
 		input        string
 		want         []string // name version arch src srcver
 		wantWarnings int
+		wantErr      string
 	}{
 		{
 			name:     "states",
@@ -213,10 +214,13 @@ Architecture: amd64
 			want:     []string{"libc6\t2.36-9+deb12u4\tamd64\tglibc\t2.36-9+deb12u4"},
 		},
 		{
-			name:         "status file paragraph without Status is a warning",
+			// The file's one paragraph cannot be read: a corrupt database,
+			// whose packages are not checked (issue 11 item 8).
+			name:         "status file paragraph without Status is a warning, and no paragraph read an error",
 			location:     StatusFile,
 			input:        "Package: libc6\nVersion: 2.36-9+deb12u4\nArchitecture: amd64\n",
 			wantWarnings: 1,
+			wantErr:      "parse dpkg status /var/lib/dpkg/status: not one package paragraph could be read (dpkg: package libc6 (line 1): bad Status \"\")",
 		},
 		{
 			name:     "empty",
@@ -227,8 +231,8 @@ Architecture: amd64
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			res, err := Parse(strings.NewReader(tt.input), tt.location)
-			if err != nil {
-				t.Fatalf("Parse() error = %v", err)
+			if (err == nil) != (tt.wantErr == "") || err != nil && err.Error() != tt.wantErr {
+				t.Fatalf("Parse() error = %v, want %q", err, tt.wantErr)
 			}
 			if diff := cmp.Diff(tt.want, lines(res.Packages)); diff != "" {
 				t.Errorf("Parse() packages (-want +got):\n%s", diff)

@@ -1,6 +1,7 @@
 // Package gobinary finds the modules compiled into Go executables from the
-// build information the Go linker embeds (debug/buildinfo). Nothing is
-// executed.
+// build information the Go linker embeds (debug/buildinfo), and indexes the
+// functions compiled in (Symbols) so that a vulnerability can be told
+// present or absent in the binary. Nothing is executed.
 package gobinary
 
 import (
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"strings"
 
@@ -35,6 +37,12 @@ const (
 	MetaGoVersion  = "goVersion"  // the toolchain, as written: "go1.22.3"
 	MetaMainModule = "mainModule" // the binary's main module path
 	MetaReplaces   = "replaces"   // on a replacement: the module it replaces, "path@version"
+	MetaGOOS       = "goos"       // the target operating system ("linux")
+	// MetaSymbols carries the binary's Symbols index (Encode) on one of its
+	// packages (the stdlib one); MetaSymbolsError says why there is none.
+	// Both are for the matcher, not for reports (see StripSymbols).
+	MetaSymbols      = "goSymbols"
+	MetaSymbolsError = "goSymbolsError"
 )
 
 // StdlibName is the package name of the Go standard library (as the Go
@@ -54,7 +62,7 @@ var _ extract.Extractor = Extractor{}
 func (Extractor) Name() string { return "gobinary" }
 
 // Version implements extract.Extractor.
-func (Extractor) Version() int { return 1 }
+func (Extractor) Version() int { return 2 }
 
 func orDefault(v, d int64) int64 {
 	if v <= 0 {
@@ -108,7 +116,11 @@ func (e Extractor) Extract(ctx context.Context, in extract.Input) (extract.Resul
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
 			return extract.Result{}, fmt.Errorf("read go binary %s: %w", in.Path, err)
 		}
-		return extract.Result{Packages: Parse(bytes.NewReader(data[:m]), in.Path)}, nil
+		pkgs := Parse(memReader(data[:m]), in.Path)
+		if pkgs == nil && bytes.Contains(data[:m], buildInfoMagic) {
+			return extract.Result{}, corrupt(in.Path)
+		}
+		return extract.Result{Packages: pkgs}, nil
 	}
 	dir := in.TempDir
 	if dir == "" {
@@ -123,23 +135,66 @@ func (e Extractor) Extract(ctx context.Context, in extract.Input) (extract.Resul
 	if _, err := io.Copy(f, io.LimitReader(rest, maxSize)); err != nil {
 		return extract.Result{}, fmt.Errorf("read go binary %s: spool: %w", in.Path, err)
 	}
-	return extract.Result{Packages: Parse(f, in.Path)}, nil
+	pkgs := Parse(f, in.Path)
+	if pkgs == nil {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return extract.Result{}, fmt.Errorf("read go binary %s: %w", in.Path, err)
+		}
+		if found, err := containsMagic(f); err != nil || found {
+			return extract.Result{}, errors.Join(corrupt(in.Path), err)
+		}
+	}
+	return extract.Result{Packages: pkgs}, nil
+}
+
+// buildInfoMagic starts the build information the Go linker writes.
+var buildInfoMagic = []byte("\xff Go buildinf:")
+
+// corrupt is the error of an executable that carries Go build information
+// that cannot be read: it is a Go binary whose modules are unknown.
+func corrupt(path string) error {
+	return fmt.Errorf("read go binary %s: it has Go build information that cannot be read (corrupt or truncated)", path)
+}
+
+// containsMagic reports whether r holds buildInfoMagic, reading it once.
+func containsMagic(r io.Reader) (bool, error) {
+	buf := make([]byte, 1<<20)
+	keep := len(buildInfoMagic) - 1
+	n := 0
+	for {
+		m, err := io.ReadFull(r, buf[n:])
+		if bytes.Contains(buf[:n+m], buildInfoMagic) {
+			return true, nil
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		n = copy(buf, buf[n+m-keep:n+m])
+	}
 }
 
 // Parse reads the build information of the executable in r and returns the
 // main module, every dependency module (a replaced one as its replacement,
 // with MetaReplaces naming the original) and the toolchain as package
-// "stdlib". It returns nil when r is not a Go executable or carries no
-// build information. location is the executable's path in the image.
+// "stdlib", which carries the binary's Symbols (MetaSymbols, or
+// MetaSymbolsError). It returns nil when r is not a Go executable or
+// carries no build information. location is the executable's path in the
+// image.
 func Parse(r io.ReaderAt, location string) []model.Package {
 	bi, err := buildinfo.Read(r)
 	if err != nil || bi == nil {
 		return nil
 	}
-	var arch string
+	var arch, goos string
 	for _, s := range bi.Settings {
-		if s.Key == "GOARCH" {
+		switch s.Key {
+		case "GOARCH":
 			arch = s.Value
+		case "GOOS":
+			goos = s.Value
 		}
 	}
 	meta := func(extra ...string) map[string]string {
@@ -170,9 +225,38 @@ func Parse(r io.ReaderAt, location string) []model.Package {
 		pkgs = append(pkgs, pkg(d.Path, d.Version, meta()))
 	}
 	if v := ToolchainVersion(bi.GoVersion); v != "" {
-		pkgs = append(pkgs, pkg(StdlibName, v, meta()))
+		m := meta()
+		if goos != "" {
+			m[MetaGOOS] = goos
+		}
+		switch syms, err := ReadSymbols(r, bi.Path); {
+		case err == nil:
+			m[MetaSymbols] = syms.Encode()
+		case errors.Is(err, ErrNoSymbols):
+			m[MetaSymbolsError] = "no Go function table the reader understands (built before Go 1.16?)"
+		default:
+			m[MetaSymbolsError] = err.Error()
+		}
+		pkgs = append(pkgs, pkg(StdlibName, v, m))
 	}
 	return pkgs
+}
+
+// StripSymbols removes MetaSymbols and MetaSymbolsError from pkgs, in place
+// (the maps are replaced, not modified: others may share them).
+func StripSymbols(pkgs []model.Package) {
+	for i := range pkgs {
+		m := pkgs[i].Metadata
+		_, a := m[MetaSymbols]
+		_, b := m[MetaSymbolsError]
+		if !a && !b {
+			continue
+		}
+		m = maps.Clone(m)
+		delete(m, MetaSymbols)
+		delete(m, MetaSymbolsError)
+		pkgs[i].Metadata = m
+	}
 }
 
 // ToolchainVersion turns buildinfo's GoVersion ("go1.22.3", "go1.24.0

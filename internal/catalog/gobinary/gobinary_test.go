@@ -62,7 +62,7 @@ func goVersionM(t testing.TB, bin string) []model.Package {
 	}
 	ls := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 	_, goVersion, _ := strings.Cut(ls[0], ": ")
-	var mainPath, arch string
+	var mainPath, arch, goos string
 	for _, l := range ls[1:] {
 		f := strings.Split(strings.TrimPrefix(l, "\t"), "\t")
 		if f[0] == "path" {
@@ -70,6 +70,9 @@ func goVersionM(t testing.TB, bin string) []model.Package {
 		}
 		if f[0] == "build" && strings.HasPrefix(f[1], "GOARCH=") {
 			arch = strings.TrimPrefix(f[1], "GOARCH=")
+		}
+		if f[0] == "build" && strings.HasPrefix(f[1], "GOOS=") {
+			goos = strings.TrimPrefix(f[1], "GOOS=")
 		}
 	}
 	meta := func(kv ...string) map[string]string {
@@ -95,7 +98,7 @@ func goVersionM(t testing.TB, bin string) []model.Package {
 		}
 	}
 	pkgs = append(pkgs, model.Package{Name: "stdlib", Version: strings.TrimPrefix(goVersion, "go"), Type: model.TypeGolang,
-		Arch: arch, Location: "/app", Metadata: meta()})
+		Arch: arch, Location: "/app", Metadata: meta("goos", goos)})
 	return pkgs
 }
 
@@ -108,6 +111,22 @@ func TestParseAgainstGoVersionM(t *testing.T) {
 	}
 	defer f.Close()
 	got := Parse(f, "/app")
+	// The symbol index rides on the stdlib package: check it, then compare
+	// the rest with go version -m.
+	syms, err := DecodeSymbols(got[len(got)-1].Metadata[MetaSymbols])
+	if err != nil || !syms.Inlined {
+		t.Fatalf("stdlib package's %s: %v (inlined %v)", MetaSymbols, err, syms != nil && syms.Inlined)
+	}
+	for _, c := range [][2]string{{"example.com/lockdown/gobinarytest", "main"}, {"github.com/gin-gonic/gin", "New"},
+		{"golang.org/x/text/language", "Tag.String"}, {"fmt", "Println"}} {
+		if !syms.Has(c[0], c[1]) {
+			t.Errorf("symbols: %s.%s missing", c[0], c[1])
+		}
+	}
+	if syms.Has("github.com/gin-gonic/gin", "NoSuchFunction") || syms.HasModule("golang.org/x/crypto") {
+		t.Errorf("symbols: absent names read as present")
+	}
+	StripSymbols(got)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse(%s) differs from go version -m (-go +Parse):\n%s", bin, diff)
 	}

@@ -19,11 +19,14 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
 )
 
-// Labels that choose a container's namespace, in order of preference.
+// Labels that choose a container's namespace, in order of preference:
+// lockdown.namespace, projectcalico.org/namespace, the Compose project,
+// else "default".
 const (
-	LabelNamespace      = calicov3.LabelNamespace // projectcalico.org/namespace
-	LabelComposeProject = "com.docker.compose.project"
-	DefaultNamespace    = "default"
+	LabelLockdownNamespace = "lockdown.namespace"
+	LabelNamespace         = calicov3.LabelNamespace // projectcalico.org/namespace
+	LabelComposeProject    = "com.docker.compose.project"
+	DefaultNamespace       = "default"
 	// OrchestratorDocker is the projectcalico.org/orchestrator label value
 	// of container endpoints. (Kubernetes NetworkPolicies select only
 	// orchestrator k8s, as in Calico.)
@@ -49,8 +52,9 @@ func NewClient() (*client.Client, error) {
 }
 
 // Endpoints lists the running containers as endpoints. A container's
-// namespace is its projectcalico.org/namespace label, else its Compose
-// project, else "default"; its name is the container name. Addresses come
+// namespace is its lockdown.namespace label, else its
+// projectcalico.org/namespace label, else its Compose project, else
+// "default"; its name is the container name. Addresses come
 // from every network it is attached to; ports are its exposed and published
 // container ports. Each gets Calico's projectcalico-default-allow profile:
 // a container no policy selects can talk freely, as on plain Docker.
@@ -100,7 +104,10 @@ func fromInspect(info container.InspectResponse) (*netpol.Endpoint, error) {
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	ns := labels[LabelNamespace]
+	ns := labels[LabelLockdownNamespace]
+	if ns == "" {
+		ns = labels[LabelNamespace]
+	}
 	if ns == "" {
 		ns = labels[LabelComposeProject]
 	}

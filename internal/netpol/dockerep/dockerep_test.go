@@ -22,12 +22,15 @@ func TestEndpointsFromDocker(t *testing.T) {
 	subnet := "172.31.251.0/24"
 	testutil.Docker(t, "network", "create", "--subnet", subnet, "--internal", network)
 	t.Cleanup(func() { exec.Command("docker", "network", "rm", network).Run() })
-	web, db, other := pfx+"web", pfx+"db", pfx+"other"
+	web, db, other, tagged := pfx+"web", pfx+"db", pfx+"other", pfx+"tagged"
 	testutil.RunContainer(t, web, "--network", network, "--ip", "172.31.251.10", "--label", "app=web",
 		"--label", "com.docker.compose.project=shop", "--expose", "8080", image, "sleep", "300")
 	testutil.RunContainer(t, db, "--network", network, "--ip", "172.31.251.20", "--label", "app=db",
 		"--label", "com.docker.compose.project=shop", "--expose", "5432/tcp", "--expose", "53/udp", image, "sleep", "300")
 	testutil.RunContainer(t, other, "--network", "none", "--label", "projectcalico.org/namespace=tools", "--label", "app=tool", image, "sleep", "300")
+	// lockdown.namespace wins over the Calico label and the Compose project.
+	testutil.RunContainer(t, tagged, "--network", "none", "--label", "lockdown.namespace=team1", "--label", "projectcalico.org/namespace=tools",
+		"--label", "com.docker.compose.project=shop", "--label", "app=tool", image, "sleep", "300")
 
 	cli, err := NewClient()
 	if err != nil {
@@ -50,6 +53,7 @@ func TestEndpointsFromDocker(t *testing.T) {
 		{web, "shop", "web", "172.31.251.10", []string{"8080/TCP"}, []string{network}},
 		{db, "shop", "db", "172.31.251.20", []string{"5432/TCP", "53/UDP"}, []string{network}},
 		{other, "tools", "tool", "", nil, []string{"none"}},
+		{tagged, "team1", "tool", "", nil, []string{"none"}},
 	}
 	for _, tt := range tests {
 		e := byName[tt.name]

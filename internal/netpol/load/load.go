@@ -366,6 +366,7 @@ var kinds = map[string]kindInfo{
 	"Pod":                                  {[]string{"v1"}, true, func() any { return new(corev1.Pod) }},
 	"Namespace":                            {[]string{"v1"}, false, func() any { return new(corev1.Namespace) }},
 	"ServiceAccount":                       {[]string{"v1"}, true, func() any { return new(corev1.ServiceAccount) }},
+	"Service":                              {[]string{"v1"}, true, func() any { return new(corev1.Service) }},
 	// Cluster configuration (lockdown audit calico), also as CRDs.
 	calicov3.KindFelixConfiguration: {calicoConfig, false, func() any { return new(calicov3.FelixConfiguration) }},
 	calicov3.KindIPPool:             {calicoConfig, false, func() any { return new(calicov3.IPPool) }},

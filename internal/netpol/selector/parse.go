@@ -68,6 +68,41 @@ func labelAt(s string, i int) string {
 	return s[i:j]
 }
 
+// Calico validates selector labels as Kubernetes label keys: an optional
+// DNS-subdomain prefix of at most 253 characters and "/", then a name of at
+// most 63 (k8s.io/apimachinery validation.IsQualifiedName).
+const (
+	maxLabelName   = 63
+	maxLabelPrefix = 253
+)
+
+// checkLabel refuses a label longer than Calico accepts; the error is a
+// message, placed by the caller.
+func checkLabel(label string) string {
+	prefix, name, ok := strings.Cut(label, "/")
+	if !ok {
+		prefix, name = "", label
+	}
+	if len(name) > maxLabelName {
+		return fmt.Sprintf("label %q: name longer than %d characters", label, maxLabelName)
+	}
+	if len(prefix) > maxLabelPrefix {
+		return fmt.Sprintf("label %q: prefix longer than %d characters", label, maxLabelPrefix)
+	}
+	return ""
+}
+
+// wordEnd reports whether a keyword that ends at i is a whole word: Calico's
+// tokenizer matches operator words with a word boundary after them ("in\b",
+// "ends\s*with\b"), so "a inx {…}" is not "in".
+func wordEnd(s string, i int) bool {
+	if i >= len(s) {
+		return true
+	}
+	c := s[i]
+	return !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z')
+}
+
 func skipSpace(s string, i int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
 		i++
@@ -146,7 +181,7 @@ func tokenize(s string) ([]token, error) {
 				word := func(w string) bool { return strings.HasPrefix(s[i:], w) }
 				twoWords := func(first, second string, k tokKind) error {
 					j := skipSpace(s, i+len(first))
-					if !strings.HasPrefix(s[j:], second) {
+					if !strings.HasPrefix(s[j:], second) || !wordEnd(s, j+len(second)) {
 						return errAt(j, "expected %q after %q", second, first)
 					}
 					toks = append(toks, token{kind: k, pos: start})
@@ -155,7 +190,7 @@ func tokenize(s string) ([]token, error) {
 				}
 				var err error
 				switch {
-				case word("contains"):
+				case word("contains") && wordEnd(s, i+len("contains")):
 					add(tokContains, len("contains"))
 				case word("starts"):
 					err = twoWords("starts", "with", tokStarts)
@@ -163,7 +198,7 @@ func tokenize(s string) ([]token, error) {
 					err = twoWords("ends", "with", tokEnds)
 				case word("not"):
 					err = twoWords("not", "in", tokNotIn)
-				case word("in"):
+				case word("in") && wordEnd(s, i+2):
 					add(tokIn, 2)
 				default:
 					return nil, errAt(start, "expected an operator (==, !=, in, not in, contains, starts with, ends with) after label %q", label)
@@ -176,6 +211,9 @@ func tokenize(s string) ([]token, error) {
 				key := labelAt(s, j)
 				if key == "" {
 					return nil, errAt(j, "expected a label name in has()")
+				}
+				if msg := checkLabel(key); msg != "" {
+					return nil, errAt(j, "%s", msg)
 				}
 				j = skipSpace(s, j+len(key))
 				if j >= len(s) || s[j] != ')' {
@@ -198,6 +236,9 @@ func tokenize(s string) ([]token, error) {
 				key := labelAt(s, i)
 				if key == "" {
 					return nil, errAt(start, "unexpected character %q", rest[0])
+				}
+				if msg := checkLabel(key); msg != "" {
+					return nil, errAt(start, "%s", msg)
 				}
 				toks = append(toks, token{kind: tokLabel, val: key, pos: start})
 				i += len(key)

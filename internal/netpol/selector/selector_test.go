@@ -2,6 +2,7 @@ package selector
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -72,6 +73,23 @@ func TestParseErrors(t *testing.T) {
 		{"app in 'a'", `invalid selector "app in 'a'": expected '{' after 'in' but found string "a" at position 8`},
 		{"a == 'x' b == 'y'", `invalid selector "a == 'x' b == 'y'": unexpected label "b" after end of expression at position 10`},
 		{"$x == 'y'", `invalid selector "$x == 'y'": unexpected character '$' at position 1`},
+		// Word boundaries after operator words (Calico's tokenizer: in\b,
+		// ends\s*with\b, contains\b).
+		{"app inx {'a'}", `invalid selector "app inx {'a'}": expected an operator (==, !=, in, not in, contains, starts with, ends with) after label "app" at position 5`},
+		{"app ends withx 'a'", `invalid selector "app ends withx 'a'": expected "with" after "ends" at position 10`},
+		{"app not inx {'a'}", `invalid selector "app not inx {'a'}": expected "in" after "not" at position 9`},
+		{"app containsx 'a'", `invalid selector "app containsx 'a'": expected an operator (==, !=, in, not in, contains, starts with, ends with) after label "app" at position 5`},
+		// Label length: a Kubernetes label key (name ≤ 63, prefix ≤ 253).
+		{strings.Repeat("a", 64) + " == 'x'", `invalid selector "` + strings.Repeat("a", 64) + ` == 'x'": label "` + strings.Repeat("a", 64) + `": name longer than 63 characters at position 1`},
+		{"has(" + strings.Repeat("p", 254) + "/n)", `invalid selector "has(` + strings.Repeat("p", 254) + `/n)": label "` + strings.Repeat("p", 254) + `/n": prefix longer than 253 characters at position 5`},
+	}
+	// The limits themselves and operators followed by a non-word character
+	// are fine.
+	for _, ok := range []string{strings.Repeat("a", 63) + " == 'x'", "example.com/" + strings.Repeat("n", 63) + " in {'a'}",
+		"app in{'a'}", "app ends with'x'", "app contains'x'", "app not in{'a'}"} {
+		if _, err := Parse(ok); err != nil {
+			t.Errorf("Parse(%q) = %v, want accepted", ok, err)
+		}
 	}
 	for _, tt := range tests {
 		_, err := Parse(tt.sel)

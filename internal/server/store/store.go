@@ -439,10 +439,24 @@ type ImageResult struct {
 	// Counts of findings (not suppressed) by lowercase severity:
 	// critical, high, medium, low, unknown.
 	Counts map[string]int `json:"counts"`
+	// Packages counts the scan's packages, checked and not.
+	Packages PackageCounts `json:"packages"`
 	// Vulns are the distinct vulnerability IDs with their severity.
 	Vulns []VulnRef `json:"-"`
 	// Report is the model.Report JSON.
 	Report []byte `json:"-"`
+}
+
+// PackageCounts are the packages of one scan: Total, Checked against the
+// advisories, Unchecked (model.Report.NotChecked: no advisories for their
+// ecosystem or release, unknown ecosystem, unparsable version) and the
+// package files that could not be read at all (UnreadableFiles; how many
+// packages they list is unknown).
+type PackageCounts struct {
+	Total           int `json:"total"`
+	Checked         int `json:"checked"`
+	Unchecked       int `json:"unchecked"`
+	UnreadableFiles int `json:"unreadableFiles"`
 }
 
 // VulnRef is one vulnerability ID in an image.
@@ -461,6 +475,8 @@ type Outcome struct {
 	Digest string
 	Image  *ImageResult // scan jobs: the image's latest result
 	Audit  bool         // audit jobs: Report is the latest audit
+	// Harden jobs: the hardened configuration, kept by image digest.
+	Harden *HardenProfile
 }
 
 // Finish records the outcome of job id held by owner, in one transaction
@@ -495,6 +511,13 @@ func (s *Store) Finish(ctx context.Context, id, owner string, o Outcome) error {
 			return err
 		}
 	}
+	if o.Err == "" && o.Harden != nil {
+		p := *o.Harden
+		p.JobID, p.CreatedAt = id, now
+		if err := s.putHardenProfile(ctx, tx, p); err != nil {
+			return err
+		}
+	}
 	if o.Err == "" && o.Audit {
 		if err := s.putAudit(ctx, tx, id, now, o.Report); err != nil {
 			return err
@@ -525,15 +548,17 @@ func (s *Store) putImage(ctx context.Context, ex execer, r ImageResult) error {
 	if err != nil {
 		return err
 	}
-	c := r.Counts
-	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO images (digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, report)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	c, p := r.Counts, r.Packages
+	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO images (digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, report, packages, unchecked, unreadable)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (digest) DO UPDATE SET image = excluded.image, target = excluded.target, job_id = excluded.job_id,
 			scanned_at = excluded.scanned_at, db_built = excluded.db_built, critical = excluded.critical, high = excluded.high,
-			medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, vulns = excluded.vulns, report = excluded.report
+			medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, vulns = excluded.vulns, report = excluded.report,
+			packages = excluded.packages, unchecked = excluded.unchecked, unreadable = excluded.unreadable
 		WHERE images.scanned_at <= excluded.scanned_at`),
 		r.Digest, r.Image, r.Target, r.JobID, ms(r.ScannedAt), ms(r.DBBuilt),
-		c["critical"], c["high"], c["medium"], c["low"], c["unknown"], vulns, string(r.Report)); err != nil {
+		c["critical"], c["high"], c["medium"], c["low"], c["unknown"], vulns, string(r.Report),
+		p.Total, p.Unchecked, p.UnreadableFiles); err != nil {
 		return fmt.Errorf("store image %s: %w", r.Digest, err)
 	}
 	return nil
@@ -610,16 +635,19 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-const imageCols = `digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns`
+const imageCols = `digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, packages, unchecked, unreadable`
 
 func scanImage(sc interface{ Scan(...any) error }, r *ImageResult, extra ...any) error {
 	var scanned, built int64
 	var crit, high, med, low, unk int
 	var vulns string
-	dest := append([]any{&r.Digest, &r.Image, &r.Target, &r.JobID, &scanned, &built, &crit, &high, &med, &low, &unk, &vulns}, extra...)
+	p := &r.Packages
+	dest := append([]any{&r.Digest, &r.Image, &r.Target, &r.JobID, &scanned, &built, &crit, &high, &med, &low, &unk, &vulns,
+		&p.Total, &p.Unchecked, &p.UnreadableFiles}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return err
 	}
+	p.Checked = max(p.Total-p.Unchecked, 0)
 	r.ScannedAt, r.DBBuilt = fromMS(scanned), fromMS(built)
 	r.Counts = map[string]int{"critical": crit, "high": high, "medium": med, "low": low, "unknown": unk}
 	v, err := decodeVulns(vulns)
@@ -724,4 +752,35 @@ func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) 
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
+}
+
+// LatestImageFor returns the most recent result stored under any of names
+// (the image column: the name or tag a scan was given, else its target)
+// or, when digest is set, under that digest. ErrNotFound when none.
+func (s *Store) LatestImageFor(ctx context.Context, names []string, digest string) (ImageResult, error) {
+	if len(names) == 0 && digest == "" {
+		return ImageResult{}, fmt.Errorf("image lookup: %w", ErrNotFound)
+	}
+	var where []string
+	var args []any
+	if len(names) > 0 {
+		where = append(where, "image IN (?"+strings.Repeat(", ?", len(names)-1)+")")
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
+	if digest != "" {
+		where = append(where, "digest = ?")
+		args = append(args, digest)
+	}
+	var r ImageResult
+	err := scanImage(s.db.QueryRowContext(ctx, s.q(`SELECT `+imageCols+` FROM images WHERE `+strings.Join(where, " OR ")+
+		` ORDER BY scanned_at DESC, digest DESC LIMIT 1`), args...), &r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ImageResult{}, fmt.Errorf("image %s: %w", strings.Join(append(names, digest), " "), ErrNotFound)
+	}
+	if err != nil {
+		return ImageResult{}, fmt.Errorf("image lookup: %w", err)
+	}
+	return r, nil
 }

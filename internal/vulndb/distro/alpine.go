@@ -45,8 +45,36 @@ func AlpineEcosystem(branch string) (string, bool) {
 // (XSA-207, wnpa-sec-2017-18) becomes "ALPINE-<ID>"; extra words next to a
 // CVE ("CVE-2016-6258 XSA-182") go to related. Add every file, then take
 // Records. The zero value is ready to use.
+//
+// Wolfi and Chainguard publish the same format (packages.wolfi.dev/os/
+// security.json, packages.cgr.dev/chainguard/security.json), for a rolling
+// distribution without branches: with Distro set to DistroWolfi or
+// DistroChainguard, every file is that ecosystem ("Wolfi", "Chainguard"),
+// records are "WOLFI-<ID>" / "CHAINGUARD-<ID>" and the branch is ignored.
 type Secdb struct {
-	recs map[string]*secdbRecord
+	Distro string // "" (Alpine), DistroWolfi, DistroChainguard
+	recs   map[string]*secdbRecord
+}
+
+// Secdb distributions other than Alpine.
+const (
+	DistroWolfi      = "wolfi"
+	DistroChainguard = "chainguard"
+)
+
+// secdbFlavour is what differs between the secdb distributions: the
+// ecosystem of a branch, the record ID prefix and the provenance source.
+func (s *Secdb) flavour(branch string) (eco, prefix, source string, ok bool) {
+	switch s.Distro {
+	case DistroWolfi:
+		return "Wolfi", "WOLFI-", SourceWolfi, true
+	case DistroChainguard:
+		return "Chainguard", "CHAINGUARD-", SourceChainguard, true
+	case "":
+		eco, ok := AlpineEcosystem(branch)
+		return eco, "ALPINE-", SourceAlpine, ok
+	}
+	return "", "", "", false
 }
 
 type secdbRecord struct {
@@ -77,7 +105,10 @@ func (s *Secdb) Add(r io.Reader, file, branch string, reject Reject) error {
 	if branch == "" {
 		branch = f.DistroVersion
 	}
-	eco, ok := AlpineEcosystem(branch)
+	eco, prefix, source, ok := s.flavour(branch)
+	if !ok && s.Distro != "" {
+		return fmt.Errorf("parse secdb %s: unknown distribution %q", file, s.Distro)
+	}
 	if !ok {
 		return fmt.Errorf("parse alpine secdb %s: cannot tell the branch (directory or distroversion %q; want vN.N)", file, branch)
 	}
@@ -120,7 +151,7 @@ func (s *Secdb) Add(r io.Reader, file, branch string, reject Reject) error {
 					reject.call(where, fmt.Errorf("secfixes %q: ID %s is not a string", fixed, rawID))
 					continue
 				}
-				id, upstream, related, ok := alpineID(text)
+				id, upstream, related, ok := alpineID(text, prefix)
 				if !ok {
 					reject.call(where, fmt.Errorf("secfixes %q: no advisory ID in %q", fixed, text))
 					continue
@@ -129,13 +160,15 @@ func (s *Secdb) Add(r io.Reader, file, branch string, reject Reject) error {
 				if rec == nil {
 					rec = &secdbRecord{v: osv.Vulnerability{
 						ID:               id,
-						DatabaseSpecific: provenance("source", SourceAlpine),
+						DatabaseSpecific: provenance("source", source),
 					}}
 					if upstream != "" {
 						rec.v.Upstream = []string{upstream}
 						if cveRE.MatchString(upstream) {
 							rec.v.Aliases = []string{upstream}
-							rec.v.References = []osv.Reference{{Type: "ADVISORY", URL: "https://security.alpinelinux.org/vuln/" + upstream}}
+							if s.Distro == "" {
+								rec.v.References = []osv.Reference{{Type: "ADVISORY", URL: "https://security.alpinelinux.org/vuln/" + upstream}}
+							}
 						}
 					}
 					s.recs[id] = rec
@@ -147,7 +180,7 @@ func (s *Secdb) Add(r io.Reader, file, branch string, reject Reject) error {
 				}
 				a := rec.set.get(eco, name)
 				if a.DatabaseSpecific == nil {
-					a.DatabaseSpecific = provenance("source", SourceAlpine, "file", file)
+					a.DatabaseSpecific = provenance("source", source, "file", file)
 				}
 				addRange(a, ecosystemRange(fixed))
 			}
@@ -174,9 +207,9 @@ func (s *Secdb) Records() []osv.Vulnerability {
 }
 
 // alpineID reads a secfixes entry ("CVE-2019-1543", "CVE-2016-6258
-// XSA-182", "CVE-2017-8073.patch", "XSA-207") into the record ID, the
-// upstream ID and related IDs.
-func alpineID(text string) (id, upstream string, related []string, ok bool) {
+// XSA-182", "CVE-2017-8073.patch", "XSA-207") into the record ID (prefix,
+// "ALPINE-", and the ID), the upstream ID and related IDs.
+func alpineID(text, prefix string) (id, upstream string, related []string, ok bool) {
 	words := strings.Fields(sloppyCVERE.ReplaceAllString(text, "CVE-$1-$2"))
 	for _, w := range words {
 		if cve := cveRE.FindString(w); cve != "" && upstream == "" {
@@ -193,10 +226,10 @@ func alpineID(text string) (id, upstream string, related []string, ok bool) {
 		}
 		upstream, related = related[0], related[1:]
 	}
-	if strings.HasPrefix(upstream, "ALPINE-") {
+	if strings.HasPrefix(upstream, prefix) {
 		return upstream, "", related, true
 	}
-	return "ALPINE-" + upstream, upstream, related, true
+	return prefix + upstream, upstream, related, true
 }
 
 func contains(list []string, s string) bool {

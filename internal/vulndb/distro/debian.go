@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
@@ -36,9 +37,11 @@ var (
 // one OSV record per advisory: upstream lists the CVEs (several distinct
 // vulnerabilities, as in osv.dev's DSA records), one affected entry per
 // (release, source package) with an ECOSYSTEM range "introduced 0, fixed V".
-// <not-affected>, <end-of-life> and <removed> give no entry; <unfixed> (and
-// <no-dsa>, <postponed>, <ignored>) give "introduced 0" only. An advisory
-// with no affected entry left is not emitted.
+// States follow VendorStatuses: <not-affected> and <removed> give no entry;
+// <unfixed>, <no-dsa>, <postponed>, <ignored> and <end-of-life> give
+// "introduced 0" only, the last three with database_specific.status
+// fix_deferred, will_not_fix and end_of_life. An advisory with no affected
+// entry left is not emitted.
 func ParseDebianList(ctx context.Context, r io.Reader, file string, emit Emit, reject Reject) error {
 	releases := DebianReleases()
 	sc := bufio.NewScanner(r)
@@ -126,19 +129,27 @@ func ParseDebianList(ctx context.Context, r io.Reader, file string, emit Emit, r
 				reject.call(where, fmt.Errorf("%s: unknown release %q", cur.ID, rel))
 				continue
 			}
-			var fixed string
-			switch ver {
-			case "<not-affected>", "<end-of-life>", "<removed>":
-				continue
-			case "<unfixed>", "<no-dsa>", "<postponed>", "<ignored>":
-			default:
-				if strings.HasPrefix(ver, "<") {
+			var fixed, status string
+			if strings.HasPrefix(ver, "<") {
+				vs, known := vendorStatus("Debian", ver)
+				if !known {
 					reject.call(where, fmt.Errorf("%s: unknown state %s", cur.ID, ver))
 					continue
 				}
+				if !vs.Affected {
+					continue
+				}
+				if vs.Status != model.StatusUnfixed {
+					status = vs.Status
+				}
+			} else {
 				fixed = ver
 			}
-			addRange(set.get("Debian:"+num, pkg), ecosystemRange(fixed))
+			a := set.get("Debian:"+num, pkg)
+			if status != "" && a.DatabaseSpecific == nil {
+				a.DatabaseSpecific = provenance(statusField, status)
+			}
+			addRange(a, ecosystemRange(fixed))
 		default:
 			reject.call(where, fmt.Errorf("%s: unrecognised line %q", cur.ID, trimmed))
 		}

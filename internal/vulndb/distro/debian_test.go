@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -74,7 +75,7 @@ func countDebianAdvisories(t *testing.T, name string) (headers, withEntries int)
 		}
 		f := strings.Fields(line)
 		if len(f) >= 4 && strings.HasPrefix(f[0], "[") && f[1] == "-" &&
-			f[3] != "<not-affected>" && f[3] != "<end-of-life>" {
+			f[3] != "<not-affected>" && f[3] != "<removed>" { // VendorStatuses: the states with no entry
 			has = true
 		}
 	}
@@ -183,9 +184,11 @@ func TestDebianAdvisories(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", c.want.ID, diff)
 		}
 	}
-	// DSA-3699-1 has only an <end-of-life> line: no record.
-	if v, ok := dsa["DSA-3699-1"]; ok {
-		t.Errorf("DSA-3699-1 (end-of-life only) converted: %+v", v)
+	// DSA-3699-1 has only an <end-of-life> line: the package is affected,
+	// with status end_of_life (Debian no longer supports it there).
+	if v, ok := dsa["DSA-3699-1"]; !ok || len(v.Affected) != 1 || string(v.Affected[0].DatabaseSpecific) != `{"status":"end_of_life"}` ||
+		rangeString(v.Affected[0].Ranges) != "[0,)" {
+		t.Errorf("DSA-3699-1 (end-of-life only) = %v %+v, want one entry with status end_of_life", ok, v.Affected)
 	}
 }
 
@@ -266,5 +269,37 @@ func TestDebianListCancelled(t *testing.T) {
 	cancel()
 	if err := ParseDebianList(ctx, f, "DSA-list", func(osv.Vulnerability) error { return nil }, nil); err != context.Canceled {
 		t.Errorf("ParseDebianList(cancelled) = %v, want context.Canceled", err)
+	}
+}
+
+// TestDebianListStates: each state of the lists maps as VendorStatuses
+// says.
+func TestDebianListStates(t *testing.T) {
+	const list = `[01 Jan 2023] DSA-9000-1 pkg - states
+	{CVE-2023-0001}
+	[bookworm] - fixed 1.0-1+deb12u1
+	[bookworm] - unfixed <unfixed>
+	[bookworm] - nodsa <no-dsa>
+	[bookworm] - postponed <postponed>
+	[bookworm] - ignored <ignored>
+	[bookworm] - eol <end-of-life>
+	[bookworm] - notaffected <not-affected>
+	[bookworm] - removed <removed>
+`
+	var got []string
+	err := ParseDebianList(t.Context(), strings.NewReader(list), "DSA-list", func(v osv.Vulnerability) error {
+		for _, a := range v.Affected {
+			got = append(got, strings.TrimSpace(a.Package.Name+" "+rangeString(a.Ranges)+" "+statusOf(a)))
+		}
+		return nil
+	}, func(where string, err error) { t.Errorf("rejected %s: %v", where, err) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"eol [0,) end_of_life", "fixed [0,1.0-1+deb12u1)", "ignored [0,) will_not_fix", "nodsa [0,)",
+		"postponed [0,) fix_deferred", "unfixed [0,)"}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("states (-want +got):\n%s", diff)
 	}
 }

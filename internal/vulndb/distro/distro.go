@@ -19,9 +19,11 @@ import (
 
 // Source names written to database_specific.source.
 const (
-	SourceAlpine = "alpine-secdb"
-	SourceUbuntu = "ubuntu-cve-tracker"
-	SourceDebian = "debian-security-tracker"
+	SourceAlpine     = "alpine-secdb"
+	SourceWolfi      = "wolfi-secdb"
+	SourceChainguard = "chainguard-secdb"
+	SourceUbuntu     = "ubuntu-cve-tracker"
+	SourceDebian     = "debian-security-tracker"
 )
 
 // Emit receives one converted record. An error stops the conversion and is

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
@@ -101,16 +102,19 @@ func ParseUCT(ctx context.Context, r io.Reader, file string, emit Emit, reject R
 // to an OSV record "UBUNTU-<CVE>"; modified is the record's modified time.
 // ok is false when no package is affected.
 //
-// Per `release_srcpkg: status (note)` line: `released (V)` and `pending (V)`
-// give "introduced 0, fixed V"; `needed`, `deferred` and `pending` without
-// a version give "introduced 0" (affected, no fix); `not-affected`, `DNE`,
-// `ignored`, `needs-triage` and `released` without a version give no entry.
+// Per `release_srcpkg: status (note)` line, as VendorStatuses says:
+// `released (V)` and `pending (V)` give "introduced 0, fixed V"; `needed`,
+// `pending` without a version, `deferred`, `ignored` and `needs-triage`
+// give "introduced 0" (affected, no fix), the last three with
+// database_specific.status fix_deferred, will_not_fix and
+// under_investigation; `not-affected`, `DNE` and `released` without a
+// version give no entry.
 // Releases map to "Ubuntu:<version>" (bionic: "Ubuntu:18.04"); ESM
 // releases (`trusty/esm`) to "Ubuntu:Pro:<version>"; upstream, devel,
 // product, snap and other overlays (`vivid/ubuntu-core`) are skipped.
-// Priority goes to severity (type "Ubuntu") and database_specific.severity;
-// priority negligible (for the CVE, or a package's Priority_pkg) means not
-// affected.
+// Priority goes to severity (type "Ubuntu") and database_specific.severity,
+// negligible included: a negligible priority is a (low) severity, not "not
+// affected".
 func ParseUCTFile(data []byte, name string, modified time.Time, reject Reject) (osv.Vulnerability, bool, error) {
 	releases := UbuntuReleases()
 	var (
@@ -174,9 +178,6 @@ func ParseUCTFile(data []byte, name string, modified time.Time, reject Reject) (
 		return osv.Vulnerability{}, false, fmt.Errorf("candidate %q is not a CVE ID", cve)
 	}
 	priority := strings.ToLower(firstWord(strings.Join(fields["Priority"], " ")))
-	if priority == "negligible" {
-		return osv.Vulnerability{}, false, nil
-	}
 
 	for i, st := range statuses {
 		rel, pkg, text := st[0], st[1], st[2]
@@ -193,32 +194,38 @@ func ParseUCTFile(data []byte, name string, modified time.Time, reject Reject) (
 			continue
 		}
 		word, note := splitStatus(text)
-		var fixed string
-		switch word {
-		case "released":
-			if !debVersionRE.MatchString(note) {
-				continue // fixed, but in which version is not known
-			}
-			fixed = note
-		case "pending":
-			if debVersionRE.MatchString(note) {
-				fixed = note
-			}
-		case "needed", "deferred":
-		case "not-affected", "DNE", "ignored", "needs-triage", "":
+		if word == "" {
 			continue
-		default:
+		}
+		vs, known := vendorStatus("Ubuntu", word)
+		if !known {
 			reject.call(where, fmt.Errorf("unknown status %q", text))
 			continue
 		}
-		p := pkgPrio[pkg]
-		if p == "negligible" {
+		if !vs.Affected {
 			continue
 		}
+		var fixed, status string
+		switch {
+		case (word == "released" || word == "pending") && debVersionRE.MatchString(note):
+			fixed = note
+		case word == "released":
+			continue // fixed, but in which version is not known
+		case vs.Status != model.StatusUnfixed:
+			status = vs.Status
+		}
 		a := set.get(eco, pkg)
+		p := pkgPrio[pkg]
 		if p != "" && p != priority && a.Severity == nil {
 			a.Severity = []osv.Severity{{Type: "Ubuntu", Score: p}}
-			a.DatabaseSpecific = provenance("severity", p)
+		} else {
+			p = ""
+		}
+		if a.DatabaseSpecific == nil {
+			a.DatabaseSpecific = provenance("severity", p, statusField, status)
+			if string(a.DatabaseSpecific) == "{}" {
+				a.DatabaseSpecific = nil
+			}
 		}
 		addRange(a, ecosystemRange(fixed))
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,14 +79,15 @@ func rawUCT(t *testing.T, fn func(name, content string)) {
 }
 
 // TestUCTBionic: every bionic (18.04) package state in the raw files is in
-// the converted records exactly: released (V) and pending (V) as fixed V,
-// needed/deferred/pending as affected without a fix; nothing else.
+// the converted records exactly, as VendorStatuses says: released (V) and
+// pending (V) as fixed V; needed, pending, deferred, ignored and
+// needs-triage as affected without a fix, the last three with their
+// status; negligible priorities included; nothing else.
 func TestUCTBionic(t *testing.T) {
 	recs, rejects := convertUCT(t)
 	lineRE := regexp.MustCompile(`(?m)^bionic_(\S+): (\S+)(?: \((.*)\))?\s*$`)
-	negligibleRE := regexp.MustCompile(`(?m)^Priority_(\S+): negligible`)
 	cveRE := regexp.MustCompile(`^CVE-\d{4}-\d+$`)
-	type fact struct{ id, pkg, fixed string }
+	type fact struct{ id, pkg, fixed, status string }
 	want := map[fact]bool{}
 	placeholders := 0
 	rawUCT(t, func(name, content string) {
@@ -94,24 +96,20 @@ func TestUCTBionic(t *testing.T) {
 			placeholders++
 			return
 		}
-		if regexp.MustCompile(`(?m)^Priority: negligible`).MatchString(content) {
-			return
-		}
-		skip := map[string]bool{}
-		for _, m := range negligibleRE.FindAllStringSubmatch(content, -1) {
-			skip[m[1]] = true
-		}
 		for _, m := range lineRE.FindAllStringSubmatch(content, -1) {
 			pkg, state, note := m[1], m[2], m[3]
-			if skip[pkg] {
-				continue
-			}
 			version := note != "" && note[0] >= '0' && note[0] <= '9' && !strings.Contains(note, " ")
 			switch {
 			case (state == "released" || state == "pending") && version:
-				want[fact{"UBUNTU-" + cve, pkg, note}] = true
-			case state == "needed" || state == "deferred" || state == "pending":
-				want[fact{"UBUNTU-" + cve, pkg, ""}] = true
+				want[fact{"UBUNTU-" + cve, pkg, note, ""}] = true
+			case state == "needed" || state == "pending":
+				want[fact{"UBUNTU-" + cve, pkg, "", ""}] = true
+			case state == "deferred":
+				want[fact{"UBUNTU-" + cve, pkg, "", "fix_deferred"}] = true
+			case state == "ignored":
+				want[fact{"UBUNTU-" + cve, pkg, "", "will_not_fix"}] = true
+			case state == "needs-triage":
+				want[fact{"UBUNTU-" + cve, pkg, "", "under_investigation"}] = true
 			}
 		}
 	})
@@ -128,7 +126,7 @@ func TestUCTBionic(t *testing.T) {
 			if ev := a.Ranges[0].Events; len(ev) == 2 {
 				fixed = ev[1].Fixed
 			}
-			got[fact{id, a.Package.Name, fixed}] = true
+			got[fact{id, a.Package.Name, fixed, statusOf(a)}] = true
 		}
 	}
 	missing, extra := 0, 0
@@ -169,8 +167,10 @@ func TestUCTRecords(t *testing.T) {
 		Severity: []osv.Severity{{Type: "Ubuntu", Score: "low"},
 			{Type: "CVSS_V3", Score: "CVSS:3.0/AV:N/AC:H/PR:N/UI:N/S:U/C:H/I:H/A:N"}},
 		Affected: []osv.Affected{
-			// trusty and xenial not-affected, cosmic ignored, eoan not-affected
+			// trusty and xenial not-affected, cosmic ignored (will not fix), eoan not-affected
 			{Package: osv.Package{Ecosystem: "Ubuntu:18.04", Name: "openssl"}, Ranges: fixedRange("1.1.1-1ubuntu2.1~18.04.2")},
+			{Package: osv.Package{Ecosystem: "Ubuntu:18.10", Name: "openssl"}, Ranges: []osv.Range{{Type: "ECOSYSTEM", Events: []osv.Event{{Introduced: "0"}}}},
+				DatabaseSpecific: json.RawMessage(`{"status":"will_not_fix"}`)},
 			{Package: osv.Package{Ecosystem: "Ubuntu:19.04", Name: "openssl"}, Ranges: fixedRange("1.1.1b-1ubuntu2.2")},
 		},
 		References: []osv.Reference{
@@ -191,9 +191,10 @@ func TestUCTRecords(t *testing.T) {
 	if !got.Modified.Equal(tarTime) {
 		t.Errorf("modified = %v, want the tar entry's time %v", got.Modified, tarTime)
 	}
-	// Negligible priority: not a finding, no record.
-	if v, ok := recs["UBUNTU-CVE-2008-5144"]; ok {
-		t.Errorf("negligible UBUNTU-CVE-2008-5144 converted: %+v", v.Affected)
+	// Negligible priority: a (low) severity, the record is kept.
+	if v, ok := recs["UBUNTU-CVE-2008-5144"]; !ok || len(v.Affected) == 0 ||
+		!slices.Contains(v.Severity, osv.Severity{Type: "Ubuntu", Score: "negligible"}) {
+		t.Errorf("negligible UBUNTU-CVE-2008-5144: converted %v, severity %v", ok, v.Severity)
 	}
 	// ESM releases are Ubuntu Pro; devel and upstream are skipped.
 	v := recs["UBUNTU-CVE-2009-3560"]
@@ -257,13 +258,19 @@ narwhal_pkg: needed
 	}
 	var got []string
 	for _, a := range v.Affected {
-		got = append(got, a.Package.Ecosystem+" "+a.Package.Name+" "+rangeString(a.Ranges))
+		got = append(got, strings.TrimSpace(a.Package.Ecosystem+" "+a.Package.Name+" "+rangeString(a.Ranges)+" "+statusOf(a)))
+		if a.Package.Name == "quiet" && !slices.Equal(a.Severity, []osv.Severity{{Type: "Ubuntu", Score: "negligible"}}) {
+			t.Errorf("quiet (Priority_quiet: negligible) severity = %v", a.Severity)
+		}
 	}
 	want := []string{
-		"Ubuntu:14.04 pkg [0,)",
+		"Ubuntu:10.04 pkg [0,) will_not_fix",
+		"Ubuntu:14.04 pkg [0,) fix_deferred",
 		"Ubuntu:16.04 pkg [0,)",
 		"Ubuntu:18.04 loud [0,)",
 		"Ubuntu:18.04 pkg [0,1.0-1ubuntu0.1)",
+		"Ubuntu:18.04 quiet [0,)",
+		"Ubuntu:18.10 pkg [0,) under_investigation",
 		"Ubuntu:19.10 pkg [0,)",
 		"Ubuntu:Pro:14.04 pkg [0,1.0-1ubuntu0.14.04.1~esm1)",
 	}
@@ -314,4 +321,13 @@ func TestUCTTruncated(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "read ubuntu tracker x.tar.gz") {
 		t.Errorf("ParseUCT(not gzip) = %v", err)
 	}
+}
+
+// statusOf is an affected entry's database_specific.status ("" for none).
+func statusOf(a osv.Affected) string {
+	var ds struct {
+		Status string `json:"status"`
+	}
+	_ = json.Unmarshal(a.DatabaseSpecific, &ds)
+	return ds.Status
 }

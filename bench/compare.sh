@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# One table of ratios for the image scanner (issue 16), all measured in the
+# same run so they survive a noisy machine:
+#   - against the floor of reading every layer: sha256 of the stored blob
+#     and gzip -dc | sha256sum of it, run as one pipeline (two cores);
+#   - against a second lockdown binary (BASE, e.g. today's main);
+#   - against trivy, syft and grype when they are on PATH.
+#
+# Usage: bench/compare.sh [-n RUNS] [-s SHARED_IMAGES] [BASE_BINARY]
+#   RUNS (default 3): wall time is the best of RUNS, peak RSS the largest.
+#   BASE_BINARY: without one, main is built from this repository
+#   (git archive main, so nothing in a work tree changes).
+# Run the image tests once first so the Debian test image exists:
+#   go test ./internal/image -run TestDebian
+# The bench images (Debian + the Go toolchain, ~400 MB; Debian + 200,000
+# files, ~1.9 GB; 100 images sharing the Debian base) are made once with
+# bench/mkimages under ~/.cache/lockdown-test/bench.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=3 shared=100
+while getopts n:s: o; do
+  case $o in
+    n) runs=$OPTARG ;;
+    s) shared=$OPTARG ;;
+    *) echo "usage: $0 [-n RUNS] [-s SHARED_IMAGES] [BASE_BINARY]" >&2; exit 2 ;;
+  esac
+done
+shift $((OPTIND - 1))
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+new=$tmp/lockdown
+go build -o "$new" ./cmd/lockdown
+base=${1:-}
+if [ -z "$base" ]; then
+  mkdir "$tmp/main"
+  git archive main | tar -x -C "$tmp/main"
+  (cd "$tmp/main" && go build -o "$tmp/lockdown-main" ./cmd/lockdown)
+  base=$tmp/lockdown-main
+fi
+[ -x "$base" ] || { echo "compare.sh: $base is not an executable" >&2; exit 2; }
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/lockdown-test
+img=$(ls -d "$cache"/images/debian-*/ 2>/dev/null | head -1)
+if [ -z "$img" ] || [ ! -f "$img/done" ]; then
+  echo "compare.sh: no Debian test image in $cache/images: run go test ./internal/image -run TestDebian first" >&2
+  exit 2
+fi
+layer=$img/layer.tar
+blob=$(ls -S "$img"/oci/blobs/sha256/* | head -1) # the gzip layer blob
+benchdir=$cache/bench/$(basename "$img")
+mkdir -p "$benchdir"
+go build -o "$tmp/mkimages" ./bench/mkimages
+make_once() { # make_once OUT mkimages-args…
+  local out=$1; shift
+  [ -e "$out" ] && return
+  rm -rf "$out.part"
+  "$tmp/mkimages" "$@" -base "$layer" -o "$out.part"
+  mv "$out.part" "$out"
+}
+big=$benchdir/debian-go.tar
+files=$benchdir/files-200k.tar
+sharedDir=$benchdir/shared-$shared
+[ -d /usr/local/go ] && make_once "$big" dir -dir /usr/local/go
+make_once "$files" files -n 200000
+make_once "$sharedDir" shared -n "$shared"
+
+# measure [-1] CMD… prints "best-wall-seconds max-rss-KiB" over RUNS runs
+# (one run with -1).
+measure() {
+  local best="" rss=0 out n=$runs
+  if [ "$1" = -1 ]; then n=1; shift; fi
+  for _ in $(seq "$n"); do
+    /usr/bin/time -o "$tmp/time" -f '%e %M' "$@" >/dev/null 2>"$tmp/err" || { echo "compare.sh: $* failed:" >&2; cat "$tmp/err" >&2; exit 1; }
+    out=$(tail -1 "$tmp/time")
+    local t=${out% *} m=${out#* }
+    if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
+    [ "$m" -gt "$rss" ] && rss=$m
+  done
+  echo "$best $rss"
+}
+ratio() { awk "BEGIN{d=$2; if (d < 0.001) d = 0.001; printf \"%.2f\", $1/d}"; }
+printf '%-46s %10s %10s %8s %9s  %s\n' "case" "lockdown" "other" "ratio" "peakRSS" "compared with (target)"
+row() { # row NAME NEW OTHER PEAKKIB WHAT
+  printf '%-46s %9ss %9ss %7sx %7sMB  %s\n' "$1" "$2" "$3" "$(ratio "$2" "$3")" "$(($4 / 1024))" "$5"
+}
+# fresh CACHE_DIR: an empty layer cache for each binary
+cachedir() { local d; d=$(mktemp -d "$tmp/cache.XXXX"); echo "$d"; }
+
+# 1. Cold sbom of the Debian minbase image against the read+hash+decompress floor.
+floor() { measure bash -c "tee >(sha256sum >/dev/null) < '$blob' | gzip -dc | sha256sum >/dev/null"; }
+read -r ft _ < <(floor)
+for form in "docker-archive:$img/docker-archive.tar" "oci-archive:$img/oci-archive.tar" "oci-dir:$img/oci"; do
+  read -r t m < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" sbom --no-cache --quiet "$form")
+  read -r bt _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$base" sbom --no-cache --quiet "$form")
+  row "cold sbom debian ${form%%:*}" "$t" "$ft" "$m" "floor: sha256 + gzip -dc | sha256sum (<= 1.5)"
+  row "cold sbom debian ${form%%:*}" "$t" "$bt" "$m" "base binary"
+done
+
+# 2. Warm sbom of Debian + the Go toolchain (docker-archive).
+if [ -e "$big" ]; then
+  label="warm sbom debian+go $(($(stat -c %s "$big") >> 20))MB docker-archive"
+  c1=$(cachedir) c2=$(cachedir)
+  LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$big" >/dev/null
+  LOCKDOWN_CACHE_DIR=$c2 "$base" sbom --quiet "docker-archive:$big" >/dev/null
+  read -r t m < <(measure env LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$big")
+  read -r bt _ < <(measure env LOCKDOWN_CACHE_DIR=$c2 "$base" sbom --quiet "docker-archive:$big")
+  row "$label" "$t" "$bt" "$m" "base binary warm (<= 0.2)"
+  read -r ct _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" sbom --no-cache --quiet "docker-archive:$big")
+  row "$label" "$t" "$ct" "$m" "own cold run"
+fi
+
+# 3. 200,000 files in one layer: peak RSS cold and warm, wall against base.
+label="sbom debian+200k files $(($(stat -c %s "$files") >> 20))MB"
+c1=$(cachedir) c2=$(cachedir)
+read -r t m < <(measure -1 env LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$files")
+read -r bt bm < <(measure -1 env LOCKDOWN_CACHE_DIR=$c2 "$base" sbom --quiet "docker-archive:$files")
+row "cold $label" "$t" "$bt" "$m" "base binary (<= 0.6; RSS <= 60 MB; base $((bm / 1024)) MB)"
+read -r t m < <(measure env LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$files")
+read -r bt bm < <(measure env LOCKDOWN_CACHE_DIR=$c2 "$base" sbom --quiet "docker-archive:$files")
+row "warm $label" "$t" "$bt" "$m" "base binary (<= 0.6; RSS <= 60 MB; base $((bm / 1024)) MB)"
+
+# 4. Images sharing the Debian base, one process each, warm cache.
+db=$(ls -t "$cache"/vulndb/*.db 2>/dev/null | head -1 || true)
+per_min() { # per_min BIN CACHE CMD…: images/min over the shared images
+  local bin=$1 c=$2; shift 2
+  LOCKDOWN_CACHE_DIR=$c "$bin" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
+  local s e
+  s=$(date +%s.%N)
+  for i in $(seq 0 $((shared - 1))); do
+    LOCKDOWN_CACHE_DIR=$c "$bin" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+  done
+  e=$(date +%s.%N)
+  awk "BEGIN{printf \"%.0f\", $shared * 60 / ($e - $s)}"
+}
+for cmd in sbom scan; do
+  args=("$cmd" --quiet)
+  if [ "$cmd" = scan ]; then
+    [ -n "$db" ] || continue
+    args+=(--db "$db" --max-db-age 0)
+  fi
+  n=$(per_min "$new" "$(cachedir)" "${args[@]}")
+  b=$(per_min "$base" "$(cachedir)" "${args[@]}")
+  printf '%-46s %7s/min %7s/min %7sx %9s  %s\n' "$cmd $shared images sharing debian, warm" "$n" "$b" "$(ratio "$n" "$b")" "-" "base binary (>= 2000/min)"
+done
+
+# 5. Peers, when installed.
+if command -v trivy >/dev/null; then
+  read -r t _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" sbom --no-cache --quiet "docker-archive:$img/docker-archive.tar")
+  read -r pt _ < <(measure trivy image --cache-dir "$(cachedir)" --quiet --format cyclonedx --input "$img/docker-archive.tar")
+  row "cold sbom debian docker-archive" "$t" "$pt" 0 "trivy cold"
+fi
+if command -v syft >/dev/null; then
+  read -r t _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" sbom --no-cache --quiet "docker-archive:$img/docker-archive.tar")
+  read -r pt _ < <(measure syft -q "docker-archive:$img/docker-archive.tar")
+  row "cold sbom debian docker-archive" "$t" "$pt" 0 "syft"
+fi
+if command -v grype >/dev/null && [ -n "$db" ]; then
+  read -r t _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" scan --no-cache --quiet --db "$db" --max-db-age 0 "docker-archive:$img/docker-archive.tar")
+  read -r pt _ < <(measure grype -q "docker-archive:$img/docker-archive.tar")
+  row "cold scan debian docker-archive" "$t" "$pt" 0 "grype"
+fi

@@ -1,0 +1,506 @@
+// Package compose lints Docker Compose files, loaded with the Compose
+// specification's own loader (compose-spec/compose-go): interpolation with
+// the given environment, `extends` within the file (or from files that are
+// themselves inputs), profiles all enabled. It reads no other file (no
+// env_file, label_file, .env or include) and fetches nothing. The checks
+// are those `audit docker` runs on live containers (CIS section 5).
+package compose
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/interpolation"
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/template"
+	"github.com/compose-spec/compose-go/v2/types"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lockdown-sec/lockdown/internal/lint/rule"
+	"github.com/lockdown-sec/lockdown/internal/posture"
+)
+
+// Options tune loading; the zero value interpolates with an empty
+// environment (so `${VAR:-default}` takes its default).
+type Options struct {
+	// Env is the environment for interpolation.
+	Env map[string]string
+	// Allowed lists the other files `extends: file:` may name (absolute,
+	// cleaned): the other inputs of the same run.
+	Allowed []string
+}
+
+// Result is what Lint found in one file.
+type Result struct {
+	Hits []rule.Hit
+	// Warnings are problems that do not stop the lint (a variable that is
+	// not set, an include that is not followed).
+	Warnings []string
+}
+
+// Error is a Compose file that does not load.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
+}
+
+// IsCompose reports whether data looks like a Compose file: a mapping with
+// a services key and no apiVersion/kind.
+func IsCompose(data []byte) bool {
+	var root yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&root); err != nil || len(root.Content) == 0 {
+		return false
+	}
+	m := root.Content[0]
+	return m.Kind == yaml.MappingNode && mapValue(m, "services") != nil && mapValue(m, "kind") == nil
+}
+
+var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+
+// Lint loads one Compose file and checks every service.
+func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &Error{File: file, Msg: "empty Compose file"}
+		}
+		e := &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+			e.Line, _ = strconv.Atoi(m[1])
+			e.Msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(e.Msg, ""), ": ")
+		}
+		return nil, e
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, &Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
+	}
+	root := doc.Content[0]
+	var raw map[string]any
+	if err := root.Decode(&raw); err != nil {
+		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	res := &Result{}
+	// `version` is obsolete and ignored; left in, the loader would log a
+	// warning of its own.
+	delete(raw, "version")
+	if _, ok := raw["include"]; ok {
+		res.Warnings = append(res.Warnings, "include is not followed: lint the included files too")
+		delete(raw, "include")
+	}
+	missing := map[string]bool{}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	env := maps.Clone(opts.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	var project *types.Project
+	// A required variable (${X:?msg}) that is not set stops the loader:
+	// lint goes on with a placeholder value and says so.
+	for range 32 {
+		project, err = load(ctx, abs, raw, env, lookup(env, missing), opts.Allowed)
+		m := requiredRe.FindStringSubmatch(fmt.Sprint(err))
+		if err == nil || m == nil {
+			break
+		}
+		env[m[1]] = "lockdown-lint-placeholder"
+		res.Warnings = append(res.Warnings, fmt.Sprintf("required variable %s is not set: linted with a placeholder value", m[1]))
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
+	}
+	for _, k := range slices.Sorted(maps.Keys(missing)) {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))
+	}
+	services := project.AllServices()
+	for _, name := range slices.Sorted(maps.Keys(services)) {
+		c := &svcLinter{name: name, svc: services[name], node: mapValue(mapValue(root, "services"), name), root: root}
+		c.check()
+		res.Hits = append(res.Hits, c.hits...)
+	}
+	return res, nil
+}
+
+var requiredRe = regexp.MustCompile(`required variable (\w+) is missing a value`)
+
+// lookup resolves variables from env; one that is not set is blank (as
+// Compose does) and noted in missing.
+func lookup(env map[string]string, missing map[string]bool) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		missing[k] = true
+		return "", true
+	}
+}
+
+// load runs compose-go's loader on the decoded file: all profiles, no
+// include, env_file or label_file, paths as written.
+func load(ctx context.Context, abs string, raw map[string]any, env map[string]string, lookup func(string) (string, bool), allowed []string) (*types.Project, error) {
+	details := types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs, Config: deepCopy(raw)}},
+		Environment: env,
+	}
+	return loader.LoadWithContext(ctx, details, func(o *loader.Options) {
+		o.SetProjectName("lint", true)
+		o.SkipInclude = true
+		o.SkipResolveEnvironment = true
+		o.SkipResolveLabels = true
+		o.SkipConsistencyCheck = true
+		o.ResolvePaths = false
+		o.Profiles = []string{"*"}
+		o.ResourceLoaders = []loader.ResourceLoader{onlyInputs{allowed: allowed, dir: filepath.Dir(abs)}}
+		o.Interpolate = &interpolation.Options{LookupValue: lookup, Substitute: template.Substitute, TypeCastMapping: o.Interpolate.TypeCastMapping}
+	})
+}
+
+// deepCopy copies a decoded YAML tree: the loader changes what it is given.
+func deepCopy(v any) map[string]any {
+	var cp func(any) any
+	cp = func(x any) any {
+		switch t := x.(type) {
+		case map[string]any:
+			m := make(map[string]any, len(t))
+			for k, v := range t {
+				m[k] = cp(v)
+			}
+			return m
+		case []any:
+			s := make([]any, len(t))
+			for i, v := range t {
+				s[i] = cp(v)
+			}
+			return s
+		}
+		return x
+	}
+	return cp(v).(map[string]any)
+}
+
+// onlyInputs lets `extends: file:` name only files that are inputs of the
+// same run: nothing else is read.
+type onlyInputs struct {
+	allowed []string
+	dir     string
+}
+
+func (o onlyInputs) Accept(string) bool { return true }
+
+func (o onlyInputs) Load(_ context.Context, p string) (string, error) {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(o.dir, p)
+	}
+	abs = filepath.Clean(abs)
+	if slices.Contains(o.allowed, abs) {
+		return abs, nil
+	}
+	return "", fmt.Errorf("%s is not among the files given: lockdown lint reads only its inputs (give it too)", p)
+}
+
+func (o onlyInputs) Dir(p string) string { return filepath.Dir(p) }
+
+type svcLinter struct {
+	name string
+	svc  types.ServiceConfig
+	node *yaml.Node // the service's raw mapping ("" when it came from extends only)
+	root *yaml.Node
+	hits []rule.Hit
+}
+
+func (c *svcLinter) hit(id string, path []any, format string, args ...any) {
+	def := c.root.Line
+	if k := keyNode(mapValue(c.root, "services"), c.name); k != nil {
+		def = k.Line
+	}
+	full := append([]any{"services", c.name}, path...)
+	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: lineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
+}
+
+func (c *svcLinter) check() {
+	s := &c.svc
+	if s.Privileged {
+		c.hit(rule.CmpPrivileged, []any{"privileged"}, "privileged: true")
+	}
+	var ns []string
+	var nsKey string
+	for _, x := range []struct{ key, val string }{{"network_mode", s.NetworkMode}, {"pid", s.Pid}, {"ipc", s.Ipc}, {"uts", s.Uts}, {"userns_mode", s.UserNSMode}} {
+		if x.val == "host" {
+			ns = append(ns, x.key+": host")
+			if nsKey == "" {
+				nsKey = x.key
+			}
+		}
+	}
+	if len(ns) > 0 {
+		c.hit(rule.CmpHostNamespace, []any{nsKey}, "%s", strings.Join(ns, ", "))
+	}
+	for i, v := range s.Volumes {
+		if v.Type != types.VolumeTypeBind && !(v.Type == "" && strings.HasPrefix(v.Source, "/")) {
+			continue
+		}
+		src := path.Clean(v.Source)
+		base := path.Base(src)
+		vp := []any{"volumes", i}
+		switch {
+		case base == "docker.sock" || base == "containerd.sock" || base == "podman.sock" || base == "crio.sock":
+			c.hit(rule.CmpDockerSock, vp, "volume %s:%s", v.Source, v.Target)
+			continue
+		case src == "/run" || src == "/var/run" || src == "/run/containerd" || src == "/var/run/docker":
+			c.hit(rule.CmpDockerSock, vp, "volume %s:%s (the directory holding the socket)", v.Source, v.Target)
+			continue
+		}
+		if posture.SensitiveMount(src, !v.ReadOnly) {
+			mode := "rw"
+			if v.ReadOnly {
+				mode = "ro"
+			}
+			c.hit(rule.CmpSensitiveMount, vp, "volume %s:%s (%s)", v.Source, v.Target, mode)
+		}
+	}
+	var bad []string
+	for _, cp := range s.CapAdd {
+		if posture.DangerousCap(cp) {
+			bad = append(bad, posture.NormCap(cp))
+		}
+	}
+	if len(bad) > 0 {
+		c.hit(rule.CmpCapAdd, []any{"cap_add"}, "cap_add: %s", strings.Join(bad, ", "))
+	}
+	dropped := slices.ContainsFunc(s.CapDrop, func(x string) bool { n := posture.NormCap(x); return n == "ALL" || n == "NET_RAW" })
+	readded := slices.ContainsFunc(s.CapAdd, func(x string) bool { n := posture.NormCap(x); return n == "ALL" || n == "NET_RAW" })
+	if !s.Privileged && (!dropped || readded) {
+		c.hit(rule.CmpNetRaw, []any{"cap_drop"}, "NET_RAW is kept (cap_drop: %s)", listOrNone(s.CapDrop))
+	}
+	if !s.ReadOnly {
+		c.hit(rule.CmpReadOnly, []any{"read_only"}, "read_only is not true")
+	}
+	var lim *types.Resource
+	if s.Deploy != nil {
+		lim = s.Deploy.Resources.Limits
+	}
+	if s.MemLimit == 0 && (lim == nil || lim.MemoryBytes == 0) {
+		c.hit(rule.CmpMemory, []any{"mem_limit"}, "no mem_limit or deploy.resources.limits.memory")
+	}
+	if s.CPUS == 0 && s.CPUQuota == 0 && (lim == nil || lim.NanoCPUs == 0) {
+		c.hit(rule.CmpCPU, []any{"cpus"}, "no cpus or deploy.resources.limits.cpus")
+	}
+	if s.PidsLimit <= 0 && (lim == nil || lim.Pids <= 0) {
+		c.hit(rule.CmpPids, []any{"pids_limit"}, "no pids_limit")
+	}
+	if u, _, _ := strings.Cut(s.User, ":"); u == "" || u == "root" || u == "0" {
+		if s.User == "" {
+			c.hit(rule.CmpUser, []any{"user"}, "no user: runs as the image's USER (root unless the image sets one)")
+		} else {
+			c.hit(rule.CmpUser, []any{"user"}, "user: %s", s.User)
+		}
+	}
+	for i, p := range s.Ports {
+		if p.Published == "" {
+			continue
+		}
+		pp := []any{"ports", c.portIndex(p, i)}
+		all := p.HostIP == "" || p.HostIP == "0.0.0.0" || p.HostIP == "::" || p.HostIP == "[::]"
+		if !all {
+			continue
+		}
+		lo, _, _ := strings.Cut(p.Published, "-")
+		if n, err := strconv.Atoi(lo); err == nil && n > 0 && n < 1024 {
+			c.hit(rule.CmpPrivPort, pp, "port %s:%d/%s is published on every interface", p.Published, p.Target, protoOf(p))
+		} else {
+			c.hit(rule.CmpAllInterfaces, pp, "port %s:%d/%s is published on every interface", p.Published, p.Target, protoOf(p))
+		}
+	}
+	c.secretEnv()
+	var unconfined []string
+	nnp := false
+	for _, o := range s.SecurityOpt {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok {
+			k, v, _ = strings.Cut(o, ":")
+		}
+		switch {
+		case (k == "seccomp" || k == "apparmor") && v == "unconfined", k == "label" && v == "disable", k == "label:disable":
+			unconfined = append(unconfined, o)
+		case k == "no-new-privileges" && (v == "" || v == "true"):
+			nnp = true
+		}
+	}
+	if len(unconfined) > 0 {
+		c.hit(rule.CmpUnconfined, []any{"security_opt"}, "security_opt: %s", strings.Join(unconfined, ", "))
+	}
+	if !nnp {
+		c.hit(rule.CmpNoNewPrivs, []any{"security_opt"}, "no-new-privileges is not set")
+	}
+	if len(s.Devices) > 0 {
+		var ds []string
+		for _, d := range s.Devices {
+			ds = append(ds, d.Source+":"+d.Target)
+		}
+		c.hit(rule.CmpDevices, []any{"devices"}, "devices: %s", strings.Join(ds, ", "))
+	}
+	if s.Image != "" && !strings.Contains(s.Image, "@sha256:") {
+		last := s.Image[strings.LastIndex(s.Image, "/")+1:]
+		i := strings.LastIndex(last, ":")
+		switch {
+		case i < 0:
+			c.hit(rule.CmpImageTag, []any{"image"}, "image %s has no tag (means :latest)", s.Image)
+		case last[i+1:] == "latest":
+			c.hit(rule.CmpImageTag, []any{"image"}, "image %s", s.Image)
+		}
+	}
+}
+
+func protoOf(p types.ServicePortConfig) string {
+	if p.Protocol == "" {
+		return "tcp"
+	}
+	return p.Protocol
+}
+
+// portIndex finds the raw ports item a loaded port came from (short
+// syntax ranges expand into several), else the loaded index.
+func (c *svcLinter) portIndex(p types.ServicePortConfig, i int) int {
+	seq := deref(mapValue(c.node, "ports"))
+	if seq == nil || seq.Kind != yaml.SequenceNode {
+		return i
+	}
+	target := strconv.Itoa(int(p.Target))
+	for j, it := range seq.Content {
+		it = deref(it)
+		switch it.Kind {
+		case yaml.ScalarNode:
+			if strings.Contains(it.Value, p.Published) && strings.Contains(it.Value, target) {
+				return j
+			}
+		case yaml.MappingNode:
+			if v := mapValue(it, "target"); v != nil && v.Value == target {
+				return j
+			}
+		}
+	}
+	return i
+}
+
+// secretEnv looks at the environment as written: a literal value for a
+// secret-named variable (interpolated values are the environment's).
+func (c *svcLinter) secretEnv() {
+	env := deref(mapValue(c.node, "environment"))
+	if env == nil {
+		return
+	}
+	check := func(k, v string, path []any) {
+		if v != "" && !strings.Contains(v, "$") && rule.SecretName(k) {
+			c.hit(rule.CmpSecretEnv, path, "environment %s=%s", k, rule.Redact(v))
+		}
+	}
+	switch env.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(env.Content); i += 2 {
+			v := deref(env.Content[i+1])
+			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+				check(env.Content[i].Value, v.Value, []any{"environment", env.Content[i].Value})
+			}
+		}
+	case yaml.SequenceNode:
+		for i, it := range env.Content {
+			if k, v, ok := strings.Cut(deref(it).Value, "="); ok {
+				check(k, v, []any{"environment", i})
+			}
+		}
+	}
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+// ---- YAML node helpers
+
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	n = deref(n)
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// lineOf is the line of the deepest node of path that exists under n, or
+// def.
+func lineOf(n *yaml.Node, path []any, def int) int {
+	line := def
+	for _, p := range path {
+		n = deref(n)
+		if n == nil {
+			return line
+		}
+		switch p := p.(type) {
+		case string:
+			k := keyNode(n, p)
+			if k == nil {
+				return line
+			}
+			line, n = k.Line, mapValue(n, p)
+		case int:
+			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
+				return line
+			}
+			n = n.Content[p]
+			line = n.Line
+		}
+	}
+	return line
+}

@@ -1,0 +1,516 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	admissionv1 "k8s.io/api/admission/v1"
+
+	"github.com/lockdown-sec/lockdown/internal/server/store"
+)
+
+// testPKI is a CA with a server certificate for 127.0.0.1 and a client
+// certificate, written as PEM files.
+type testPKI struct {
+	dir                   string
+	caFile                string
+	serverCert, serverKey string
+	clientCert            tls.Certificate
+	pool                  *x509.CertPool
+	otherClient           tls.Certificate // signed by another CA
+}
+
+func newTestPKI(t testing.TB) *testPKI {
+	t.Helper()
+	dir := t.TempDir()
+	p := &testPKI{dir: dir, pool: x509.NewCertPool()}
+	caKey, caCert, caDER := selfSigned(t, "lockdown test CA")
+	p.pool.AddCert(caCert)
+	p.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
+	srvDER, srvKey := issue(t, caCert, caKey, "lockdown", []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
+	p.serverCert = writePEM(t, dir, "tls.crt", "CERTIFICATE", srvDER)
+	kb, _ := x509.MarshalECPrivateKey(srvKey)
+	p.serverKey = writePEM(t, dir, "tls.key", "EC PRIVATE KEY", kb)
+	cliDER, cliKey := issue(t, caCert, caKey, "kube-apiserver", nil, x509.ExtKeyUsageClientAuth)
+	p.clientCert = tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
+	oKey, oCert, _ := selfSigned(t, "other CA")
+	oDER, oCliKey := issue(t, oCert, oKey, "intruder", nil, x509.ExtKeyUsageClientAuth)
+	p.otherClient = tls.Certificate{Certificate: [][]byte{oDER}, PrivateKey: oCliKey}
+	return p
+}
+
+func selfSigned(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return key, c, der
+}
+
+func issue(t testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, ips []net.IP, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, IPAddresses: ips,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der, key
+}
+
+func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// client is an HTTPS client that trusts the test CA (and presents cert
+// when given).
+func (p *testPKI) client(certs ...tls.Certificate) *http.Client {
+	return &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
+		TLSClientConfig:     &tls.Config{RootCAs: p.pool, Certificates: certs, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 256,
+	}}
+}
+
+// admissionServer is a TLS server with the admission webhook, and the two
+// images it knows: vulnerable (the Alpine 3.16 apk database: two findings
+// of CVE-2025-26519) and clean (no packages), scanned for real by its
+// workers.
+type admissionServer struct {
+	*testServer
+	pki               *testPKI
+	st                *store.Store
+	vulnerable, clean store.ImageResult
+}
+
+const (
+	vulnImage  = "registry.example.com/shop/api:1.4"
+	cleanImage = "registry.example.com/shop/web:2.0"
+)
+
+func startAdmission(t testing.TB, adm Admission, requireCert bool) *admissionServer {
+	t.Helper()
+	pki := newTestPKI(t)
+	tlsCfg, err := TLSFromFiles(pki.serverCert, pki.serverKey, pki.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm.Enabled = true
+	st := openStore(t, store.SQLite)
+	ts := startServer(t, Config{Store: st, AdvisoryDB: mixedDB(t), AllowLocalTargets: true, TLS: tlsCfg,
+		Admission: adm, RequireClientCert: requireCert})
+	ts.URL = strings.Replace(ts.URL, "http://", "https://", 1)
+	a := &admissionServer{testServer: ts, pki: pki, st: st}
+	clean := t.TempDir()
+	os.MkdirAll(filepath.Join(clean, "etc"), 0o755)
+	os.WriteFile(filepath.Join(clean, "etc", "os-release"), []byte("ID=alpine\nVERSION_ID=3.16.2\n"), 0o644)
+	for _, s := range []struct{ dir, image string }{{alpine316Dir(t), vulnImage}, {clean, cleanImage}} {
+		b, _ := json.Marshal(ScanRequest{Target: "dir:" + s.dir, Image: s.image})
+		code, body := a.do(t, pki.client(pki.clientCert), "POST", "/v1/scans", "Bearer "+testToken, b)
+		if code != http.StatusAccepted {
+			t.Fatalf("POST /v1/scans = %d %s", code, body)
+		}
+		var j JobResponse
+		json.Unmarshal(body, &j)
+		for {
+			got, err := st.Job(context.Background(), j.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State == store.StateFailed {
+				t.Fatalf("scan of %s failed: %s", s.image, got.Error)
+			}
+			if got.State == store.StateDone {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	imgs, err := st.Images(context.Background())
+	if err != nil || len(imgs) != 2 {
+		t.Fatalf("stored images = %v, %v; want 2", imgs, err)
+	}
+	for _, im := range imgs {
+		switch im.Image {
+		case vulnImage:
+			a.vulnerable = im
+		case cleanImage:
+			a.clean = im
+		}
+	}
+	if n := a.vulnerable.Counts["critical"] + a.vulnerable.Counts["high"] + a.vulnerable.Counts["medium"] + a.vulnerable.Counts["low"] + a.vulnerable.Counts["unknown"]; n != 2 {
+		t.Fatalf("vulnerable image counts = %v, want 2 findings", a.vulnerable.Counts)
+	}
+	if n := a.clean.Counts["critical"] + a.clean.Counts["high"] + a.clean.Counts["medium"] + a.clean.Counts["low"] + a.clean.Counts["unknown"]; n != 0 {
+		t.Fatalf("clean image counts = %v, want none", a.clean.Counts)
+	}
+	return a
+}
+
+func (a *admissionServer) do(t testing.TB, c *http.Client, method, path, auth string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, a.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// review is an AdmissionReview as the API server sends it.
+func review(uid, op, kind, ns, name string, dryRun bool, object string) []byte {
+	group, version := "", "v1"
+	switch kind {
+	case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet":
+		group = "apps"
+	case "Job", "CronJob":
+		group = "batch"
+	}
+	resource := strings.ToLower(kind) + "s"
+	obj := "null"
+	if object != "" {
+		obj = object
+	}
+	return fmt.Appendf(nil, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{
+"uid":%q,"kind":{"group":%q,"version":%q,"kind":%q},"resource":{"group":%q,"version":%q,"resource":%q},
+"requestKind":{"group":%q,"version":%q,"kind":%q},"requestResource":{"group":%q,"version":%q,"resource":%q},
+"name":%q,"namespace":%q,"operation":%q,"userInfo":{"username":"alice","groups":["system:authenticated"]},
+"object":%s,"oldObject":null,"dryRun":%t,"options":{"apiVersion":"meta.k8s.io/v1","kind":"CreateOptions"}}}`,
+		uid, group, version, kind, group, version, resource, group, version, kind, group, version, resource, name, ns, op, obj, dryRun)
+}
+
+// restrictedPod is a pod that passes the restricted profile.
+func restrictedPod(name, image string) string {
+	return fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":%q,"namespace":"shop"},"spec":{
+"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
+"containers":[{"name":"app","image":%q,"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}`, name, image)
+}
+
+func (a *admissionServer) admit(t testing.TB, c *http.Client, body []byte) admissionv1.AdmissionResponse {
+	t.Helper()
+	code, out := a.do(t, c, "POST", "/v1/admission", "", body)
+	if code != http.StatusOK {
+		t.Fatalf("POST /v1/admission = %d %s, want 200", code, out)
+	}
+	var rv admissionv1.AdmissionReview
+	if err := json.Unmarshal(out, &rv); err != nil {
+		t.Fatal(err)
+	}
+	if rv.APIVersion != "admission.k8s.io/v1" || rv.Kind != "AdmissionReview" || rv.Response == nil {
+		t.Fatalf("response = %s, want an admission.k8s.io/v1 AdmissionReview with a response", out)
+	}
+	return *rv.Response
+}
+
+func TestAdmissionDecisions(t *testing.T) {
+	a := startAdmission(t, Admission{FailOn: "low", Unknown: "deny", ExemptNamespaces: []string{"kube-system"}}, false)
+	c := a.pki.client()
+	vuln := a.vulnerable
+	var vulnParts []string
+	for _, sev := range store.Severities {
+		if n := vuln.Counts[sev]; n > 0 && sev != "unknown" {
+			vulnParts = append(vulnParts, fmt.Sprintf("%d %s", n, sev))
+		}
+	}
+	vulnReason := fmt.Sprintf("image %s (%s, scanned %s) has %s vulnerabilities at or above low",
+		vulnImage, vuln.Digest, vuln.ScannedAt.UTC().Format(time.RFC3339), strings.Join(vulnParts, ", "))
+	restrictedWarnings := func(ctr string) []string {
+		return []string{
+			fmt.Sprintf(`PSS restricted: Privilege Escalation: container %q must set securityContext.allowPrivilegeEscalation=false`, ctr),
+			fmt.Sprintf(`PSS restricted: Running as Non-root: pod or containers %q must set securityContext.runAsNonRoot=true`, ctr),
+			fmt.Sprintf(`PSS restricted: Seccomp: pod or containers %q must set securityContext.seccompProfile.type to RuntimeDefault or Localhost`, ctr),
+			fmt.Sprintf(`PSS restricted: Capabilities: container %q must set securityContext.capabilities.drop=["ALL"]`, ctr),
+		}
+	}
+	tests := []struct {
+		name     string
+		body     []byte
+		allowed  bool
+		message  string // exact, or a regexp when it starts with ^
+		warnings []string
+	}{
+		{name: "restricted pod with a clean image", body: review("u1", "CREATE", "Pod", "shop", "web", false, restrictedPod("web", cleanImage)), allowed: true},
+		{name: "baseline pod: allowed, restricted controls as warnings",
+			body:    review("u2", "CREATE", "Pod", "shop", "web", false, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"nginx","image":"`+cleanImage+`"}]}}`),
+			allowed: true, warnings: restrictedWarnings("nginx")},
+		{name: "privileged pod with host namespaces and hostPath: every reason",
+			body: review("u3", "CREATE", "Pod", "shop", "debug", false, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"debug"},"spec":{
+"hostPID":true,"hostNetwork":true,"volumes":[{"name":"root","hostPath":{"path":"/"}}],
+"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},
+"containers":[{"name":"sh","image":"`+cleanImage+`","securityContext":{"privileged":true,"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"],"add":["SYS_ADMIN"]}}}]}}`),
+			message: `lockdown denied Pod shop/debug: PSS baseline: Host Namespaces (hostNetwork=true); PSS baseline: Host Namespaces (hostPID=true); ` +
+				`PSS baseline: Privileged Containers (container "sh" sets securityContext.privileged=true); PSS baseline: Capabilities (container "sh" adds SYS_ADMIN); ` +
+				`PSS baseline: HostPath Volumes (volume "root" mounts hostPath /)`,
+			warnings: []string{`PSS restricted: Volume Types: volume "root" is of type hostPath`, `PSS restricted: Capabilities: container "sh" adds SYS_ADMIN (only NET_BIND_SERVICE is allowed)`}},
+		{name: "deployment whose image has findings at or above the threshold",
+			body:    review("u4", "CREATE", "Deployment", "shop", "api", false, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"api","image":"`+vulnImage+`","securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}]}}}}`),
+			message: "lockdown denied Deployment shop/api: " + vulnReason},
+		{name: "cronjob: the pod template is checked",
+			body:    review("u5", "UPDATE", "CronJob", "shop", "nightly", false, `{"apiVersion":"batch/v1","kind":"CronJob","metadata":{"name":"nightly","namespace":"shop"},"spec":{"schedule":"@daily","jobTemplate":{"spec":{"template":{"spec":{"restartPolicy":"Never","hostIPC":true,"containers":[{"name":"job","image":"`+cleanImage+`"}]}}}}}}`),
+			message: `lockdown denied CronJob shop/nightly: PSS baseline: Host Namespaces (hostIPC=true)`, warnings: restrictedWarnings("job")},
+		{name: "unknown image: denied, scan queued",
+			body:    review("u6", "CREATE", "Pod", "shop", "new", false, restrictedPod("new", "registry.example.com/shop/new:0.1")),
+			message: `^lockdown denied Pod shop/new: image registry.example.com/shop/new:0.1: no scan yet; scan [0-9a-f]{32} queued \(unknown images are denied\)$`},
+		{name: "unknown image again: one scan only",
+			body:    review("u7", "CREATE", "Pod", "shop", "new", false, restrictedPod("new", "registry.example.com/shop/new:0.1")),
+			message: `lockdown denied Pod shop/new: image registry.example.com/shop/new:0.1: no scan yet; a scan is queued (unknown images are denied)`},
+		{name: "dry run of an unknown image queues nothing",
+			body:    review("u8", "CREATE", "Pod", "shop", "dry", true, restrictedPod("dry", "registry.example.com/shop/dry:0.1")),
+			message: `lockdown denied Pod shop/dry: image registry.example.com/shop/dry:0.1: no scan yet (dry run: no scan queued) (unknown images are denied)`},
+		{name: "exempt namespace", body: review("u9", "CREATE", "Pod", "kube-system", "proxy", false, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"proxy"},"spec":{"hostNetwork":true,"containers":[{"name":"p","image":"unknown:1"}]}}`), allowed: true},
+		{name: "delete is allowed", body: review("u10", "DELETE", "Pod", "shop", "web", false, ""), allowed: true},
+		{name: "a kind without pods is allowed", body: review("u11", "CREATE", "ConfigMap", "shop", "cm", false, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"}}`), allowed: true},
+		{name: "image by digest and the docker.io short form are found",
+			body:    review("u12", "CREATE", "Pod", "shop", "pinned", false, restrictedPod("pinned", "registry.example.com/shop/api@"+vuln.Digest)),
+			message: "lockdown denied Pod shop/pinned: " + strings.Replace(vulnReason, vulnImage, "registry.example.com/shop/api@"+vuln.Digest, 1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := a.admit(t, c, tc.body)
+			var uid struct {
+				Request struct{ UID string } `json:"request"`
+			}
+			json.Unmarshal(tc.body, &uid)
+			if string(resp.UID) != uid.Request.UID {
+				t.Errorf("response uid = %q, want %q", resp.UID, uid.Request.UID)
+			}
+			wantAllowed := tc.allowed || tc.message == ""
+			if resp.Allowed != wantAllowed {
+				t.Fatalf("allowed = %v, want %v (status %+v)", resp.Allowed, wantAllowed, resp.Result)
+			}
+			if !resp.Allowed {
+				if resp.Result == nil || resp.Result.Code != http.StatusForbidden || resp.Result.Reason != "Forbidden" {
+					t.Fatalf("status = %+v, want code 403, reason Forbidden", resp.Result)
+				}
+				if strings.HasPrefix(tc.message, "^") {
+					if !regexp.MustCompile(tc.message).MatchString(resp.Result.Message) {
+						t.Errorf("message = %q, want it to match %s", resp.Result.Message, tc.message)
+					}
+				} else if resp.Result.Message != tc.message {
+					t.Errorf("message:\n got %q\nwant %q", resp.Result.Message, tc.message)
+				}
+			} else if resp.Result != nil {
+				t.Errorf("allowed with status %+v, want none", resp.Result)
+			}
+			if diff := cmp.Diff(tc.warnings, resp.Warnings); diff != "" {
+				t.Errorf("warnings (-want +got):\n%s", diff)
+			}
+		})
+	}
+	// The unknown image got exactly one scan job; the dry run none.
+	jobs, err := a.st.Jobs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var targets []string
+	for _, j := range jobs {
+		targets = append(targets, j.Target)
+	}
+	sort.Strings(targets)
+	if n := strings.Count(strings.Join(targets, "\n"), "registry.example.com/shop/new:0.1"); n != 1 {
+		t.Errorf("scan jobs for the unknown image = %d, want 1 (jobs: %v)", n, targets)
+	}
+	if slices.ContainsFunc(targets, func(s string) bool { return strings.Contains(s, "dry") }) {
+		t.Errorf("a dry run queued a scan: %v", targets)
+	}
+}
+
+func TestAdmissionUnknownAllowWarns(t *testing.T) {
+	a := startAdmission(t, Admission{Level: "restricted", FailOn: "critical"}, false)
+	resp := a.admit(t, a.pki.client(), review("w1", "CREATE", "Pod", "shop", "new", false, restrictedPod("new", "registry.example.com/shop/other:3")))
+	if !resp.Allowed || len(resp.Warnings) != 1 || !regexp.MustCompile(`^image registry.example.com/shop/other:3: no scan yet; scan [0-9a-f]{32} queued$`).MatchString(resp.Warnings[0]) {
+		t.Errorf("response = %+v, want allowed with one 'no scan yet; scan … queued' warning", resp)
+	}
+	// Level restricted: the restricted controls deny.
+	resp = a.admit(t, a.pki.client(), review("w2", "CREATE", "Pod", "shop", "web", false, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}},"containers":[{"name":"app","image":"`+cleanImage+`","securityContext":{"capabilities":{"drop":["ALL"]}}}]}}`))
+	want := `lockdown denied Pod shop/web: PSS restricted: Privilege Escalation (container "app" must set securityContext.allowPrivilegeEscalation=false)`
+	if resp.Allowed || resp.Result == nil || resp.Result.Message != want {
+		t.Errorf("response = %+v, want denied: %s", resp, want)
+	}
+}
+
+func TestAdmissionBadInput(t *testing.T) {
+	a := startAdmission(t, Admission{}, false)
+	c := a.pki.client()
+	huge := make([]byte, DefaultAdmissionMaxBody+1)
+	for i := range huge {
+		huge[i] = ' '
+	}
+	tests := []struct {
+		name string
+		body []byte
+		code int
+		msg  string
+	}{
+		{"not JSON", []byte("{nope"), 400, `malformed AdmissionReview: invalid character 'n' looking for beginning of object key string`},
+		{"wrong kind", []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`), 400,
+			`malformed AdmissionReview: apiVersion "admission.k8s.io/v1beta1", kind "AdmissionReview": want admission.k8s.io/v1 AdmissionReview`},
+		{"no request", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), 400, "malformed AdmissionReview: no request"},
+		{"no uid", review("", "CREATE", "Pod", "shop", "p", false, restrictedPod("p", cleanImage)), 400, "malformed AdmissionReview: request.uid is empty"},
+		{"object of the wrong shape", review("b1", "CREATE", "Pod", "shop", "p", false, `{"apiVersion":"v1","kind":"Pod","spec":{"containers":"app"}}`), 400,
+			"malformed AdmissionReview: request.object: decode Pod: json: cannot unmarshal string into Go struct field PodSpec.spec.containers of type []v1.Container"},
+		{"create without object", review("b2", "CREATE", "Pod", "shop", "p", false, ""), 400, "malformed AdmissionReview: request.object is empty for CREATE"},
+		{"oversize", huge, 413, fmt.Sprintf("AdmissionReview is over the limit of %d bytes", DefaultAdmissionMaxBody)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := a.do(t, c, "POST", "/v1/admission", "", tc.body)
+			var e apiError
+			json.Unmarshal(body, &e)
+			if code != tc.code || e.Error != tc.msg {
+				t.Errorf("POST = %d %q, want %d %q", code, e.Error, tc.code, tc.msg)
+			}
+		})
+	}
+	// Plain HTTP to the TLS port is refused.
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Post(strings.Replace(a.URL, "https://", "http://", 1)+"/v1/admission", "application/json", bytes.NewReader(review("p", "CREATE", "Pod", "shop", "p", false, restrictedPod("p", cleanImage))))
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("plain HTTP = %d, want 400 (client sent an HTTP request to an HTTPS server)", resp.StatusCode)
+		}
+	}
+}
+
+func TestAdmissionClientCert(t *testing.T) {
+	a := startAdmission(t, Admission{}, true)
+	body := review("c1", "CREATE", "Pod", "shop", "web", false, restrictedPod("web", cleanImage))
+	if code, out := a.do(t, a.pki.client(), "POST", "/v1/admission", "", body); code != http.StatusUnauthorized {
+		t.Errorf("without a client certificate = %d %s, want 401", code, out)
+	}
+	if resp := a.admit(t, a.pki.client(a.pki.clientCert), body); !resp.Allowed {
+		t.Errorf("with the API server's certificate: %+v, want allowed", resp)
+	}
+	// A certificate of another CA is not sent (the server names the CAs
+	// it accepts) or fails the handshake: never admitted.
+	req, _ := http.NewRequest("POST", a.URL+"/v1/admission", bytes.NewReader(body))
+	if resp, err := a.pki.client(a.pki.otherClient).Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a client certificate of another CA = %d, want 401 or a TLS error", resp.StatusCode)
+		}
+	}
+}
+
+// TestAdmissionConcurrent sends 200 reviews at once (known images, every
+// decision checked) and reports the latency percentiles; no assertion on
+// time.
+func TestAdmissionConcurrent(t *testing.T) {
+	a := startAdmission(t, Admission{FailOn: "low"}, false)
+	c := a.pki.client()
+	const n = 200
+	// Round 1 opens 200 TLS connections at once (handshakes included); round
+	// 2 reuses them, as the API server's client does.
+	for _, round := range []string{"new connections", "kept-alive connections"} {
+		concurrentRound(t, a, c, n, round)
+	}
+}
+
+func concurrentRound(t *testing.T, a *admissionServer, c *http.Client, n int, round string) {
+	var wg sync.WaitGroup
+	lat := make([]time.Duration, n)
+	errs := make(chan string, n)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			img, wantAllowed := cleanImage, true
+			if i%2 == 1 {
+				img, wantAllowed = vulnImage, false
+			}
+			body := review(fmt.Sprint("c", i), "CREATE", "Pod", "shop", fmt.Sprint("p", i), false, restrictedPod(fmt.Sprint("p", i), img))
+			<-start
+			t0 := time.Now()
+			req, _ := http.NewRequest("POST", a.URL+"/v1/admission", bytes.NewReader(body))
+			resp, err := c.Do(req)
+			if err != nil {
+				errs <- err.Error()
+				return
+			}
+			var rv admissionv1.AdmissionReview
+			err = json.NewDecoder(resp.Body).Decode(&rv)
+			resp.Body.Close()
+			lat[i] = time.Since(t0)
+			switch {
+			case err != nil || resp.StatusCode != 200 || rv.Response == nil:
+				errs <- fmt.Sprintf("review %d: %d %v", i, resp.StatusCode, err)
+			case rv.Response.Allowed != wantAllowed || string(rv.Response.UID) != fmt.Sprint("c", i):
+				errs <- fmt.Sprintf("review %d: allowed=%v uid=%s, want %v c%d", i, rv.Response.Allowed, rv.Response.UID, wantAllowed, i)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	slices.Sort(lat)
+	t.Logf("%d concurrent admission reviews over TLS (%s): p50 %v, p90 %v, p99 %v, max %v", n, round,
+		lat[n/2], lat[n*9/10], lat[n*99/100-1], lat[n-1])
+}
+
+// BenchmarkAdmissionDecision: one review of a Deployment whose image has a
+// stored scan, through the handler (decode, PSS checks, store lookup,
+// response), without the network.
+func BenchmarkAdmissionDecision(b *testing.B) {
+	a := startAdmission(b, Admission{FailOn: "high", Level: "baseline"}, false)
+	body := review("bench", "CREATE", "Deployment", "shop", "api", false, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"api","image":"`+vulnImage+`"},{"name":"web","image":"`+cleanImage+`"}]}}}}`)
+	h := a.Handler()
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("POST", "/v1/admission", bytes.NewReader(body)))
+		if rec.Code != 200 {
+			b.Fatalf("code %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
