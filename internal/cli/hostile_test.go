@@ -146,12 +146,22 @@ func TestSBOMHostilePackageDBs(t *testing.T) {
 		content  io.Reader
 		warnings int    // warnings about path
 		wantIn   string // in exactly one of them
+		// unreadable is the message of the one warning of kind
+		// unreadable (the file's packages are not checked).
+		unreadable string
 	}{
-		{"dpkg 10 MB", "var/lib/dpkg/status", 10 << 20, repeatReader("x\n\n", 10<<20), extract.MaxWarnings, "more warnings not shown"},
-		{"dpkg 100 MB", "var/lib/dpkg/status", 100 << 20, repeatReader("Package\n\n", 100<<20), extract.MaxWarnings, "more warnings not shown"},
-		{"apk 100 MB", "lib/apk/db/installed", 100 << 20, repeatReader("x\n\n", 100<<20), extract.MaxWarnings, "more warnings not shown"},
-		{"rpm recursive view", "var/lib/rpm/rpmdb.sqlite", int64(len(sqlite)), bytes.NewReader(sqlite), 1, "sqlite: Packages is a view, not a table"},
-		{"npm lock file of 200,000 packages", "app/package-lock.json", int64(len(lock)), strings.NewReader(lock), 1, "npm: /app/package-lock.json: more than 100000 packages"},
+		// Records but not one readable: the database is corrupt (one
+		// unreadable warning) and its warnings are bounded all the same.
+		{"dpkg 10 MB", "var/lib/dpkg/status", 10 << 20, repeatReader("x\n\n", 10<<20), extract.MaxWarnings + 1, "more warnings not shown",
+			`dpkg: parse dpkg status /var/lib/dpkg/status: not one package paragraph could be read (dpkg: paragraph at line 1 skipped: line 1: not a field: "x")`},
+		{"dpkg 100 MB", "var/lib/dpkg/status", 100 << 20, repeatReader("Package\n\n", 100<<20), extract.MaxWarnings + 1, "more warnings not shown",
+			`dpkg: parse dpkg status /var/lib/dpkg/status: not one package paragraph could be read (dpkg: paragraph at line 1 skipped: line 1: not a field: "Package")`},
+		{"apk 100 MB", "lib/apk/db/installed", 100 << 20, repeatReader("x\n\n", 100<<20), extract.MaxWarnings + 1, "more warnings not shown",
+			`apk: parse apk db /lib/apk/db/installed: not one package record could be read (apk: line 1: not a field: "x")`},
+		{"rpm recursive view", "var/lib/rpm/rpmdb.sqlite", int64(len(sqlite)), bytes.NewReader(sqlite), 1, "sqlite: Packages is a view, not a table",
+			"rpm: read rpm db /var/lib/rpm/rpmdb.sqlite: sqlite: Packages is a view, not a table: not an rpm database"},
+		{"npm lock file of 200,000 packages", "app/package-lock.json", int64(len(lock)), strings.NewReader(lock), 1, "npm: /app/package-lock.json: more than 100000 packages",
+			"npm: /app/package-lock.json: more than 100000 packages"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,13 +202,20 @@ func TestSBOMHostilePackageDBs(t *testing.T) {
 				t.Fatal(err)
 			}
 			about, saying := 0, 0
+			var unreadable []string
 			for _, w := range s.Warnings {
 				if w.Path == "/"+tt.path {
 					about++
 					if strings.Contains(w.Message, tt.wantIn) {
 						saying++
 					}
+					if w.Kind == model.WarnUnreadable {
+						unreadable = append(unreadable, w.Message)
+					}
 				}
+			}
+			if len(unreadable) != 1 || unreadable[0] != tt.unreadable {
+				t.Errorf("unreadable warnings %q, want [%q]", unreadable, tt.unreadable)
 			}
 			if about != tt.warnings || saying != 1 {
 				t.Errorf("%d warnings about /%s, %d of them saying %q; want %d and 1", about, tt.path, saying, tt.wantIn, tt.warnings)
