@@ -84,6 +84,41 @@ func TestCheckToken(t *testing.T) {
 func TestLocalTargetsRefusedAlike(t *testing.T) {
 	st := openStore(t, store.SQLite)
 	ts := startServer(t, Config{Store: st, AdvisoryDB: mixedDB(t)})
+	forms := localForms(t)
+	first := postAlike(t, ts, "/v1/scans", "target", forms)
+	if first.code != http.StatusForbidden || !bytes.Contains(first.body, []byte(localRefusal)) {
+		t.Fatalf("POST %q = %d %s, want 403 with the local refusal", forms[0], first.code, first.body)
+	}
+	jobs, err := st.Jobs(context.Background())
+	if err != nil || len(jobs) != 0 {
+		t.Errorf("jobs queued after refusals = %d (%v), want 0", len(jobs), err)
+	}
+	t.Logf("%d forms, one response: %d %s", len(forms), first.code, bytes.TrimSpace(first.body))
+}
+
+// TestHardenLocalTargetsRefusedAlike: POST /v1/harden takes a container
+// name or ID and nothing else: every local-looking form is the same 400,
+// byte for byte, whether the path exists or not, before any Docker or
+// filesystem access; nothing is queued.
+func TestHardenLocalTargetsRefusedAlike(t *testing.T) {
+	st := openStore(t, store.SQLite)
+	ts := startServer(t, Config{Store: st, AdvisoryDB: mixedDB(t), AllowLocalTargets: true})
+	forms := localForms(t)
+	first := postAlike(t, ts, "/v1/harden", "container", forms)
+	if first.code != http.StatusBadRequest || !bytes.Contains(first.body, []byte("container must be a container name or ID")) {
+		t.Fatalf("POST /v1/harden %q = %d %s, want 400 naming the container syntax", forms[0], first.code, first.body)
+	}
+	jobs, err := st.Jobs(context.Background())
+	if err != nil || len(jobs) != 0 {
+		t.Errorf("jobs queued after refusals = %d (%v), want 0", len(jobs), err)
+	}
+}
+
+// localForms lists the forms of a target that reads the server's
+// filesystem: paths that exist (a directory, a file, a FIFO that would
+// block whoever opened it) and do not, under every local kind and case.
+func localForms(t *testing.T) []string {
+	t.Helper()
 	exists := t.TempDir()
 	file := filepath.Join(exists, "image.tar")
 	os.WriteFile(file, []byte("not an image"), 0o644)
@@ -97,21 +132,28 @@ func TestLocalTargetsRefusedAlike(t *testing.T) {
 		forms = append(forms, p, "dir:"+p, "docker-archive:"+p, "oci-archive:"+p, "oci-dir:"+p, "oci:"+p, "oci-dir:"+p+":latest",
 			"file://"+p, "FILE://"+p, "DIR:"+p, "Docker-Archive:"+p)
 	}
-	forms = append(forms, ".", "..", "./helpers_test.go", "./missing.go", "../server", "../missing", "testdata/../helpers_test.go",
+	return append(forms, ".", "..", "./helpers_test.go", "./missing.go", "../server", "../missing", "testdata/../helpers_test.go",
 		"~", "~/.ssh/id_rsa", "~root/.bashrc", `C:\Windows\win.ini`, "C:/Windows", `images\app.tar`, " /etc/passwd", "file:helpers_test.go")
+}
 
-	type response struct {
-		code   int
-		header http.Header
-		body   []byte
-	}
-	post := func(target string) response {
-		b := fmt.Sprintf(`{"target":%q}`, target)
-		req, _ := http.NewRequest("POST", ts.URL+"/v1/scans", strings.NewReader(b))
+type response struct {
+	code   int
+	header http.Header
+	body   []byte
+}
+
+// postAlike POSTs {field: form} to path for every form and checks that
+// all responses are the same bytes (status, headers but Date, body); it
+// returns the first.
+func postAlike(t *testing.T, ts *testServer, path, field string, forms []string) response {
+	t.Helper()
+	post := func(form string) response {
+		b := fmt.Sprintf(`{%q:%q}`, field, form)
+		req, _ := http.NewRequest("POST", ts.URL+path, strings.NewReader(b))
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		resp, err := testClient.Do(req)
 		if err != nil {
-			t.Fatalf("POST %q: %v", target, err)
+			t.Fatalf("POST %s %q: %v", path, form, err)
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
@@ -120,20 +162,13 @@ func TestLocalTargetsRefusedAlike(t *testing.T) {
 		return response{resp.StatusCode, h, body}
 	}
 	first := post(forms[0])
-	if first.code != http.StatusForbidden || !bytes.Contains(first.body, []byte(localRefusal)) {
-		t.Fatalf("POST %q = %d %s, want 403 with the local refusal", forms[0], first.code, first.body)
-	}
 	for _, f := range forms[1:] {
 		got := post(f)
 		if got.code != first.code || !bytes.Equal(got.body, first.body) || fmt.Sprint(got.header) != fmt.Sprint(first.header) {
-			t.Errorf("POST %q = %d %v %s\nwant the same as for %q: %d %v %s", f, got.code, got.header, got.body, forms[0], first.code, first.header, first.body)
+			t.Errorf("POST %s %q = %d %v %s\nwant the same as for %q: %d %v %s", path, f, got.code, got.header, got.body, forms[0], first.code, first.header, first.body)
 		}
 	}
-	jobs, err := st.Jobs(context.Background())
-	if err != nil || len(jobs) != 0 {
-		t.Errorf("jobs queued after refusals = %d (%v), want 0", len(jobs), err)
-	}
-	t.Logf("%d forms, one response: %d %s", len(forms), first.code, bytes.TrimSpace(first.body))
+	return first
 }
 
 // TestRemoteOnlyOpen: the service's scans open images with RemoteOnly, so
