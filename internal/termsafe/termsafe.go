@@ -10,12 +10,15 @@
 // colour (SGR) sequences through.
 package termsafe
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
-// unsafeRune reports whether r must not reach a terminal as is: C0 and C1
+// Unsafe reports whether r must not reach a terminal as is: C0 and C1
 // control characters, DEL, the Unicode line and paragraph separators and
 // the bidirectional controls that reorder what is shown.
-func unsafeRune(r rune) bool {
+func Unsafe(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0:
 		return true
@@ -40,7 +43,7 @@ func String(s string) string {
 			continue
 		}
 		r, n := utf8.DecodeRuneInString(s[i:])
-		if unsafeRune(r) || (r == utf8.RuneError && n == 1) {
+		if Unsafe(r) || (r == utf8.RuneError && n == 1) {
 			break
 		}
 		i += n
@@ -59,7 +62,7 @@ func String(s string) string {
 			b = appendHex(b, `\x`, uint32(s[i]), 2)
 		case r < 0x20 || r == 0x7f:
 			b = appendHex(b, `\x`, uint32(r), 2)
-		case unsafeRune(r):
+		case Unsafe(r):
 			b = appendHex(b, `\u`, uint32(r), 4)
 		default:
 			b = append(b, s[i:i+n]...)
@@ -71,3 +74,55 @@ func String(s string) string {
 
 // Safe reports whether String(s) == s.
 func Safe(s string) bool { return String(s) == s }
+
+// Lines is String for text of several lines: every line escaped, the line
+// breaks kept ("\r\n" is one). Safe text comes back unchanged.
+func Lines(s string) string {
+	if Safe(strings.ReplaceAll(s, "\n", " ")) {
+		return s
+	}
+	lines := strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = String(l)
+	}
+	return strings.Join(lines, "\n")
+}
+
+// ShellWord returns s as one word of a shell command line (bash, zsh, ksh)
+// that is safe to show on a terminal and, pasted, passes exactly s: as it
+// is when it needs no quoting, in single quotes when it holds no control
+// character, else in ANSI-C quotes ($'…') with every control character,
+// line break, bidirectional control and invalid byte written as \xHH or
+// \uHHHH.
+func ShellWord(s string) string {
+	plain := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r)) {
+			plain = false
+			break
+		}
+	}
+	switch {
+	case plain:
+		return s
+	case Safe(s): // no control character, tab or line break
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	b := make([]byte, 0, len(s)+16)
+	b = append(b, "$'"...)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1, r < 0x80 && Unsafe(r):
+			b = appendHex(b, `\x`, uint32(s[i]), 2)
+		case Unsafe(r):
+			b = appendHex(b, `\u`, uint32(r), 4)
+		case r == '\\' || r == '\'':
+			b = append(b, '\\', byte(r))
+		default:
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(append(b, '\''))
+}

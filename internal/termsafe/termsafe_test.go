@@ -3,9 +3,13 @@ package termsafe
 import (
 	"bytes"
 	"io"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 func TestString(t *testing.T) {
@@ -45,7 +49,7 @@ func raw(b []byte, sgr bool) (int, bool) {
 			}
 		}
 		r, n := utf8.DecodeRune(b[i:])
-		if (r == utf8.RuneError && n == 1) || (unsafeRune(r) && r != '\n' && r != '\t') {
+		if (r == utf8.RuneError && n == 1) || (Unsafe(r) && r != '\n' && r != '\t') {
 			return i, true
 		}
 		i += n
@@ -149,4 +153,107 @@ func BenchmarkWriter(b *testing.B) {
 	for b.Loop() {
 		w.Write(chunk)
 	}
+}
+
+func TestLines(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                 "",
+		"one\ntwo\n":                       "one\ntwo\n",
+		"a\x1b[2J\r\nb\tc\n\u202ed":        "a\\x1b[2J\nb c\n\\u202ed",
+		"--- x\n+ \"k\": \"\x1b]0;t\x07\"": "--- x\n+ \"k\": \"\\x1b]0;t\\x07\"",
+	} {
+		if got := Lines(in); got != want {
+			t.Errorf("Lines(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// shellWords are inputs for ShellWord: plain, quoted, hostile.
+var shellWords = []string{"", "nginx:1.25", "--cap-drop=ALL", "a b", "it's", "$HOME `id` \\", "a\x1b[2Jb", "x\ny\tz",
+	"\u009b31m", "rtl\u202eexe", "bad\xff\xc2", "\x00nul", "'\\'", "日本 ✓"}
+
+// TestShellWord: bash reads every word back as exactly the input, and
+// what is printed holds no raw control character.
+func TestShellWord(t *testing.T) {
+	testutil.RequireCmd(t, "bash")
+	for _, s := range shellWords {
+		w := ShellWord(s)
+		if i, bad := raw([]byte(w), false); bad || strings.ContainsAny(w, "\n\t") {
+			t.Errorf("ShellWord(%q) = %q: raw control at %d", s, w, i)
+		}
+		if strings.ContainsRune(s, 0) {
+			continue // a shell word cannot hold NUL: only its printing is checked
+		}
+		out, err := exec.Command("bash", "-c", "printf %s "+w).Output()
+		if err != nil || string(out) != s {
+			t.Errorf("bash printf %s = %q (%v), want %q", w, out, err, s)
+		}
+		if got, ok := unquoteShellWord(w); !ok || got != s {
+			t.Errorf("unquoteShellWord(%s) = %q, %v; want %q (the fuzz target's decoder disagrees with bash)", w, got, ok, s)
+		}
+	}
+	for in, want := range map[string]string{"nginx:1.25": "nginx:1.25", "a b": "'a b'", "it's": `'it'\''s'`, "a\x1bb": `$'a\x1bb'`, "": "''"} {
+		if got := ShellWord(in); got != want {
+			t.Errorf("ShellWord(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// unquoteShellWord reads back the three forms ShellWord writes, as bash
+// does (TestShellWord checks it against bash).
+func unquoteShellWord(w string) (string, bool) {
+	switch {
+	case strings.HasPrefix(w, "$'") && strings.HasSuffix(w, "'") && len(w) >= 3:
+		var b []byte
+		body := w[2 : len(w)-1]
+		for i := 0; i < len(body); i++ {
+			if body[i] != '\\' {
+				b = append(b, body[i])
+				continue
+			}
+			if i+1 >= len(body) {
+				return "", false
+			}
+			switch body[i+1] {
+			case '\\', '\'':
+				b = append(b, body[i+1])
+				i++
+			case 'x':
+				v, err := strconv.ParseUint(body[i+2:min(i+4, len(body))], 16, 8)
+				if err != nil || i+4 > len(body) {
+					return "", false
+				}
+				b = append(b, byte(v))
+				i += 3
+			case 'u':
+				v, err := strconv.ParseUint(body[i+2:min(i+6, len(body))], 16, 32)
+				if err != nil || i+6 > len(body) {
+					return "", false
+				}
+				b = utf8.AppendRune(b, rune(v))
+				i += 5
+			default:
+				return "", false
+			}
+		}
+		return string(b), true
+	case strings.HasPrefix(w, "'"):
+		return strings.ReplaceAll(strings.TrimSuffix(strings.TrimPrefix(w, "'"), "'"), `'\''`, "'"), true
+	}
+	return w, true
+}
+
+func FuzzShellWord(f *testing.F) {
+	for _, s := range shellWords {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		w := ShellWord(s)
+		if i, bad := raw([]byte(w), false); bad || strings.ContainsAny(w, "\n\t") {
+			t.Fatalf("ShellWord(%q) = %q: raw control at %d", s, w, i)
+		}
+		if got, ok := unquoteShellWord(w); !ok || got != s {
+			t.Errorf("ShellWord(%q) = %s, reads back as %q (%v)", s, w, got, ok)
+		}
+	})
 }

@@ -97,7 +97,7 @@ func (t *Writer) write(data []byte, final bool) error {
 			switch {
 			case r == utf8.RuneError && n == 1:
 				out = appendHex(out, `\x`, uint32(c), 2)
-			case unsafeRune(r):
+			case Unsafe(r):
 				out = appendHex(out, `\u`, uint32(r), 4)
 			default:
 				out = append(out, data[i:i+n]...)
