@@ -216,7 +216,7 @@ func capture(ctx context.Context, g *globals, f verifyFlags, filter wire.Filter,
 // writeVerifyTable writes the flows, one a line with the evidence or
 // protocol details beneath.
 func writeVerifyTable(w io.Writer, out *verifyOutput) error {
-	src := out.Source
+	src := termsafe.String(out.Source) // a file name
 	if c := out.Capture; c != nil {
 		src += fmt.Sprintf(" for %s (stopped: %s), %d packets copied, kernel drops %d, snap length %d",
 			c.Elapsed.Round(time.Millisecond), c.Stopped, c.Packets, c.KernelDrops, out.Snaplen)
