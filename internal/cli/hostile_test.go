@@ -251,4 +251,12 @@ func TestTimeout(t *testing.T) {
 	if code, out, errOut := runCLI(t, "version", "--timeout", "0"); code != ExitOK || out == "" {
 		t.Errorf("version --timeout 0 = exit %d, %q, %q; want 0", code, out, errOut)
 	}
+	// A watch runs until interrupted: --timeout does not stop it (here
+	// 1ns would have expired before the flags were checked).
+	code, _, errOut := runCLI(t, "netpol", "apply", "--watch", "--from-docker", "--dry-run", "--timeout", "1ns", t.TempDir())
+	want := "lockdown: warning: --timeout does not apply to netpol apply --watch (it runs until interrupted)\n" +
+		"lockdown: --watch and --dry-run do not go together\n"
+	if code != ExitBadInput || errOut != want {
+		t.Errorf("netpol apply --watch --timeout 1ns = exit %d, stderr %q; want 2, %q", code, errOut, want)
+	}
 }

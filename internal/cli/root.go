@@ -121,9 +121,18 @@ func (e *timeoutError) Error() string {
 	return fmt.Sprintf("stopped after --timeout %s", e.d)
 }
 
-// noTimeout lists the commands that run until stopped: --timeout does not
-// apply to them.
-var noTimeout = map[string]bool{"serve": true}
+// runsUntilStopped names what cmd is when it runs until stopped, so that
+// --timeout does not apply ("" when it does): serve (whose jobs have
+// --job-timeout) and a watch mode (netpol apply --watch).
+func runsUntilStopped(cmd *cobra.Command) string {
+	if cmd.Name() == "serve" {
+		return "serve (serve bounds each job with --job-timeout)"
+	}
+	if f := cmd.Flags().Lookup("watch"); f != nil && f.Value.String() == "true" {
+		return cmd.CommandPath()[len(cmd.Root().Name())+1:] + " --watch (it runs until interrupted)"
+	}
+	return ""
+}
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
@@ -150,10 +159,11 @@ func newRootCmd(g *globals) *cobra.Command {
 			if g.timeout < 0 {
 				return badInput(fmt.Errorf("--timeout must be 0 (none) or positive, got %s", g.timeout))
 			}
-			if noTimeout[cmd.Name()] && cmd.Flags().Changed("timeout") {
-				g.logger.Warn("--timeout does not apply to " + cmd.Name() + " (serve bounds each job with --job-timeout)")
+			endless := runsUntilStopped(cmd)
+			if endless != "" && cmd.Flags().Changed("timeout") {
+				g.logger.Warn("--timeout does not apply to " + endless)
 			}
-			if g.timeout > 0 && !noTimeout[cmd.Name()] {
+			if g.timeout > 0 && endless == "" {
 				ctx, stop := context.WithTimeoutCause(cmd.Context(), g.timeout, &timeoutError{g.timeout})
 				g.runCtx, g.stopTimer = ctx, stop
 				cmd.SetContext(ctx)
@@ -168,7 +178,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print errors only")
 	pf.BoolVar(&g.debug, "debug", false, "print debug logs")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour in table output (also NO_COLOR)")
-	pf.DurationVar(&g.timeout, "timeout", DefaultTimeout, "stop the command after `DURATION` (exit 2; 0: no limit; serve bounds each job with --job-timeout instead)")
+	pf.DurationVar(&g.timeout, "timeout", DefaultTimeout, "stop the command after `DURATION` (exit 2; 0: no limit; not serve, whose jobs have --job-timeout, nor a --watch)")
 
 	for _, c := range commands(g) {
 		root.AddCommand(c)
