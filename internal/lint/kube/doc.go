@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -25,6 +24,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
+	"github.com/lockdown-sec/lockdown/internal/yamlnode"
 )
 
 // Workload is one pod (or pod template) found in a manifest.
@@ -51,7 +51,7 @@ func (w *Workload) ID() string {
 // LineOf is the line of the field at path (relative to the document), or
 // of its nearest ancestor that exists.
 func (w *Workload) LineOf(path []any) int {
-	return lineOf(w.node, path, w.Line)
+	return yamlnode.LineOf(w.node, path, w.Line)
 }
 
 // File is one parsed manifest file.
@@ -120,7 +120,7 @@ func IsManifest(data []byte) bool {
 		if root.Kind != yaml.MappingNode {
 			continue
 		}
-		if scalar(root, "apiVersion") != "" && scalar(root, "kind") != "" {
+		if yamlnode.Scalar(root, "apiVersion") != "" && yamlnode.Scalar(root, "kind") != "" {
 			return true
 		}
 	}
@@ -142,8 +142,6 @@ func ParsesAsYAML(data []byte) bool {
 	}
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // Parse reads the documents of one file. Documents of kinds it does not
 // lint (Services, ConfigMaps, CRDs) are counted and skipped; a workload
 // that does not decode into its API type is an error at its line.
@@ -158,13 +156,8 @@ func Parse(path string, data []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(msg, ""), ": ")
-			errs = append(errs, &Error{File: path, Line: line, Msg: "invalid YAML: " + msg})
+			line, msg := yamlnode.SyntaxError(err)
+			errs = append(errs, &Error{File: path, Line: line, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -208,16 +201,16 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 	if root.Kind != yaml.MappingNode {
 		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource (a mapping with apiVersion and kind)"}}
 	}
-	apiVersion, kind := scalar(root, "apiVersion"), scalar(root, "kind")
+	apiVersion, kind := yamlnode.Scalar(root, "apiVersion"), yamlnode.Scalar(root, "kind")
 	if kind == "" || apiVersion == "" {
 		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource: apiVersion and kind are required"}}
 	}
 	f.Kinds[kind]++
-	if strings.HasSuffix(kind, "List") && mapValue(root, "items") != nil {
+	if strings.HasSuffix(kind, "List") && yamlnode.Value(root, "items") != nil {
 		if depth >= maxListDepth {
 			return []error{&Error{File: f.Path, Line: root.Line, Msg: "lists nested too deeply"}}
 		}
-		items := mapValue(root, "items")
+		items := yamlnode.Value(root, "items")
 		if items.Kind != yaml.SequenceNode {
 			return []error{&Error{File: f.Path, Line: items.Line, Msg: kind + ": items: expected a list"}}
 		}
@@ -235,11 +228,11 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 	if !ok {
 		return nil
 	}
-	md := mapValue(root, "metadata")
-	name, ns := scalar(md, "name"), scalar(md, "namespace")
+	md := yamlnode.Value(root, "metadata")
+	name, ns := yamlnode.Scalar(md, "name"), yamlnode.Scalar(md, "namespace")
 	id := kind + " " + name
 	if !contains(pp.apiVersions, apiVersion) {
-		return []error{&Error{File: f.Path, Line: keyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
+		return []error{&Error{File: f.Path, Line: yamlnode.KeyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
 	}
 	var generic any
 	if err := root.Decode(&generic); err != nil {
@@ -331,83 +324,6 @@ func contains(list []string, s string) bool {
 
 // ---- YAML node helpers
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func keyLine(n *yaml.Node, key string, def int) int {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return def
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i].Line
-		}
-	}
-	return def
-}
-
-func scalar(n *yaml.Node, key string) string {
-	v := deref(mapValue(n, key))
-	if v == nil || v.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return v.Value
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// lineOf walks path and returns the line of the deepest node found: a map
-// key's line for a key, an item's line for an index.
-func lineOf(n *yaml.Node, path []any, def int) int {
-	line := def
-	for _, p := range path {
-		n = deref(n)
-		if n == nil {
-			return line
-		}
-		switch p := p.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return line
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
-				return line
-			}
-			n = n.Content[p]
-			line = n.Line
-		default:
-			return line
-		}
-	}
-	return line
-}
-
 // Decode reads one object of a workload kind from JSON (an admission
 // review's object); ok is false for kinds that hold no pod.
 func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
@@ -436,7 +352,7 @@ func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
 // lineOfField is lineOf for a JSON error's field path, which has no list
 // indexes: at a list it looks for the rest of the path in each item.
 func lineOfField(n *yaml.Node, path []any, def int) int {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || len(path) == 0 {
 		return def
 	}
