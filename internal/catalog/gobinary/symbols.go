@@ -96,13 +96,21 @@ func (s *Symbols) Len() int { return len(s.tab) / 8 }
 
 const hashBits = 48
 
-// newSymbols is the index of hashes (sorted, distinct, below 1<<hashBits).
+// newSymbols is the index of hashes (sorted, distinct, below 1<<hashBits):
+// each hash's 6 bytes, big-endian, in base64 — written directly, 6 bits a
+// character.
 func newSymbols(inlined bool, hashes []uint64) *Symbols {
-	raw := make([]byte, 0, 6*len(hashes))
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	var b strings.Builder
+	b.Grow(8 * len(hashes))
+	var c [8]byte
 	for _, h := range hashes {
-		raw = append(raw, byte(h>>40), byte(h>>32), byte(h>>24), byte(h>>16), byte(h>>8), byte(h))
+		for k := range c {
+			c[k] = alphabet[h>>(42-6*k)&63]
+		}
+		b.Write(c[:])
 	}
-	return &Symbols{Inlined: inlined, tab: base64.StdEncoding.EncodeToString(raw)}
+	return &Symbols{Inlined: inlined, tab: b.String()}
 }
 
 // symbolsFormat prefixes an encoded index; bump it when the encoding or the
@@ -329,7 +337,7 @@ func (x *exe) symbols(mainPath string) (*Symbols, error) {
 		return nil, errCorrupt
 	}
 	names := t[from:to]
-	b := builder{mainPath: mainPath, go120: magic == magic120, hashes: make([]uint64, 0, len(names)/24)}
+	b := builder{mainPath: mainPath, go120: magic == magic120, hashes: make([]uint64, 0, len(names)/40)}
 	for len(names) > 0 {
 		end := bytes.IndexByte(names, 0)
 		if end < 0 {
