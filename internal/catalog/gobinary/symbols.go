@@ -403,6 +403,7 @@ type builder struct {
 	// package and ".".
 	lastPkg []byte
 	lastS   uint64
+	scratch [256]byte // splitName's copy of a generic name without its instantiation
 	pkgs    map[uint64]bool // 'P' hashes of the packages met
 }
 
@@ -422,17 +423,18 @@ func (b *builder) name(name []byte) {
 			return
 		}
 	}
-	pkg, recv, base, ok := splitName(name, b.go120)
+	pkg, recv, base, ok := splitName(name, b.go120, &b.scratch)
 	if !ok {
 		return
 	}
 	if !bytes.Equal(pkg, b.lastPkg) {
 		b.pkg(pkg)
-		// The fast path above holds for a package as written in a name
-		// that is not generic: no "." after its last "/".
+		// The fast path above holds for a package splitName found (no "."
+		// after its last "/") that starts the name as written (a generic
+		// name's instantiation comes after it).
 		b.lastPkg = nil
-		if bytes.IndexByte(name, '[') < 0 {
-			b.lastPkg = pkg
+		if bytes.HasPrefix(name, pkg) {
+			b.lastPkg = name[:len(pkg)]
 		}
 	}
 	b.sym(recv, base)
@@ -501,11 +503,11 @@ func (b *builder) pkg(pkg []byte) {
 // without "(*…)", as govulncheck writes it). Names the compiler generates
 // ("go:…", "type:…"; before Go 1.20 "go.…", "type.…") belong to no
 // package: ok is false.
-func splitName(name []byte, go120 bool) (pkg, recv, base []byte, ok bool) {
+func splitName(name []byte, go120 bool, scratch *[256]byte) (pkg, recv, base []byte, ok bool) {
 	noInst := name
 	if i := bytes.IndexByte(name, '['); i >= 0 {
 		if j := bytes.LastIndexByte(name, ']'); j > i {
-			noInst = append(append([]byte(nil), name[:i]...), name[j+1:]...)
+			noInst = append(append(scratch[:0], name[:i]...), name[j+1:]...)
 		}
 	}
 	if go120 && (bytes.HasPrefix(noInst, []byte("go:")) || bytes.HasPrefix(noInst, []byte("type:"))) ||
@@ -537,7 +539,7 @@ func splitName(name []byte, go120 bool) (pkg, recv, base []byte, ok bool) {
 // parseName is splitName for a string, with the receiver joined to the
 // name ("Tag.String") and the package path unescaped.
 func parseName(name string, go120 bool) (pkg, sym string, ok bool) {
-	p, r, b, ok := splitName([]byte(name), go120)
+	p, r, b, ok := splitName([]byte(name), go120, new([256]byte))
 	if !ok {
 		return "", "", false
 	}

@@ -211,7 +211,7 @@ func TestSplitNameMatchesGosym(t *testing.T) {
 	}
 	n := 0
 	for _, fn := range tab.Funcs {
-		pkg, recv, base, ok := splitName([]byte(fn.Name), true)
+		pkg, recv, base, ok := splitName([]byte(fn.Name), true, new([256]byte))
 		wantPkg := fn.Sym.PackageName()
 		if !ok {
 			if wantPkg != "" {
