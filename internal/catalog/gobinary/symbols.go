@@ -403,7 +403,7 @@ type builder struct {
 	// package and ".".
 	lastPkg []byte
 	lastS   uint64
-	scratch [256]byte // splitName's copy of a generic name without its instantiation
+	scratch [256]byte       // splitName's copy of a generic name without its instantiation
 	pkgs    map[uint64]bool // 'P' hashes of the packages met
 }
 
