@@ -62,7 +62,16 @@ func parsePEP440(s string) (PEP440Version, error) {
 	// packaging's pattern is matched with Python's Unicode \s: surrounding
 	// Unicode whitespace (U+00A0, U+2003, U+3000, …) is trimmed too, which
 	// Go's ASCII \s would not do.
-	low := strings.ToLower(strings.TrimFunc(s, pySpace))
+	// Case is ignored for ASCII letters only: packaging matches the local
+	// segment with re.ASCII, so "+\u0130" or "+\u212a" (KELVIN SIGN), which
+	// Unicode case folding would turn into "i" and "k", are not versions
+	// (strings.ToLower would fold them).
+	low := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimFunc(s, pySpace))
 	m := pep440Re.FindStringSubmatchIndex(low)
 	if m == nil {
 		return v, parseErr("PEP 440", s, "not a PEP 440 version")
