@@ -42,6 +42,10 @@ type Options struct {
 	// plain tar of a compressed archive are spooled (removed by Close); ""
 	// means os.TempDir().
 	TempDir string
+	// Cache, when set, keeps a docker: image's config and layer digests by
+	// image ID, so that opening it again streams nothing out of the engine
+	// unless a walk needs a layer (pass the walk's WalkOptions.Cache).
+	Cache LayerCache
 	// IncludeCaches makes a walk of the whole host (dir:/) read the caches
 	// it leaves out otherwise (see hostCaches).
 	IncludeCaches bool

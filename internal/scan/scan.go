@@ -339,6 +339,7 @@ func catalogTarget(ctx context.Context, target string, opts Options) (*model.SBO
 		TempDir:          opts.TempDir,
 		MaxLayerBytes:    opts.MaxLayerBytes,
 		IncludeCaches:    opts.IncludeCaches,
+		Cache:            opts.Cache,
 	})
 	if err != nil {
 		return nil, err
