@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -73,7 +74,7 @@ func IsCompose(data []byte) bool {
 	return m.Kind == yaml.MappingNode && mapValue(m, "services") != nil && mapValue(m, "kind") == nil
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // Lint loads one Compose file and checks every service.
 func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
@@ -83,9 +84,9 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 			return nil, &Error{File: file, Msg: "empty Compose file"}
 		}
 		e := &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+		if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
 			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(e.Msg, ""), ": ")
+			e.Msg = strings.TrimLeft(yamlLineRe().ReplaceAllString(e.Msg, ""), ": ")
 		}
 		return nil, e
 	}
@@ -119,7 +120,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	// lint goes on with a placeholder value and says so.
 	for range 32 {
 		project, err = load(ctx, abs, raw, env, lookup(env, missing), opts.Allowed)
-		m := requiredRe.FindStringSubmatch(fmt.Sprint(err))
+		m := requiredRe().FindStringSubmatch(fmt.Sprint(err))
 		if err == nil || m == nil {
 			break
 		}
@@ -144,7 +145,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	return res, nil
 }
 
-var requiredRe = regexp.MustCompile(`required variable (\w+) is missing a value`)
+var requiredRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`required variable (\w+) is missing a value`) })
 
 // lookup resolves variables from env; one that is not set is blank (as
 // Compose does) and noted in missing.

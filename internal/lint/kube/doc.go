@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,7 +143,7 @@ func ParsesAsYAML(data []byte) bool {
 	}
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // Parse reads the documents of one file. Documents of kinds it does not
 // lint (Services, ConfigMaps, CRDs) are counted and skipped; a workload
@@ -159,11 +160,11 @@ func Parse(path string, data []byte) (*File, error) {
 		}
 		if err != nil {
 			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+			if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
 				fmt.Sscan(m[1], &line)
 			}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(msg, ""), ": ")
+			msg = strings.TrimLeft(yamlLineRe().ReplaceAllString(msg, ""), ": ")
 			errs = append(errs, &Error{File: path, Line: line, Msg: "invalid YAML: " + msg})
 			break
 		}

@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -308,7 +309,7 @@ func Parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	return parse(file, data, opts)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
+var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -323,11 +324,11 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 		}
 		if err != nil {
 			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
+			if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
 				fmt.Sscan(m[1], &line)
 			}
 			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = yamlLineRe.ReplaceAllString(msg, "")
+			msg = yamlLineRe().ReplaceAllString(msg, "")
 			msg = strings.TrimLeft(msg, ": ")
 			// The decoder cannot resynchronise: the rest of the file is lost.
 			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: "invalid YAML: " + msg})
@@ -499,7 +500,7 @@ func decodeStrict(js []byte, target any) error {
 	return dec.Decode(target)
 }
 
-var unknownFieldRe = regexp.MustCompile(`^json: unknown field "(.*)"$`)
+var unknownFieldRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^json: unknown field "(.*)"$`) })
 
 // jsonError maps a JSON decoding error back to a line.
 func (o *Object) jsonError(err error) error {
@@ -525,7 +526,7 @@ func (o *Object) jsonError(err error) error {
 		}
 		return &Error{Source: Source{File: o.Source.File, Line: line}, Msg: fmt.Sprintf("%s: %s: got %s, want %s", o.ID(), te.Field, te.Value, want)}
 	}
-	if m := unknownFieldRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := unknownFieldRe().FindStringSubmatch(err.Error()); m != nil {
 		line := findKey(o.node, m[1])
 		if line == 0 {
 			line = o.Source.Line
