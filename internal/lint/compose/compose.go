@@ -29,6 +29,7 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/lint/rule"
 	"github.com/lockdown-sec/lockdown/internal/posture"
+	"github.com/lockdown-sec/lockdown/internal/yamlnode"
 )
 
 // Options tune loading; the zero value interpolates with an empty
@@ -49,20 +50,6 @@ type Result struct {
 	Warnings []string
 }
 
-// Error is a Compose file that does not load.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
-
 // IsCompose reports whether data looks like a Compose file: a mapping with
 // a services key and no apiVersion/kind.
 func IsCompose(data []byte) bool {
@@ -71,32 +58,26 @@ func IsCompose(data []byte) bool {
 		return false
 	}
 	m := root.Content[0]
-	return m.Kind == yaml.MappingNode && mapValue(m, "services") != nil && mapValue(m, "kind") == nil
+	return m.Kind == yaml.MappingNode && yamlnode.Value(m, "services") != nil && yamlnode.Value(m, "kind") == nil
 }
-
-var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // Lint loads one Compose file and checks every service.
 func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Msg: "empty Compose file"}
+			return nil, &rule.Error{File: file, Msg: "empty Compose file"}
 		}
-		e := &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = strings.TrimLeft(yamlLineRe().ReplaceAllString(e.Msg, ""), ": ")
-		}
-		return nil, e
+		line, msg := yamlnode.SyntaxError(err)
+		return nil, &rule.Error{File: file, Line: line, Msg: msg}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
+		return nil, &rule.Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
 	}
 	root := doc.Content[0]
 	var raw map[string]any
 	if err := root.Decode(&raw); err != nil {
-		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &rule.Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	res := &Result{}
 	// `version` is obsolete and ignored; left in, the loader would log a
@@ -131,14 +112,14 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
+		return nil, &rule.Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
 	}
 	for _, k := range slices.Sorted(maps.Keys(missing)) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))
 	}
 	services := project.AllServices()
 	for _, name := range slices.Sorted(maps.Keys(services)) {
-		c := &svcLinter{name: name, svc: services[name], node: mapValue(mapValue(root, "services"), name), root: root}
+		c := &svcLinter{name: name, svc: services[name], node: yamlnode.Value(yamlnode.Value(root, "services"), name), root: root}
 		c.check()
 		res.Hits = append(res.Hits, c.hits...)
 	}
@@ -236,11 +217,11 @@ type svcLinter struct {
 
 func (c *svcLinter) hit(id string, path []any, format string, args ...any) {
 	def := c.root.Line
-	if k := keyNode(mapValue(c.root, "services"), c.name); k != nil {
+	if k := yamlnode.Key(yamlnode.Value(c.root, "services"), c.name); k != nil {
 		def = k.Line
 	}
 	full := append([]any{"services", c.name}, path...)
-	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: lineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
+	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: yamlnode.LineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
 }
 
 func (c *svcLinter) check() {
@@ -387,20 +368,20 @@ func protoOf(p types.ServicePortConfig) string {
 // portIndex finds the raw ports item a loaded port came from (short
 // syntax ranges expand into several), else the loaded index.
 func (c *svcLinter) portIndex(p types.ServicePortConfig, i int) int {
-	seq := deref(mapValue(c.node, "ports"))
+	seq := yamlnode.Deref(yamlnode.Value(c.node, "ports"))
 	if seq == nil || seq.Kind != yaml.SequenceNode {
 		return i
 	}
 	target := strconv.Itoa(int(p.Target))
 	for j, it := range seq.Content {
-		it = deref(it)
+		it = yamlnode.Deref(it)
 		switch it.Kind {
 		case yaml.ScalarNode:
 			if strings.Contains(it.Value, p.Published) && strings.Contains(it.Value, target) {
 				return j
 			}
 		case yaml.MappingNode:
-			if v := mapValue(it, "target"); v != nil && v.Value == target {
+			if v := yamlnode.Value(it, "target"); v != nil && v.Value == target {
 				return j
 			}
 		}
@@ -411,7 +392,7 @@ func (c *svcLinter) portIndex(p types.ServicePortConfig, i int) int {
 // secretEnv looks at the environment as written: a literal value for a
 // secret-named variable (interpolated values are the environment's).
 func (c *svcLinter) secretEnv() {
-	env := deref(mapValue(c.node, "environment"))
+	env := yamlnode.Deref(yamlnode.Value(c.node, "environment"))
 	if env == nil {
 		return
 	}
@@ -423,14 +404,14 @@ func (c *svcLinter) secretEnv() {
 	switch env.Kind {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(env.Content); i += 2 {
-			v := deref(env.Content[i+1])
+			v := yamlnode.Deref(env.Content[i+1])
 			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
 				check(env.Content[i].Value, v.Value, []any{"environment", env.Content[i].Value})
 			}
 		}
 	case yaml.SequenceNode:
 		for i, it := range env.Content {
-			if k, v, ok := strings.Cut(deref(it).Value, "="); ok {
+			if k, v, ok := strings.Cut(yamlnode.Deref(it).Value, "="); ok {
 				check(k, v, []any{"environment", i})
 			}
 		}
@@ -445,63 +426,3 @@ func listOrNone(s []string) string {
 }
 
 // ---- YAML node helpers
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func keyNode(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i]
-		}
-	}
-	return nil
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// lineOf is the line of the deepest node of path that exists under n, or
-// def.
-func lineOf(n *yaml.Node, path []any, def int) int {
-	line := def
-	for _, p := range path {
-		n = deref(n)
-		if n == nil {
-			return line
-		}
-		switch p := p.(type) {
-		case string:
-			k := keyNode(n, p)
-			if k == nil {
-				return line
-			}
-			line, n = k.Line, mapValue(n, p)
-		case int:
-			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
-				return line
-			}
-			n = n.Content[p]
-			line = n.Line
-		}
-	}
-	return line
-}

@@ -14,10 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 	appsv1 "k8s.io/api/apps/v1"
@@ -25,7 +23,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/lockdown-sec/lockdown/internal/lint/rule"
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
+	"github.com/lockdown-sec/lockdown/internal/yamlnode"
 )
 
 // Workload is one pod (or pod template) found in a manifest.
@@ -52,7 +52,7 @@ func (w *Workload) ID() string {
 // LineOf is the line of the field at path (relative to the document), or
 // of its nearest ancestor that exists.
 func (w *Workload) LineOf(path []any) int {
-	return lineOf(w.node, path, w.Line)
+	return yamlnode.LineOf(w.node, path, w.Line)
 }
 
 // File is one parsed manifest file.
@@ -66,20 +66,6 @@ type File struct {
 	Kinds map[string]int
 
 	netpolDocs []*yaml.Node // documents for the netpol loader
-}
-
-// Error is bad input at a line.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
 }
 
 // podPaths says where a workload kind keeps its pod template.
@@ -121,7 +107,7 @@ func IsManifest(data []byte) bool {
 		if root.Kind != yaml.MappingNode {
 			continue
 		}
-		if scalar(root, "apiVersion") != "" && scalar(root, "kind") != "" {
+		if yamlnode.Scalar(root, "apiVersion") != "" && yamlnode.Scalar(root, "kind") != "" {
 			return true
 		}
 	}
@@ -143,8 +129,6 @@ func ParsesAsYAML(data []byte) bool {
 	}
 }
 
-var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
-
 // Parse reads the documents of one file. Documents of kinds it does not
 // lint (Services, ConfigMaps, CRDs) are counted and skipped; a workload
 // that does not decode into its API type is an error at its line.
@@ -159,13 +143,8 @@ func Parse(path string, data []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimLeft(yamlLineRe().ReplaceAllString(msg, ""), ": ")
-			errs = append(errs, &Error{File: path, Line: line, Msg: "invalid YAML: " + msg})
+			line, msg := yamlnode.SyntaxError(err)
+			errs = append(errs, &rule.Error{File: path, Line: line, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -186,7 +165,7 @@ func Parse(path string, data []byte) (*File, error) {
 		enc := yaml.NewEncoder(&buf)
 		for _, d := range f.netpolDocs {
 			if err := enc.Encode(d); err != nil {
-				return f, &Error{File: path, Line: d.Line, Msg: err.Error()}
+				return f, &rule.Error{File: path, Line: d.Line, Msg: err.Error()}
 			}
 		}
 		enc.Close()
@@ -207,20 +186,20 @@ const maxListDepth = 4
 
 func (f *File) decode(root *yaml.Node, depth int) []error {
 	if root.Kind != yaml.MappingNode {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource (a mapping with apiVersion and kind)"}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "expected a resource (a mapping with apiVersion and kind)"}}
 	}
-	apiVersion, kind := scalar(root, "apiVersion"), scalar(root, "kind")
+	apiVersion, kind := yamlnode.Scalar(root, "apiVersion"), yamlnode.Scalar(root, "kind")
 	if kind == "" || apiVersion == "" {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource: apiVersion and kind are required"}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "expected a resource: apiVersion and kind are required"}}
 	}
 	f.Kinds[kind]++
-	if strings.HasSuffix(kind, "List") && mapValue(root, "items") != nil {
+	if strings.HasSuffix(kind, "List") && yamlnode.Value(root, "items") != nil {
 		if depth >= maxListDepth {
-			return []error{&Error{File: f.Path, Line: root.Line, Msg: "lists nested too deeply"}}
+			return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "lists nested too deeply"}}
 		}
-		items := mapValue(root, "items")
+		items := yamlnode.Value(root, "items")
 		if items.Kind != yaml.SequenceNode {
-			return []error{&Error{File: f.Path, Line: items.Line, Msg: kind + ": items: expected a list"}}
+			return []error{&rule.Error{File: f.Path, Line: items.Line, Msg: kind + ": items: expected a list"}}
 		}
 		var errs []error
 		for _, it := range items.Content {
@@ -236,19 +215,19 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 	if !ok {
 		return nil
 	}
-	md := mapValue(root, "metadata")
-	name, ns := scalar(md, "name"), scalar(md, "namespace")
+	md := yamlnode.Value(root, "metadata")
+	name, ns := yamlnode.Scalar(md, "name"), yamlnode.Scalar(md, "namespace")
 	id := kind + " " + name
 	if !contains(pp.apiVersions, apiVersion) {
-		return []error{&Error{File: f.Path, Line: keyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
+		return []error{&rule.Error{File: f.Path, Line: yamlnode.KeyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
 	}
 	var generic any
 	if err := root.Decode(&generic); err != nil {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	js, err := json.Marshal(generic)
 	if err != nil {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: id + ": cannot convert to JSON: " + err.Error()}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: id + ": cannot convert to JSON: " + err.Error()}}
 	}
 	obj := pp.new()
 	if err := json.Unmarshal(js, obj); err != nil {
@@ -256,9 +235,9 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			line = lineOfField(root, fieldPath(te.Field), root.Line)
-			return []error{&Error{File: f.Path, Line: line, Msg: fmt.Sprintf("%s: %s: got %s, want %s", id, te.Field, te.Value, typeWord(te))}}
+			return []error{&rule.Error{File: f.Path, Line: line, Msg: fmt.Sprintf("%s: %s: got %s, want %s", id, te.Field, te.Value, typeWord(te))}}
 		}
-		return []error{&Error{File: f.Path, Line: line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "json: ")}}
+		return []error{&rule.Error{File: f.Path, Line: line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "json: ")}}
 	}
 	w := &Workload{Kind: kind, Name: name, Namespace: ns, MetaPath: pp.meta, SpecPath: pp.spec, Line: root.Line, node: root}
 	w.Meta, w.Spec = podOf(obj)
@@ -332,83 +311,6 @@ func contains(list []string, s string) bool {
 
 // ---- YAML node helpers
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	n = deref(n)
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func keyLine(n *yaml.Node, key string, def int) int {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return def
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i].Line
-		}
-	}
-	return def
-}
-
-func scalar(n *yaml.Node, key string) string {
-	v := deref(mapValue(n, key))
-	if v == nil || v.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return v.Value
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// lineOf walks path and returns the line of the deepest node found: a map
-// key's line for a key, an item's line for an index.
-func lineOf(n *yaml.Node, path []any, def int) int {
-	line := def
-	for _, p := range path {
-		n = deref(n)
-		if n == nil {
-			return line
-		}
-		switch p := p.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return line
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
-				return line
-			}
-			n = n.Content[p]
-			line = n.Line
-		default:
-			return line
-		}
-	}
-	return line
-}
-
 // Decode reads one object of a workload kind from JSON (an admission
 // review's object); ok is false for kinds that hold no pod.
 func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
@@ -437,7 +339,7 @@ func Decode(kind string, raw []byte) (w *Workload, ok bool, err error) {
 // lineOfField is lineOf for a JSON error's field path, which has no list
 // indexes: at a list it looks for the rest of the path in each item.
 func lineOfField(n *yaml.Node, path []any, def int) int {
-	n = deref(n)
+	n = yamlnode.Deref(n)
 	if n == nil || len(path) == 0 {
 		return def
 	}

@@ -24,6 +24,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 
 	"github.com/lockdown-sec/lockdown/internal/netpol/calicov3"
+	"github.com/lockdown-sec/lockdown/internal/yamlnode"
 )
 
 // Source is a position in an input file.
@@ -163,7 +164,7 @@ func (o *Object) ID() string {
 // At returns the position of the field at path (map keys as strings,
 // sequence indexes as ints), or of its nearest ancestor that exists.
 func (o *Object) At(path ...any) Source {
-	return Source{File: o.Source.File, Line: lineOf(o.node, path, o.Source.Line)}
+	return Source{File: o.Source.File, Line: yamlnode.LineOf(o.node, path, o.Source.Line)}
 }
 
 // Errorf returns an *Error at the field at path, prefixed with the object's ID
@@ -309,8 +310,6 @@ func Parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	return parse(file, data, opts)
 }
 
-var yamlLineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
-
 func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []*Object
@@ -323,15 +322,9 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe().FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = yamlLineRe().ReplaceAllString(msg, "")
-			msg = strings.TrimLeft(msg, ": ")
+			line, msg := yamlnode.SyntaxError(err)
 			// The decoder cannot resynchronise: the rest of the file is lost.
-			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: "invalid YAML: " + msg})
+			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -413,22 +406,22 @@ func decodeOne(file string, root *yaml.Node, opts Options, depth int) ([]*Object
 	if root.Kind != yaml.MappingNode {
 		return nil, nil, nil, &Error{Source: src, Msg: "expected a resource (a mapping with apiVersion and kind)"}
 	}
-	apiVersion := scalarField(root, "apiVersion")
-	kind := scalarField(root, "kind")
+	apiVersion := yamlnode.Scalar(root, "apiVersion")
+	kind := yamlnode.Scalar(root, "kind")
 	if kind == "" {
 		return nil, nil, nil, &Error{Source: src, Msg: "missing kind"}
 	}
 	if apiVersion == "" {
-		return nil, nil, nil, &Error{Source: Source{File: file, Line: keyLine(root, "kind", root.Line)}, Msg: fmt.Sprintf("%s: missing apiVersion", kind)}
+		return nil, nil, nil, &Error{Source: Source{File: file, Line: yamlnode.KeyLine(root, "kind", root.Line)}, Msg: fmt.Sprintf("%s: missing apiVersion", kind)}
 	}
-	kindSrc := Source{File: file, Line: keyLine(root, "kind", root.Line)}
-	apiSrc := Source{File: file, Line: keyLine(root, "apiVersion", root.Line)}
+	kindSrc := Source{File: file, Line: yamlnode.KeyLine(root, "kind", root.Line)}
+	apiSrc := Source{File: file, Line: yamlnode.KeyLine(root, "apiVersion", root.Line)}
 
 	if strings.HasSuffix(kind, "List") {
 		if depth >= maxListDepth {
 			return nil, nil, nil, &Error{Source: kindSrc, Msg: "lists nested too deeply"}
 		}
-		items := mapValue(root, "items")
+		items := yamlnode.Value(root, "items")
 		if items == nil {
 			return nil, nil, nil, nil
 		}
@@ -474,9 +467,9 @@ func decodeOne(file string, root *yaml.Node, opts Options, depth int) ([]*Object
 		return nil, nil, nil, &Error{Source: src, Msg: kind + ": cannot convert to JSON: " + err.Error()}
 	}
 	o := &Object{Source: src, APIVersion: apiVersion, Kind: kind, node: root}
-	md := mapValue(root, "metadata")
-	o.Name = scalarField(md, "name")
-	o.Namespace = scalarField(md, "namespace")
+	md := yamlnode.Value(root, "metadata")
+	o.Name = yamlnode.Scalar(md, "name")
+	o.Namespace = yamlnode.Scalar(md, "namespace")
 	if err := decodeStrict(js, target); err != nil {
 		return nil, nil, nil, o.jsonError(err)
 	}
@@ -538,95 +531,17 @@ func (o *Object) jsonError(err error) error {
 
 // ---- node helpers
 
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func keyLine(n *yaml.Node, key string, def int) int {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return def
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i].Line
-		}
-	}
-	return def
-}
-
-func scalarField(n *yaml.Node, key string) string {
-	v := mapValue(n, key)
-	if v == nil || v.Kind != yaml.ScalarNode {
-		return ""
-	}
-	return v.Value
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 16; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-// lineOf walks path and returns the line of the deepest node found: a map
-// key's line for a key, an item's line for an index.
-func lineOf(n *yaml.Node, path []any, def int) int {
-	line := def
-	for _, p := range path {
-		n = deref(n)
-		if n == nil {
-			return line
-		}
-		switch p := p.(type) {
-		case string:
-			if n.Kind != yaml.MappingNode {
-				return line
-			}
-			found := false
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
-					line = n.Content[i].Line
-					n = n.Content[i+1]
-					found = true
-					break
-				}
-			}
-			if !found {
-				return line
-			}
-		case int:
-			if n.Kind != yaml.SequenceNode || p < 0 || p >= len(n.Content) {
-				return line
-			}
-			n = n.Content[p]
-			line = n.Line
-		default:
-			return line
-		}
-	}
-	return line
-}
-
 // findPath follows dotted JSON field names (no indexes: in a sequence, the
 // first item holding the next key is taken).
 func findPath(n *yaml.Node, path []string) int {
 	line := 0
 	for _, key := range path {
-		n = deref(n)
+		n = yamlnode.Deref(n)
 		for n != nil && n.Kind == yaml.SequenceNode {
 			var next *yaml.Node
 			for _, it := range n.Content {
-				if mapValue(deref(it), key) != nil {
-					next = deref(it)
+				if yamlnode.Value(yamlnode.Deref(it), key) != nil {
+					next = yamlnode.Deref(it)
 					break
 				}
 			}
