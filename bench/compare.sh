@@ -142,7 +142,7 @@ per_min() { # per_min CACHE_NEW CACHE_BASE CMD…: "new base" images/min over th
     LOCKDOWN_CACHE_DIR=$cb "$base" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
     tb=$(awk "BEGIN{print $tb + $EPOCHREALTIME - $s}")
   done
-  awk "BEGIN{printf \"%.0f %.0f\", $shared * 60 / $tn, $shared * 60 / $tb}"
+  awk "BEGIN{printf \"%.0f %.0f\\n\", $shared * 60 / $tn, $shared * 60 / $tb}"
 }
 for cmd in sbom scan; do
   want shared || break
