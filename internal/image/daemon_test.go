@@ -70,18 +70,25 @@ func (c byteCounter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// layeredDockerImage is the Debian base plus a small layer, in the local
+// Docker engine (loaded once; labelled lockdown.test=f16).
+func layeredDockerImage(tb testing.TB) string {
+	tb.Helper()
+	return testutil.DockerImage(tb, testutil.ImageSpec{
+		Tag:    "f16-warm/layered:test",
+		Rootfs: testutil.DebianRootfs(tb),
+		Files:  []testutil.TarEntry{testutil.TarFile("etc/app.conf", "x=1\n")},
+		Labels: map[string]string{"lockdown.test": "f16"},
+	})
+}
+
 // TestDockerWarmStreamsNothing: with the layer cache passed to Open, a
 // second docker: walk of an image whose layers are all cached reads only
 // the engine's inspect answer (no `docker save`), and gives the same tree
 // and target; with its top layer dropped from the cache the image is saved
 // again; a damaged image record is a miss.
 func TestDockerWarmStreamsNothing(t *testing.T) {
-	ref := testutil.DockerImage(t, testutil.ImageSpec{
-		Tag:    "f16-warm/layered:test",
-		Rootfs: testutil.DebianRootfs(t),
-		Files:  []testutil.TarEntry{testutil.TarFile("etc/app.conf", "x=1\n")},
-		Labels: map[string]string{"lockdown.test": "f16"},
-	})
+	ref := layeredDockerImage(t)
 	read := countingDockerProxy(t)
 	cache := &memCache{}
 	walk := func() (*Tree, Source, int64, int) {
@@ -158,4 +165,32 @@ func TestDockerWarmStreamsNothing(t *testing.T) {
 		t.Errorf("tree with a damaged image record differs from the cold one:\n%s", diff)
 	}
 	t.Logf("cold %d bytes from the engine, warm %d, top layer uncached %d", coldRead, warmRead, partialRead)
+}
+
+// BenchmarkDockerOpenWarm: Open and Walk of a docker: image whose layers
+// are all cached, with the image record (an inspect, no save) and without
+// it (Options.Cache unset: the whole image is saved, as before).
+func BenchmarkDockerOpenWarm(b *testing.B) {
+	ref := layeredDockerImage(b)
+	cache := &memCache{}
+	opts := WalkOptions{Want: wantSmall, Visit: visitString, Cache: cache, Codec: stringCodec{}, CacheKey: "test"}
+	walk := func(o Options) {
+		src, err := Open(context.Background(), "docker:"+ref, o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer src.Close()
+		if _, err := Walk(context.Background(), src, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	walk(Options{Cache: cache}) // fills the cache
+	for name, o := range map[string]Options{"record": {Cache: cache}, "save": {}} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				walk(o)
+			}
+		})
+	}
 }
