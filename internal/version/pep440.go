@@ -3,6 +3,7 @@ package version
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -48,14 +49,16 @@ func (pep440Scheme) Compare(a, b Version) int {
 }
 
 // pep440Re is PEP 440's VERSION_PATTERN (Appendix B), anchored.
-var pep440Re = regexp.MustCompile(`^\s*v?` +
-	`(?:(?P<epoch>[0-9]+)!)?` +
-	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
-	`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?` +
-	`\s*$`)
+var pep440Re = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*v?` +
+		`(?:(?P<epoch>[0-9]+)!)?` +
+		`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
+		`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
+		`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
+		`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
+		`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?` +
+		`\s*$`)
+})
 
 func parsePEP440(s string) (PEP440Version, error) {
 	v := PEP440Version{raw: s}
@@ -72,12 +75,12 @@ func parsePEP440(s string) (PEP440Version, error) {
 		}
 		return r
 	}, strings.TrimFunc(s, pySpace))
-	m := pep440Re.FindStringSubmatchIndex(low)
+	m := pep440Re().FindStringSubmatchIndex(low)
 	if m == nil {
 		return v, parseErr("PEP 440", s, "not a PEP 440 version")
 	}
 	get := func(name string) (string, bool) {
-		i := pep440Re.SubexpIndex(name)
+		i := pep440Re().SubexpIndex(name)
 		if m[2*i] < 0 {
 			return "", false
 		}
