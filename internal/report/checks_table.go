@@ -149,7 +149,7 @@ func where(scope string, subjects []string) string {
 	if len(subjects) == 1 {
 		return groupTitle(scope, subjects[0])
 	}
-	noun := cmp.Or(scopePlural[scope], scope+"s")
+	noun := cmp.Or(scopePlural[scope], clean(scope)+"s")
 	if scope == "" {
 		noun = "subjects"
 	}
@@ -169,7 +169,7 @@ func countSubjects(scope string, n int) string {
 	case scope == "":
 		return plural(n, "subject", "subjects")
 	}
-	return plural(n, scope, cmp.Or(scopePlural[scope], scope+"s"))
+	return plural(n, clean(scope), cmp.Or(scopePlural[scope], clean(scope)+"s"))
 }
 
 // writeChecksTable writes an audit or lint report: header, summary, the
