@@ -1,7 +1,6 @@
 package audit_test
 
 import (
-	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,10 +12,8 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -27,11 +24,10 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
-// testDaemon is a second dockerd started by the test: in its own network
-// namespace (so its bridge and iptables rules never touch the host's),
-// with its own data root, exec root (and so its own containerd), pidfile
-// and unix socket. Its TCP listener, if any, is on 127.0.0.1 inside that
-// namespace.
+// testDaemon is a second dockerd started by the test (testutil.Dockerd:
+// its own network namespace, data root, exec root, pidfile and unix
+// socket DIR/d.sock). Its TCP listener, if any, is on 127.0.0.1 inside
+// that namespace.
 type testDaemon struct {
 	dir  string
 	sock string
@@ -43,122 +39,20 @@ type testDaemon struct {
 // and in daemonJSON strings is replaced by the daemon's directory.
 func startDaemon(t *testing.T, args []string, daemonJSON map[string]any) *testDaemon {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireCmd(t, "dockerd", "ip", "nsenter")
-	dir, err := os.MkdirTemp("", "ld15d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &testDaemon{dir: dir, sock: filepath.Join(dir, "d.sock")}
-	ns := filepath.Base(dir) + "-ns"
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	exec.Command("ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up").Run()
-	sub := func(s string) string { return strings.ReplaceAll(s, "DIR", dir) }
-	full := []string{"--net=/var/run/netns/" + ns, "dockerd", "--data-root", dir + "/data", "--exec-root", dir + "/exec", "--pidfile", dir + "/pid"}
-	for _, a := range args {
-		full = append(full, sub(a))
-	}
+	d := testutil.NewDockerd(t, args...)
 	if daemonJSON != nil {
 		b, err := json.Marshal(daemonJSON)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := filepath.Join(dir, "daemon.json")
-		if err := os.WriteFile(p, []byte(sub(string(b))), 0o644); err != nil {
+		p := filepath.Join(d.Dir, "daemon.json")
+		if err := os.WriteFile(p, []byte(strings.ReplaceAll(string(b), "DIR", d.Dir)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		full = append(full, "--config-file", p)
+		d.Args = append(d.Args, "--config-file", p)
 	}
-	logf, err := os.Create(filepath.Join(dir, "log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("nsenter", full...) // nsenter execs dockerd: same pid
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dockerd: %v", err)
-	}
-	d.pid = cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		logf.Close()
-		exec.Command("ip", "netns", "del", ns).Run()
-		if unmountUnder(dir) {
-			os.RemoveAll(dir)
-		} else {
-			t.Logf("left %s: mounts remain under it", dir)
-		}
-	})
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		select {
-		case err := <-exited:
-			exited <- err
-			b, _ := os.ReadFile(filepath.Join(dir, "log"))
-			t.Fatalf("dockerd exited: %v\n%s", err, tail(string(b), 3000))
-		default:
-		}
-		if c, err := net.Dial("unix", d.sock); err == nil {
-			c.Close()
-			eng, err := audit.NewEngine("unix://" + d.sock)
-			if err == nil {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				_, err = eng.Info(ctx)
-				cancel()
-				eng.Close()
-				if err == nil {
-					return d
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "log"))
-			t.Fatalf("dockerd did not answer on %s within 90s\n%s", d.sock, tail(string(b), 3000))
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return s[len(s)-n:]
-	}
-	return s
-}
-
-// unmountUnder unmounts whatever dockerd left mounted under dir and
-// reports whether nothing is mounted there any more.
-func unmountUnder(dir string) bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	var mps []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fl := strings.Fields(sc.Text())
-		if len(fl) > 4 && strings.HasPrefix(fl[4], dir+"/") {
-			mps = append(mps, fl[4])
-		}
-	}
-	f.Close()
-	ok := true
-	for i := len(mps) - 1; i >= 0; i-- {
-		if err := syscall.Unmount(mps[i], syscall.MNT_DETACH); err != nil {
-			ok = false
-		}
-	}
-	return ok
+	d.Start(t)
+	return &testDaemon{dir: d.Dir, sock: d.Sock, pid: d.PID}
 }
 
 // writeTLS writes a CA, a server certificate for 127.0.0.1 and its key

@@ -52,7 +52,7 @@ func podmanService(t *testing.T) (sock string, podman func(args ...string) (stri
 		}
 		logf.Close()
 		exec.Command("podman", append(base, "rm", "-af")...).Run()
-		unmountUnder(dir)
+		testutil.UnmountUnder(dir)
 		os.RemoveAll(dir)
 	})
 	podman = func(args ...string) (string, error) {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,25 +21,20 @@ func runAuditCLI(t *testing.T, args ...string) (code int, stdout, stderr string)
 	return code, o.String(), e.String()
 }
 
-func TestAuditCLIBadInput(t *testing.T) {
-	dir := t.TempDir()
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
-		{"unknown check", []string{"audit", "docker", "--check", "LD-NOPE-1"}, `--check/--skip "LD-NOPE-1" matches no check`},
-		{"bad fail-on", []string{"audit", "docker", "--fail-on", "severe"}, `--fail-on: unknown severity "severe"`},
-		{"bad format", []string{"audit", "docker", "--format", "cyclonedx-json"}, `--format "cyclonedx-json": audit writes table, json, sarif`},
-		{"bad host-checks", []string{"audit", "docker", "--host-checks", "maybe"}, `--host-checks "maybe"`},
-		{"missing baseline", []string{"audit", "docker", "--baseline", filepath.Join(dir, "none.json")}, "read baseline " + filepath.Join(dir, "none.json")},
-		{"unreachable engine", []string{"audit", "docker", "--docker-host", "unix://" + filepath.Join(dir, "no.sock")},
-			"docker engine at unix://" + filepath.Join(dir, "no.sock") + ": read /info: Cannot connect to the Docker daemon"},
-		{"bad osv zip", []string{"audit", "docker", "--osv-zip", filepath.Join(dir, "go.zip")}, "open osv zip " + filepath.Join(dir, "go.zip")},
-	}
+// badInputCase is a command line that must fail with exit 2 and one
+// "lockdown: " line on stderr containing want, writing nothing to stdout.
+type badInputCase struct {
+	name string
+	args []string
+	want string
+}
+
+// testBadInput runs each case's arguments after prefix.
+func testBadInput(t *testing.T, prefix []string, cases []badInputCase) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			code, out, errOut := runAuditCLI(t, c.args...)
+			code, out, errOut := runAuditCLI(t, append(slices.Clone(prefix), c.args...)...)
 			if code != ExitBadInput {
 				t.Errorf("exit = %d, want %d (stderr %q)", code, ExitBadInput, errOut)
 			}
@@ -50,6 +46,21 @@ func TestAuditCLIBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAuditCLIBadInput(t *testing.T) {
+	dir := t.TempDir()
+	cases := []badInputCase{
+		{"unknown check", []string{"audit", "docker", "--check", "LD-NOPE-1"}, `--check/--skip "LD-NOPE-1" matches no check`},
+		{"bad fail-on", []string{"audit", "docker", "--fail-on", "severe"}, `--fail-on: unknown severity "severe"`},
+		{"bad format", []string{"audit", "docker", "--format", "cyclonedx-json"}, `--format "cyclonedx-json": audit writes table, json, sarif`},
+		{"bad host-checks", []string{"audit", "docker", "--host-checks", "maybe"}, `--host-checks "maybe"`},
+		{"missing baseline", []string{"audit", "docker", "--baseline", filepath.Join(dir, "none.json")}, "read baseline " + filepath.Join(dir, "none.json")},
+		{"unreachable engine", []string{"audit", "docker", "--docker-host", "unix://" + filepath.Join(dir, "no.sock")},
+			"docker engine at unix://" + filepath.Join(dir, "no.sock") + ": read /info: Cannot connect to the Docker daemon"},
+		{"bad osv zip", []string{"audit", "docker", "--osv-zip", filepath.Join(dir, "go.zip")}, "open osv zip " + filepath.Join(dir, "go.zip")},
+	}
+	testBadInput(t, nil, cases)
 }
 
 func TestAuditCLIListChecks(t *testing.T) {

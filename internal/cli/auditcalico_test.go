@@ -82,11 +82,7 @@ func TestAuditCalicoCLIBadInput(t *testing.T) {
 	if err := os.WriteFile(badSel, []byte("apiVersion: projectcalico.org/v3\nkind: GlobalNetworkPolicy\nmetadata: {name: g}\nspec: {selector: \"a ==\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
+	cases := []badInputCase{
 		{"no paths", []string{"audit", "calico"}, "audit calico: name at least one manifest"},
 		{"another kind", []string{"audit", "calico", deploy}, deploy + `:2: unknown kind "Deployment" (apiVersion apps/v1)`},
 		{"missing file", []string{"audit", "calico", filepath.Join(dir, "none.yaml")}, "read " + filepath.Join(dir, "none.yaml")},
@@ -96,20 +92,7 @@ func TestAuditCalicoCLIBadInput(t *testing.T) {
 		{"unknown check", []string{"audit", "calico", deploy, "--check", "LD-CAL-999"}, `--check/--skip "LD-CAL-999" matches no check`},
 		{"bad format", []string{"audit", "calico", deploy, "--format", "spdx-json"}, `--format "spdx-json": audit calico writes table, json, sarif`},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			code, out, errOut := runAuditCLI(t, c.args...)
-			if code != ExitBadInput {
-				t.Errorf("exit = %d, want %d (stderr %q)", code, ExitBadInput, errOut)
-			}
-			if !strings.HasPrefix(errOut, "lockdown: ") || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
-				t.Errorf("stderr = %q, want one line containing %q", errOut, c.want)
-			}
-			if out != "" {
-				t.Errorf("stdout = %q, want nothing", out)
-			}
-		})
-	}
+	testBadInput(t, nil, cases)
 }
 
 func TestAuditCalicoCLIListChecks(t *testing.T) {

@@ -70,11 +70,7 @@ func TestVerifyCLIBadInput(t *testing.T) {
 	if err := os.WriteFile(text, []byte("not a capture\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cases := []struct {
-		name string
-		args []string
-		want string
-	}{
+	cases := []badInputCase{
 		{"neither source", nil, "give exactly one of --iface (capture) and --read (a pcap file)"},
 		{"both sources", []string{"--iface", "lo", "--read", corrupt}, "give exactly one of --iface"},
 		{"no between", []string{"--iface", "lo"}, "--between A,B is required with --iface"},
@@ -90,20 +86,7 @@ func TestVerifyCLIBadInput(t *testing.T) {
 		{"missing pcap", []string{"--read", filepath.Join(dir, "none.pcap")}, "read " + filepath.Join(dir, "none.pcap") + ": open"},
 		{"output in a missing directory", []string{"--iface", "lo", "--between", "127.0.0.1,127.0.0.2", "-o", filepath.Join(dir, "no", "out.json")}, "output " + filepath.Join(dir, "no", "out.json")},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			code, out, errOut := runAuditCLI(t, append([]string{"verify", "encryption"}, c.args...)...)
-			if code != ExitBadInput {
-				t.Errorf("exit = %d, want %d (stderr %q)", code, ExitBadInput, errOut)
-			}
-			if !strings.HasPrefix(errOut, "lockdown: ") || !strings.Contains(errOut, c.want) || strings.Count(errOut, "\n") != 1 {
-				t.Errorf("stderr = %q, want one line containing %q", errOut, c.want)
-			}
-			if out != "" {
-				t.Errorf("stdout = %q, want nothing", out)
-			}
-		})
-	}
+	testBadInput(t, []string{"verify", "encryption"}, cases)
 }
 
 // The helper process of TestVerifyNotRoot: runs the CLI with the

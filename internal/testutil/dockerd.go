@@ -69,7 +69,7 @@ func NewDockerd(t testing.TB, args ...string) *Dockerd {
 	t.Cleanup(func() {
 		d.Stop(t)
 		exec.Command("ip", "netns", "del", d.ns).Run()
-		if unmountUnder(dir) {
+		if UnmountUnder(dir) {
 			os.RemoveAll(dir)
 		} else {
 			t.Logf("left %s: mounts remain under it", dir)
@@ -146,9 +146,9 @@ func (d *Dockerd) LogTail(n int) string {
 	return string(b)
 }
 
-// unmountUnder unmounts whatever dockerd left mounted under dir and
+// UnmountUnder unmounts whatever dockerd left mounted under dir and
 // reports whether nothing is mounted there any more.
-func unmountUnder(dir string) bool {
+func UnmountUnder(dir string) bool {
 	f, err := os.Open("/proc/self/mountinfo")
 	if err != nil {
 		return false

@@ -3,7 +3,13 @@
 // linters of Compose files and Kubernetes manifests.
 package yamlnode
 
-import "go.yaml.in/yaml/v3"
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // maxAliasHops bounds alias chains (a crafted document may loop).
 const maxAliasHops = 16
@@ -89,4 +95,18 @@ func LineOf(n *yaml.Node, path []any, def int) int {
 		}
 	}
 	return line
+}
+
+var lineRe = regexp.MustCompile(`line (\d+)`)
+
+// SyntaxError words a YAML decoder error as the line it names (0 when
+// none) and a message without the line: "invalid YAML: mapping values
+// are not allowed in this context".
+func SyntaxError(err error) (line int, msg string) {
+	s := strings.TrimPrefix(err.Error(), "yaml: ")
+	if m := lineRe.FindStringSubmatch(s); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		s = strings.TrimLeft(lineRe.ReplaceAllString(s, ""), ": ")
+	}
+	return line, "invalid YAML: " + s
 }

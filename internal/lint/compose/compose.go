@@ -49,20 +49,6 @@ type Result struct {
 	Warnings []string
 }
 
-// Error is a Compose file that does not load.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
-
 // IsCompose reports whether data looks like a Compose file: a mapping with
 // a services key and no apiVersion/kind.
 func IsCompose(data []byte) bool {
@@ -74,29 +60,23 @@ func IsCompose(data []byte) bool {
 	return m.Kind == yaml.MappingNode && yamlnode.Value(m, "services") != nil && yamlnode.Value(m, "kind") == nil
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // Lint loads one Compose file and checks every service.
 func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, &Error{File: file, Msg: "empty Compose file"}
+			return nil, &rule.Error{File: file, Msg: "empty Compose file"}
 		}
-		e := &Error{File: file, Msg: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
-		if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-			e.Line, _ = strconv.Atoi(m[1])
-			e.Msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(e.Msg, ""), ": ")
-		}
-		return nil, e
+		line, msg := yamlnode.SyntaxError(err)
+		return nil, &rule.Error{File: file, Line: line, Msg: msg}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
+		return nil, &rule.Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
 	}
 	root := doc.Content[0]
 	var raw map[string]any
 	if err := root.Decode(&raw); err != nil {
-		return nil, &Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		return nil, &rule.Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	res := &Result{}
 	// `version` is obsolete and ignored; left in, the loader would log a
@@ -131,7 +111,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
+		return nil, &rule.Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
 	}
 	for _, k := range slices.Sorted(maps.Keys(missing)) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))

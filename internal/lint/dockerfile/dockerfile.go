@@ -18,20 +18,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/lint/rule"
 )
 
-// Error is a Dockerfile BuildKit cannot parse.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
-}
-
 // stage is one FROM … section.
 type stage struct {
 	index       int
@@ -109,7 +95,7 @@ func Lint(file string, data []byte) ([]rule.Hit, error) {
 		l.node(n)
 	}
 	if len(l.stages) == 0 {
-		return nil, &Error{File: file, Msg: "no FROM instruction: not a Dockerfile"}
+		return nil, &rule.Error{File: file, Msg: "no FROM instruction: not a Dockerfile"}
 	}
 	l.final()
 	return l.hits, nil
@@ -120,7 +106,7 @@ var lineRe = regexp.MustCompile(`(?i)line (\d+)`)
 var parseErrPrefix = regexp.MustCompile(`^dockerfile parse error on line \d+: `)
 
 func parseError(file string, err error) error {
-	e := &Error{File: file, Msg: parseErrPrefix.ReplaceAllString(err.Error(), "")}
+	e := &rule.Error{File: file, Msg: parseErrPrefix.ReplaceAllString(err.Error(), "")}
 	var loc interface{ Location() []parser.Range }
 	if asLoc(err, &loc) && len(loc.Location()) > 0 {
 		e.Line = loc.Location()[0].Start.Line

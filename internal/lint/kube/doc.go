@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -24,6 +23,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/lockdown-sec/lockdown/internal/lint/rule"
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
 	"github.com/lockdown-sec/lockdown/internal/yamlnode"
 )
@@ -66,20 +66,6 @@ type File struct {
 	Kinds map[string]int
 
 	netpolDocs []*yaml.Node // documents for the netpol loader
-}
-
-// Error is bad input at a line.
-type Error struct {
-	File string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
-	}
-	return e.File + ": " + e.Msg
 }
 
 // podPaths says where a workload kind keeps its pod template.
@@ -143,8 +129,6 @@ func ParsesAsYAML(data []byte) bool {
 	}
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 // Parse reads the documents of one file. Documents of kinds it does not
 // lint (Services, ConfigMaps, CRDs) are counted and skipped; a workload
 // that does not decode into its API type is an error at its line.
@@ -159,13 +143,8 @@ func Parse(path string, data []byte) (*File, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = strings.TrimLeft(yamlLineRe.ReplaceAllString(msg, ""), ": ")
-			errs = append(errs, &Error{File: path, Line: line, Msg: "invalid YAML: " + msg})
+			line, msg := yamlnode.SyntaxError(err)
+			errs = append(errs, &rule.Error{File: path, Line: line, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
@@ -186,7 +165,7 @@ func Parse(path string, data []byte) (*File, error) {
 		enc := yaml.NewEncoder(&buf)
 		for _, d := range f.netpolDocs {
 			if err := enc.Encode(d); err != nil {
-				return f, &Error{File: path, Line: d.Line, Msg: err.Error()}
+				return f, &rule.Error{File: path, Line: d.Line, Msg: err.Error()}
 			}
 		}
 		enc.Close()
@@ -207,20 +186,20 @@ const maxListDepth = 4
 
 func (f *File) decode(root *yaml.Node, depth int) []error {
 	if root.Kind != yaml.MappingNode {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource (a mapping with apiVersion and kind)"}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "expected a resource (a mapping with apiVersion and kind)"}}
 	}
 	apiVersion, kind := yamlnode.Scalar(root, "apiVersion"), yamlnode.Scalar(root, "kind")
 	if kind == "" || apiVersion == "" {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: "expected a resource: apiVersion and kind are required"}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "expected a resource: apiVersion and kind are required"}}
 	}
 	f.Kinds[kind]++
 	if strings.HasSuffix(kind, "List") && yamlnode.Value(root, "items") != nil {
 		if depth >= maxListDepth {
-			return []error{&Error{File: f.Path, Line: root.Line, Msg: "lists nested too deeply"}}
+			return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: "lists nested too deeply"}}
 		}
 		items := yamlnode.Value(root, "items")
 		if items.Kind != yaml.SequenceNode {
-			return []error{&Error{File: f.Path, Line: items.Line, Msg: kind + ": items: expected a list"}}
+			return []error{&rule.Error{File: f.Path, Line: items.Line, Msg: kind + ": items: expected a list"}}
 		}
 		var errs []error
 		for _, it := range items.Content {
@@ -240,15 +219,15 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 	name, ns := yamlnode.Scalar(md, "name"), yamlnode.Scalar(md, "namespace")
 	id := kind + " " + name
 	if !contains(pp.apiVersions, apiVersion) {
-		return []error{&Error{File: f.Path, Line: yamlnode.KeyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
+		return []error{&rule.Error{File: f.Path, Line: yamlnode.KeyLine(root, "apiVersion", root.Line), Msg: fmt.Sprintf("%s: unsupported apiVersion %q (want %s)", id, apiVersion, strings.Join(pp.apiVersions, " or "))}}
 	}
 	var generic any
 	if err := root.Decode(&generic); err != nil {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "yaml: ")}}
 	}
 	js, err := json.Marshal(generic)
 	if err != nil {
-		return []error{&Error{File: f.Path, Line: root.Line, Msg: id + ": cannot convert to JSON: " + err.Error()}}
+		return []error{&rule.Error{File: f.Path, Line: root.Line, Msg: id + ": cannot convert to JSON: " + err.Error()}}
 	}
 	obj := pp.new()
 	if err := json.Unmarshal(js, obj); err != nil {
@@ -256,9 +235,9 @@ func (f *File) decode(root *yaml.Node, depth int) []error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			line = lineOfField(root, fieldPath(te.Field), root.Line)
-			return []error{&Error{File: f.Path, Line: line, Msg: fmt.Sprintf("%s: %s: got %s, want %s", id, te.Field, te.Value, typeWord(te))}}
+			return []error{&rule.Error{File: f.Path, Line: line, Msg: fmt.Sprintf("%s: %s: got %s, want %s", id, te.Field, te.Value, typeWord(te))}}
 		}
-		return []error{&Error{File: f.Path, Line: line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "json: ")}}
+		return []error{&rule.Error{File: f.Path, Line: line, Msg: id + ": " + strings.TrimPrefix(err.Error(), "json: ")}}
 	}
 	w := &Workload{Kind: kind, Name: name, Namespace: ns, MetaPath: pp.meta, SpecPath: pp.spec, Line: root.Line, node: root}
 	w.Meta, w.Spec = podOf(obj)

@@ -5,6 +5,7 @@
 package rule
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +56,21 @@ type Hit struct {
 	Subject string
 	// Evidence is what was seen, secrets redacted.
 	Evidence string
+}
+
+// Error is a file the linter cannot read as its type: the file, the
+// line when known (0 otherwise) and what is wrong.
+type Error struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return e.File + ": " + e.Msg
 }
 
 // PathString renders a field path: spec.containers[0].securityContext.

@@ -309,8 +309,6 @@ func Parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	return parse(file, data, opts)
 }
 
-var yamlLineRe = regexp.MustCompile(`line (\d+)`)
-
 func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var objs []*Object
@@ -323,15 +321,9 @@ func parse(file string, data []byte, opts Options) ([]*Object, []Error, error) {
 			break
 		}
 		if err != nil {
-			line := 0
-			if m := yamlLineRe.FindStringSubmatch(err.Error()); m != nil {
-				fmt.Sscan(m[1], &line)
-			}
-			msg := strings.TrimPrefix(err.Error(), "yaml: ")
-			msg = yamlLineRe.ReplaceAllString(msg, "")
-			msg = strings.TrimLeft(msg, ": ")
+			line, msg := yamlnode.SyntaxError(err)
 			// The decoder cannot resynchronise: the rest of the file is lost.
-			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: "invalid YAML: " + msg})
+			errs.Add(&Error{Source: Source{File: file, Line: line}, Msg: msg})
 			break
 		}
 		if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
