@@ -614,3 +614,24 @@ func BenchmarkAdmissionDecision(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAdmissionOverTLS: one review at a time over a kept-alive TLS
+// connection, as the API server sends them (HTTP/1.1, connections reused):
+// the handler plus TLS records, HTTP parsing and both ends' JSON.
+func BenchmarkAdmissionOverTLS(b *testing.B) {
+	a := startAdmission(b, Admission{FailOn: "high", Level: "baseline"}, false)
+	body := review("bench", "CREATE", "Deployment", "shop", "api", false, `{"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"api","namespace":"shop"},"spec":{"selector":{"matchLabels":{"app":"api"}},"template":{"metadata":{"labels":{"app":"api"}},"spec":{"containers":[{"name":"api","image":"`+vulnImage+`"},{"name":"web","image":"`+cleanImage+`"}]}}}}`)
+	c := a.pki.client()
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := c.Post(a.URL+"/v1/admission", "application/json", bytes.NewReader(body))
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(out, []byte(`"allowed":false`)) {
+			b.Fatalf("POST /v1/admission = %d %s, %v; want 200 and a denial", resp.StatusCode, out, err)
+		}
+	}
+}
