@@ -11,6 +11,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
@@ -37,7 +38,7 @@ type Options struct {
 
 // cacheVersion is bumped whenever the cataloger's own per-file results
 // change shape or meaning.
-const cacheVersion = 1
+const cacheVersion = 2
 
 // CacheKey identifies a set of extractors for the layer cache: their names
 // and versions, plus the cataloger's own version.
@@ -52,6 +53,15 @@ func CacheKey(exts []Extractor) string {
 
 // ToolName is the SBOM's Tool.Name.
 const ToolName = "lockdown"
+
+// The bounds of one run (each file's are extract's): enough warnings for
+// every file's summary in a large image, and ten times the packages of the
+// largest real images; at that cap a run peaks at about 330 MB.
+const (
+	MaxRunWarnings     = 1000
+	MaxRunWarningBytes = 256 << 10
+	MaxRunPackages     = 100_000
+)
 
 // sharedBufferMax bounds the in-memory copy of a file that several
 // extractors want; larger ones are spooled to disk.
@@ -86,23 +96,36 @@ func (c *Cataloger) Catalog(ctx context.Context, src image.Source, opts Options)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
+	if p := v.over.Load(); p != nil {
+		return nil, fmt.Errorf("catalog: %w", tooManyInRun(*p))
+	}
 	sbom := &model.SBOM{
 		Target:    src.Target(),
 		Layers:    tree.Layers(),
 		CreatedAt: time.Now().UTC(),
 		Tool:      model.Tool{Name: ToolName},
-		Warnings:  tree.Warnings(),
 		Packages:  []model.Package{},
 	}
 	if d, ok := detectDistro(tree); ok {
 		sbom.Distro = &d
 	}
 	resolved := resolveAll(tree, exts)
-	for _, p := range tree.Visited() {
-		pkgs, warns := collect(tree, p, resolved)
-		sbom.Packages = append(sbom.Packages, pkgs...)
-		sbom.Warnings = append(sbom.Warnings, warns...)
+	// Each file's warnings are bounded (extract.Warnings); so is the run.
+	warns := extract.Warnings{Max: MaxRunWarnings, MaxBytes: MaxRunWarningBytes, Per: "run"}
+	for _, w := range tree.Warnings() {
+		warns.Add(w)
 	}
+	for _, p := range tree.Visited() {
+		pkgs, ws := collect(tree, p, resolved)
+		if len(sbom.Packages)+len(pkgs) > MaxRunPackages { // layers from the cache were not counted
+			return nil, fmt.Errorf("catalog: %w", tooManyInRun(p))
+		}
+		sbom.Packages = append(sbom.Packages, pkgs...)
+		for _, w := range ws {
+			warns.Add(w)
+		}
+	}
+	sbom.Warnings = warns.List()
 	for i := range sbom.Packages {
 		enrich(&sbom.Packages[i], sbom.Distro)
 	}
@@ -143,7 +166,9 @@ type visitor struct {
 	exts    []Extractor
 	tempDir string
 	log     *slog.Logger
-	memMax  int64 // a file several extractors want is copied in memory up to this size
+	memMax  int64                  // a file several extractors want is copied in memory up to this size
+	pkgs    atomic.Int64           // packages extracted so far (files are visited concurrently)
+	over    atomic.Pointer[string] // the file that took the run past MaxRunPackages
 }
 
 func (v *visitor) want(p string, mode os.FileMode, size int64) bool {
@@ -158,7 +183,32 @@ func (v *visitor) want(p string, mode os.FileMode, size int64) bool {
 	return false
 }
 
+// visit extracts one file and keeps the run within MaxRunPackages: every
+// version of every file holds its packages until the end of the walk.
 func (v *visitor) visit(ctx context.Context, f image.File, r io.Reader) (any, error) {
+	res, err := v.visitFile(ctx, f, r)
+	if fr, ok := res.(*fileResult); ok && err == nil {
+		n := 0
+		for _, e := range fr.extracted {
+			n += len(e.res.Packages)
+		}
+		if v.pkgs.Add(int64(n)) > MaxRunPackages {
+			// The walker makes a visitor's error a warning: Catalog fails
+			// the run once the walk is over.
+			v.over.CompareAndSwap(nil, &f.Path)
+			return nil, tooManyInRun(f.Path)
+		}
+	}
+	return res, err
+}
+
+// tooManyInRun is the error of a target of more than MaxRunPackages
+// packages.
+func tooManyInRun(path string) error {
+	return fmt.Errorf("more than %d packages in the image (reading %s): refused: %w", MaxRunPackages, path, image.ErrBadInput)
+}
+
+func (v *visitor) visitFile(ctx context.Context, f image.File, r io.Reader) (any, error) {
 	var wanting []Extractor
 	for _, e := range v.exts {
 		if e.Wants(f.Path, f.Mode, f.Size) {
@@ -246,6 +296,12 @@ func (v *visitor) run(ctx context.Context, e Extractor, f image.File, r io.Reade
 		}
 	}()
 	out.res, out.err = e.Extract(ctx, Input{Path: f.Path, Mode: f.Mode, Size: f.Size, Reader: r, TempDir: dir})
+	// The per-file bounds hold whatever the extractor did (they use
+	// extract.Collector, which keeps to them already).
+	out.res.Warnings = extract.Bound(out.res.Warnings)
+	if out.err == nil && len(out.res.Packages) > extract.MaxPackages {
+		out.res, out.err = Result{}, fmt.Errorf("%s: %w", f.Path, extract.ErrTooManyPackages)
+	}
 	if out.err != nil {
 		v.log.DebugContext(ctx, "extractor failed", "extractor", out.name, "path", f.Path, "layer", f.Layer.DiffID, "err", out.err)
 	}

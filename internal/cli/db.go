@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
@@ -116,7 +117,7 @@ are skipped.`,
 			}
 			opts := vulndb.UpdateOptions{BaseURL: mirror, Ecosystems: ecosystems, Logger: g.logger}
 			if !g.quiet && isTerminal(g.stderr) {
-				p := &progressLine{w: g.stderr}
+				p := &progressLine{w: g.rawStderr}
 				opts.Progress = p.update
 				defer p.done()
 			}
@@ -188,7 +189,8 @@ func writeDBStatus(g *globals, format string, st vulndb.Status, update bool) err
 
 func writeDBTable(w io.Writer, st vulndb.Status, update bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "database\t%s\n", st.Path)
+	safe := termsafe.String
+	fmt.Fprintf(tw, "database\t%s\n", safe(st.Path))
 	fmt.Fprintf(tw, "schema\t%d\n", st.Schema)
 	fmt.Fprintf(tw, "built\t%s\n", st.Built.Local().Format(time.RFC3339))
 	if update {
@@ -204,7 +206,7 @@ func writeDBTable(w io.Writer, st vulndb.Status, update bool) {
 	fmt.Fprintln(w, "\nsources:")
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, s := range st.Sources {
-		fmt.Fprintf(tw, "  %s\t%s\t%d records\t%d rejected\t%s\n", s.Kind, s.Location, s.Records, s.Rejected,
+		fmt.Fprintf(tw, "  %s\t%s\t%d records\t%d rejected\t%s\n", safe(string(s.Kind)), safe(s.Location), s.Records, s.Rejected,
 			s.FetchedAt.Local().Format(time.RFC3339))
 	}
 	tw.Flush()
@@ -216,7 +218,7 @@ func writeDBTable(w io.Writer, st vulndb.Status, update bool) {
 		if !e.Known {
 			note = "\tno version scheme known"
 		}
-		fmt.Fprintf(tw, "  %s\t%d records\t%d packages%s\n", e.Name, e.Records, e.Packages, note)
+		fmt.Fprintf(tw, "  %s\t%d records\t%d packages%s\n", safe(e.Name), e.Records, e.Packages, note)
 	}
 	tw.Flush()
 
@@ -227,13 +229,13 @@ func writeDBTable(w io.Writer, st vulndb.Status, update bool) {
 			counts[e.Name] = e.Records
 		}
 		for _, u := range st.Unknown {
-			fmt.Fprintf(w, "ecosystem %s: %d records, no version scheme known\n", u, counts[u])
+			fmt.Fprintf(w, "ecosystem %s: %d records, no version scheme known\n", safe(u), counts[u])
 		}
 	}
 	if st.Rejected > 0 {
 		fmt.Fprintf(w, "\nrejected: %d (first %d)\n", st.Rejected, len(st.Rejections))
 		for _, r := range st.Rejections {
-			fmt.Fprintf(w, "  %s: %s\n", r.Where, r.Reason)
+			fmt.Fprintf(w, "  %s: %s\n", safe(r.Where), safe(r.Reason))
 		}
 	}
 }
@@ -254,7 +256,7 @@ func (p *progressLine) update(pr vulndb.Progress) {
 		return
 	}
 	p.last = time.Now()
-	name := pr.Source
+	name := termsafe.String(pr.Source)
 	if len(name) > 60 {
 		name = "…" + name[len(name)-59:]
 	}

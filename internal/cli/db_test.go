@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -141,5 +142,53 @@ func TestDBBadInput(t *testing.T) {
 	}
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("a failed update created %s", missing)
+	}
+}
+
+// TestCorruptDB: a database whose newest meta page is broken (bbolt falls
+// back to the transaction before the status was written: it read as
+// "schema 0, 0 records" with exit 0) and one with damaged pages are
+// refused by db status and scan: exit 2, "the vulnerability database is
+// corrupt: run lockdown db update".
+func TestCorruptDB(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "lockdown.db")
+	if code, _, errOut := runCLI(t, "db", "update", "--db", db, "--quiet", "--source", filepath.Join("..", "vulndb", "testdata", "mixed")); code != ExitOK {
+		t.Fatalf("db update: exit %d: %s", code, errOut)
+	}
+	good, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// bbolt: the page size is at byte 24 of meta page 0; each meta page's
+	// transaction ID at byte 64 of its page.
+	ps := int(binary.LittleEndian.Uint32(good[24:]))
+	newer := 0
+	if binary.LittleEndian.Uint64(good[ps+64:]) > binary.LittleEndian.Uint64(good[64:]) {
+		newer = ps
+	}
+	meta := append([]byte(nil), good...)
+	meta[newer+67] ^= 0xff
+	pages := append([]byte(nil), good...)
+	for off := 2 * ps; off+ps <= len(pages); off += ps {
+		pages[off+8] = 0x20 // an unknown page type
+	}
+	root := t.TempDir()
+	for name, data := range map[string][]byte{"meta": meta, "pages": pages} {
+		t.Run(name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "lockdown.db")
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for _, args := range [][]string{
+				{"db", "status", "--db", p},
+				{"scan", "--db", p, "--no-cache", "dir:" + root},
+			} {
+				code, out, errOut := runCLI(t, args...)
+				if code != ExitBadInput || out != "" || !strings.Contains(errOut, "the vulnerability database is corrupt: run lockdown db update") {
+					t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2 and the corrupt-database line", args, code, out, errOut)
+				}
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/audit"
 	"github.com/lockdown-sec/lockdown/internal/harden"
 	"github.com/lockdown-sec/lockdown/internal/harden/daemon"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 func newHardenCmd(g *globals) *cobra.Command {
@@ -269,7 +270,7 @@ func runHardenDaemon(cmd *cobra.Command, g *globals, f hardenDaemonFlags) error 
 		if err != nil {
 			return err
 		}
-		_, err = io.WriteString(w, d)
+		_, err = io.WriteString(w, termsafe.Lines(d)) // keys and values from daemon.json
 		return err
 	})
 }

@@ -124,3 +124,26 @@ func TestHealthcheckTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestHealthcheckTimeout: healthcheck's own --timeout (a probe's few
+// seconds) shadows the global --timeout (30m) without a clash: a server
+// that never answers makes it give up with the client's timeout.
+func TestHealthcheckTimeout(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // never answers
+	}))
+	defer srv.Close()
+	for _, args := range [][]string{
+		{"healthcheck", "--timeout", "1s", "--url", srv.URL + "/healthz"},
+		{"--timeout", "1s", "healthcheck", "--url", srv.URL + "/healthz"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 1 || out != "" || !strings.Contains(errOut, "unhealthy: ") || !strings.Contains(errOut, "Client.Timeout exceeded") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 1 and the client's timeout", args, code, out, errOut)
+		}
+	}
+	code, out, _ := runCLI(t, "healthcheck", "--help")
+	if code != 0 || strings.Count(out, "--timeout") != 1 || !strings.Contains(out, "give up after this long") {
+		t.Errorf("healthcheck --help: exit %d, want one --timeout, its own:\n%s", code, out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/lint"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 type lintFlags struct {
@@ -142,7 +143,7 @@ func lintErrors(g *globals, list *lint.Errors) error {
 			fmt.Fprintf(g.stderr, "… and %d more errors\n", len(list.Errs)-max)
 			break
 		}
-		fmt.Fprintln(g.stderr, e.Error())
+		fmt.Fprintln(g.stderr, termsafe.String(e.Error())) // file names and content from the inputs
 	}
 	return fmt.Errorf("%d inputs could not be linted (listed above)", len(list.Errs))
 }

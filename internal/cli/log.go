@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // lineHandler writes log records for people at a terminal or in CI logs:
@@ -14,6 +16,8 @@ import (
 //	lockdown: warning: the layer cache is unavailable (err=permission denied)
 //
 // with attributes in parentheses and no timestamp (--debug adds the time).
+// Messages, keys and values are escaped (termsafe.String): they carry file
+// names and tags from scanned images.
 type lineHandler struct {
 	mu    *sync.Mutex
 	w     io.Writer
@@ -47,7 +51,7 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 	default:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(r.Message)
+	b.WriteString(termsafe.String(r.Message))
 	var parts []string
 	add := func(group string) func(slog.Attr) bool {
 		return func(a slog.Attr) bool {
@@ -59,7 +63,7 @@ func (h *lineHandler) Handle(_ context.Context, r slog.Record) error {
 			if group != "" {
 				key = group + "." + key
 			}
-			parts = append(parts, fmt.Sprintf("%s=%v", key, a.Value.Any()))
+			parts = append(parts, termsafe.String(key)+"="+termsafe.String(fmt.Sprint(a.Value.Any())))
 			return true
 		}
 	}

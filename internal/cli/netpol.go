@@ -20,6 +20,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
 	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 func newNetpolCmd(g *globals) *cobra.Command {
@@ -248,7 +249,11 @@ func runNetpolValidate(ctx context.Context, g *globals, in netpolInput, paths []
 	}
 	if errs != nil {
 		// One problem a line on stderr, as compilers write them.
-		if _, err := io.WriteString(g.stderr, strings.Join(out.Errors, "\n")+"\n"); err != nil {
+		var lines strings.Builder
+		for _, e := range out.Errors {
+			lines.WriteString(termsafe.String(e) + "\n")
+		}
+		if _, err := io.WriteString(g.stderr, lines.String()); err != nil {
 			return badInput(err)
 		}
 		return &exitError{code: ExitBadInput}
@@ -322,17 +327,17 @@ func selectsAny(cfg *netpol.Config, p *netpol.Policy) bool {
 func writeValidateTable(w io.Writer, out validateOut) error {
 	var b strings.Builder
 	for _, e := range out.Errors {
-		fmt.Fprintf(&b, "ERROR  %s\n", e)
+		fmt.Fprintf(&b, "ERROR  %s\n", termsafe.String(e))
 	}
 	for _, x := range out.Warnings {
-		fmt.Fprintf(&b, "WARN   %s\n", x)
+		fmt.Fprintf(&b, "WARN   %s\n", termsafe.String(x))
 	}
 	for _, s := range out.Staged {
-		fmt.Fprintf(&b, "INFO   %s\n", s)
+		fmt.Fprintf(&b, "INFO   %s\n", termsafe.String(s))
 	}
 	kinds := make([]string, 0, len(out.Kinds))
 	for k, n := range out.Kinds {
-		kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, termsafe.String(k)))
 	}
 	slices.Sort(kinds)
 	if len(kinds) == 0 {
@@ -470,9 +475,9 @@ func writeCheck(g *globals, format string, src, dst netpol.Peer, pp netpol.PortP
 		if v.Allowed {
 			verdict = "ALLOW"
 		}
-		fmt.Fprintf(&b, "%s  %s -> %s  %s\n", verdict, src, dst, pp)
+		fmt.Fprintf(&b, "%s  %s -> %s  %s\n", verdict, termsafe.String(src.String()), termsafe.String(dst.String()), pp)
 		if v.Note != "" {
-			fmt.Fprintf(&b, "  %s\n", v.Note)
+			fmt.Fprintf(&b, "  %s\n", termsafe.String(v.Note))
 		}
 		if explain && (v.Note == "" || v.Stage != "") {
 			for _, d := range []netpol.DirVerdict{v.Egress, v.Ingress} {
@@ -485,9 +490,11 @@ func writeCheck(g *globals, format string, src, dst netpol.Peer, pp netpol.PortP
 }
 
 func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Peer) {
-	who := src.String()
+	// Names come from the policy files: escaped (termsafe) for the terminal.
+	safe := termsafe.String
+	who := safe(src.String())
 	if d.Direction == netpol.Ingress {
-		who = dst.String()
+		who = safe(dst.String())
 	}
 	res := "denies"
 	if d.Allowed {
@@ -501,24 +508,24 @@ func writeDirExplain(b *strings.Builder, d netpol.DirVerdict, src, dst netpol.Pe
 		}
 		loc := ""
 		if s.Source.File != "" {
-			loc = "  (" + s.Source.String() + ")"
+			loc = "  (" + safe(s.Source.String()) + ")"
 		}
 		if s.Stage != "" {
 			mark += " [" + s.Stage + "]"
 		}
 		switch s.Kind {
 		case "tier":
-			fmt.Fprintf(b, "%s tier %s (%s)%s\n", mark, s.Tier, s.Note, loc)
+			fmt.Fprintf(b, "%s tier %s (%s)%s\n", mark, safe(s.Tier), safe(s.Note), loc)
 		case "policy":
-			fmt.Fprintf(b, "%s   policy %s: %s%s\n", mark, s.Policy, s.Note, loc)
+			fmt.Fprintf(b, "%s   policy %s: %s%s\n", mark, safe(s.Policy), safe(s.Note), loc)
 		case "rule":
-			fmt.Fprintf(b, "%s   policy %s rule %d: %s  [%s]%s\n", mark, s.Policy, s.Rule, s.Action, strings.TrimSuffix(s.Note, ": "), loc)
+			fmt.Fprintf(b, "%s   policy %s rule %d: %s  [%s]%s\n", mark, safe(s.Policy), s.Rule, s.Action, safe(strings.TrimSuffix(s.Note, ": ")), loc)
 		case "end-of-tier":
-			fmt.Fprintf(b, "%s   end of tier %s: %s%s\n", mark, s.Tier, s.Note, loc)
+			fmt.Fprintf(b, "%s   end of tier %s: %s%s\n", mark, safe(s.Tier), safe(s.Note), loc)
 		case "profile":
-			fmt.Fprintf(b, "%s %s rule %d: %s %s%s\n", mark, s.Policy, s.Rule, s.Action, s.Note, loc)
+			fmt.Fprintf(b, "%s %s rule %d: %s %s%s\n", mark, safe(s.Policy), s.Rule, s.Action, safe(s.Note), loc)
 		default:
-			fmt.Fprintf(b, "%s %s\n", mark, s.Note)
+			fmt.Fprintf(b, "%s %s\n", mark, safe(s.Note))
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/netpol/dockerep"
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	"github.com/lockdown-sec/lockdown/internal/netpol/load"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // enforceFlags select the table and the network namespace of apply and
@@ -303,7 +304,10 @@ func writeStatusTable(w io.Writer, st *enforce.Status) error {
 	if len(st.Families) > 0 {
 		fam = strings.Join(st.Families, ", ")
 	}
-	fmt.Fprintf(tw, "table\t%s (%s)\n", st.Table, fam)
+	// Names read back from the kernel (rule comments, which anyone with
+	// CAP_NET_ADMIN may have edited): escaped for the terminal.
+	safe := termsafe.String
+	fmt.Fprintf(tw, "table\t%s (%s)\n", safe(st.Table), safe(fam))
 	if s := st.State; s != nil {
 		fmt.Fprintf(tw, "applied\t%s, digest %s (updated %s)\n", s.Applied.Format(time.RFC3339), shortDigest(s.Digest), s.Updated.Format(time.RFC3339))
 		fmt.Fprintf(tw, "policy set\t%d policies, %d endpoints\n", s.Policies, s.Endpoints)
@@ -328,7 +332,7 @@ func writeStatusTable(w io.Writer, st *enforce.Status) error {
 		if stage == "" {
 			stage = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", c.Policy, stage, c.Direction, c.Rule, c.Action, c.Packets, c.Bytes)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\n", safe(c.Policy), safe(stage), safe(c.Direction), safe(c.Rule), safe(c.Action), c.Packets, c.Bytes)
 	}
 	return tw.Flush()
 }

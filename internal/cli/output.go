@@ -83,6 +83,9 @@ func (g *globals) terminalDefault() string {
 
 // defaultFormat is table on a terminal, json otherwise.
 func defaultFormat(w any) string {
+	if ww, ok := w.(io.Writer); ok {
+		w = unwrapWriter(ww)
+	}
 	if f, ok := w.(interface{ Fd() uintptr }); ok && isTerminalFd(f.Fd()) {
 		return report.FormatTable
 	}

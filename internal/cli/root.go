@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/image"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 	"golang.org/x/term"
 )
 
@@ -34,10 +36,19 @@ type globals struct {
 	quiet   bool
 	debug   bool
 	noColor bool
+	timeout time.Duration
 
-	stdout io.Writer
-	stderr io.Writer
-	logger *slog.Logger
+	// stdout and stderr pass through termsafe.Writer: whatever a scanned
+	// image holds, the terminal can at most change colour. rawStderr is
+	// the stream itself, for the progress line's carriage returns.
+	stdout    io.Writer
+	stderr    io.Writer
+	rawStderr io.Writer
+	logger    *slog.Logger
+	// runCtx is the command's context under --timeout (nil without one);
+	// stopTimer releases it.
+	runCtx    context.Context
+	stopTimer func()
 }
 
 // exitError carries an exit code through cobra.
@@ -62,28 +73,65 @@ func findingsExit() error { return &exitError{code: ExitFindings} }
 
 // Run executes the command line args and returns the exit code.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	g := &globals{stdout: stdout, stderr: stderr}
+	safeOut, safeErr := termsafe.NewWriter(stdout), termsafe.NewWriter(stderr)
+	defer safeErr.Flush()
+	defer safeOut.Flush()
+	g := &globals{stdout: safeOut, stderr: safeErr, rawStderr: stderr}
 	root := newRootCmd(g)
 	root.SetArgs(args)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
+	root.SetOut(safeOut)
+	root.SetErr(safeErr)
 	err := root.ExecuteContext(ctx)
+	if g.stopTimer != nil {
+		g.stopTimer()
+	}
 	if err == nil {
 		return ExitOK
 	}
 	code := ExitBadInput // usage errors from cobra are bad input
 	var ee *exitError
-	if errors.As(err, &ee) {
+	var te *timeoutError
+	switch {
+	case g.runCtx != nil && errors.As(context.Cause(g.runCtx), &te):
+		// Whatever the command made of it, the run hit --timeout: a
+		// hostile or broken input is bad input, with the limit named.
+		code, err = ExitBadInput, fmt.Errorf("%w: %w", te, err)
+	case errors.As(err, &ee):
 		code = ee.code
-	} else if errors.Is(err, context.Canceled) {
+	case errors.Is(err, context.Canceled):
 		code = 130
 	}
 	// image.ErrBadInput ("bad input") marks the kind of error for the exit
 	// code; the exit code already says it, so the line leaves it out.
 	if msg := strings.ReplaceAll(err.Error(), ": "+image.ErrBadInput.Error(), ""); msg != "" {
-		fmt.Fprintf(stderr, "lockdown: %s\n", oneLine(msg))
+		fmt.Fprintf(safeErr, "lockdown: %s\n", termsafe.String(oneLine(msg)))
 	}
 	return code
+}
+
+// DefaultTimeout bounds every command but serve (whose jobs have
+// --job-timeout): generous for a large image on a slow registry, short
+// enough that a hostile input cannot hold a CI job for hours.
+const DefaultTimeout = 30 * time.Minute
+
+// timeoutError is the cause of a run stopped by --timeout.
+type timeoutError struct{ d time.Duration }
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("stopped after --timeout %s", e.d)
+}
+
+// runsUntilStopped names what cmd is when it runs until stopped, so that
+// --timeout does not apply ("" when it does): serve (whose jobs have
+// --job-timeout) and a watch mode (netpol apply --watch).
+func runsUntilStopped(cmd *cobra.Command) string {
+	if cmd.Name() == "serve" {
+		return "serve (serve bounds each job with --job-timeout)"
+	}
+	if f := cmd.Flags().Lookup("watch"); f != nil && f.Value.String() == "true" {
+		return cmd.CommandPath()[len(cmd.Root().Name())+1:] + " --watch (it runs until interrupted)"
+	}
+	return ""
 }
 
 func oneLine(s string) string {
@@ -108,6 +156,18 @@ func newRootCmd(g *globals) *cobra.Command {
 				level = slog.LevelError
 			}
 			g.logger = slog.New(newLineHandler(g.stderr, level, g.debug))
+			if g.timeout < 0 {
+				return badInput(fmt.Errorf("--timeout must be 0 (none) or positive, got %s", g.timeout))
+			}
+			endless := runsUntilStopped(cmd)
+			if endless != "" && cmd.Flags().Changed("timeout") {
+				g.logger.Warn("--timeout does not apply to " + endless)
+			}
+			if g.timeout > 0 && endless == "" {
+				ctx, stop := context.WithTimeoutCause(cmd.Context(), g.timeout, &timeoutError{g.timeout})
+				g.runCtx, g.stopTimer = ctx, stop
+				cmd.SetContext(ctx)
+			}
 			return nil
 		},
 	}
@@ -118,6 +178,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "print errors only")
 	pf.BoolVar(&g.debug, "debug", false, "print debug logs")
 	pf.BoolVar(&g.noColor, "no-color", false, "no colour in table output (also NO_COLOR)")
+	pf.DurationVar(&g.timeout, "timeout", DefaultTimeout, "stop the command after `DURATION` (exit 2; 0: no limit; not serve, whose jobs have --job-timeout, nor a --watch)")
 
 	for _, c := range commands(g) {
 		root.AddCommand(c)
@@ -160,10 +221,21 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
-// isTerminal reports whether w is a terminal.
+// isTerminal reports whether w (or the stream it wraps) is a terminal.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := unwrapWriter(w).(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// unwrapWriter returns the stream under wrappers such as termsafe.Writer.
+func unwrapWriter(w io.Writer) io.Writer {
+	for {
+		u, ok := w.(interface{ Unwrap() io.Writer })
+		if !ok {
+			return w
+		}
+		w = u.Unwrap()
+	}
 }
 
 func isTerminalFd(fd uintptr) bool { return term.IsTerminal(int(fd)) }

@@ -14,6 +14,7 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/report"
 	"github.com/lockdown-sec/lockdown/internal/scan"
 	"github.com/lockdown-sec/lockdown/internal/suppress"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 	"github.com/lockdown-sec/lockdown/internal/vulndb"
 )
 
@@ -183,7 +184,7 @@ func (g *globals) openDB(cmd *cobra.Command, sf *scanFlags) (*vulndb.Store, erro
 	}
 	g.logger.Info("no vulnerability database yet: building it", "path", path, "sources", len(srcs))
 	if !g.quiet {
-		fmt.Fprintf(g.stderr, "lockdown: building the vulnerability database at %s (first run)\n", path)
+		fmt.Fprintf(g.stderr, "lockdown: building the vulnerability database at %s (first run)\n", termsafe.String(path))
 	}
 	if _, err := vulndb.Update(cmd.Context(), path, srcs, vulndb.UpdateOptions{Logger: g.logger}); err != nil {
 		if cmd.Context().Err() != nil {

@@ -33,6 +33,7 @@ type serveFlags struct {
 	dbURL              string
 	tokenFile          string
 	noAuth             bool
+	insecureShortToken bool
 	publicMetrics      bool
 	publicHealth       bool
 	maxBody            int64
@@ -40,6 +41,7 @@ type serveFlags struct {
 	allowLocal         bool
 	workers            int
 	lease, poll, grace time.Duration
+	jobTimeout         time.Duration
 	watchDocker        bool
 	watchInterval      time.Duration
 	dbUpdateInterval   time.Duration
@@ -95,7 +97,7 @@ X-Lockdown-Signature: sha256=HMAC-SHA256(body, --webhook-secret-file).
 sets, and every --enforce-resync the table is checked and applied again if someone edited or
 deleted it. /metrics then exports lockdown_policy_packets_total{policy,rule,action},
 lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
-		Example: `  LOCKDOWN_TOKEN=s3cret lockdown serve --listen 127.0.0.1:8080
+		Example: `  LOCKDOWN_TOKEN=$(openssl rand -hex 32) lockdown serve --listen 127.0.0.1:8080
   lockdown serve --token-file /run/secrets/token --db-url postgres://lockdown@db/lockdown --allow-registry registry.example.com
   lockdown serve --token-file token --watch-docker --webhook-url https://hooks.example.com/lockdown --webhook-secret-file secret`,
 		Args: cobra.NoArgs,
@@ -109,6 +111,7 @@ lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 	fl.StringVar(&f.dbURL, "db-url", "", "job and result store `URL`: sqlite:///PATH or postgres://… (default: sqlite under the user cache dir)")
 	fl.StringVar(&f.tokenFile, "token-file", "", "read the API bearer token from `FILE` (else $LOCKDOWN_TOKEN)")
 	fl.BoolVar(&f.noAuth, "no-auth", false, "serve without authentication (only for a trusted network)")
+	fl.BoolVar(&f.insecureShortToken, "insecure-short-token", false, fmt.Sprintf("accept an API token shorter than %d bytes", server.MinTokenBytes))
 	fl.BoolVar(&f.publicMetrics, "public-metrics", false, "serve /metrics without a token")
 	fl.BoolVar(&f.publicHealth, "public-health", false, "serve /healthz and /readyz without a token")
 	fl.Int64Var(&f.maxBody, "max-body", server.DefaultMaxBodyBytes, "largest request body in `BYTES`")
@@ -118,6 +121,7 @@ lockdown_policy_drift and lockdown_policy_drift_repairs_total.`,
 	fl.DurationVar(&f.lease, "lease", 30*time.Second, "job lease; a job whose worker stops renewing it is retried after this")
 	fl.DurationVar(&f.poll, "poll", time.Second, "how often idle workers look for jobs")
 	fl.DurationVar(&f.grace, "shutdown-grace", 30*time.Second, "on SIGTERM, wait this long for requests and jobs")
+	fl.DurationVar(&f.jobTimeout, "job-timeout", server.DefaultJobTimeout, "fail a job that runs longer than `DURATION` (a hostile image cannot hold a worker)")
 	fl.BoolVar(&f.watchDocker, "watch-docker", false, "audit the local Docker engine and scan running containers periodically")
 	fl.DurationVar(&f.watchInterval, "watch-interval", 5*time.Minute, "watch period")
 	fl.DurationVar(&f.dbUpdateInterval, "db-update-interval", 0, "rebuild the vulnerability database from --db-source (default: osv.dev's exports) every `PERIOD` (e.g. 12h; 0: never); watch mode then rescans what is running")
@@ -167,6 +171,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 		token = ""
 		g.logger.Warn("serving without authentication (--no-auth)")
 	}
+	if err := server.CheckToken(token, f.insecureShortToken); err != nil {
+		return badInput(err)
+	}
 	var secret []byte
 	if f.webhookURL != "" {
 		if f.webhookSecretFile == "" {
@@ -206,6 +213,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	// Workers renew their lease every third of it: a shorter lease than
 	// this is lost between two renewals.
+	if f.jobTimeout <= 0 {
+		return badInput(fmt.Errorf("--job-timeout must be positive, got %s", f.jobTimeout))
+	}
 	if f.lease < time.Second {
 		return badInput(fmt.Errorf("--lease must be at least 1s, got %s", f.lease))
 	}
@@ -265,9 +275,9 @@ func (g *globals) runServe(cmd *cobra.Command, f *serveFlags) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: st, AdvisoryDB: dbPath,
-		Token: token, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
+		Token: token, InsecureShortToken: f.insecureShortToken, PublicMetrics: f.publicMetrics, PublicHealth: f.publicHealth,
 		MaxBodyBytes: f.maxBody, AllowRegistries: f.allowRegistries, AllowLocalTargets: f.allowLocal,
-		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay,
+		Workers: f.workers, Lease: f.lease, Poll: f.poll, Owner: f.owner, JobDelay: delay, JobTimeout: f.jobTimeout,
 		ScanOptions: scanOpts,
 		DBUpdate:    dbUpdate, DBUpdateInterval: f.dbUpdateInterval,
 		DockerHost: f.dockerHost,

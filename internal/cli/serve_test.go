@@ -14,7 +14,9 @@ func TestServeBadInput(t *testing.T) {
 	empty := filepath.Join(dir, "empty")
 	os.WriteFile(empty, nil, 0o600)
 	token := filepath.Join(dir, "token")
-	os.WriteFile(token, []byte("t0ken\n"), 0o600)
+	os.WriteFile(token, []byte("t0ken-0123456789abcdef\n"), 0o600)
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("t0ken\n"), 0o600)
 	t.Setenv("LOCKDOWN_TOKEN", "")
 	cases := []struct {
 		name string
@@ -24,6 +26,9 @@ func TestServeBadInput(t *testing.T) {
 		{"no token", []string{"serve"}, "no API token"},
 		{"missing token file", []string{"serve", "--token-file", filepath.Join(dir, "nope")}, "--token-file"},
 		{"empty token file", []string{"serve", "--token-file", empty}, "is empty"},
+		{"short token", []string{"serve", "--token-file", short}, "the API token is 5 bytes: use at least 16 random bytes (e.g. openssl rand -hex 32), or --insecure-short-token"},
+		{"short token allowed, then the next check", []string{"serve", "--token-file", short, "--insecure-short-token", "--lease", "2ns"}, "--lease must be at least 1s"},
+		{"job timeout zero", []string{"serve", "--token-file", token, "--job-timeout", "0"}, "--job-timeout must be positive"},
 		{"webhook without secret", []string{"serve", "--token-file", token, "--webhook-url", "http://127.0.0.1:1/x"}, "--webhook-secret-file"},
 		{"bad max body", []string{"serve", "--token-file", token, "--max-body", "0"}, "--max-body must be positive"},
 		{"unknown flag", []string{"serve", "--frobnicate"}, "unknown flag"},

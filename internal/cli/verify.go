@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lockdown-sec/lockdown/internal/report"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 	"github.com/lockdown-sec/lockdown/internal/wire"
 )
 
@@ -215,7 +216,7 @@ func capture(ctx context.Context, g *globals, f verifyFlags, filter wire.Filter,
 // writeVerifyTable writes the flows, one a line with the evidence or
 // protocol details beneath.
 func writeVerifyTable(w io.Writer, out *verifyOutput) error {
-	src := out.Source
+	src := termsafe.String(out.Source) // a file name
 	if c := out.Capture; c != nil {
 		src += fmt.Sprintf(" for %s (stopped: %s), %d packets copied, kernel drops %d, snap length %d",
 			c.Elapsed.Round(time.Millisecond), c.Stopped, c.Packets, c.KernelDrops, out.Snaplen)
@@ -224,7 +225,7 @@ func writeVerifyTable(w io.Writer, out *verifyOutput) error {
 	}
 	fmt.Fprintf(w, "Source:   %s\nBetween:  %s (%d packets matched", src, out.Filter, out.Matched)
 	if out.Undecodable > 0 {
-		fmt.Fprintf(w, "; %d undecodable, first: %s", out.Undecodable, oneLine(out.FirstError))
+		fmt.Fprintf(w, "; %d undecodable, first: %s", out.Undecodable, termsafe.String(oneLine(out.FirstError)))
 	}
 	fmt.Fprint(w, ")\n\n")
 	if len(out.Flows) == 0 {
@@ -248,7 +249,7 @@ func writeVerifyTable(w io.Writer, out *verifyOutput) error {
 			fmt.Fprintf(w, "    payload bytes: %s\n", classBytes(fl.Bytes))
 		}
 		if fl.Details != "" {
-			fmt.Fprintf(w, "    %s\n", fl.Details)
+			fmt.Fprintf(w, "    %s\n", termsafe.String(fl.Details)) // from the wire (a TLS server name)
 		}
 		if e := fl.Evidence; e != nil {
 			fmt.Fprintf(w, "    evidence: from %s: %q (entropy %.2f bits/byte over %d bytes)\n", e.From, e.Text, e.Entropy, e.Bytes)

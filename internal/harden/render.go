@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigyaml "sigs.k8s.io/yaml"
+
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // Output formats of a plan.
@@ -77,7 +79,7 @@ func RunFlags(p *Plan, f Files) []string {
 		a = append(a, "--restart", p.RestartPolicy)
 	}
 	if len(p.Healthcheck) > 0 {
-		a = append(a, "--health-cmd", shellJoin(p.Healthcheck))
+		a = append(a, "--health-cmd", posixJoin(p.Healthcheck))
 	}
 	a = append(a, "--network", p.Network)
 	for _, k := range sortedKeys(p.Sysctls) {
@@ -121,10 +123,13 @@ func Render(p *Plan, format string, f Files) ([]byte, error) {
 		return append(b, '\n'), nil
 	case FormatRun:
 		var b bytes.Buffer
-		fmt.Fprintf(&b, "# %s: hardened by lockdown harden (verified: %v)\n", p.Subject, p.Verified)
-		fmt.Fprintf(&b, "# seccomp: %d system calls allowed (Docker's default: %d); profiles: %s, %s\n", p.SeccompSize.Syscalls, p.SeccompSize.DockerDefault, f.Seccomp, f.AppArmor)
+		// Comment lines: names from the image (its environment) and
+		// paths escaped, so that none ends the comment or reaches the
+		// terminal raw.
+		fmt.Fprintf(&b, "# %s: hardened by lockdown harden (verified: %v)\n", termsafe.String(p.Subject), p.Verified)
+		fmt.Fprintf(&b, "# seccomp: %d system calls allowed (Docker's default: %d); profiles: %s, %s\n", p.SeccompSize.Syscalls, p.SeccompSize.DockerDefault, termsafe.String(f.Seccomp), termsafe.String(f.AppArmor))
 		if len(p.EnvNames) > 0 {
-			fmt.Fprintf(&b, "# add the environment it ran with: %s\n", strings.Join(p.EnvNames, " "))
+			fmt.Fprintf(&b, "# add the environment it ran with: %s\n", termsafe.String(strings.Join(p.EnvNames, " ")))
 		}
 		args := append([]string{"docker", "run", "-d", "--name", p.Name}, RunFlags(p, f)...)
 		args = append(args, RunCommand(p)...)
@@ -284,17 +289,26 @@ func numericUser(u string) (uid, gid int64, ok bool) {
 	return uid, gid, true
 }
 
-// shellJoin quotes args for a POSIX shell.
+// shellJoin quotes args for a shell command line shown on a terminal
+// (termsafe.ShellWord: $'…' for control characters).
 func shellJoin(args []string) string {
 	out := make([]string, len(args))
 	for i, a := range args {
-		if a != "" && strings.IndexFunc(a, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:=,@%+", r))
-		}) < 0 {
-			out[i] = a
-			continue
+		out[i] = termsafe.ShellWord(a)
+	}
+	return strings.Join(out, " ")
+}
+
+// posixJoin quotes args for /bin/sh -c (a --health-cmd, which docker runs
+// with the image's shell, which may not know $'…'): single quotes keep
+// control characters as they are; shellJoin quotes the result again for
+// the terminal.
+func posixJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if out[i] = termsafe.ShellWord(a); strings.HasPrefix(out[i], "$'") {
+			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 		}
-		out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
 	}
 	return strings.Join(out, " ")
 }

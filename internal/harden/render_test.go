@@ -3,6 +3,8 @@ package harden
 import (
 	"bytes"
 	"encoding/json"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,6 +14,8 @@ import (
 	sigyaml "sigs.k8s.io/yaml"
 
 	"github.com/lockdown-sec/lockdown/internal/harden/seccomp"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 func samplePlan(t *testing.T) *Plan {
@@ -188,5 +192,45 @@ func TestDefaultName(t *testing.T) {
 		if got := defaultName("", in); got != want {
 			t.Errorf("defaultName(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestRenderRunHostile: names from the image (its environment, command,
+// health check) cannot end a comment line, add a command or reach the
+// terminal raw; bash reads the docker run line back as exactly the
+// arguments.
+func TestRenderRunHostile(t *testing.T) {
+	testutil.RequireCmd(t, "bash")
+	p := samplePlan(t)
+	p.EnvNames = []string{"A\nrm -rf ~", "B\x1b]0;pwned\x07"}
+	p.Cmd = []string{"--title=\x1b[2J", "two\nlines", "rtl\u202e"}
+	p.Healthcheck = []string{"sh", "-c", "test -f /tmp/\x1b[2J"}
+	files := FilesIn(p, ".")
+	out, err := Render(p, FormatRun, files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasPrefix(l, "# ") {
+			t.Errorf("line %q of the run output is not a comment:\n%s", l, out)
+		}
+	}
+	if !termsafe.Safe(strings.ReplaceAll(string(out), "\n", " ")) {
+		t.Errorf("run output holds raw control characters:\n%q", out)
+	}
+	want := append(append([]string{"run", "-d", "--name", p.Name}, RunFlags(p, files)...), RunCommand(p)...)
+	// Read the line back as bash would run it, docker a function that
+	// prints its arguments NUL-separated.
+	got, err := exec.Command("bash", "-c", `docker() { printf '%s\0' "$@"; }; `+lines[len(lines)-1]).Output()
+	if err != nil {
+		t.Fatalf("bash: %v", err)
+	}
+	if d := cmp.Diff(want, strings.Split(strings.TrimSuffix(string(got), "\x00"), "\x00")); d != "" {
+		t.Errorf("docker run arguments as bash reads them (-want +got):\n%s", d)
+	}
+	// The health command docker hands to /bin/sh -c keeps its bytes.
+	if hc := want[slices.Index(want, "--health-cmd")+1]; hc != "sh -c 'test -f /tmp/\x1b[2J'" {
+		t.Errorf("--health-cmd = %q", hc)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/http"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -42,6 +43,14 @@ type Options struct {
 	// plain tar of a compressed archive are spooled (removed by Close); ""
 	// means os.TempDir().
 	TempDir string
+	// RemoteOnly refuses every target that reads a path (dir:,
+	// docker-archive:, oci-archive:, oci-dir:) and never looks at the
+	// filesystem for a hint about a bare reference: for a service, where
+	// whether a path exists on the server is nobody's business.
+	RemoteOnly bool
+	// Transport, when set, carries registry requests (a service's guard
+	// against requests to private addresses); nil is the default.
+	Transport http.RoundTripper
 	// IncludeCaches makes a walk of the whole host (dir:/) read the caches
 	// it leaves out otherwise (see hostCaches).
 	IncludeCaches bool

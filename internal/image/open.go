@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -96,6 +97,9 @@ func Open(ctx context.Context, target string, opts Options) (Source, error) {
 		}
 	}
 	log := opts.logger()
+	if opts.RemoteOnly && found && (kind == KindDockerArchive || kind == KindOCIArchive || kind == KindOCIDir || kind == "oci" || kind == KindDir) {
+		return nil, fmt.Errorf("open %s: %w: %w", target, ErrLocalTarget, ErrBadInput)
+	}
 	var (
 		src Source
 		err error
@@ -124,13 +128,21 @@ func Open(ctx context.Context, target string, opts Options) (Source, error) {
 	return src, nil
 }
 
+// ErrLocalTarget is wrapped by the error of a target that reads a path
+// when Options.RemoteOnly refuses them.
+var ErrLocalTarget = errors.New("targets that read a path are refused here")
+
 // openBareRef tries the local daemon first, then the registry.
 func openBareRef(ctx context.Context, target string, opts Options) (Source, error) {
 	log := opts.logger()
 	// A path ("/", "./rootfs", "app.tar") is not an image reference: say
 	// which prefix reads it instead of asking the daemon and a registry.
+	hint := pathHint
+	if opts.RemoteOnly {
+		hint = func(string) string { return "" }
+	}
 	if _, err := name.ParseReference(target); err != nil || strings.HasPrefix(target, "/") || strings.HasPrefix(target, ".") {
-		return nil, fmt.Errorf("open %s: not an image reference%s: %w", target, pathHint(target), ErrBadInput)
+		return nil, fmt.Errorf("open %s: not an image reference%s: %w", target, hint(target), ErrBadInput)
 	}
 	src, derr := openDaemon(ctx, target, target, opts)
 	if derr == nil {
@@ -144,7 +156,7 @@ func openBareRef(ctx context.Context, target string, opts Options) (Source, erro
 	if rerr == nil {
 		return src, nil
 	}
-	return nil, fmt.Errorf("open %s: docker daemon: %v; registry: %w%s", target, derr, rerr, pathHint(target))
+	return nil, fmt.Errorf("open %s: docker daemon: %v; registry: %w%s", target, derr, rerr, hint(target))
 }
 
 // pathHint suggests the target prefix for a file or directory at path.

@@ -31,11 +31,15 @@ func openRegistry(ctx context.Context, input, refStr string, opts Options) (Sour
 	}
 	repo := ref.Context()
 	ropts := func(ctx context.Context) []remote.Option {
-		return []remote.Option{
+		ro := []remote.Option{
 			remote.WithContext(ctx),
 			remote.WithAuthFromKeychain(authn.DefaultKeychain),
 			remote.WithUserAgent("lockdown"),
 		}
+		if opts.Transport != nil {
+			ro = append(ro, remote.WithTransport(opts.Transport))
+		}
+		return ro
 	}
 	what := "registry " + ref.Name()
 	desc, err := remote.Get(ref, ropts(ctx)...)

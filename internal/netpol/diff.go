@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // FlowChange is one (source, destination, port) whose verdict changed.
@@ -229,17 +231,19 @@ func WriteDiff(w io.Writer, d *DiffResult, format string) error {
 	case FormatTable, "":
 		fmt.Fprintf(bw, "Compared %d endpoints and %d external addresses on %d ports: %d flows newly allowed, %d newly blocked\n",
 			d.Endpoints, len(d.External), len(d.Ports), len(d.NewlyAllowed), len(d.NewlyBlocked))
+		// Names come from the input files: escaped for the terminal.
+		safe := termsafe.String
 		if len(d.Unmatched) > 0 {
-			fmt.Fprintf(bw, "Not compared (in only one side): %s\n", strings.Join(d.Unmatched, ", "))
+			fmt.Fprintf(bw, "Not compared (in only one side): %s\n", safe(strings.Join(d.Unmatched, ", ")))
 		}
 		if len(d.External) > 0 {
 			fmt.Fprintf(bw, "External addresses (each stands for the addresses in the same nets): %s\n", strings.Join(d.External, ", "))
 		}
 		for _, c := range d.NewlyAllowed {
-			fmt.Fprintf(bw, "+ allow  %s -> %s  %s\n", c.From, c.To, c.Port)
+			fmt.Fprintf(bw, "+ allow  %s -> %s  %s\n", safe(c.From), safe(c.To), c.Port)
 		}
 		for _, c := range d.NewlyBlocked {
-			fmt.Fprintf(bw, "- block  %s -> %s  %s\n", c.From, c.To, c.Port)
+			fmt.Fprintf(bw, "- block  %s -> %s  %s\n", safe(c.From), safe(c.To), c.Port)
 		}
 	case FormatJSON:
 		out := *d

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // PortsInUse lists the ports a matrix should cover, sorted by protocol and
@@ -200,15 +202,20 @@ func (m *Matrix) writeTable(w *bufio.Writer) error {
 	}
 	fmt.Fprintf(w, "Ports: %s\n", strings.Join(ps, " "))
 	fmt.Fprintf(w, "Endpoints: %d (%d classes)\n\n", len(eps), m.eng.Classes())
+	// Endpoint names come from the input files: escaped for the terminal.
+	ids := make([]string, len(eps))
+	for i, e := range eps {
+		ids[i] = termsafe.String(e.ID())
+	}
 	if len(eps) <= gridLimit {
 		width := len("FROM \\ TO")
-		for _, e := range eps {
-			width = max(width, len(e.ID()))
+		for _, id := range ids {
+			width = max(width, len(id))
 		}
 		cells := make([][]string, len(eps))
 		colw := make([]int, len(eps))
-		for j, e := range eps {
-			colw[j] = len(e.ID())
+		for j, id := range ids {
+			colw[j] = len(id)
 		}
 		for i := range eps {
 			cells[i] = make([]string, len(eps))
@@ -222,12 +229,12 @@ func (m *Matrix) writeTable(w *bufio.Writer) error {
 			}
 		}
 		fmt.Fprintf(w, "%-*s", width, "FROM \\ TO")
-		for j, e := range eps {
-			fmt.Fprintf(w, "  %-*s", colw[j], e.ID())
+		for j, id := range ids {
+			fmt.Fprintf(w, "  %-*s", colw[j], id)
 		}
 		w.WriteByte('\n')
-		for i, e := range eps {
-			fmt.Fprintf(w, "%-*s", width, e.ID())
+		for i := range eps {
+			fmt.Fprintf(w, "%-*s", width, ids[i])
 			for j := range eps {
 				pad := colw[j] - len([]rune(cells[i][j]))
 				fmt.Fprintf(w, "  %s%s", cells[i][j], strings.Repeat(" ", pad))
@@ -236,13 +243,13 @@ func (m *Matrix) writeTable(w *bufio.Writer) error {
 		}
 		return nil
 	}
-	for i, e := range eps {
-		for j, d := range eps {
+	for i := range eps {
+		for j := range eps {
 			if i == j {
 				continue
 			}
 			if a := m.AllowedPorts(i, j); len(a) > 0 {
-				fmt.Fprintf(w, "%s -> %s  %s\n", e.ID(), d.ID(), portsText(ports, a))
+				fmt.Fprintf(w, "%s -> %s  %s\n", ids[i], ids[j], portsText(ports, a))
 			}
 		}
 	}

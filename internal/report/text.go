@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // ANSI colours, used only when Options.Color is set.
@@ -56,46 +57,7 @@ func statusColor(s string) string {
 // clean makes untrusted text safe for one line of a terminal table: line
 // breaks and tabs become spaces, other control characters (an escape
 // sequence in a container name, say) are shown escaped, never sent.
-func clean(s string) string {
-	ok := true
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == utf8.RuneError {
-			ok = false
-			break
-		}
-	}
-	if ok {
-		return s
-	}
-	var b strings.Builder
-	for i, r := range s {
-		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case r == utf8.RuneError:
-			if _, n := utf8.DecodeRuneInString(s[i:]); n == 1 {
-				b.WriteString(`\x`)
-				b.WriteString(hex2(s[i]))
-			} else {
-				b.WriteRune(r)
-			}
-		case r < 0x20 || r == 0x7f:
-			b.WriteString(`\x`)
-			b.WriteString(hex2(byte(r)))
-		case r >= 0x80 && r < 0xa0:
-			b.WriteString(`\u00`)
-			b.WriteString(hex2(byte(r)))
-		default:
-			b.WriteRune(r)
-		}
-	}
-	return b.String()
-}
-
-func hex2(c byte) string {
-	const digits = "0123456789abcdef"
-	return string([]byte{digits[c>>4], digits[c&0xf]})
-}
+func clean(s string) string { return termsafe.String(s) }
 
 // cleanLines splits multi-line untrusted text into cleaned, non-empty lines.
 func cleanLines(s string) []string {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -71,6 +72,10 @@ type Options struct {
 	CollectFixed bool
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
+	// RemoteOnly and Transport are image.Options': a service refuses
+	// targets that read its filesystem and guards registry requests.
+	RemoteOnly bool
+	Transport  http.RoundTripper
 }
 
 // Run scans target (any form image.Open accepts) against db. Errors caused
@@ -338,6 +343,8 @@ func catalogTarget(ctx context.Context, target string, opts Options) (*model.SBO
 		Logger:           log,
 		TempDir:          opts.TempDir,
 		MaxLayerBytes:    opts.MaxLayerBytes,
+		RemoteOnly:       opts.RemoteOnly,
+		Transport:        opts.Transport,
 		IncludeCaches:    opts.IncludeCaches,
 	})
 	if err != nil {

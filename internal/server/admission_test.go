@@ -448,6 +448,46 @@ func TestAdmissionUnknownAllowWarns(t *testing.T) {
 	}
 }
 
+// TestAdmissionImageTargetRules: an image a pod names is scanned under
+// the same target rules as POST /v1/scans (CheckTarget, no local targets
+// whatever --allow-local-targets says): images on loopback, link-local and
+// private registries (server-side request forgery) and refs that read the
+// server's filesystem queue no scan and say why.
+func TestAdmissionImageTargetRules(t *testing.T) {
+	a := startAdmission(t, Admission{Level: "restricted", FailOn: "critical"}, false)
+	c := a.pki.client()
+	before, err := a.st.Jobs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, image := range []string{
+		"localhost:5000/shop/app:1",
+		"127.0.0.1:5000/shop/app:1",
+		"169.254.169.254/latest/meta-data:1",
+		"10.1.2.3:5000/shop/app:1",
+		"[::1]:5000/shop/app:1",
+		"dir:/etc",
+		"docker-archive:/tmp/x.tar",
+	} {
+		resp := a.admit(t, c, review(fmt.Sprintf("ssrf%d", i), "CREATE", "Pod", "shop", "p", false, restrictedPod("p", image)))
+		want := []string{"image " + image + ": no scan yet and its registry is not allowed (--allow-registry): no scan queued"}
+		if !resp.Allowed || !slices.Equal(resp.Warnings, want) {
+			t.Errorf("pod with image %s: allowed %t, warnings %q; want allowed with %q", image, resp.Allowed, resp.Warnings, want)
+		}
+	}
+	after, err := a.st.Jobs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		var targets []string
+		for _, j := range after[len(before):] {
+			targets = append(targets, j.Target)
+		}
+		t.Errorf("%d jobs queued (%q), want none", len(after)-len(before), targets)
+	}
+}
+
 func TestAdmissionBadInput(t *testing.T) {
 	a := startAdmission(t, Admission{}, false)
 	c := a.pki.client()

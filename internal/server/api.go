@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/lockdown-sec/lockdown/internal/server/store"
@@ -101,7 +100,8 @@ type slogPrintln struct{ s *Server }
 
 func (l slogPrintln) Println(v ...any) { l.s.log.Warn("metrics", "err", fmt.Sprint(v...)) }
 
-// auth requires "Authorization: Bearer <token>" when a token is set.
+// auth requires "Authorization: Bearer <token>" when a token is set; the
+// token is compared in constant time.
 func (s *Server) auth(next http.Handler) http.Handler {
 	if s.cfg.Token == "" {
 		return next
@@ -109,7 +109,9 @@ func (s *Server) auth(next http.Handler) http.Handler {
 	want := []byte(s.cfg.Token)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(h, "Bearer ")
+		// RFC 9110 §11.1: the scheme is case-insensitive ("bearer" works).
+		scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
+		ok = ok && strings.EqualFold(scheme, "Bearer")
 		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(tok)), want) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="lockdown"`)
 			msg := "missing bearer token"
@@ -317,45 +319,4 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusServiceUnavailable, "advisory database not usable")
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// Target kinds that read paths on the server.
-var localKinds = map[string]bool{"dir": true, "docker-archive": true, "oci-archive": true, "oci-dir": true, "oci": true}
-
-// CheckTarget decides whether the service may scan target: local paths
-// only with allowLocal; registry: and bare references only to a host in
-// allowRegistries when that list is not empty; docker: (the local engine)
-// always. A refused target is a 403 error, a malformed one a 400.
-func CheckTarget(target string, allowRegistries []string, allowLocal bool) error {
-	kind, rest, found := strings.Cut(target, ":")
-	switch {
-	case found && localKinds[kind]:
-		if !allowLocal {
-			return errorf(http.StatusForbidden, "target %q reads a path on the server: refused (start the server with --allow-local-targets to permit it)", target)
-		}
-		return nil
-	case found && kind == "docker":
-		return nil
-	case found && kind == "registry":
-		return checkRegistry(target, rest, allowRegistries)
-	}
-	return checkRegistry(target, target, allowRegistries)
-}
-
-func checkRegistry(target, ref string, allow []string) error {
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		return errorf(http.StatusBadRequest, "target %q: not an image reference: %v", target, err)
-	}
-	if len(allow) == 0 {
-		return nil
-	}
-	host := strings.ToLower(r.Context().RegistryStr())
-	for _, a := range allow {
-		a = strings.ToLower(strings.TrimSpace(a))
-		if a == host || (a == "docker.io" && host == name.DefaultRegistry) {
-			return nil
-		}
-	}
-	return errorf(http.StatusForbidden, "target %q: registry %s is not in the allowlist (--allow-registry)", target, host)
 }

@@ -154,6 +154,29 @@ func TestCheckTarget(t *testing.T) {
 		{"alpine", []string{"r.example"}, false, 403},
 		{"r.example/app", nil, false, 0},
 		{"registry:", nil, false, 400},
+		// Server-side request forgery: non-public registry hosts are
+		// refused unless the allowlist names them.
+		{"registry:127.0.0.1:5000/app:1", nil, false, 403},
+		{"127.0.0.1:5000/app:1", nil, false, 403},
+		{"registry:[::1]:5000/app", nil, false, 403},
+		{"registry:localhost:5000/app", nil, false, 403},
+		{"localhost:5000/app", nil, false, 403},
+		{"registry:registry.localhost/app", nil, false, 403},
+		{"registry:10.1.2.3/app", nil, false, 403},
+		{"registry:172.16.0.1/app", nil, false, 403},
+		{"registry:192.168.1.1:443/app", nil, false, 403},
+		{"registry:169.254.169.254/latest", nil, false, 403},
+		{"registry:[fe80::1]/app", nil, false, 403},
+		{"registry:[fd00::1]/app", nil, false, 403},
+		{"registry:100.64.0.1/app", nil, false, 403},
+		{"registry:0.0.0.0/app", nil, false, 403},
+		{"registry:localhost:5000/app", []string{"localhost:5000"}, false, 0},
+		{"registry:10.1.2.3/app", []string{"10.1.2.3"}, false, 0},
+		{"registry:8.8.8.8/app", nil, false, 0},
+		{"registry:r.example/app", nil, false, 0},
+		// Not references: refused before any lookup.
+		{"UPPER/Case", nil, false, 400},
+		{"a b", nil, false, 400},
 	}
 	for _, c := range cases {
 		err := CheckTarget(c.target, c.allow, c.local)

@@ -29,6 +29,13 @@ type replica struct {
 
 func startReplica(t *testing.T, bin, owner, dbURL, advisories string, env ...string) *replica {
 	t.Helper()
+	return startServe(t, bin, owner, dbURL, advisories, nil, env...)
+}
+
+// startServe is startReplica with more flags (later ones override the
+// defaults).
+func startServe(t *testing.T, bin, owner, dbURL, advisories string, flags []string, env ...string) *replica {
+	t.Helper()
 	dir := t.TempDir()
 	tokenFile := filepath.Join(dir, "token")
 	os.WriteFile(tokenFile, []byte(testToken+"\n"), 0o600)
@@ -41,6 +48,7 @@ func startReplica(t *testing.T, bin, owner, dbURL, advisories string, env ...str
 	r.cmd = exec.Command(bin, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--db", advisories, "--db-url", dbURL,
 		"--token-file", tokenFile, "--allow-local-targets", "--lease", "3s", "--poll", "100ms", "--workers", "2",
 		"--owner", owner, "--shutdown-grace", "10s")
+	r.cmd.Args = append(r.cmd.Args, flags...)
 	r.cmd.Env = append(append(os.Environ(), "LOCKDOWN_CACHE_DIR="+filepath.Join(dir, "cache")), env...)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf
 	if err := r.cmd.Start(); err != nil {

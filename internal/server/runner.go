@@ -93,7 +93,14 @@ func (s *Server) runOne(ctx context.Context) (bool, error) {
 			}
 		}
 	}()
-	out := s.execute(jctx, j)
+	ectx, stop := context.WithTimeoutCause(jctx, s.jobTimeout(), &jobTimeoutError{s.jobTimeout()})
+	out := s.execute(ectx, j)
+	var te *jobTimeoutError
+	if out.Err != "" && errors.As(context.Cause(ectx), &te) {
+		out.Err = te.Error() + ": " + out.Err
+		log.Warn("job stopped at its deadline", "timeout", te.d, "target", j.Target)
+	}
+	stop()
 	cancel(nil)
 	<-hbDone
 	if ctx.Err() != nil && jctx.Err() != nil && out.Err != "" {
@@ -122,6 +129,13 @@ func (s *Server) runOne(ctx context.Context) (bool, error) {
 	}
 	log.Info("job finished", "failed", out.Err != "", "err", out.Err)
 	return true, nil
+}
+
+// jobTimeoutError is the cause of a job stopped by Config.JobTimeout.
+type jobTimeoutError struct{ d time.Duration }
+
+func (e *jobTimeoutError) Error() string {
+	return fmt.Sprintf("job stopped after --job-timeout %s", e.d)
 }
 
 // execute runs a claimed job and returns its outcome.

@@ -37,8 +37,10 @@ type Config struct {
 	AdvisoryDB string
 
 	// Token is the bearer token every request must carry; "" disables
-	// authentication.
-	Token string
+	// authentication. It must be at least MinTokenBytes long unless
+	// InsecureShortToken.
+	Token              string
+	InsecureShortToken bool
 	// PublicMetrics and PublicHealth serve /metrics and /healthz, /readyz
 	// without a token.
 	PublicMetrics, PublicHealth bool
@@ -62,6 +64,9 @@ type Config struct {
 	Owner string
 	// JobDelay makes every job wait this long before it runs (tests only).
 	JobDelay time.Duration
+	// JobTimeout bounds one run of a job (0 means DefaultJobTimeout): a
+	// hostile image is failed at its deadline and the worker moves on.
+	JobTimeout time.Duration
 
 	// ScanOptions are the base options of every scan (platform, insecure
 	// registries, layer cache); Tool, Meta and Logger are set per scan.
@@ -133,17 +138,19 @@ type Enforcer interface {
 
 // Server is the service. Create it with New, serve Handler, and run Run.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	st      *store.Store
-	adb     *advisoryDB
-	reg     *prometheus.Registry
-	m       *metrics
-	handler http.Handler
-	owner   string
-	wake    chan struct{}
-	hook    *Notifier
-	adm     *admissionState
+	cfg Config
+	log *slog.Logger
+	st  *store.Store
+	adb *advisoryDB
+	// scanOpts are cfg.ScanOptions with the service's guards.
+	scanOpts scan.Options
+	reg      *prometheus.Registry
+	m        *metrics
+	handler  http.Handler
+	owner    string
+	wake     chan struct{}
+	hook     *Notifier
+	adm      *admissionState
 
 	mu         sync.Mutex
 	containers []containerState // watch mode: running containers
@@ -157,11 +164,21 @@ func New(cfg Config) (*Server, error) {
 	if cfg.AdvisoryDB == "" {
 		return nil, errors.New("server: no advisory database path")
 	}
+	if err := CheckToken(cfg.Token, cfg.InsecureShortToken); err != nil {
+		return nil, err
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{cfg: cfg, log: log, st: cfg.Store, wake: make(chan struct{}, 1)}
+	// Scans read no path on the server unless local targets are allowed,
+	// and reach registries through the guard against private addresses.
+	s.scanOpts = cfg.ScanOptions
+	s.scanOpts.RemoteOnly = !cfg.AllowLocalTargets
+	if s.scanOpts.Transport == nil {
+		s.scanOpts.Transport = registryTransport(cfg.AllowRegistries)
+	}
 	s.owner = cfg.Owner
 	if s.owner == "" {
 		host, _ := os.Hostname()
@@ -228,6 +245,19 @@ func (s *Server) imagesChanged() {
 	}
 }
 
+// MinTokenBytes is the shortest API token New accepts without
+// InsecureShortToken.
+const MinTokenBytes = 16
+
+// CheckToken refuses a token shorter than MinTokenBytes unless insecure
+// ("" means no authentication, the caller's decision).
+func CheckToken(token string, insecure bool) error {
+	if token == "" || insecure || len(token) >= MinTokenBytes {
+		return nil
+	}
+	return fmt.Errorf("the API token is %d bytes: use at least %d random bytes (e.g. openssl rand -hex 32), or --insecure-short-token", len(token), MinTokenBytes)
+}
+
 // Owner is the name this process holds leases under.
 func (s *Server) Owner() string { return s.owner }
 
@@ -240,6 +270,16 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Close releases the advisory database (not the store, which the caller
 // owns).
 func (s *Server) Close() error { return s.adb.close() }
+
+// DefaultJobTimeout bounds a job when Config.JobTimeout is 0.
+const DefaultJobTimeout = 30 * time.Minute
+
+func (s *Server) jobTimeout() time.Duration {
+	if s.cfg.JobTimeout > 0 {
+		return s.cfg.JobTimeout
+	}
+	return DefaultJobTimeout
+}
 
 func (s *Server) lease() time.Duration {
 	if s.cfg.Lease > 0 {
@@ -321,7 +361,7 @@ func (s *Server) scanReport(ctx context.Context, target string) (*model.Report, 
 		return nil, dbInfo{}, err
 	}
 	defer release()
-	opts := s.cfg.ScanOptions
+	opts := s.scanOpts
 	opts.Tool = s.tool()
 	opts.Logger = s.log
 	opts.Meta = map[string]string{

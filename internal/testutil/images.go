@@ -451,6 +451,13 @@ type ArchiveLayer struct {
 // one <n>/layer.tar per layer) to a new file in dir and returns its path.
 func WriteDockerArchive(t testing.TB, dir string, layers ...ArchiveLayer) string {
 	t.Helper()
+	return WriteDockerArchiveTagged(t, dir, []string{"lockdown-test/layered:latest"}, layers...)
+}
+
+// WriteDockerArchiveTagged is WriteDockerArchive with the manifest's
+// RepoTags given (hostile tags, no tags).
+func WriteDockerArchiveTagged(t testing.TB, dir string, repoTags []string, layers ...ArchiveLayer) string {
+	t.Helper()
 	var diffIDs []string
 	var history []map[string]any
 	for _, l := range layers {
@@ -480,7 +487,7 @@ func WriteDockerArchive(t testing.TB, dir string, layers ...ArchiveLayer) string
 		layerPaths = append(layerPaths, fmt.Sprintf("%03d/layer.tar", i))
 	}
 	manifest, err := json.Marshal([]map[string]any{{
-		"Config": cfgName, "RepoTags": []string{"lockdown-test/layered:latest"}, "Layers": layerPaths,
+		"Config": cfgName, "RepoTags": repoTags, "Layers": layerPaths,
 	}})
 	if err != nil {
 		t.Fatal(err)

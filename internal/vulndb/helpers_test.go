@@ -288,13 +288,14 @@ func writeFiles(t testing.TB, dir string, files map[string]string) {
 	}
 }
 
-// tempFiles lists files an update leaves next to path (there must be none).
+// tempFiles lists files an update leaves next to path (there must be none
+// but the lock and the verified stamp).
 func tempFiles(t testing.TB, path string) []string {
 	t.Helper()
 	var out []string
 	dir, base := filepath.Split(path)
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), base+".") && d.Name() != base+".lock" {
+		if err == nil && !d.IsDir() && strings.HasPrefix(d.Name(), base+".") && d.Name() != base+".lock" && d.Name() != base+verifiedSuffix {
 			out = append(out, d.Name())
 		}
 		return nil

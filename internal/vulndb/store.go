@@ -30,8 +30,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -49,6 +52,9 @@ var (
 	ErrNoDB = errors.New("no vulnerability database")
 	// ErrSchema: the database has a layout this binary does not read.
 	ErrSchema = errors.New("unsupported database schema")
+	// ErrCorrupt: the file is damaged (a flipped page, a broken meta
+	// page, an interrupted copy); reading it would crash or mislead.
+	ErrCorrupt = errors.New("the vulnerability database is corrupt: run lockdown db update")
 )
 
 var (
@@ -101,7 +107,12 @@ type Store struct {
 }
 
 // Open opens the database at path read-only. A missing file is ErrNoDB; a
-// file of another schema version is ErrSchema, with what to do.
+// file of another schema version is ErrSchema, with what to do; a damaged
+// one is ErrCorrupt. A file not seen before (its size, times and inode
+// differ from the stamp in path+".verified") is first checked page by page
+// (bbolt's consistency check), and the stamp written when it passes; a
+// crash inside bbolt on a corrupt page is turned into ErrCorrupt, here and
+// in every read.
 func Open(path string, opts OpenOptions) (*Store, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -117,12 +128,18 @@ func Open(path string, opts OpenOptions) (*Store, error) {
 	if timeout == 0 {
 		timeout = 5 * time.Second
 	}
-	db, err := bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: timeout})
-	if err != nil {
-		return nil, fmt.Errorf("open db %s: %w (rebuild it with `lockdown db update`)", path, err)
+	var db *bolt.DB
+	if err := guard(func() (err error) {
+		db, err = bolt.Open(path, 0o644, &bolt.Options{ReadOnly: true, Timeout: timeout})
+		return err
+	}); err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("open db %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("open db %s: %w (%v)", path, ErrCorrupt, err)
 	}
 	s := &Store{db: db, path: path, opts: opts}
-	if err := db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		// A truncated file (a partial copy, a full disk) still has valid
 		// meta pages but names pages past its end: reading them through
 		// the mmap would crash the process, so refuse it here.
@@ -146,19 +163,127 @@ func Open(path string, opts OpenOptions) (*Store, error) {
 		if tx.Bucket(bucketRecords) == nil || tx.Bucket(bucketAffected) == nil || tx.Bucket(bucketIndex) == nil {
 			return fmt.Errorf("db %s is incomplete (no records or index): run `lockdown db update`: %w", path, ErrSchema)
 		}
-		if raw := meta.Get(keyStatus); raw != nil {
-			if err := json.Unmarshal(raw, &s.status); err != nil {
-				return fmt.Errorf("db %s: read status: %w", path, err)
+		// Update writes the status last, in a transaction of its own: a
+		// file without it is one whose last transaction was lost (a broken
+		// meta page makes bbolt fall back to the one before).
+		raw := meta.Get(keyStatus)
+		if raw == nil {
+			return fmt.Errorf("db %s: no build status (a damaged meta page or an interrupted write): %w", path, ErrCorrupt)
+		}
+		if err := json.Unmarshal(raw, &s.status); err != nil {
+			return fmt.Errorf("db %s: read status: %w: %w", path, err, ErrCorrupt)
+		}
+		if s.status.Schema != SchemaVersion || s.status.Built.IsZero() {
+			return fmt.Errorf("db %s: status says schema %d, built %s: %w", path, s.status.Schema, s.status.Built, ErrCorrupt)
+		}
+		if verifiedStamp(path) != stampOf(fi) {
+			if err := verify(tx, s.status); err != nil {
+				return fmt.Errorf("db %s: %w: %w", path, err, ErrCorrupt)
 			}
+			writeStamp(path, stampOf(fi))
 		}
 		return nil
 	}); err != nil {
 		db.Close()
+		if errors.Is(err, ErrCorrupt) && !strings.Contains(err.Error(), path) {
+			err = fmt.Errorf("db %s: %w", path, err)
+		}
 		return nil, err
 	}
 	s.status.Path = path
 	s.status.Size = fi.Size()
 	return s, nil
+}
+
+// view runs fn in a read transaction, turning a crash inside bbolt (an
+// assertion on a corrupt page, a fault reading the map) into ErrCorrupt.
+func (s *Store) view(fn func(*bolt.Tx) error) error {
+	return guard(func() error { return s.db.View(fn) })
+}
+
+// guard runs fn with panics and memory faults turned into ErrCorrupt.
+func guard(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w (%v)", ErrCorrupt, p)
+		}
+	}()
+	return fn()
+}
+
+// verify runs bbolt's consistency check over every page and checks that
+// the records bucket holds as many records as the status says.
+func verify(tx *bolt.Tx, st Status) error {
+	var first error
+	for err := range tx.Check() { // drained: the checker stops at the end
+		if first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("consistency check: %v", first)
+	}
+	if n := tx.Bucket(bucketRecords).Stats().KeyN; n != st.Records {
+		return fmt.Errorf("%d records stored, the status says %d", n, st.Records)
+	}
+	return nil
+}
+
+// stamp identifies one version of a file: a changed file (rewritten,
+// replaced, copied over) has another.
+type stamp struct {
+	size, mtime, ctime int64
+	ino                uint64
+}
+
+func stampOf(fi fs.FileInfo) stamp {
+	st := stamp{size: fi.Size(), mtime: fi.ModTime().UnixNano()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ctime = sys.Ctim.Nano()
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+func (s stamp) String() string {
+	return fmt.Sprintf("%d %d %d %d\n", s.size, s.mtime, s.ctime, s.ino)
+}
+
+// verifiedSuffix names the file beside the database that holds the stamp
+// of the version last verified.
+const verifiedSuffix = ".verified"
+
+func verifiedStamp(path string) stamp {
+	b, err := os.ReadFile(path + verifiedSuffix)
+	if err != nil {
+		return stamp{}
+	}
+	var st stamp
+	if _, err := fmt.Sscanf(string(b), "%d %d %d %d\n", &st.size, &st.mtime, &st.ctime, &st.ino); err != nil {
+		return stamp{}
+	}
+	return st
+}
+
+// writeStamp records that the version st of path was verified, atomically;
+// where it cannot be written (a read-only directory) the next Open
+// verifies again.
+func writeStamp(path string, st stamp) {
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+verifiedSuffix+".tmp-*")
+	if err != nil {
+		return
+	}
+	_, err = f.WriteString(st.String())
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path+verifiedSuffix)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
 }
 
 // Close releases the database.
@@ -208,7 +333,7 @@ func (s *Store) Lookup(ctx context.Context, eco, name string) ([]osv.Vulnerabili
 	d := s.decoder()
 	defer s.pool.Put(d)
 	var out []osv.Vulnerability
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		ids := tx.Bucket(bucketIndex).Get(pkg)
 		if ids == nil {
 			return nil
@@ -259,7 +384,7 @@ func (s *Store) Get(ctx context.Context, id string) (v osv.Vulnerability, ok boo
 	}
 	d := s.decoder()
 	defer s.pool.Put(d)
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		raw := tx.Bucket(bucketRecords).Get([]byte(id))
 		if raw == nil {
 			return nil

@@ -42,29 +42,32 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 	if err := ctx.Err(); err != nil {
 		return extract.Result{}, err
 	}
-	return Parse(in.Reader, in.Path)
+	return Parse(extract.Limit(in, extract.MaxDatabaseBytes), in.Path)
 }
 
 // Parse reads an apk installed database: records separated by blank lines,
 // one "K:value" line per field (P name, V version, A arch, o origin; the
 // others are not needed). A line of another shape or a record without P or
-// V is a warning; an error means the file could not be read. location names
-// the file in packages and warnings.
+// V, or over extract.MaxRecordBytes, is a warning (bounded: extract.Warnings);
+// an error means the file could not be read or lists more than
+// extract.MaxPackages packages. location names the file in packages and
+// warnings.
 func Parse(r io.Reader, location string) (extract.Result, error) {
 	var (
-		res     extract.Result
+		out     = extract.NewCollector(location, "apk")
 		rec     record
 		n       int
 		started int
+		err     error
 	)
-	warn := func(format string, args ...any) {
-		res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: "apk: " + fmt.Sprintf(format, args...)})
-	}
+	warn := out.Addf
 	flush := func() {
 		if started == 0 {
 			return
 		}
 		switch {
+		case rec.size > extract.MaxRecordBytes:
+			warn("record at line %d skipped: longer than %d bytes", started, extract.MaxRecordBytes)
 		case rec.fields == 0:
 			// Only malformed lines, each warned about already.
 		case rec.name == "":
@@ -76,7 +79,7 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 			if src == "" {
 				src = rec.name
 			}
-			res.Packages = append(res.Packages, model.Package{
+			err = out.Add(model.Package{
 				Name:          rec.name,
 				Version:       rec.version,
 				Type:          model.TypeAPK,
@@ -90,7 +93,7 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 	}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	for sc.Scan() {
+	for err == nil && sc.Scan() {
 		n++
 		line := bytes.TrimSuffix(sc.Bytes(), []byte("\r"))
 		if len(line) == 0 {
@@ -100,7 +103,14 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 		if started == 0 {
 			started = n
 		}
+		if rec.size += len(line) + 1; rec.size > extract.MaxRecordBytes {
+			continue // skipped whole by flush
+		}
 		if len(line) < 2 || line[1] != ':' {
+			if out.Full() {
+				out.Skip() // spare the formatting
+				continue
+			}
 			warn("line %d: not a field: %.60q", n, line)
 			continue
 		}
@@ -117,10 +127,16 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 			rec.origin = val
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return res, fmt.Errorf("parse apk db %s: line %d: %w", location, n+1, err)
+	if err == nil {
+		if err = sc.Err(); err != nil {
+			return out.Result(), fmt.Errorf("parse apk db %s: line %d: %w", location, n+1, err)
+		}
+		flush()
 	}
-	flush()
+	if err != nil {
+		return extract.Result{}, fmt.Errorf("parse apk db %s: %w", location, err)
+	}
+	res := out.Result()
 	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
 		// Records, but not one readable: a corrupt database, not an empty one.
 		return res, fmt.Errorf("parse apk db %s: not one package record could be read (%s)", location, res.Warnings[0].Message)
@@ -131,4 +147,5 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 type record struct {
 	name, version, arch, origin string
 	fields                      int // well-formed lines seen
+	size                        int // bytes of the record so far
 }

@@ -3,6 +3,7 @@ package apk
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -192,6 +193,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\nP:b\nV:2\n"))
 	f.Add([]byte("P:a\r\nV:1\r\n\r\ngarbage\n:\nP\n\n\n"))
 	f.Add([]byte("V:1\n\nP:\nV:\n"))
+	f.Add(bytes.Repeat([]byte("x\n"), 300)) // more malformed lines than warnings kept
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Parse(bytes.NewReader(data), InstalledFile)
 		if err != nil {
@@ -227,4 +229,70 @@ func ExampleParse() {
 	p := res.Packages[0]
 	fmt.Println(p.Name, p.Version, p.Arch, p.SourceName)
 	// Output: libcrypto3 3.3.2-r0 x86_64 openssl
+}
+
+// TestParseHostile: a database of millions of malformed lines, an endless
+// record or too many packages costs bounded warnings and memory.
+func TestParseHostile(t *testing.T) {
+	t.Run("10 MB of malformed records", func(t *testing.T) {
+		data := bytes.Repeat([]byte("x\n\n"), 10<<20/3) // 3,495,253 records
+		res, err := Parse(bytes.NewReader(data), InstalledFile)
+		// Records, but not one readable: a corrupt database (an error),
+		// with its warnings bounded all the same.
+		if err == nil || err.Error() != `parse apk db /lib/apk/db/installed: not one package record could be read (apk: line 1: not a field: "x")` {
+			t.Fatalf("Parse() error = %v", err)
+		}
+		if len(res.Packages) != 0 || len(res.Warnings) != extract.MaxWarnings {
+			t.Fatalf("Parse() = %d packages, %d warnings; want 0, %d", len(res.Packages), len(res.Warnings), extract.MaxWarnings)
+		}
+		want := model.Warning{Path: InstalledFile, Message: "apk: 3495154 more warnings not shown (at most 99 are kept per file)"}
+		if got := res.Warnings[len(res.Warnings)-1]; got != want {
+			t.Errorf("last warning = %+v, want %+v", got, want)
+		}
+		if got := res.Warnings[0].Message; got != `apk: line 1: not a field: "x"` {
+			t.Errorf("first warning = %q", got)
+		}
+	})
+	t.Run("one record over the limit", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("P:big\nV:1\n")
+		line := "F:" + strings.Repeat("y", 1021) + "\n"
+		for b.Len() <= extract.MaxRecordBytes {
+			b.WriteString(line)
+		}
+		b.WriteString("\nP:small\nV:2\n")
+		res, err := Parse(strings.NewReader(b.String()), InstalledFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"small\t2\t\tsmall"}, lines(res.Packages)); diff != "" {
+			t.Errorf("packages (-want +got):\n%s", diff)
+		}
+		want := []model.Warning{{Path: InstalledFile, Message: "apk: record at line 1 skipped: longer than 4194304 bytes"}}
+		if diff := cmp.Diff(want, res.Warnings); diff != "" {
+			t.Errorf("warnings (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("too many packages", func(t *testing.T) {
+		var b bytes.Buffer
+		for i := range extract.MaxPackages + 1 {
+			fmt.Fprintf(&b, "P:p%d\nV:1\n\n", i)
+		}
+		res, err := Parse(&b, InstalledFile)
+		if !errors.Is(err, extract.ErrTooManyPackages) || err.Error() != "parse apk db /lib/apk/db/installed: /lib/apk/db/installed: more than 100000 packages" {
+			t.Errorf("Parse(100001 packages) = %d packages, error %v; want ErrTooManyPackages", len(res.Packages), err)
+		}
+	})
+}
+
+func BenchmarkParseMalformed(b *testing.B) {
+	// One readable package, so that the file is not refused as corrupt.
+	data := append([]byte("P:a\nV:1\n\n"), bytes.Repeat([]byte("x\n"), 1<<20)...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(bytes.NewReader(data), InstalledFile); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -16,9 +16,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a Cargo.lock.
-const MaxFileSize = 32 << 20
-
 // Extractor reads Cargo.lock files. The zero value is ready to use.
 type Extractor struct{}
 
@@ -32,12 +29,12 @@ func (Extractor) Version() int { return 1 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "Cargo.lock"
+	return mode.IsRegular() && path.Base(p) == "Cargo.lock"
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -64,14 +61,14 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse Cargo.lock %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for i, p := range lf.Package {
 		if !strings.HasPrefix(p.Source, "registry+") && !strings.HasPrefix(p.Source, "sparse+") {
 			continue
 		}
 		if p.Name == "" || p.Version == "" || strings.ContainsAny(p.Name+p.Version, " \t\r\n/") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location,
-				Message: fmt.Sprintf("Cargo.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)})
+			warns.Addf("Cargo.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)
 			continue
 		}
 		k := [2]string{p.Name, p.Version}
@@ -79,10 +76,13 @@ func Parse(location string, data []byte) (extract.Result, error) {
 			continue
 		}
 		seen[k] = true
-		res.Packages = append(res.Packages, model.Package{Name: p.Name, Version: p.Version, Type: model.TypeCargo})
+		if !extract.Full(len(res.Packages)) {
+			res.Packages = append(res.Packages, model.Package{Name: p.Name, Version: p.Version, Type: model.TypeCargo})
+		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

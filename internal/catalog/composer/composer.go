@@ -15,9 +15,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a composer.lock.
-const MaxFileSize = 32 << 20
-
 // Extractor reads composer.lock files outside vendor/. The zero value is
 // ready to use.
 type Extractor struct{}
@@ -32,12 +29,12 @@ func (Extractor) Version() int { return 1 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "composer.lock" && !strings.Contains(p, "/vendor/")
+	return mode.IsRegular() && path.Base(p) == "composer.lock" && !strings.Contains(p, "/vendor/")
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -57,6 +54,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse composer.lock %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	index := map[[2]string]int{}
 	for _, sec := range []struct {
 		name    string
@@ -69,7 +67,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				Version string `json:"version"`
 			}
 			if err := json.Unmarshal(raw, &e); err != nil {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("composer.lock %s[%d]: %v", sec.name, i, err)})
+				warns.Addf("composer.lock %s[%d]: %v", sec.name, i, err)
 				continue
 			}
 			v := e.Version
@@ -81,7 +79,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 			}
 			vendor, name, ok := strings.Cut(e.Name, "/")
 			if !ok || vendor == "" || name == "" || strings.ContainsAny(e.Name, " \t\r\n") || v == "" || strings.ContainsAny(v, " \t\r\n/") {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("composer.lock %s[%d]: bad name or version %q %q", sec.name, i, e.Name, e.Version)})
+				warns.Addf("composer.lock %s[%d]: bad name or version %q %q", sec.name, i, e.Name, e.Version)
 				continue
 			}
 			k := [2]string{e.Name, v}
@@ -96,11 +94,14 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				p.Metadata = map[string]string{"dev": "true"}
 			}
 			index[k] = len(res.Packages)
-			res.Packages = append(res.Packages, p)
+			if !extract.Full(len(res.Packages)) {
+				res.Packages = append(res.Packages, p)
+			}
 		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

@@ -54,46 +54,79 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 	if err := ctx.Err(); err != nil {
 		return extract.Result{}, err
 	}
-	return Parse(in.Reader, in.Path)
+	return Parse(extract.Limit(in, extract.MaxDatabaseBytes), in.Path)
 }
 
 // Parse reads a dpkg status file and returns its installed packages
 // (Status "install ok installed" or "hold ok installed"). location names the
 // file in packages and warnings; under StatusDir (distroless) a paragraph
 // without a Status field counts as installed, as those files have none.
-// A malformed paragraph becomes a warning and is skipped; an error means the
-// file itself could not be read.
+// A malformed paragraph (or one over extract.MaxRecordBytes) becomes a
+// warning and is skipped; warnings are bounded (extract.Warnings). An
+// error means the file itself could not be read, or lists more than
+// extract.MaxPackages packages.
 func Parse(r io.Reader, location string) (extract.Result, error) {
-	p := parser{location: location, statusOptional: path.Dir(location) == StatusDir}
+	p := parser{location: location, statusOptional: path.Dir(location) == StatusDir, out: extract.NewCollector(location, "dpkg")}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64<<10), maxLine)
-	for sc.Scan() {
+	for sc.Scan() && p.err == nil {
 		p.line(sc.Bytes())
 	}
+	if p.err != nil {
+		return extract.Result{}, fmt.Errorf("parse dpkg status %s: %w", location, p.err)
+	}
 	if err := sc.Err(); err != nil {
-		return p.res, fmt.Errorf("parse dpkg status %s: line %d: %w", location, p.n+1, err)
+		return p.out.Result(), fmt.Errorf("parse dpkg status %s: line %d: %w", location, p.n+1, err)
 	}
 	p.end()
-	if len(p.res.Packages) == 0 && len(p.res.Warnings) > 0 {
-		// Paragraphs, but not one readable: a corrupt database, not an empty one.
-		return p.res, fmt.Errorf("parse dpkg status %s: not one package paragraph could be read (%s)", location, p.res.Warnings[0].Message)
+	if p.err != nil {
+		return extract.Result{}, fmt.Errorf("parse dpkg status %s: %w", location, p.err)
 	}
-	return p.res, nil
+	res := p.out.Result()
+	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
+		// Paragraphs, but not one readable: a corrupt database, not an empty one.
+		return res, fmt.Errorf("parse dpkg status %s: not one package paragraph could be read (%s)", location, res.Warnings[0].Message)
+	}
+	return res, nil
 }
 
 // parser holds the state of one pass over a status file.
 type parser struct {
 	location       string
 	statusOptional bool
-	res            extract.Result
+	out            *extract.Collector
+	err            error // the file lists too many packages
 
 	n       int // line number of the last line read
 	start   int // line where the current paragraph started
+	size    int // bytes of the current paragraph
 	inPara  bool
-	broken  string // why the current paragraph is malformed, "" if it is not
+	broken  broken // why the current paragraph is malformed
 	inField bool   // a field has started in this paragraph (for continuations)
 	fields  paragraph
 	hasStat bool
+}
+
+// broken says why a paragraph is skipped, formatted only if the warning
+// is kept: a file of millions of bad paragraphs costs no formatting.
+type broken struct {
+	why  int    // one of the why* constants; 0: not broken
+	line int    // the offending line
+	text []byte // its start (whyNotField), reused between paragraphs
+}
+
+const (
+	whyContinuation = iota + 1
+	whyNotField
+	whyTooLong
+)
+
+// maxQuoted is how much of a bad line a warning quotes (%.60q).
+const maxQuoted = 60
+
+func (b *broken) set(why, line int, text []byte) {
+	b.why, b.line = why, line
+	b.text = append(b.text[:0], text[:min(len(text), 4*maxQuoted)]...)
 }
 
 // paragraph keeps only the fields the extractor needs.
@@ -109,22 +142,26 @@ func (p *parser) line(b []byte) {
 		return
 	}
 	if !p.inPara {
-		p.inPara, p.start, p.broken, p.inField = true, p.n, "", false
+		p.inPara, p.start, p.broken.why, p.inField, p.size = true, p.n, 0, false, 0
 		p.fields, p.hasStat = paragraph{}, false
 	}
-	if p.broken != "" {
+	p.size += len(b) + 1
+	if p.broken.why == 0 && p.size > extract.MaxRecordBytes {
+		p.broken.set(whyTooLong, p.n, nil)
+	}
+	if p.broken.why != 0 {
 		return // skip to the end of a malformed paragraph
 	}
 	if b[0] == ' ' || b[0] == '\t' {
 		if !p.inField {
-			p.broken = fmt.Sprintf("line %d: continuation line outside a field", p.n)
+			p.broken.set(whyContinuation, p.n, nil)
 		}
 		// Continuations of the fields kept here (all single-line) are ignored.
 		return
 	}
 	key, val, ok := bytes.Cut(b, []byte(":"))
 	if !ok || len(key) == 0 || bytes.ContainsAny(key, " \t") {
-		p.broken = fmt.Sprintf("line %d: not a field: %.60q", p.n, b)
+		p.broken.set(whyNotField, p.n, b)
 		return
 	}
 	p.inField = true
@@ -152,8 +189,19 @@ func (p *parser) end() {
 		return
 	}
 	p.inPara = false
-	if p.broken != "" {
-		p.warn("paragraph at line %d skipped: %s", p.start, p.broken)
+	if p.broken.why != 0 && p.out.Full() {
+		p.out.Skip()
+		return
+	}
+	switch b := &p.broken; b.why {
+	case whyContinuation:
+		p.warn("paragraph at line %d skipped: line %d: continuation line outside a field", p.start, b.line)
+		return
+	case whyNotField:
+		p.warn("paragraph at line %d skipped: line %d: not a field: %.60q", p.start, b.line, b.text)
+		return
+	case whyTooLong:
+		p.warn("paragraph at line %d skipped: longer than %d bytes", p.start, extract.MaxRecordBytes)
 		return
 	}
 	f := p.fields
@@ -182,7 +230,7 @@ func (p *parser) end() {
 	if srcVersion == "" {
 		srcVersion = f.version
 	}
-	p.res.Packages = append(p.res.Packages, model.Package{
+	p.err = p.out.Add(model.Package{
 		Name:          f.pkg,
 		Version:       f.version,
 		Type:          model.TypeDeb,
@@ -193,12 +241,7 @@ func (p *parser) end() {
 	})
 }
 
-func (p *parser) warn(format string, args ...any) {
-	p.res.Warnings = append(p.res.Warnings, model.Warning{
-		Path:    p.location,
-		Message: "dpkg: " + fmt.Sprintf(format, args...),
-	})
-}
+func (p *parser) warn(format string, args ...any) { p.out.Addf(format, args...) }
 
 // parseStatus reads "want flag state" and reports whether the package is
 // installed; ok is false when the field does not have that shape.

@@ -3,7 +3,9 @@ package dpkg
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -337,6 +339,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("Package: a\r\nStatus: hold ok installed\r\nDescription: x\r\n y\r\n .\r\nVersion: 1\r\n"))
 	f.Add([]byte(" cont\nPackage: a\n\n\nPackage: b\nStatus: x y z\n"))
 	f.Add([]byte("Source: (\nPackage:\nVersion:\n"))
+	f.Add(bytes.Repeat([]byte("x\n\n"), 300)) // more malformed records than warnings kept
 	f.Fuzz(func(t *testing.T, data []byte) {
 		res, err := Parse(bytes.NewReader(data), StatusFile)
 		if err != nil {
@@ -382,4 +385,91 @@ func ExampleParse() {
 	p := res.Packages[0]
 	fmt.Println(p.Name, p.Version, p.Arch, p.SourceName, p.SourceVersion)
 	// Output: libacl1 2.3.1-3 amd64 acl 2.3.1-3
+}
+
+// TestParseHostile: a status file of millions of malformed records, an
+// endless record or too many packages costs bounded warnings and memory.
+func TestParseHostile(t *testing.T) {
+	t.Run("10 MB of malformed records", func(t *testing.T) {
+		data := bytes.Repeat([]byte("x\n\n"), 10<<20/3) // 3,495,253 paragraphs
+		res, err := Parse(bytes.NewReader(data), StatusFile)
+		// Records, but not one readable: a corrupt database (an error),
+		// with its warnings bounded all the same.
+		if err == nil || err.Error() != `parse dpkg status /var/lib/dpkg/status: not one package paragraph could be read (dpkg: paragraph at line 1 skipped: line 1: not a field: "x")` {
+			t.Fatalf("Parse() error = %v", err)
+		}
+		if len(res.Packages) != 0 || len(res.Warnings) != extract.MaxWarnings {
+			t.Fatalf("Parse() = %d packages, %d warnings; want 0, %d", len(res.Packages), len(res.Warnings), extract.MaxWarnings)
+		}
+		want := model.Warning{Path: StatusFile, Message: "dpkg: 3495154 more warnings not shown (at most 99 are kept per file)"}
+		if got := res.Warnings[len(res.Warnings)-1]; got != want {
+			t.Errorf("last warning = %+v, want %+v", got, want)
+		}
+		if got := res.Warnings[0].Message; got != `dpkg: paragraph at line 1 skipped: line 1: not a field: "x"` {
+			t.Errorf("first warning = %q", got)
+		}
+	})
+	t.Run("one record over the limit", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("Package: big\nStatus: install ok installed\nVersion: 1\nDescription: x\n")
+		line := " " + strings.Repeat("y", 1023) + "\n"
+		for b.Len() <= extract.MaxRecordBytes {
+			b.WriteString(line)
+		}
+		b.WriteString("\nPackage: small\nStatus: install ok installed\nVersion: 2\n")
+		res, err := Parse(strings.NewReader(b.String()), StatusFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([]string{"small\t2\t\tsmall\t2"}, lines(res.Packages)); diff != "" {
+			t.Errorf("packages (-want +got):\n%s", diff)
+		}
+		want := []model.Warning{{Path: StatusFile, Message: "dpkg: paragraph at line 1 skipped: longer than 4194304 bytes"}}
+		if diff := cmp.Diff(want, res.Warnings); diff != "" {
+			t.Errorf("warnings (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("too many packages", func(t *testing.T) {
+		var b bytes.Buffer
+		for i := range extract.MaxPackages + 1 {
+			fmt.Fprintf(&b, "Package: p%d\nStatus: install ok installed\nVersion: 1\n\n", i)
+		}
+		res, err := Parse(&b, StatusFile)
+		if !errors.Is(err, extract.ErrTooManyPackages) || err.Error() != "parse dpkg status /var/lib/dpkg/status: /var/lib/dpkg/status: more than 100000 packages" {
+			t.Errorf("Parse(100001 packages) = %d packages, error %v; want ErrTooManyPackages", len(res.Packages), err)
+		}
+	})
+	t.Run("file over the limit", func(t *testing.T) {
+		in := extract.Input{Path: StatusFile, Reader: io.MultiReader(strings.NewReader("Package: a\n"), &neverEnding{s: "Description: x\n"})}
+		_, err := Extractor{}.Extract(context.Background(), in)
+		if !errors.Is(err, extract.ErrTooLarge) {
+			t.Errorf("Extract(endless file) error = %v, want ErrTooLarge", err)
+		}
+	})
+}
+
+// neverEnding repeats s for ever.
+type neverEnding struct {
+	s   string
+	off int
+}
+
+func (r *neverEnding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.s[r.off%len(r.s)]
+		r.off++
+	}
+	return len(p), nil
+}
+
+func BenchmarkParseMalformed(b *testing.B) {
+	// One readable package, so that the file is not refused as corrupt.
+	data := append([]byte("Package: a\nStatus: install ok installed\nVersion: 1\n\n"), bytes.Repeat([]byte("x\n\n"), 1<<20)...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Parse(bytes.NewReader(data), StatusFile); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -72,7 +72,7 @@ func ReadAll(ctx context.Context, in Input, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", in.Path, err)
 	}
 	if int64(len(data)) > max {
-		return nil, fmt.Errorf("read %s: larger than %d bytes", in.Path, max)
+		return nil, tooLarge(in.Path, max)
 	}
 	return data, nil
 }

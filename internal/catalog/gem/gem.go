@@ -16,9 +16,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a Gemfile.lock.
-const MaxFileSize = 16 << 20
-
 // Extractor reads Gemfile.lock files. The zero value is ready to use.
 type Extractor struct{}
 
@@ -33,12 +30,12 @@ func (Extractor) Version() int { return 1 }
 // Wants implements extract.Extractor: Gemfile.lock (and gems.locked).
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
 	base := path.Base(p)
-	return mode.IsRegular() && size <= MaxFileSize && (base == "Gemfile.lock" || base == "gems.locked")
+	return mode.IsRegular() && (base == "Gemfile.lock" || base == "gems.locked")
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -52,6 +49,7 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 // a malformed spec line, which is a warning.
 func Parse(location string, data []byte) (extract.Result, error) {
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	section := ""
 	inSpecs := false
@@ -78,12 +76,12 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		spec := strings.TrimSpace(line)
 		name, rest, ok := strings.Cut(spec, " (")
 		if !ok || !strings.HasSuffix(rest, ")") || name == "" || strings.ContainsAny(name, " /") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("Gemfile.lock line %d: bad spec %q", n, spec)})
+			warns.Addf("Gemfile.lock line %d: bad spec %q", n, spec)
 			continue
 		}
 		version, platform, _ := strings.Cut(strings.TrimSuffix(rest, ")"), "-")
 		if version == "" || strings.ContainsAny(version, " ,") {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("Gemfile.lock line %d: bad version in %q", n, spec)})
+			warns.Addf("Gemfile.lock line %d: bad version in %q", n, spec)
 			continue
 		}
 		k := [2]string{name, version}
@@ -95,7 +93,9 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		if platform != "" {
 			p.Metadata = map[string]string{"platform": platform}
 		}
-		res.Packages = append(res.Packages, p)
+		if !extract.Full(len(res.Packages)) {
+			res.Packages = append(res.Packages, p)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return extract.Result{}, fmt.Errorf("parse Gemfile.lock %s: line %d: %w", location, n+1, err)
@@ -103,5 +103,6 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

@@ -20,9 +20,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a go.mod.
-const MaxFileSize = 8 << 20
-
 // Extractor reads go.mod files. The zero value is ready to use.
 type Extractor struct{}
 
@@ -38,7 +35,7 @@ func (Extractor) Version() int { return 1 }
 // module cache (a directory "module@version" or a path through pkg/mod)
 // and of vendored copies, which describe dependencies, not a project.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	if !mode.IsRegular() || size > MaxFileSize || path.Base(p) != "go.mod" {
+	if !mode.IsRegular() || path.Base(p) != "go.mod" {
 		return false
 	}
 	if strings.Contains(p, "/pkg/mod/") || strings.Contains(p, "/vendor/") {
@@ -54,7 +51,7 @@ func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -83,6 +80,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		repl[r.Old] = target{r.New, r.New.Version == "" || modfile.IsDirectoryPath(r.New.Path)}
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for _, r := range f.Require {
 		mod := r.Mod
@@ -102,7 +100,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 			mod = t.mod
 		}
 		if err := module.Check(mod.Path, mod.Version); err != nil {
-			res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("go.mod require %s %s: %v", mod.Path, mod.Version, err)})
+			warns.Addf("go.mod require %s %s: %v", mod.Path, mod.Version, err)
 			continue
 		}
 		k := [2]string{mod.Path, mod.Version}
@@ -113,10 +111,13 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		if len(meta) == 0 {
 			meta = nil
 		}
-		res.Packages = append(res.Packages, model.Package{Name: mod.Path, Version: mod.Version, Type: model.TypeGolang, Metadata: meta})
+		if !extract.Full(len(res.Packages)) {
+			res.Packages = append(res.Packages, model.Package{Name: mod.Path, Version: mod.Version, Type: model.TypeGolang, Metadata: meta})
+		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }

@@ -160,8 +160,8 @@ func TestWants(t *testing.T) {
 			t.Errorf("Wants(%s) = %v, want %v", tt.path, got, tt.want)
 		}
 	}
-	if (Extractor{}).Wants("/go.mod", fs.ModeSymlink, 1) || (Extractor{}).Wants("/go.mod", 0o644, MaxFileSize+1) {
-		t.Errorf("Wants(symlink or huge) = true")
+	if (Extractor{}).Wants("/go.mod", fs.ModeSymlink, 1) || !(Extractor{}).Wants("/go.mod", 0o644, extract.MaxLockFileBytes+1) {
+		t.Errorf("Wants(symlink) = true or Wants(huge) = false (a huge one must be a warning, not skipped)")
 	}
 	if _, err := (Extractor{}).Extract(context.Background(), extract.Input{Path: "/go.mod", Reader: strings.NewReader("module x\n")}); err != nil {
 		t.Errorf("Extract: %v", err)

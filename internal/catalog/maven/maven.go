@@ -23,8 +23,7 @@ import (
 
 // Limits on what is read.
 const (
-	MaxPOMSize     = 16 << 20  // a pom.xml or gradle.lockfile
-	MaxArchiveSize = 512 << 20 // a JAR, WAR or EAR
+	MaxArchiveSize = 512 << 20 // a JAR, WAR or EAR (a pom.xml or gradle.lockfile: extract.MaxLockFileBytes)
 )
 
 // Extractor reads poms, Gradle lock files and Java archives. The zero value
@@ -58,7 +57,7 @@ func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
 	}
 	switch base := path.Base(p); {
 	case base == "pom.xml", base == "gradle.lockfile":
-		return size <= MaxPOMSize
+		return true // a larger one than extract.MaxLockFileBytes is a warning
 	case isArchive(base):
 		return size <= MaxArchiveSize
 	}
@@ -74,13 +73,13 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 	}
 	switch base := path.Base(in.Path); {
 	case base == "pom.xml":
-		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 		if err != nil {
 			return extract.Result{}, err
 		}
 		return ParsePOM(in.Path, data)
 	case base == "gradle.lockfile":
-		data, err := extract.ReadAll(ctx, in, MaxPOMSize)
+		data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 		if err != nil {
 			return extract.Result{}, err
 		}
@@ -96,11 +95,11 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	pkgs     []model.Package
-	warns    []model.Warning
+	warns    extract.Warnings
 }
 
 func newSet(location string) *pkgSet {
-	return &pkgSet{location: location, index: map[[2]string]int{}}
+	return &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 }
 
 // add records group:artifact@version with its metadata. When the same
@@ -112,6 +111,9 @@ func (s *pkgSet) add(name, version string, meta map[string]string) {
 		if scopeRank(meta["scope"]) < scopeRank(s.pkgs[i].Metadata["scope"]) {
 			s.pkgs[i].Metadata = meta
 		}
+		return
+	}
+	if extract.Full(len(s.pkgs)) {
 		return
 	}
 	s.index[k] = len(s.pkgs)
@@ -131,14 +133,14 @@ func scopeRank(scope string) int {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.warns = append(s.warns, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
 }
 
 func (s *pkgSet) result() extract.Result {
 	slices.SortFunc(s.pkgs, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
-	return extract.Result{Packages: s.pkgs, Warnings: s.warns}
+	return extract.Result{Packages: s.pkgs, Warnings: s.warns.List()}
 }
 
 // validCoord is a loose check of a groupId, artifactId or version: not

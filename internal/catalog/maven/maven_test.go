@@ -325,7 +325,7 @@ func TestWants(t *testing.T) {
 		want bool
 	}{
 		{"/src/pom.xml", 0o644, 100, true},
-		{"/src/pom.xml", 0o644, MaxPOMSize + 1, false},
+		{"/src/pom.xml", 0o644, extract.MaxLockFileBytes + 1, true}, // read, to warn that it is too large
 		{"/src/pom.xml", fs.ModeDir, 100, false},
 		{"/src/app.pom", 0o644, 100, false},
 		{"/src/gradle.lockfile", 0o644, 100, true},

@@ -222,7 +222,9 @@ func (idx *index) parentOf(pp *parsedPOM) (parent *parsedPOM, why string) {
 // means no other file is available.
 func resolvePOM(pp *parsedPOM, idx *index) extract.Result {
 	s := newSet(pp.path)
-	s.warns = append(s.warns, pp.warnings...)
+	for _, w := range pp.warnings {
+		s.warns.Add(w)
+	}
 
 	// The lineage, child first.
 	chain := []*parsedPOM{pp}

@@ -27,10 +27,6 @@ const (
 	PackageJSON = "package.json"
 )
 
-// MaxFileSize bounds the files read: the largest real lock files are a few
-// MiB; an installed package.json is a few KiB.
-const MaxFileSize = 64 << 20
-
 // Extractor reads npm, yarn and pnpm lock files and installed package.json
 // files. The zero value is ready to use.
 type Extractor struct{}
@@ -48,7 +44,7 @@ func (Extractor) Version() int { return 1 }
 // of each installed package (node_modules/NAME/package.json,
 // node_modules/@SCOPE/NAME/package.json), never a project's own.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	if !mode.IsRegular() || size > MaxFileSize {
+	if !mode.IsRegular() {
 		return false
 	}
 	switch path.Base(p) {
@@ -76,7 +72,7 @@ func installedManifest(p string) bool {
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -119,10 +115,11 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	res      extract.Result
+	warns    extract.Warnings
 }
 
 func newSet(location string) *pkgSet {
-	return &pkgSet{location: location, index: map[[2]string]int{}}
+	return &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 }
 
 // add records name@version; dev and optional stay set only while every
@@ -142,6 +139,9 @@ func (s *pkgSet) add(name, version string, dev, optional bool) {
 		}
 		return
 	}
+	if extract.Full(len(s.res.Packages)) {
+		return
+	}
 	p := model.Package{Name: name, Version: version, Type: model.TypeNPM}
 	if dev || optional {
 		p.Metadata = map[string]string{}
@@ -157,7 +157,13 @@ func (s *pkgSet) add(name, version string, dev, optional bool) {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.res.Warnings = append(s.res.Warnings, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
+}
+
+// result is what the file yielded, with its bounded warnings.
+func (s *pkgSet) result() extract.Result {
+	s.res.Warnings = s.warns.List()
+	return s.res
 }
 
 // splitSpec splits "name@range" ("@scope/name@range") at the "@" that ends

@@ -160,11 +160,11 @@ func TestWants(t *testing.T) {
 		{"/app/pnpm-lock.yaml", 0o644, 100, true},
 		{"/package-lock.json", 0o644, 100, true},
 		{"/app/package-lock.json", fs.ModeSymlink, 100, false},
-		{"/app/package-lock.json", 0o644, MaxFileSize + 1, false},
-		{"/app/node_modules/x/yarn.lock", 0o644, 100, false},        // shipped by a package
-		{"/app/node_modules/.package-lock.json", 0o644, 100, false}, // npm's hidden lock file
-		{"/app/package.json", 0o644, 100, false},                    // the project itself
-		{"/app/node_modules/lodash/package.json", 0o644, 100, true}, // installed
+		{"/app/package-lock.json", 0o644, extract.MaxLockFileBytes + 1, true}, // read, to warn that it is too large
+		{"/app/node_modules/x/yarn.lock", 0o644, 100, false},                  // shipped by a package
+		{"/app/node_modules/.package-lock.json", 0o644, 100, false},           // npm's hidden lock file
+		{"/app/package.json", 0o644, 100, false},                              // the project itself
+		{"/app/node_modules/lodash/package.json", 0o644, 100, true},           // installed
 		{"/app/node_modules/@babel/core/package.json", 0o644, 100, true},
 		{"/app/node_modules/a/node_modules/b/package.json", 0o644, 100, true},
 		{"/usr/lib/node_modules/npm/package.json", 0o644, 100, true},

@@ -33,7 +33,7 @@ func parsePackageJSON(data []byte, location string) (extract.Result, error) {
 		s.add(m.Name, m.Version, false, false)
 		s.res.Packages[0].Licenses = licenses(m)
 	}
-	return s.res, nil
+	return s.result(), nil
 }
 
 // licenses reads "license" (a string or an object with "type") or the

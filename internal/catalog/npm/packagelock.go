@@ -52,7 +52,7 @@ func parsePackageLock(data []byte, location string) (extract.Result, error) {
 	} else {
 		readDependencies(s, lf.Dependencies, nil)
 	}
-	return s.res, nil
+	return s.result(), nil
 }
 
 func readPackages(s *pkgSet, pkgs map[string]json.RawMessage) {

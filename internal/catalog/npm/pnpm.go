@@ -125,7 +125,7 @@ func parsePnpmLock(data []byte, location string) (extract.Result, error) {
 		}
 		s.add(name, version, dev, false)
 	}
-	return s.res, nil
+	return s.result(), nil
 }
 
 // pnpmKey splits a packages key into name and version.

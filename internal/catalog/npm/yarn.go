@@ -110,7 +110,7 @@ func parseYarnClassic(data []byte, location string) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse yarn.lock %s: line %d: %w", location, n+1, err)
 	}
 	flush()
-	return s.res, nil
+	return s.result(), nil
 }
 
 // firstPattern returns the first of a header's comma-separated patterns,
@@ -170,5 +170,5 @@ func parseYarnBerry(data []byte, location string) (extract.Result, error) {
 		}
 		s.add(name, e.Version, false, false)
 	}
-	return s.res, nil
+	return s.result(), nil
 }

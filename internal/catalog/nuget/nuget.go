@@ -16,9 +16,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds a packages.lock.json.
-const MaxFileSize = 32 << 20
-
 // Extractor reads packages.lock.json files. The zero value is ready to use.
 type Extractor struct{}
 
@@ -32,12 +29,12 @@ func (Extractor) Version() int { return 1 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && path.Base(p) == "packages.lock.json"
+	return mode.IsRegular() && path.Base(p) == "packages.lock.json"
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -55,6 +52,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse packages.lock.json %s: %w", location, err)
 	}
 	var res extract.Result
+	warns := extract.Warnings{Path: location}
 	seen := map[[2]string]bool{}
 	for _, fw := range slices.Sorted(mapKeys(lock.Dependencies)) {
 		deps := lock.Dependencies[fw]
@@ -64,14 +62,14 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				Resolved string `json:"resolved"`
 			}
 			if err := json.Unmarshal(deps[name], &e); err != nil {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("packages.lock.json %s %q: %v", fw, name, err)})
+				warns.Addf("packages.lock.json %s %q: %v", fw, name, err)
 				continue
 			}
 			if strings.EqualFold(e.Type, "Project") {
 				continue
 			}
 			if name == "" || e.Resolved == "" || strings.ContainsAny(name+e.Resolved, " \t\r\n/[](),") {
-				res.Warnings = append(res.Warnings, model.Warning{Path: location, Message: fmt.Sprintf("packages.lock.json %s %q: bad name or version %q", fw, name, e.Resolved)})
+				warns.Addf("packages.lock.json %s %q: bad name or version %q", fw, name, e.Resolved)
 				continue
 			}
 			k := [2]string{name, e.Resolved}
@@ -79,12 +77,15 @@ func Parse(location string, data []byte) (extract.Result, error) {
 				continue
 			}
 			seen[k] = true
-			res.Packages = append(res.Packages, model.Package{Name: name, Version: e.Resolved, Type: model.TypeNuGet})
+			if !extract.Full(len(res.Packages)) {
+				res.Packages = append(res.Packages, model.Package{Name: name, Version: e.Resolved, Type: model.TypeNuGet})
+			}
 		}
 	}
 	slices.SortFunc(res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	res.Warnings = warns.List()
 	return res, nil
 }
 

@@ -23,9 +23,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
-// MaxFileSize bounds the files read.
-const MaxFileSize = 16 << 20
-
 // Extractor reads Python lock files and installed distributions. The zero
 // value is ready to use.
 type Extractor struct{}
@@ -58,12 +55,12 @@ func kind(p string) string {
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, size int64) bool {
-	return mode.IsRegular() && size <= MaxFileSize && kind(p) != ""
+	return mode.IsRegular() && kind(p) != ""
 }
 
 // Extract implements extract.Extractor.
 func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result, error) {
-	data, err := extract.ReadAll(ctx, in, MaxFileSize)
+	data, err := extract.ReadAll(ctx, in, extract.MaxLockFileBytes)
 	if err != nil {
 		return extract.Result{}, err
 	}
@@ -74,7 +71,7 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (extract.Result,
 // name as written (matching compares PEP 503 forms) and come back sorted,
 // one per name and version.
 func Parse(location string, data []byte) (extract.Result, error) {
-	s := &pkgSet{location: location, index: map[[2]string]int{}}
+	s := &pkgSet{location: location, index: map[[2]string]int{}, warns: extract.Warnings{Path: location}}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	var err error
 	switch kind(location) {
@@ -97,6 +94,7 @@ func Parse(location string, data []byte) (extract.Result, error) {
 	slices.SortFunc(s.res.Packages, func(a, b model.Package) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Version, b.Version))
 	})
+	s.res.Warnings = s.warns.List()
 	return s.res, nil
 }
 
@@ -104,6 +102,7 @@ type pkgSet struct {
 	location string
 	index    map[[2]string]int
 	res      extract.Result
+	warns    extract.Warnings
 }
 
 // nameRE is PEP 508's distribution name.
@@ -122,6 +121,9 @@ func (s *pkgSet) add(name, version string, dev bool, licenses []string) {
 		}
 		return
 	}
+	if extract.Full(len(s.res.Packages)) {
+		return
+	}
 	p := model.Package{Name: name, Version: version, Type: model.TypePyPI, Licenses: licenses}
 	if dev {
 		p.Metadata = map[string]string{"dev": "true"}
@@ -131,7 +133,7 @@ func (s *pkgSet) add(name, version string, dev bool, licenses []string) {
 }
 
 func (s *pkgSet) warn(format string, args ...any) {
-	s.res.Warnings = append(s.res.Warnings, model.Warning{Path: s.location, Message: fmt.Sprintf(format, args...)})
+	s.warns.Addf(format, args...)
 }
 
 // normalize is PEP 503's normal form, for deduplication only.

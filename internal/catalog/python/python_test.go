@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -253,8 +254,8 @@ func TestWants(t *testing.T) {
 			t.Errorf("Wants(%s) = %v, want %v", tt.path, got, tt.want)
 		}
 	}
-	if (Extractor{}).Wants("/a/uv.lock", fs.ModeDir, 10) || (Extractor{}).Wants("/a/uv.lock", 0o644, MaxFileSize+1) {
-		t.Errorf("Wants(dir or huge) = true")
+	if (Extractor{}).Wants("/a/uv.lock", fs.ModeDir, 10) || !(Extractor{}).Wants("/a/uv.lock", 0o644, extract.MaxLockFileBytes+1) {
+		t.Errorf("Wants(dir) = true or Wants(huge) = false (a huge one must be a warning, not skipped)")
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
 	"github.com/lockdown-sec/lockdown/internal/catalog/rpm/rpmdb"
-	"github.com/lockdown-sec/lockdown/internal/model"
 )
 
 // Paths lists where rpm keeps its database.
@@ -65,7 +64,7 @@ func (Extractor) Extract(ctx context.Context, in extract.Input) (res extract.Res
 		return res, fmt.Errorf("read rpm db %s: spool: %w", in.Path, err)
 	}
 	defer os.Remove(f.Name())
-	_, err = io.Copy(f, ctxReader{ctx, in.Reader})
+	_, err = io.Copy(f, ctxReader{ctx, extract.Limit(in, extract.MaxDatabaseBytes)})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -91,54 +90,59 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // ReadFile reads the rpm database in file, whatever its format. location
 // (the path within the image) names it in packages, warnings and errors.
 // gpg-pubkey entries (imported signing keys, not packages) are skipped.
+// Warnings are bounded (extract.Warnings); a database of more than
+// extract.MaxPackages packages is an error.
 func ReadFile(ctx context.Context, file, location string) (extract.Result, error) {
-	var res extract.Result
 	wrap := func(err error) error { return fmt.Errorf("read rpm db %s: %w", location, err) }
 	f, err := os.Open(file)
 	if err != nil {
-		return res, wrap(err)
+		return extract.Result{}, wrap(err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return res, wrap(err)
+		return extract.Result{}, wrap(err)
 	}
 	head := make([]byte, 16)
 	n, err := io.ReadFull(f, head)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return res, wrap(err)
+		return extract.Result{}, wrap(err)
 	}
 	format, err := rpmdb.DetectFormat(head[:n])
 	if err != nil {
-		return res, wrap(fmt.Errorf("%w: %d bytes starting %q", err, st.Size(), head[:n]))
+		return extract.Result{}, wrap(fmt.Errorf("%w: %d bytes starting %q", err, st.Size(), head[:n]))
 	}
-	b := builder{location: location, res: &res}
+	b := builder{out: extract.NewCollector(location, "rpm")}
 	switch format {
 	case rpmdb.FormatSQLite:
-		err = readSQLite(ctx, file, b.add, b.bad)
+		err = readSQLite(ctx, file, func(blob []byte) bool { b.add(blob); return b.err == nil }, b.bad)
 	case rpmdb.FormatNDB:
 		err = rpmdb.ReadNDB(f, st.Size(), b.add, b.bad)
 	case rpmdb.FormatBDB:
 		err = rpmdb.ReadBDB(f, st.Size(), b.add, b.bad)
 	}
+	if err == nil {
+		err = b.err
+	}
 	if err != nil {
 		return extract.Result{}, wrap(fmt.Errorf("%s: %w", format, err))
 	}
-	return res, nil
+	return b.out.Result(), nil
 }
 
 // builder turns header blobs into packages.
 type builder struct {
-	location string
-	res      *extract.Result
-	n        int
+	out *extract.Collector
+	n   int
+	err error // too many packages: the readers' callbacks cannot stop them
 }
 
-func (b *builder) bad(msg string) {
-	b.res.Warnings = append(b.res.Warnings, model.Warning{Path: b.location, Message: "rpm: " + msg})
-}
+func (b *builder) bad(msg string) { b.out.Addf("%s", msg) }
 
 func (b *builder) add(blob []byte) {
+	if b.err != nil {
+		return
+	}
 	b.n++
 	h, err := rpmdb.ParseHeader(blob)
 	if err != nil {
@@ -153,6 +157,6 @@ func (b *builder) add(blob []byte) {
 		b.bad(fmt.Sprintf("header %d skipped: %v", b.n, err))
 		return
 	}
-	p.Location = b.location
-	b.res.Packages = append(b.res.Packages, p)
+	p.Location = b.out.Path
+	b.err = b.out.Add(p)
 }

@@ -8,6 +8,9 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/lockdown-sec/lockdown/internal/termsafe"
 )
 
 // Text writes the tables in `nft -f` syntax. Each table is first created
@@ -209,13 +212,20 @@ func verdictText(v Verdict) string {
 // quote writes s as an nft string (see Comment).
 func quote(s string) string { return `"` + Comment(s) + `"` }
 
-// Comment is s as both backends store a comment or log prefix: double
-// quotes, which nft strings cannot hold, become single quotes, and at
-// most 127 bytes are kept (the kernel's limit).
+// Comment is s as both backends store a comment or log prefix: control
+// characters (a policy name's line break or escape sequence, which would
+// break the nft text and reach terminals through nft list, status and the
+// kernel log) escaped (termsafe.String), double quotes, which nft strings
+// cannot hold, single quotes, and at most 127 bytes kept (the kernel's
+// limit), cut between characters.
 func Comment(s string) string {
-	s = strings.ReplaceAll(s, `"`, `'`)
+	s = strings.ReplaceAll(termsafe.String(s), `"`, `'`)
 	if len(s) > 127 {
-		s = s[:127]
+		n := 127
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
 	}
 	return s
 }
