@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -224,4 +225,30 @@ func readCounter(t testing.TB, a *admissionServer, name, label, value string) fl
 	}
 	t.Fatalf("no %s{%s=%q}", name, label, value)
 	return 0
+}
+
+// TestAdmissionQueuesOnePerImage: reviews of an unknown image under
+// equivalent names queue one scan, of the name first seen.
+func TestAdmissionQueuesOnePerImage(t *testing.T) {
+	a := startAdmission(t, Admission{FailOn: "low"}, false)
+	warning := func(uid, image string) string {
+		t.Helper()
+		resp := a.admit(t, a.pki.client(), review(uid, "CREATE", "Pod", "shop", "p", false, restrictedPod("p", image)))
+		if !resp.Allowed || len(resp.Warnings) != 1 {
+			t.Fatalf("review of %s = %+v, want allowed with one warning", image, resp)
+		}
+		return resp.Warnings[0]
+	}
+	first := warning("q1", "registry.example.com/shop/queued")
+	if !regexp.MustCompile(`^image registry.example.com/shop/queued: no scan yet; scan [0-9a-f]{32} queued$`).MatchString(first) {
+		t.Errorf("first review: warning %q, want a scan queued", first)
+	}
+	for i, image := range []string{"registry.example.com/shop/queued:latest", "Registry.Example.com/shop/queued"} {
+		if got, want := warning(fmt.Sprint("q", i+2), image), "image "+image+": no scan yet; a scan is queued"; got != want {
+			t.Errorf("review of %s: warning %q, want %q", image, got, want)
+		}
+	}
+	if got := promtest.ToFloat64(a.adm.m.queued); got != 1 {
+		t.Errorf("%s = %v, want 1", mAdmissionQueued, got)
+	}
 }
