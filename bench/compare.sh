@@ -6,8 +6,9 @@
 #   - against a second lockdown binary (BASE, e.g. today's main);
 #   - against trivy, syft and grype when they are on PATH.
 #
-# Usage: bench/compare.sh [-n RUNS] [-s SHARED_IMAGES] [BASE_BINARY]
+# Usage: bench/compare.sh [-n RUNS] [-s SHARED_IMAGES] [-c CASES] [BASE_BINARY]
 #   RUNS (default 3): wall time is the best of RUNS, peak RSS the largest.
+#   CASES (default all): a comma-separated subset of cold,warm,files,shared,peers.
 #   BASE_BINARY: without one, main is built from this repository
 #   (git archive main, so nothing in a work tree changes).
 # Run the image tests once first so the Debian test image exists:
@@ -17,14 +18,16 @@
 # bench/mkimages under ~/.cache/lockdown-test/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=3 shared=100
-while getopts n:s: o; do
+runs=3 shared=100 cases=cold,warm,files,shared,peers
+while getopts n:s:c: o; do
   case $o in
     n) runs=$OPTARG ;;
     s) shared=$OPTARG ;;
-    *) echo "usage: $0 [-n RUNS] [-s SHARED_IMAGES] [BASE_BINARY]" >&2; exit 2 ;;
+    c) cases=$OPTARG ;;
+    *) echo "usage: $0 [-n RUNS] [-s SHARED_IMAGES] [-c CASES] [BASE_BINARY]" >&2; exit 2 ;;
   esac
 done
+want() { [[ ",$cases," == *",$1,"* ]]; }
 shift $((OPTIND - 1))
 
 tmp=$(mktemp -d)
@@ -61,9 +64,9 @@ make_once() { # make_once OUT mkimages-args…
 big=$benchdir/debian-go.tar
 files=$benchdir/files-200k.tar
 sharedDir=$benchdir/shared-$shared
-[ -d /usr/local/go ] && make_once "$big" dir -dir /usr/local/go
-make_once "$files" files -n 200000
-make_once "$sharedDir" shared -n "$shared"
+if want warm && [ -d /usr/local/go ]; then make_once "$big" dir -dir /usr/local/go; fi
+if want files; then make_once "$files" files -n 200000; fi
+if want shared; then make_once "$sharedDir" shared -n "$shared"; fi
 
 # measure [-1] CMD… prints "best-wall-seconds max-rss-KiB" over RUNS runs
 # (one run with -1).
@@ -88,6 +91,7 @@ row() { # row NAME NEW OTHER PEAKKIB WHAT
 cachedir() { local d; d=$(mktemp -d "$tmp/cache.XXXX"); echo "$d"; }
 
 # 1. Cold sbom of the Debian minbase image against the read+hash+decompress floor.
+if want cold; then
 floor() { measure bash -c "tee >(sha256sum >/dev/null) < '$blob' | gzip -dc | sha256sum >/dev/null"; }
 read -r ft _ < <(floor)
 for form in "docker-archive:$img/docker-archive.tar" "oci-archive:$img/oci-archive.tar" "oci-dir:$img/oci"; do
@@ -96,9 +100,10 @@ for form in "docker-archive:$img/docker-archive.tar" "oci-archive:$img/oci-archi
   row "cold sbom debian ${form%%:*}" "$t" "$ft" "$m" "floor: sha256 + gzip -dc | sha256sum (<= 1.5)"
   row "cold sbom debian ${form%%:*}" "$t" "$bt" "$m" "base binary"
 done
+fi
 
 # 2. Warm sbom of Debian + the Go toolchain (docker-archive).
-if [ -e "$big" ]; then
+if want warm && [ -e "$big" ]; then
   label="warm sbom debian+go $(($(stat -c %s "$big") >> 20))MB docker-archive"
   c1=$(cachedir) c2=$(cachedir)
   LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$big" >/dev/null
@@ -111,6 +116,7 @@ if [ -e "$big" ]; then
 fi
 
 # 3. 200,000 files in one layer: peak RSS cold and warm, wall against base.
+if want files; then
 label="sbom debian+200k files $(($(stat -c %s "$files") >> 20))MB"
 c1=$(cachedir) c2=$(cachedir)
 read -r t m < <(measure -1 env LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$files")
@@ -119,32 +125,38 @@ row "cold $label" "$t" "$bt" "$m" "base binary (<= 0.6; RSS <= 60 MB; base $((bm
 read -r t m < <(measure env LOCKDOWN_CACHE_DIR=$c1 "$new" sbom --quiet "docker-archive:$files")
 read -r bt bm < <(measure env LOCKDOWN_CACHE_DIR=$c2 "$base" sbom --quiet "docker-archive:$files")
 row "warm $label" "$t" "$bt" "$m" "base binary (<= 0.6; RSS <= 60 MB; base $((bm / 1024)) MB)"
+fi
 
 # 4. Images sharing the Debian base, one process each, warm cache.
 db=$(ls -t "$cache"/vulndb/*.db 2>/dev/null | head -1 || true)
-per_min() { # per_min BIN CACHE CMD…: images/min over the shared images
-  local bin=$1 c=$2; shift 2
-  LOCKDOWN_CACHE_DIR=$c "$bin" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
-  local s e
-  s=$(date +%s.%N)
+per_min() { # per_min CACHE_NEW CACHE_BASE CMD…: "new base" images/min over the shared images,
+  # the two binaries taking turns image by image so that a change in the machine's load hits both
+  local cn=$1 cb=$2 tn=0 tb=0 s i; shift 2
+  LOCKDOWN_CACHE_DIR=$cn "$new" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
+  LOCKDOWN_CACHE_DIR=$cb "$base" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
   for i in $(seq 0 $((shared - 1))); do
-    LOCKDOWN_CACHE_DIR=$c "$bin" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+    s=$EPOCHREALTIME
+    LOCKDOWN_CACHE_DIR=$cn "$new" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+    tn=$(awk "BEGIN{print $tn + $EPOCHREALTIME - $s}")
+    s=$EPOCHREALTIME
+    LOCKDOWN_CACHE_DIR=$cb "$base" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+    tb=$(awk "BEGIN{print $tb + $EPOCHREALTIME - $s}")
   done
-  e=$(date +%s.%N)
-  awk "BEGIN{printf \"%.0f\", $shared * 60 / ($e - $s)}"
+  awk "BEGIN{printf \"%.0f %.0f\\n\", $shared * 60 / $tn, $shared * 60 / $tb}"
 }
 for cmd in sbom scan; do
+  want shared || break
   args=("$cmd" --quiet)
   if [ "$cmd" = scan ]; then
     [ -n "$db" ] || continue
     args+=(--db "$db" --max-db-age 0)
   fi
-  n=$(per_min "$new" "$(cachedir)" "${args[@]}")
-  b=$(per_min "$base" "$(cachedir)" "${args[@]}")
-  printf '%-46s %7s/min %7s/min %7sx %9s  %s\n' "$cmd $shared images sharing debian, warm" "$n" "$b" "$(ratio "$n" "$b")" "-" "base binary (>= 2000/min)"
+  read -r n b < <(per_min "$(cachedir)" "$(cachedir)" "${args[@]}")
+  printf '%-46s %7s/min %7s/min %7sx %9s  %s\n' "$cmd $shared images sharing debian, warm" "$n" "$b" "$(ratio "$n" "$b")" "-" "base binary (>= 2000/min), load $(cut -d' ' -f1 /proc/loadavg)"
 done
 
 # 5. Peers, when installed.
+want peers || exit 0
 if command -v trivy >/dev/null; then
   read -r t _ < <(measure env LOCKDOWN_CACHE_DIR=$(cachedir) "$new" sbom --no-cache --quiet "docker-archive:$img/docker-archive.tar")
   read -r pt _ < <(measure trivy image --cache-dir "$(cachedir)" --quiet --format cyclonedx --input "$img/docker-archive.tar")

@@ -2,6 +2,9 @@
 # Enforcement costs, as ratios where they depend on the machine:
 #   BenchmarkCompileApply: compile 1,000 endpoints × 500 policies and apply
 #     them in one transaction (wall and CPU ms; the ruleset's size);
+#   BenchmarkSwap: a policy change under the same 1,000 × 500 (two policy
+#     sets over the same endpoints, applied in turn: the hitless update in
+#     place; wall and CPU ms);
 #   BenchmarkPacketCost: TCP connect latency and throughput between two
 #     network namespaces with the 500 policies applied, next to no ruleset
 #     and to connection tracking alone (what a Docker host always has),
@@ -12,5 +15,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-10}
-go test ./internal/netpol/enforce -run '^$' -bench 'BenchmarkCompileApply$|BenchmarkCompile$' -benchtime "${n}x" -benchmem
+go test ./internal/netpol/enforce -run '^$' -bench 'BenchmarkCompileApply$|BenchmarkCompile$|BenchmarkSwap$' -benchtime "${n}x" -benchmem
 go test ./internal/netpol/enforce -run '^$' -bench 'BenchmarkPacketCost$' -benchtime "${n}x"

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/semver"
 
@@ -86,8 +87,8 @@ func AdvisoriesFromOSVZip(path string, names ...string) (Advisories, error) {
 
 // goVersionRe finds the leading X.Y.Z[-pre] of a packaged version.
 var (
-	goVersionRe = regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?((?:-[0-9A-Za-z.-]+)?)`)
-	preRe       = regexp.MustCompile(`^-(rc|beta|alpha)`)
+	goVersionRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?(\d+)\.(\d+)(?:\.(\d+))?((?:-[0-9A-Za-z.-]+)?)`) })
+	preRe       = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^-(rc|beta|alpha)`) })
 )
 
 // GoModuleVersion turns a component version as the engine reports it into
@@ -103,7 +104,7 @@ func GoModuleVersion(module, v string) (string, bool) {
 	if i := strings.IndexAny(v, "+~"); i >= 0 {
 		v = v[:i]
 	}
-	m := goVersionRe.FindStringSubmatch(v)
+	m := goVersionRe().FindStringSubmatch(v)
 	if m == nil {
 		return "", false
 	}
@@ -114,7 +115,7 @@ func GoModuleVersion(module, v string) (string, bool) {
 	pre := m[4]
 	// Distribution revisions look like pre-releases ("1.6.20-1"); keep
 	// only real pre-release tags (rc, beta, alpha).
-	if pre != "" && !preRe.MatchString(pre) {
+	if pre != "" && !preRe().MatchString(pre) {
 		pre = ""
 	}
 	out := "v" + m[1] + "." + m[2] + "." + patch + pre

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 )
@@ -70,15 +71,17 @@ var updateAloneInfo = Info{ID: "LD-IMG-406", CIS: "4.7", Title: "No update instr
 
 // updateRe finds a package index update; installRe an install in the same step.
 var (
-	updateRe  = regexp.MustCompile(`\b(?:apt-get|apt|yum|dnf|microdnf|zypper|apk)\s+(?:-\S+\s+)*(?:update|makecache|refresh)\b`)
-	installRe = regexp.MustCompile(`\b(?:install|add|upgrade|dist-upgrade|in)\b`)
+	updateRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:apt-get|apt|yum|dnf|microdnf|zypper|apk)\s+(?:-\S+\s+)*(?:update|makecache|refresh)\b`)
+	})
+	installRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\b(?:install|add|upgrade|dist-upgrade|in)\b`) })
 )
 
 // updateAlone: 4.7.
 func updateAlone(t *Target, im *Image) Result {
 	var bad []string
 	for i, h := range im.History {
-		if updateRe.MatchString(h.CreatedBy) && !installRe.MatchString(updateRe.ReplaceAllString(h.CreatedBy, "")) {
+		if updateRe().MatchString(h.CreatedBy) && !installRe().MatchString(updateRe().ReplaceAllString(h.CreatedBy, "")) {
 			bad = append(bad, fmt.Sprintf("history[%d] %s", i, strings.TrimSpace(strings.TrimPrefix(h.CreatedBy, "/bin/sh -c"))))
 		}
 	}
@@ -98,17 +101,17 @@ var remoteAddInfo = Info{ID: "LD-IMG-404", CIS: "4.9", Title: "No ADD of a remot
 // is replaced by the content hash with no "file:"/"dir:" prefix, which
 // only remote sources get ("#(nop) ADD 236a…fd6b in /dst").
 var (
-	remoteAddRe  = regexp.MustCompile(`(?i)(?:^|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`)
-	classicAddRe = regexp.MustCompile(`#\(nop\)\s+ADD\s+([0-9a-f]{64})\s+in\s+(\S+)`)
+	remoteAddRe  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)(?:^|\s)ADD\s+(?:--\S+\s+)*(https?://\S+)`) })
+	classicAddRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`#\(nop\)\s+ADD\s+([0-9a-f]{64})\s+in\s+(\S+)`) })
 )
 
 // remoteAdd: 4.9.
 func remoteAdd(t *Target, im *Image) Result {
 	var bad []string
 	for i, h := range im.History {
-		if m := remoteAddRe.FindStringSubmatch(h.CreatedBy); m != nil {
+		if m := remoteAddRe().FindStringSubmatch(h.CreatedBy); m != nil {
 			bad = append(bad, fmt.Sprintf("history[%d] ADD %s", i, redactURL(m[1])))
-		} else if m := classicAddRe.FindStringSubmatch(h.CreatedBy); m != nil {
+		} else if m := classicAddRe().FindStringSubmatch(h.CreatedBy); m != nil {
 			bad = append(bad, fmt.Sprintf("history[%d] ADD of a remote URL to %s (classic builder; content sha256:%s)", i, m[2], m[1][:12]))
 		}
 	}

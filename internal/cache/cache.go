@@ -3,6 +3,14 @@
 // processes: entries are written to a temporary file and renamed into place,
 // reads touch the entry's modification time, and eviction removes the least
 // recently used entries once the total passes the bound.
+//
+// The total is kept in a small usage file, updated under a file lock by
+// every Put, so a Put does not list the directory: only when the total
+// passes the bound is the directory walked, and eviction then goes down to
+// 15/16 of the bound, so that walks come at most once per sixteenth of the
+// bound written. The usage file is a hint: a missing or unreadable one is
+// rebuilt by a walk, and an entry counted twice (two processes writing the
+// same key) only makes the next walk, which recounts, come earlier.
 package cache
 
 import (
@@ -14,7 +22,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -25,7 +35,17 @@ const DefaultMaxBytes = 2 << 30
 type Cache struct {
 	dir string
 	max int64
+	// walks counts the directory walks of this Cache (for tests).
+	walks int
 }
+
+// Files of the cache directory besides the shards: the usage file holds
+// the total size of the entries in decimal; the lock file serialises its
+// updates across processes.
+const (
+	usageFile = "lockdown-usage"
+	lockFile  = "lockdown-usage.lock"
+)
 
 // Options configure Open.
 type Options struct {
@@ -91,9 +111,14 @@ func (c *Cache) Put(key string, value []byte) error {
 		return fmt.Errorf("layer cache: %w", err)
 	}
 	tmp := f.Name()
+	size := int64(len(key) + 1 + len(value))
 	_, err = f.Write(append([]byte(key+"\n"), value...))
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	var replaced int64
+	if fi, serr := os.Stat(p); serr == nil {
+		replaced = fi.Size()
 	}
 	if err == nil {
 		err = os.Rename(tmp, p)
@@ -102,7 +127,66 @@ func (c *Cache) Put(key string, value []byte) error {
 		os.Remove(tmp)
 		return fmt.Errorf("layer cache: %w", err)
 	}
-	return c.evict()
+	return c.account(size - replaced)
+}
+
+// account adds delta bytes to the usage file, under the lock, and evicts
+// when the total passes the bound.
+func (c *Cache) account(delta int64) error {
+	unlock, err := c.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	total, ok := c.readUsage()
+	total += delta
+	if !ok || total > c.max {
+		// A walk recounts (the new entry included) and evicts when over.
+		if total, err = c.evict(c.max - c.max/16); err != nil {
+			return err
+		}
+	}
+	return c.writeUsage(total)
+}
+
+// lock takes the cache's file lock; the returned func releases it.
+func (c *Cache) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(c.dir, lockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("layer cache: %w", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if !errors.Is(err, syscall.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("layer cache: lock %s: %w", f.Name(), err)
+	}
+	return func() { f.Close() }, nil // closing releases the lock
+}
+
+// readUsage reads the usage file; false when it is missing or damaged.
+func (c *Cache) readUsage() (int64, bool) {
+	b, err := os.ReadFile(filepath.Join(c.dir, usageFile))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
+}
+
+// writeUsage records total (under the lock).
+func (c *Cache) writeUsage(total int64) error {
+	if err := os.WriteFile(filepath.Join(c.dir, usageFile), []byte(strconv.FormatInt(total, 10)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("layer cache: %w", err)
+	}
+	return nil
 }
 
 type entry struct {
@@ -111,9 +195,12 @@ type entry struct {
 	mod  time.Time
 }
 
-// evict removes least recently used entries until the total is under the
-// bound. Entries vanishing underneath (another process evicting) are fine.
-func (c *Cache) evict() error {
+// evict walks the cache and, when the total passes the bound, removes
+// least recently used entries until it is at most target. It returns the
+// total left. Entries vanishing underneath (another process evicting, or
+// an older lockdown without the usage file) are fine.
+func (c *Cache) evict(target int64) (int64, error) {
+	c.walks++
 	var all []entry
 	var total int64
 	err := filepath.WalkDir(c.dir, func(p string, d fs.DirEntry, err error) error {
@@ -135,21 +222,21 @@ func (c *Cache) evict() error {
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("layer cache: %w", err)
+		return 0, fmt.Errorf("layer cache: %w", err)
 	}
 	if total <= c.max {
-		return nil
+		return total, nil
 	}
 	slices.SortFunc(all, func(a, b entry) int { return a.mod.Compare(b.mod) })
 	for _, e := range all {
-		if total <= c.max {
+		if total <= target {
 			break
 		}
 		if err := os.Remove(e.path); err == nil || errors.Is(err, fs.ErrNotExist) {
 			total -= e.size
 		}
 	}
-	return nil
+	return total, nil
 }
 
 // Stats reports the number of entries and their total size.
@@ -197,6 +284,9 @@ func (c *Cache) Clean() error {
 			}
 		}
 		_ = os.Remove(dir) // only when empty
+	}
+	if err := os.Remove(filepath.Join(c.dir, usageFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("layer cache: %w", err)
 	}
 	return nil
 }

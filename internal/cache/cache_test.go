@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -139,6 +141,143 @@ func TestCleanKeepsOtherFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(c.path("a")), ".tmp-123")); err == nil {
 		t.Error("Clean left a temporary file")
+	}
+}
+
+// usage reads the usage file.
+func usage(t *testing.T, dir string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, usageFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPutWalksOnlyPastTheBound: a Put keeps the total in the usage file
+// and walks the directory only when it has none or the total passes the
+// bound; eviction then goes down to 15/16 of the bound, so the walks
+// are as few as this model of the arithmetic says, and the total on disk
+// stays under the bound and equal to the usage file.
+func TestPutWalksOnlyPastTheBound(t *testing.T) {
+	dir := t.TempDir()
+	const max = 100_000
+	c, err := Open(dir, Options{MaxBytes: max})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := bytes.Repeat([]byte("v"), 1000)
+	const size = 1006 // "k0000\n" + 1000 bytes
+	wantWalks, total := 0, int64(0)
+	for i := range 1000 {
+		if err := c.Put(fmt.Sprintf("k%04d", i), val); err != nil {
+			t.Fatal(err)
+		}
+		total += size
+		if i == 0 || total > max {
+			wantWalks++
+			for total > max-max/16 {
+				total -= size // the oldest entry goes
+			}
+		}
+		if i == 50 && c.walks != 1 {
+			t.Fatalf("after 51 Puts under the bound: %d walks, want 1 (the first Put counts the cache)", c.walks)
+		}
+	}
+	if c.walks != wantWalks {
+		t.Errorf("1000 Puts: %d walks, want %d", c.walks, wantWalks)
+	}
+	n, bytes, err := c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes != total || int64(n)*size != total || usage(t, dir) != total {
+		t.Errorf("on disk %d entries, %d bytes; usage file %d; want %d bytes", n, bytes, usage(t, dir), total)
+	}
+}
+
+// TestUsageRebuilt: a missing or damaged usage file is recounted by the
+// next Put; Clean drops it.
+func TestUsageRebuilt(t *testing.T) {
+	dir := t.TempDir()
+	c, _ := Open(dir, Options{})
+	for i := range 3 {
+		c.Put(fmt.Sprint("k", i), []byte("value"))
+	}
+	for name, damage := range map[string]func(){
+		"missing": func() { os.Remove(filepath.Join(dir, usageFile)) },
+		"garbage": func() { os.WriteFile(filepath.Join(dir, usageFile), []byte("x1\n"), 0o600) },
+	} {
+		damage()
+		walks := c.walks
+		if err := c.Put("k0", []byte("other")); err != nil { // same size: replaced
+			t.Fatal(err)
+		}
+		_, bytes, _ := c.Stats()
+		if got := usage(t, dir); got != bytes || c.walks != walks+1 {
+			t.Errorf("%s usage file: after Put it says %d (walks +%d), want %d (one walk)", name, got, c.walks-walks, bytes)
+		}
+	}
+	if err := c.Clean(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, usageFile)); err == nil {
+		t.Error("Clean left the usage file")
+	}
+}
+
+// TestConcurrentProcessesStayBounded: writers with their own Cache on one
+// directory (each lock is its own open file, as in separate processes)
+// keep the total under the bound; the usage file never says less than
+// what is on disk.
+func TestConcurrentProcessesStayBounded(t *testing.T) {
+	dir := t.TempDir()
+	const max = 40_000
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _ := Open(dir, Options{MaxBytes: max})
+			for i := range 60 {
+				if err := c.Put(fmt.Sprintf("w%d-k%d", w, i), bytes.Repeat([]byte("v"), 500)); err != nil {
+					t.Errorf("writer %d: %v", w, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c, _ := Open(dir, Options{MaxBytes: max})
+	n, bytes, _ := c.Stats()
+	if bytes > max || n == 0 {
+		t.Errorf("after 360 Puts by 6 writers: %d entries, %d bytes; want some, at most %d", n, bytes, max)
+	}
+	if u := usage(t, dir); u < bytes {
+		t.Errorf("usage file says %d bytes, less than the %d on disk", u, bytes)
+	}
+}
+
+// BenchmarkPutFullCache: a Put into a cache of 5,000 entries at its bound
+// (each one evicts, as a cache in steady use does).
+func BenchmarkPutFullCache(b *testing.B) {
+	dir := b.TempDir()
+	val := bytes.Repeat([]byte("v"), 1000)
+	c, _ := Open(dir, Options{MaxBytes: 5000 * 1010})
+	for i := range 5000 {
+		c.Put(fmt.Sprintf("fill-%05d", i), val)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := c.Put(fmt.Sprintf("new-%07d", i), val); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/apk"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/version"
 )
@@ -46,6 +47,16 @@ type Ecosystem struct {
 	distro  func(d *model.Distro) (string, bool)    // release of an image's os-release; nil: images are not mapped
 	query   func(p *model.Package) (string, string) // name and version to look up; nil: Name, Version
 	name    func(string) string                     // package names' normal form; nil: as written
+}
+
+// SchemeFor is the scheme that orders p's versions: e.Scheme, except for an
+// apk package of an image whose apk-tools is version 3 or later (its
+// database says so: apk.MetaAPKTools), which apk-tools 3's rules order.
+func (e Ecosystem) SchemeFor(p *model.Package) version.Scheme {
+	if e.PackageType == model.TypeAPK && p.Type == model.TypeAPK {
+		return version.APKFor(p.Metadata[apk.MetaAPKTools])
+	}
+	return e.Scheme
 }
 
 // Supported reports whether packages of e are checked against advisories:

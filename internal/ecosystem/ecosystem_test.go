@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/apk"
 	"github.com/lockdown-sec/lockdown/internal/model"
+	"github.com/lockdown-sec/lockdown/internal/version"
 )
 
 func TestNormalize(t *testing.T) {
@@ -287,6 +289,32 @@ func BenchmarkNormalize(b *testing.B) {
 	for b.Loop() {
 		for _, s := range []string{"Debian:12", "Ubuntu:22.04:LTS", "Go", "Rocky Linux:9.4", "Frobnitz"} {
 			Normalize(s)
+		}
+	}
+}
+
+// TestSchemeFor: apk packages of an image with apk-tools 3 are ordered by
+// apk-tools 3's rules, the others by the ecosystem's scheme.
+func TestSchemeFor(t *testing.T) {
+	apk3 := &model.Package{Type: model.TypeAPK, Metadata: map[string]string{apk.MetaAPKTools: "3.0.1-r1"}}
+	apk2 := &model.Package{Type: model.TypeAPK, Metadata: map[string]string{apk.MetaAPKTools: "2.14.4-r1"}}
+	for _, tt := range []struct {
+		eco  string
+		p    *model.Package
+		want string
+	}{
+		{"Alpine:v3.23", apk3, version.APK3().Name()},
+		{"Wolfi", apk3, version.APK3().Name()},
+		{"Alpine:v3.20", apk2, version.APK().Name()},
+		{"Alpine:v3.20", &model.Package{Type: model.TypeAPK}, version.APK().Name()},
+		{"Debian:12", &model.Package{Type: model.TypeDeb, Metadata: apk3.Metadata}, version.Dpkg().Name()},
+	} {
+		e, ok := Lookup(tt.eco)
+		if !ok {
+			t.Fatalf("Lookup(%s) failed", tt.eco)
+		}
+		if got := e.SchemeFor(tt.p).Name(); got != tt.want {
+			t.Errorf("%s SchemeFor(%v) = %s, want %s", tt.eco, tt.p.Metadata, got, tt.want)
 		}
 	}
 }

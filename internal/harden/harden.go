@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -184,7 +185,7 @@ func newHardener(cfg Config) (*hardener, error) {
 	return &hardener{cfg: cfg, eng: cfg.Engine, log: log, run0: hex.EncodeToString(b)}, nil
 }
 
-var nameClean = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+var nameClean = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]+`) })
 
 // defaultName is a profile and service name from a reference or name.
 func defaultName(given, from string) string {
@@ -193,7 +194,7 @@ func defaultName(given, from string) string {
 	}
 	from = path.Base(strings.SplitN(from, "@", 2)[0])
 	from, _, _ = strings.Cut(from, ":")
-	from = strings.Trim(nameClean.ReplaceAllString(from, "-"), "-.")
+	from = strings.Trim(nameClean().ReplaceAllString(from, "-"), "-.")
 	if from == "" {
 		from = "workload"
 	}

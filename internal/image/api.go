@@ -43,6 +43,10 @@ type Options struct {
 	// plain tar of a compressed archive are spooled (removed by Close); ""
 	// means os.TempDir().
 	TempDir string
+	// Cache, when set, keeps a docker: image's config and layer digests by
+	// image ID, so that opening it again streams nothing out of the engine
+	// unless a walk needs a layer (pass the walk's WalkOptions.Cache).
+	Cache LayerCache
 	// RemoteOnly refuses every target that reads a path (dir:,
 	// docker-archive:, oci-archive:, oci-dir:) and never looks at the
 	// filesystem for a hint about a bare reference: for a service, where

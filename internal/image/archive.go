@@ -60,31 +60,14 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 	if err != nil {
 		return nil, fmt.Errorf("open docker-archive %s: config %s: %w", p, desc.Config, err)
 	}
-	cf, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
+	src, cf, err := configSource(input, p, desc.Config, rawCfg, desc.RepoTags, opts)
 	if err != nil {
-		return nil, fmt.Errorf("open docker-archive %s: config %s: %w: %w", p, desc.Config, err, ErrBadInput)
+		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
 	}
 	if len(cf.RootFS.DiffIDs) != len(desc.Layers) {
 		return nil, fmt.Errorf("open docker-archive %s: config lists %d diff IDs but manifest.json %d layers: %w", p, len(cf.RootFS.DiffIDs), len(desc.Layers), ErrBadInput)
 	}
-	if err := checkPlatform(opts, platformOf(cf)); err != nil {
-		return nil, fmt.Errorf("open docker-archive %s: %w", p, err)
-	}
-	cfgHash, _, _ := v1.SHA256(bytes.NewReader(rawCfg))
-	cfg := configFromV1(cf)
-	created := pairHistory(cfg.History, len(desc.Layers))
-	src := &source{
-		target: model.Target{
-			Input:    input,
-			Kind:     KindDockerArchive,
-			Name:     p,
-			ImageID:  cfgHash.String(),
-			Platform: platformOf(cf),
-			RepoTags: desc.RepoTags,
-		},
-		config: cfg,
-		lim:    opts.limits(),
-	}
+	created := pairHistory(src.config.History, len(desc.Layers))
 	// Docker 25+ writes an OCI index next to manifest.json: it names the
 	// manifest digest. Older archives have none.
 	if a.has("index.json") {
@@ -115,6 +98,33 @@ func dockerArchive(ctx context.Context, input, p string, a *tarArchive, opts Opt
 		})
 	}
 	return src, nil
+}
+
+// configSource is a docker-archive source of the image config rawCfg
+// (named cfgName in errors), without layers: the parsed config (platform
+// checked) and the target.
+func configSource(input, p, cfgName string, rawCfg []byte, repoTags []string, opts Options) (*source, *v1.ConfigFile, error) {
+	cf, err := v1.ParseConfigFile(bytes.NewReader(rawCfg))
+	if err != nil {
+		return nil, nil, fmt.Errorf("config %s: %w: %w", cfgName, err, ErrBadInput)
+	}
+	if err := checkPlatform(opts, platformOf(cf)); err != nil {
+		return nil, nil, err
+	}
+	cfgHash, _, _ := v1.SHA256(bytes.NewReader(rawCfg))
+	return &source{
+		target: model.Target{
+			Input:    input,
+			Kind:     KindDockerArchive,
+			Name:     p,
+			ImageID:  cfgHash.String(),
+			Platform: platformOf(cf),
+			RepoTags: repoTags,
+		},
+		config:    configFromV1(cf),
+		rawConfig: rawCfg,
+		lim:       opts.limits(),
+	}, cf, nil
 }
 
 // memberDigest is the digest of a layer blob as stored in a docker-archive,

@@ -178,6 +178,9 @@ type source struct {
 	config *ConfigFile
 	layers []Layer
 	lim    limits
+	// rawConfig is the image config as read (docker-archive and docker:
+	// targets), for the docker: image record.
+	rawConfig []byte
 
 	closeOnce sync.Once
 	closeFn   func() error

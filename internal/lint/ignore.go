@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/lint/rule"
@@ -34,8 +35,8 @@ type ignore struct {
 }
 
 var (
-	ignoreRe   = regexp.MustCompile(`#\s*lockdown:ignore=(\S+)(.*)$`)
-	hadolintRe = regexp.MustCompile(`#\s*hadolint\s+ignore=(\S+)`)
+	ignoreRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`#\s*lockdown:ignore=(\S+)(.*)$`) })
+	hadolintRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`#\s*hadolint\s+ignore=(\S+)`) })
 )
 
 // parseIgnores finds the suppressions in a file's text. yamlBlocks says
@@ -52,7 +53,7 @@ func parseIgnores(file string, text string, yamlBlocks bool) ([]ignore, []string
 			docStart = i + 1
 		}
 		var ig ignore
-		switch m := ignoreRe.FindStringSubmatch(ln); {
+		switch m := ignoreRe().FindStringSubmatch(ln); {
 		case m != nil:
 			ig.ids = splitIDs(m[1])
 			rest := strings.Fields(m[2])
@@ -67,7 +68,7 @@ func parseIgnores(file string, text string, yamlBlocks bool) ([]ignore, []string
 			}
 			ig.reason = strings.Join(rest, " ")
 		default:
-			h := hadolintRe.FindStringSubmatch(ln)
+			h := hadolintRe().FindStringSubmatch(ln)
 			if h == nil {
 				continue
 			}

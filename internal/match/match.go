@@ -192,7 +192,7 @@ func (m *matcher) matchPackage(ctx context.Context, p *model.Package, eco string
 		m.badEco[eco]++
 		return nil, nil
 	}
-	scheme := e.Scheme
+	scheme := e.SchemeFor(p)
 	name, ver := e.Query(p)
 	vulns, err := m.lookup(ctx, eco, name)
 	if err != nil {

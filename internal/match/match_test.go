@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/apk"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
@@ -142,6 +143,22 @@ func TestMatchRules(t *testing.T) {
 	}
 	if len(fs) != 6 {
 		t.Errorf("IgnoreUnfixed: %d findings, want 6", len(fs))
+	}
+}
+
+// TestMatchAPKTools: an apk package is compared by the rules of its
+// image's apk-tools: the fix 1.00 is newer than the installed 1.0 for
+// apk-tools 3 (a leading zero compares as text) and older for apk-tools 2
+// (a fraction), so only the first is a finding.
+func TestMatchAPKTools(t *testing.T) {
+	db := []osv.Vulnerability{rec("ALPINE-CVE-2024-4444", nil, aff("Alpine:v3.23", "zlib", rng("ECOSYSTEM", intro("0"), fix("1.00"))))}
+	for tools, want := range map[string]int{"3.0.1-r1": 1, "2.14.4-r1": 0, "": 0} {
+		pkg := model.Package{Name: "zlib", Version: "1.0", Type: model.TypeAPK, Ecosystem: "Alpine:v3.23", Location: "/lib/apk/db/installed",
+			Metadata: map[string]string{apk.MetaAPKTools: tools}}
+		fs, ws, err := Match(context.Background(), newMemSource(db), []model.Package{pkg}, Options{})
+		if err != nil || len(ws) != 0 || len(fs) != want {
+			t.Errorf("apk-tools %q: %d findings, want %d (%v, %v)", tools, len(fs), want, ws, err)
+		}
 	}
 }
 

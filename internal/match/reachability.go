@@ -15,9 +15,24 @@ import (
 // goBinary is what reachability needs of one Go executable: its symbol
 // index (or why there is none) and its target platform.
 type goBinary struct {
+	enc        string // the index as the package carries it, decoded on first use (index)
 	syms       *gobinary.Symbols
 	why        string // no index: why
 	goos, arch string
+}
+
+// index is the binary's symbol index, decoded the first time a finding
+// asks for it (a binary without Go findings is never decoded); nil with
+// the reason when there is none.
+func (b *goBinary) index() (*gobinary.Symbols, string) {
+	if b.enc != "" {
+		s, err := gobinary.DecodeSymbols(b.enc)
+		if err != nil {
+			b.why = err.Error()
+		}
+		b.syms, b.enc = s, ""
+	}
+	return b.syms, b.why
 }
 
 // goBinaries finds the symbol index of every Go executable among pkgs (it
@@ -34,15 +49,7 @@ func goBinaries(pkgs []model.Package) map[string]*goBinary {
 		if !ok && !bad {
 			continue
 		}
-		b := &goBinary{goos: p.Metadata[gobinary.MetaGOOS], arch: p.Arch, why: why}
-		if ok {
-			s, err := gobinary.DecodeSymbols(enc)
-			if err != nil {
-				b.why = err.Error()
-			}
-			b.syms = s
-		}
-		bins[p.Location] = b
+		bins[p.Location] = &goBinary{enc: enc, why: why, goos: p.Metadata[gobinary.MetaGOOS], arch: p.Arch}
 	}
 	return bins
 }
@@ -74,14 +81,15 @@ type goImport struct {
 //
 // Present lists what was found ("golang.org/x/net/html.Parse", or the
 // package or module). A binary without an index is unknown; so is one whose
-// inline trees could not be read (stripped) when nothing was found, as an
-// inlined function leaves no trace in the function table.
+// index holds only the functions compiled out of line (Symbols.Inlined
+// false) when nothing was found, as an inlined function may be there.
 func reachability(b *goBinary, name, ver string, scheme version.Scheme, recs []*osv.Vulnerability) *model.Reachability {
 	if b == nil {
 		return &model.Reachability{State: model.ReachUnknown, Reason: "no symbol information for this binary"}
 	}
-	if b.syms == nil {
-		return &model.Reachability{State: model.ReachUnknown, Reason: "no usable symbol information: " + b.why}
+	syms, why := b.index()
+	if syms == nil {
+		return &model.Reachability{State: model.ReachUnknown, Reason: "no usable symbol information: " + why}
 	}
 	// The affected entries for this module and version, with their imports.
 	// Records from the Go vulnerability database say which packages and
@@ -124,7 +132,7 @@ func reachability(b *goBinary, name, ver string, scheme version.Scheme, recs []*
 		}
 		counted++
 		if len(e.imports) == 0 {
-			if name == gobinary.StdlibName || b.syms.HasModule(name) {
+			if name == gobinary.StdlibName || syms.HasModule(name) {
 				found = append(found, name)
 			}
 			continue
@@ -132,14 +140,14 @@ func reachability(b *goBinary, name, ver string, scheme version.Scheme, recs []*
 		for _, imp := range onPlatform {
 			if len(imp.Symbols) == 0 {
 				wanted++
-				if b.syms.HasPackage(imp.Path) {
+				if syms.HasPackage(imp.Path) {
 					found = append(found, imp.Path)
 				}
 				continue
 			}
 			for _, s := range imp.Symbols {
 				wanted++
-				if b.syms.Has(imp.Path, s) {
+				if syms.Has(imp.Path, s) {
 					found = append(found, imp.Path+"."+s)
 				}
 			}
@@ -154,9 +162,9 @@ func reachability(b *goBinary, name, ver string, scheme version.Scheme, recs []*
 	case counted == 0:
 		return &model.Reachability{State: model.ReachAbsent,
 			Reason: fmt.Sprintf("the advisory affects other platforms than %s/%s", b.goos, b.arch)}
-	case !b.syms.Inlined:
+	case !syms.Inlined:
 		return &model.Reachability{State: model.ReachUnknown,
-			Reason: fmt.Sprintf("none of %d vulnerable functions is compiled out of line, and the binary is stripped: inlined ones cannot be seen", wanted)}
+			Reason: fmt.Sprintf("none of %d vulnerable functions is compiled out of line, and the index does not hold inlined ones", wanted)}
 	}
 	return &model.Reachability{State: model.ReachAbsent, Reason: fmt.Sprintf("none of %d vulnerable functions is in the binary", wanted)}
 }

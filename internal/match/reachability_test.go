@@ -31,7 +31,7 @@ func TestReachability(t *testing.T) {
 	syms := gobinary.NewSymbols(true,
 		"golang.org/x/net/html.Parse", "golang.org/x/net/html.(*Tokenizer).Next", "net/http.(*Client).Do")
 	bin := &goBinary{syms: syms, goos: "linux", arch: "amd64"}
-	stripped := &goBinary{syms: gobinary.NewSymbols(false, "golang.org/x/net/html.Parse"), goos: "linux", arch: "amd64"}
+	outOfLine := &goBinary{syms: gobinary.NewSymbols(false, "golang.org/x/net/html.Parse"), goos: "linux", arch: "amd64"}
 	semver := version.Go()
 	const mod, ver = "golang.org/x/net", "v0.1.0"
 	html := func(syms ...string) goImport { return goImport{Path: "golang.org/x/net/html", Symbols: syms} }
@@ -65,12 +65,17 @@ func TestReachability(t *testing.T) {
 			model.Reachability{State: model.ReachAbsent, Reason: "none of 1 vulnerable functions is in the binary"}},
 		{"stdlib module-wide", bin, []*osv.Vulnerability{goRec("GO-1", "stdlib", "1.99.0", nil)},
 			model.Reachability{State: model.ReachPresent, Symbols: []string{"stdlib"}}},
-		{"stripped, found", stripped, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
+		{"out-of-line index, found", outOfLine, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
 			model.Reachability{State: model.ReachPresent, Symbols: []string{"golang.org/x/net/html.Parse"}}},
-		{"stripped, not found", stripped, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Tokenizer.Next")})},
-			model.Reachability{State: model.ReachUnknown, Reason: "none of 1 vulnerable functions is compiled out of line, and the binary is stripped: inlined ones cannot be seen"}},
+		{"out-of-line index, not found", outOfLine, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Tokenizer.Next")})},
+			model.Reachability{State: model.ReachUnknown, Reason: "none of 1 vulnerable functions is compiled out of line, and the index does not hold inlined ones"}},
 		{"no index", &goBinary{why: "damaged function table"}, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
 			model.Reachability{State: model.ReachUnknown, Reason: "no usable symbol information: damaged function table"}},
+		{"index decoded on use", &goBinary{enc: gobinary.NewSymbols(true, "golang.org/x/net/html.Parse").Encode(), goos: "linux", arch: "amd64"},
+			[]*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
+			model.Reachability{State: model.ReachPresent, Symbols: []string{"golang.org/x/net/html.Parse"}}},
+		{"damaged index", &goBinary{enc: "s2:f:!!!!!!!!"}, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
+			model.Reachability{State: model.ReachUnknown, Reason: "no usable symbol information: decode go symbols: '!' at 0 is not base64"}},
 		{"no binary", nil, []*osv.Vulnerability{goRec("GO-1", mod, "0.7.0", []goImport{html("Parse")})},
 			model.Reachability{State: model.ReachUnknown, Reason: "no symbol information for this binary"}},
 	} {

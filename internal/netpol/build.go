@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -404,7 +405,7 @@ func (b *builder) rule(o *load.Object, path []any, r calicov3.Rule, ns string, i
 	return out, b.errs.Len() == nerr
 }
 
-var portNameRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+var portNameRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`) })
 
 // parsePort reads a Calico port: number, "lo:hi" or a name.
 func parsePort(v calicov3.Port) (PortMatch, error) {
@@ -432,7 +433,7 @@ func parsePort(v calicov3.Port) (PortMatch, error) {
 	if n, err := strconv.Atoi(s); err == nil {
 		return parsePort(calicov3.Port{IsNum: true, Num: int64(n)})
 	}
-	if s == "" || len(s) > 63 || !portNameRe.MatchString(s) {
+	if s == "" || len(s) > 63 || !portNameRe().MatchString(s) {
 		return PortMatch{}, fmt.Errorf("invalid port %q (want a number, FROM:TO or a port name)", s)
 	}
 	return PortMatch{Name: s}, nil
@@ -649,7 +650,7 @@ func (b *builder) hostEndpoint(o *load.Object, v *calicov3.HostEndpoint) {
 	}
 	for i, p := range v.Spec.Ports {
 		path := []any{"spec", "ports", i}
-		if !portNameRe.MatchString(p.Name) {
+		if !portNameRe().MatchString(p.Name) {
 			b.fail(o.Errorf(append(path, "name"), "invalid port name %q", p.Name))
 			continue
 		}
@@ -802,9 +803,11 @@ func (b *builder) k8sSelector(o *load.Object, path []any, ls *metav1.LabelSelect
 	return selector.And(parts...), true
 }
 
-var labelKeyRe = regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+var labelKeyRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$`)
+})
 
-func validLabelKey(k string) bool { return len(k) <= 316 && labelKeyRe.MatchString(k) }
+func validLabelKey(k string) bool { return len(k) <= 316 && labelKeyRe().MatchString(k) }
 
 func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.NetworkPolicyPeer, ports []networkingv1.NetworkPolicyPort, ingress bool, peerField string) []Rule {
 	at := func(p ...any) []any { return append(append([]any{}, path...), p...) }
@@ -837,7 +840,7 @@ func (b *builder) k8sRules(o *load.Object, path []any, peers []networkingv1.Netw
 				pm = PortMatch{Lo: uint16(n), Hi: uint16(n)}
 			} else {
 				name := pp.Port.StrVal
-				if len(name) > 15 || !portNameRe.MatchString(name) || !strings.ContainsAny(name, "abcdefghijklmnopqrstuvwxyz") {
+				if len(name) > 15 || !portNameRe().MatchString(name) || !strings.ContainsAny(name, "abcdefghijklmnopqrstuvwxyz") {
 					b.fail(o.Errorf(at("ports", i, "port"), "invalid port name %q", name))
 					continue
 				}

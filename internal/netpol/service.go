@@ -97,7 +97,7 @@ func (b *builder) service(o *load.Object, v *corev1.Service) {
 		p := ServicePort{Protocol: proto, TargetPort: uint16(sp.Port)}
 		switch {
 		case sp.TargetPort.Type == intstr.String:
-			if !portNameRe.MatchString(sp.TargetPort.StrVal) {
+			if !portNameRe().MatchString(sp.TargetPort.StrVal) {
 				b.fail(o.Errorf(append(path, "targetPort"), "invalid port name %q", sp.TargetPort.StrVal))
 				continue
 			}

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // dangerousCaps are capabilities that, added to a container, give it a way
@@ -44,17 +45,21 @@ func SensitiveMount(src string, writable bool) bool {
 }
 
 var (
-	secretName = regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credential|auth_?key|client_?secret|signing_?key|encryption_?key|priv_?key)`)
-	benignName = regexp.MustCompile(`(?i)(_file|_path|_dir|_url|_host|_port|_user(name)?|_length|_min|_max|_policy|_expir\w*|_timeout|_ttl|_enabled|_required|_type|_version|_algorithm|_header|_name|_id|_ref|sha\d*|checksum|fingerprint|gpg|digest|hash)$`)
+	secretName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(passw(or)?d|passwd|pwd|secret|token|api_?key|apikey|access_?key|private_?key|credential|auth_?key|client_?secret|signing_?key|encryption_?key|priv_?key)`)
+	})
+	benignName = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?i)(_file|_path|_dir|_url|_host|_port|_user(name)?|_length|_min|_max|_policy|_expir\w*|_timeout|_ttl|_enabled|_required|_type|_version|_algorithm|_header|_name|_id|_ref|sha\d*|checksum|fingerprint|gpg|digest|hash)$`)
+	})
 )
 
 // SecretName reports whether a variable name says it holds a secret
 // (DB_PASSWORD, API_TOKEN) and not only where or what one is
 // (DB_PASSWORD_FILE, TOKEN_TTL).
 func SecretName(name string) bool {
-	return secretName.MatchString(name) && !BenignName(name)
+	return secretName().MatchString(name) && !BenignName(name)
 }
 
 // BenignName reports whether a variable name ends in a suffix that says it
 // names, locates or configures a secret rather than holds one.
-func BenignName(name string) bool { return benignName.MatchString(name) }
+func BenignName(name string) bool { return benignName().MatchString(name) }

@@ -346,6 +346,7 @@ func catalogTarget(ctx context.Context, target string, opts Options) (*model.SBO
 		RemoteOnly:       opts.RemoteOnly,
 		Transport:        opts.Transport,
 		IncludeCaches:    opts.IncludeCaches,
+		Cache:            opts.Cache,
 	})
 	if err != nil {
 		return nil, err

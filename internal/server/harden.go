@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/audit"
@@ -25,13 +26,13 @@ type HardenRequest struct {
 	Observe string `json:"observe,omitempty"`
 }
 
-var containerRef = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+var containerRef = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`) })
 
 // maxObserve bounds what a request may ask for.
 const maxObserve = 10 * time.Minute
 
 func (r HardenRequest) check() (time.Duration, error) {
-	if !containerRef.MatchString(r.Container) {
+	if !containerRef().MatchString(r.Container) {
 		return 0, errorf(http.StatusBadRequest, "container must be a container name or ID ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 128 characters)")
 	}
 	if len(r.Test) > 64 {

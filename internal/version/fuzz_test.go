@@ -51,6 +51,7 @@ func fuzzScheme(f *testing.F, s Scheme, cases []orderCase, intransitive ...bool)
 
 func FuzzParseDpkg(f *testing.F)   { fuzzScheme(f, Dpkg(), dpkgCases) }
 func FuzzParseAPK(f *testing.F)    { fuzzScheme(f, APK(), apkCases) }
+func FuzzParseAPK3(f *testing.F)   { fuzzScheme(f, APK3(), apk3Cases) }
 func FuzzParseRPM(f *testing.F)    { fuzzScheme(f, RPM(), rpmCases) }
 func FuzzParseSemver(f *testing.F) { fuzzScheme(f, Semver(), semverCases) }
 func FuzzParsePEP440(f *testing.F) { fuzzScheme(f, PEP440(), pep440Cases) }

@@ -1,8 +1,12 @@
 package version
 
 import (
+	"slices"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Maven returns the Maven version scheme: maven-artifact's
@@ -122,11 +126,19 @@ func parseMaven(s string) (MavenVersion, error) {
 	if strings.TrimSpace(s) == "" {
 		return v, parseErr("Maven", s, "empty version")
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x21 || s[i] > 0x7e {
+	// ComparableVersion takes any text; Lockdown refuses what cannot be a
+	// version written in a POM: invalid UTF-8, spaces and control or other
+	// non-printing characters. Non-ASCII letters and digits are read as
+	// Maven reads them: letters of a qualifier (only ASCII 0-9 are digits).
+	if !utf8.ValidString(s) {
+		return v, parseErr("Maven", s, "not UTF-8")
+	}
+	for _, r := range s {
+		if r < utf8.RuneSelf && (r < 0x21 || r > 0x7e) || r >= utf8.RuneSelf && (!unicode.IsGraphic(r) || unicode.IsSpace(r)) {
 			return v, parseErr("Maven", s, "invalid character")
 		}
 	}
+	// toLowerCase(Locale.ENGLISH): Unicode lower case, "1.É" = "1.é".
 	str := strings.ToLower(s)
 	root := &mvnItem{kind: mvnList}
 	list := root
@@ -217,11 +229,11 @@ func mvnCompare(a, b *mvnItem) int {
 		}
 	case mvnString:
 		if b == nil {
-			return sign(strings.Compare(a.comparable(), mvnReleaseIndex))
+			return javaCompare(a.comparable(), mvnReleaseIndex)
 		}
 		switch b.kind {
 		case mvnString:
-			return sign(strings.Compare(a.comparable(), b.comparable()))
+			return javaCompare(a.comparable(), b.comparable())
 		default:
 			return -1
 		}
@@ -264,6 +276,25 @@ func mvnCompare(a, b *mvnItem) int {
 		}
 	}
 	return 0
+}
+
+// javaCompare is Java's String.compareTo: UTF-16 code units in order
+// (which differs from UTF-8's byte order for characters beyond the BMP
+// against U+E000-U+FFFF).
+func javaCompare(a, b string) int {
+	if isASCII(a) && isASCII(b) {
+		return strings.Compare(a, b)
+	}
+	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // canonical prints the item tree as ComparableVersion.getCanonical does.

@@ -3,6 +3,7 @@ package version
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // RubyGems returns the RubyGems scheme (Gem::Version, rubygems/version.rb):
@@ -34,11 +35,13 @@ func (gemScheme) Parse(s string) (Version, error) { return parseGem(s) }
 func (gemScheme) Compare(a, b Version) int { return compareWith(a, b, parseGem, compareGem) }
 
 // gemRe is Gem::Version::ANCHORED_VERSION_PATTERN.
-var gemRe = regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?\s*$`)
+var gemRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*([0-9]+(?:\.[0-9a-zA-Z]+)*(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?)?\s*$`)
+})
 
 func parseGem(s string) (GemVersion, error) {
 	v := GemVersion{raw: s}
-	if !gemRe.MatchString(s) {
+	if !gemRe().MatchString(s) {
 		return v, parseErr("RubyGems", s, "malformed version number string")
 	}
 	str := strings.ReplaceAll(strings.TrimSpace(s), "-", ".pre.")

@@ -3,6 +3,7 @@ package version
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -48,27 +49,38 @@ func (pep440Scheme) Compare(a, b Version) int {
 }
 
 // pep440Re is PEP 440's VERSION_PATTERN (Appendix B), anchored.
-var pep440Re = regexp.MustCompile(`^\s*v?` +
-	`(?:(?P<epoch>[0-9]+)!)?` +
-	`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
-	`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
-	`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
-	`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
-	`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?` +
-	`\s*$`)
+var pep440Re = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^\s*v?` +
+		`(?:(?P<epoch>[0-9]+)!)?` +
+		`(?P<release>[0-9]+(?:\.[0-9]+)*)` +
+		`(?P<pre>[-_.]?(?P<pre_l>alpha|a|beta|b|preview|pre|c|rc)[-_.]?(?P<pre_n>[0-9]+)?)?` +
+		`(?P<post>(?:-(?P<post_n1>[0-9]+))|(?:[-_.]?(?P<post_l>post|rev|r)[-_.]?(?P<post_n2>[0-9]+)?))?` +
+		`(?P<dev>[-_.]?(?P<dev_l>dev)[-_.]?(?P<dev_n>[0-9]+)?)?` +
+		`(?:\+(?P<local>[a-z0-9]+(?:[-_.][a-z0-9]+)*))?` +
+		`\s*$`)
+})
 
 func parsePEP440(s string) (PEP440Version, error) {
 	v := PEP440Version{raw: s}
 	// packaging's pattern is matched with Python's Unicode \s: surrounding
 	// Unicode whitespace (U+00A0, U+2003, U+3000, …) is trimmed too, which
 	// Go's ASCII \s would not do.
-	low := strings.ToLower(strings.TrimFunc(s, pySpace))
-	m := pep440Re.FindStringSubmatchIndex(low)
+	// Case is ignored for ASCII letters only: packaging matches the local
+	// segment with re.ASCII, so "+\u0130" or "+\u212a" (KELVIN SIGN), which
+	// Unicode case folding would turn into "i" and "k", are not versions
+	// (strings.ToLower would fold them).
+	low := strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}, strings.TrimFunc(s, pySpace))
+	m := pep440Re().FindStringSubmatchIndex(low)
 	if m == nil {
 		return v, parseErr("PEP 440", s, "not a PEP 440 version")
 	}
 	get := func(name string) (string, bool) {
-		i := pep440Re.SubexpIndex(name)
+		i := pep440Re().SubexpIndex(name)
 		if m[2*i] < 0 {
 			return "", false
 		}

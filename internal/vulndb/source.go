@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // DefaultBaseURL is where osv.dev publishes its per-ecosystem exports
@@ -194,7 +195,7 @@ func debianLists(dir string) []string {
 }
 
 // alpineVersionRE is an Alpine branch number without its "v": 3.16.
-var alpineVersionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+var alpineVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+\.[0-9]+$`) })
 
 // alpineBranches returns the vN.N (or edge) directories in dir.
 func alpineBranches(dir string) []string {
@@ -204,7 +205,7 @@ func alpineBranches(dir string) []string {
 	}
 	var out []string
 	for _, e := range entries {
-		if e.IsDir() && (alpineVersionRE.MatchString(strings.TrimPrefix(e.Name(), "v")) && strings.HasPrefix(e.Name(), "v") || e.Name() == "edge") {
+		if e.IsDir() && (alpineVersionRE().MatchString(strings.TrimPrefix(e.Name(), "v")) && strings.HasPrefix(e.Name(), "v") || e.Name() == "edge") {
 			out = append(out, e.Name())
 		}
 	}

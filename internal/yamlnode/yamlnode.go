@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -97,16 +98,16 @@ func LineOf(n *yaml.Node, path []any, def int) int {
 	return line
 }
 
-var lineRe = regexp.MustCompile(`line (\d+)`)
+var lineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`line (\d+)`) })
 
 // SyntaxError words a YAML decoder error as the line it names (0 when
 // none) and a message without the line: "invalid YAML: mapping values
 // are not allowed in this context".
 func SyntaxError(err error) (line int, msg string) {
 	s := strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := lineRe.FindStringSubmatch(s); m != nil {
+	if m := lineRe().FindStringSubmatch(s); m != nil {
 		line, _ = strconv.Atoi(m[1])
-		s = strings.TrimLeft(lineRe.ReplaceAllString(s, ""), ": ")
+		s = strings.TrimLeft(lineRe().ReplaceAllString(s, ""), ": ")
 	}
 	return line, "invalid YAML: " + s
 }

@@ -21,6 +21,11 @@ const (
 
 const maxLine = 1 << 20
 
+// MetaAPKTools is set on every package of a database that lists the
+// apk-tools package: its version, which decides how the image's apk orders
+// versions (version.APKFor).
+const MetaAPKTools = "apkTools"
+
 // Extractor reads apk databases. The zero value is ready to use.
 type Extractor struct{}
 
@@ -30,7 +35,7 @@ var _ extract.Extractor = Extractor{}
 func (Extractor) Name() string { return "apk" }
 
 // Version implements extract.Extractor.
-func (Extractor) Version() int { return 1 }
+func (Extractor) Version() int { return 2 }
 
 // Wants implements extract.Extractor.
 func (Extractor) Wants(p string, mode fs.FileMode, _ int64) bool {
@@ -137,6 +142,15 @@ func Parse(r io.Reader, location string) (extract.Result, error) {
 		return extract.Result{}, fmt.Errorf("parse apk db %s: %w", location, err)
 	}
 	res := out.Result()
+	for _, p := range res.Packages {
+		if p.Name != "apk-tools" {
+			continue
+		}
+		for i := range res.Packages {
+			res.Packages[i].Metadata = map[string]string{MetaAPKTools: p.Version}
+		}
+		break
+	}
 	if len(res.Packages) == 0 && len(res.Warnings) > 0 {
 		// Records, but not one readable: a corrupt database, not an empty one.
 		return res, fmt.Errorf("parse apk db %s: not one package record could be read (%s)", location, res.Warnings[0].Message)

@@ -149,6 +149,25 @@ func TestParse(t *testing.T) {
 	}
 }
 
+// TestParseAPKTools: the apk-tools package's version rides on every
+// package of its database (MetaAPKTools), for the version scheme to follow;
+// a database without it sets nothing.
+func TestParseAPKTools(t *testing.T) {
+	res, err := Parse(strings.NewReader("P:musl\nV:1.2.5-r0\n\nP:apk-tools\nV:3.0.1-r1\n\nP:zlib\nV:1.3.1-r2\n"), InstalledFile)
+	if err != nil || len(res.Packages) != 3 {
+		t.Fatalf("Parse: %d packages, %v", len(res.Packages), err)
+	}
+	for _, p := range res.Packages {
+		if got := p.Metadata[MetaAPKTools]; got != "3.0.1-r1" {
+			t.Errorf("%s: %s = %q, want 3.0.1-r1", p.Name, MetaAPKTools, got)
+		}
+	}
+	res, err = Parse(strings.NewReader("P:musl\nV:1.2.5-r0\n"), InstalledFile)
+	if err != nil || len(res.Packages) != 1 || res.Packages[0].Metadata != nil {
+		t.Errorf("no apk-tools: metadata %v, %v", res.Packages, err)
+	}
+}
+
 func TestParseLineTooLong(t *testing.T) {
 	_, err := Parse(strings.NewReader("P:a\nT:"+strings.Repeat("x", maxLine)), "/lib/apk/db/installed")
 	if err == nil || !strings.Contains(err.Error(), "parse apk db /lib/apk/db/installed") {

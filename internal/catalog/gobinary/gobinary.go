@@ -62,7 +62,7 @@ var _ extract.Extractor = Extractor{}
 func (Extractor) Name() string { return "gobinary" }
 
 // Version implements extract.Extractor.
-func (Extractor) Version() int { return 2 }
+func (Extractor) Version() int { return 3 }
 
 func orDefault(v, d int64) int64 {
 	if v <= 0 {

@@ -10,30 +10,35 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net/url"
 	"slices"
 	"strings"
 )
 
-// Symbols indexes the functions compiled into a Go binary, read from its
-// function table (pclntab) and, where the binary keeps its symbol table, the
-// inline trees of every function, so that a function the compiler inlined
-// everywhere is known too. Names are as the Go vulnerability database
-// writes them: the package path and "Func" or "Type.Method" (a pointer
-// receiver without "(*…)"), the package "main" as the binary's main package
-// path. This is what govulncheck -mode=binary reads (its
-// internal/buildinfo); nothing in the binary is executed.
+// Symbols indexes the functions compiled into a Go binary: every name in
+// its function name table (pclntab's funcnametab), which the linker writes
+// for each function compiled out of line and each function inlined into
+// one (cmd/link's walkFuncs), so that a function the compiler inlined
+// everywhere is known too. That is the set govulncheck -mode=binary reads
+// from the function table and the inline trees; the name table holds it
+// whole, also in a binary stripped of its symbol table. Names are as the Go
+// vulnerability database writes them: the package path and "Func" or
+// "Type.Method" (a pointer receiver without "(*…)"), the package "main" as
+// the binary's main package path. Nothing in the binary is executed.
 //
 // The index keeps 48-bit hashes, not names: a few hundred kilobytes for a
 // binary of tens of megabytes, with a chance of about 1 in 10^9 per lookup
-// that an absent name reads as present.
+// that an absent name reads as present. It is kept as it is carried
+// (Encode): each hash in 8 base64 characters, in order, so that reading it
+// back is a check, not a decoding, and a lookup a binary search.
 type Symbols struct {
-	// Inlined is true when the inline trees were read. A stripped binary
-	// (-ldflags=-s) has no symbol table to locate them: its index holds the
-	// functions compiled out of line only, so a name missing from it may
-	// still be in the binary, inlined.
+	// Inlined is true when the index holds the functions inlined into
+	// others too. Every table ReadSymbols reads does (Go 1.16 on); an index
+	// built from a list of functions (NewSymbols) may not, and then a name
+	// missing from it may still be in the binary, inlined.
 	Inlined bool
-	hashes  []uint64 // sorted, distinct
+	tab     string // sorted, distinct hashes, 8 base64 characters each
 }
 
 // ErrNoSymbols is returned by ReadSymbols for an executable without a Go
@@ -42,99 +47,109 @@ var ErrNoSymbols = errors.New("no Go function table")
 
 // Has reports whether function sym of package pkg is in the binary
 // ("golang.org/x/net/html", "Tokenizer.Next").
-func (s *Symbols) Has(pkg, sym string) bool { return s.has(key('S', pkg, sym)) }
+func (s *Symbols) Has(pkg, sym string) bool {
+	h, _ := symHash(fnvAdd(hashString(fnvAdd(fnvOffset, 'S'), pkg), '.'), []byte(sym))
+	return s.has(h)
+}
 
 // HasPackage reports whether any function of package pkg is in the binary.
-func (s *Symbols) HasPackage(pkg string) bool { return s.has(key('P', pkg, "")) }
+func (s *Symbols) HasPackage(pkg string) bool {
+	return s.has(hashString(fnvAdd(fnvOffset, 'P'), pkg) >> (64 - hashBits))
+}
 
 // HasModule reports whether any function of a package at or below path
 // mod ("golang.org/x/net": golang.org/x/net/html, …) is in the binary.
-func (s *Symbols) HasModule(mod string) bool { return s.has(key('M', mod, "")) }
+func (s *Symbols) HasModule(mod string) bool {
+	return s.has(hashString(fnvAdd(fnvOffset, 'M'), mod) >> (64 - hashBits))
+}
 
 func (s *Symbols) has(h uint64) bool {
 	if s == nil {
 		return false
 	}
-	_, ok := slices.BinarySearch(s.hashes, h)
-	return ok
+	lo, hi := 0, s.Len()
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch v := s.at(m); {
+		case v == h:
+			return true
+		case v < h:
+			lo = m + 1
+		default:
+			hi = m
+		}
+	}
+	return false
+}
+
+// at is the i-th hash of the index.
+func (s *Symbols) at(i int) uint64 {
+	var b [8]byte
+	if _, err := base64.StdEncoding.Decode(b[:], []byte(s.tab[8*i:8*i+8])); err != nil {
+		return 0 // DecodeSymbols checked the alphabet
+	}
+	return uint64(b[0])<<40 | uint64(b[1])<<32 | uint64(b[2])<<24 | uint64(b[3])<<16 | uint64(b[4])<<8 | uint64(b[5])
 }
 
 // Len is the number of entries in the index.
-func (s *Symbols) Len() int { return len(s.hashes) }
+func (s *Symbols) Len() int { return len(s.tab) / 8 }
 
 const hashBits = 48
 
-// key hashes kind, pkg and (for 'S') "." and sym with FNV-1a, keeping
-// hashBits bits. It does not allocate.
-func key(kind byte, pkg, sym string) uint64 {
-	h := fnvAdd(fnvOffset, kind)
-	for i := 0; i < len(pkg); i++ {
-		h = fnvAdd(h, pkg[i])
-	}
-	if kind == 'S' {
-		h = fnvAdd(h, '.')
-		for i := 0; i < len(sym); i++ {
-			h = fnvAdd(h, sym[i])
+// newSymbols is the index of hashes (sorted, distinct, below 1<<hashBits):
+// each hash's 6 bytes, big-endian, in base64 — written directly, 6 bits a
+// character.
+func newSymbols(inlined bool, hashes []uint64) *Symbols {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	var b strings.Builder
+	b.Grow(8 * len(hashes))
+	var c [8]byte
+	for _, h := range hashes {
+		for k := range c {
+			c[k] = alphabet[h>>(42-6*k)&63]
 		}
+		b.Write(c[:])
 	}
-	return h >> (64 - hashBits)
+	return &Symbols{Inlined: inlined, tab: b.String()}
 }
 
 // symbolsFormat prefixes an encoded index; bump it when the encoding or the
 // hashing changes.
-const symbolsFormat = "s1"
+const symbolsFormat = "s2"
 
-// Encode returns the index as text: the format, "f" (inline trees read)
-// or "p" (function table only), then the sorted hashes as base64 of their
-// varint-encoded differences.
+// Encode returns the index as text: the format, "f" (inlined functions
+// included) or "p" (functions compiled out of line only), then the sorted
+// hashes, 6 bytes each, in base64.
 func (s *Symbols) Encode() string {
-	buf := make([]byte, 0, len(s.hashes)*5)
-	var prev uint64
-	for _, h := range s.hashes {
-		buf = binary.AppendUvarint(buf, h-prev)
-		prev = h
-	}
 	mode := "p"
 	if s.Inlined {
 		mode = "f"
 	}
-	return symbolsFormat + ":" + mode + ":" + base64.RawStdEncoding.EncodeToString(buf)
+	return symbolsFormat + ":" + mode + ":" + s.tab
 }
 
 // DecodeSymbols reads what Encode wrote.
 func DecodeSymbols(text string) (*Symbols, error) {
 	format, rest, ok1 := strings.Cut(text, ":")
-	mode, data, ok2 := strings.Cut(rest, ":")
+	mode, tab, ok2 := strings.Cut(rest, ":")
 	if !ok1 || !ok2 || format != symbolsFormat || (mode != "f" && mode != "p") {
 		return nil, fmt.Errorf("decode go symbols: not a %s index", symbolsFormat)
 	}
-	raw, err := base64.RawStdEncoding.DecodeString(data)
-	if err != nil {
-		return nil, fmt.Errorf("decode go symbols: %w", err)
+	if len(tab)%8 != 0 {
+		return nil, fmt.Errorf("decode go symbols: %d characters, not a multiple of 8", len(tab))
 	}
-	s := &Symbols{Inlined: mode == "f", hashes: make([]uint64, 0, len(raw)/5)}
-	var prev uint64
-	for len(raw) > 0 {
-		d, n := binary.Uvarint(raw)
-		if n <= 0 || (len(s.hashes) > 0 && d == 0) || prev+d < prev || prev+d >= 1<<hashBits {
-			return nil, errors.New("decode go symbols: corrupt index")
+	for i := 0; i < len(tab); i++ {
+		if c := tab[i]; !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/') {
+			return nil, fmt.Errorf("decode go symbols: %q at %d is not base64", c, i)
 		}
-		prev += d
-		s.hashes = append(s.hashes, prev)
-		raw = raw[n:]
 	}
-	return s, nil
+	return &Symbols{Inlined: mode == "f", tab: tab}, nil
 }
 
-// exe is what ReadSymbols needs of an executable: its function table, and
-// the address and section data around the go:func.* symbol that inline
-// tree offsets are relative to.
+// exe is what ReadSymbols needs of an executable: its function table.
 type exe struct {
 	order   binary.ByteOrder
 	pclntab []byte
-	// gofunc: the section holding go:func.* from the symbol's offset on;
-	// nil when the binary has no symbol table.
-	gofunc []byte
 }
 
 // ReadSymbols reads the function index of the Go executable in r (ELF,
@@ -224,68 +239,22 @@ func openExe(r io.ReaderAt) (*exe, error) {
 	}
 }
 
-// goFuncNames are the names of the symbol inline tree offsets count from:
-// "go:func.*" since Go 1.20, "go.func.*" in Go 1.18 and 1.19.
-var goFuncNames = []string{"go:func.*", "go.func.*"}
-
 func elfExe(r io.ReaderAt, f *elf.File) (*exe, error) {
-	data := func(s *elf.Section) ([]byte, error) {
-		if s.Flags&elf.SHF_COMPRESSED != 0 {
-			return s.Data()
-		}
-		return section(r, s.Offset, s.FileSize)
-	}
 	sec := f.Section(".gopclntab")
 	if sec == nil || sec.Type == elf.SHT_NOBITS {
 		return nil, ErrNoSymbols
 	}
-	pcln, err := data(sec)
+	var pcln []byte
+	var err error
+	if sec.Flags&elf.SHF_COMPRESSED != 0 {
+		pcln, err = sec.Data()
+	} else {
+		pcln, err = section(r, sec.Offset, sec.FileSize)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read go symbols: .gopclntab: %w", err)
 	}
-	x := &exe{order: f.ByteOrder, pclntab: pcln}
-	symtab := f.Section(".symtab")
-	if symtab == nil || int(symtab.Link) >= len(f.Sections) {
-		return x, nil // stripped
-	}
-	syms, err := data(symtab)
-	if err != nil {
-		return x, nil
-	}
-	strs, err := data(f.Sections[symtab.Link])
-	if err != nil {
-		return x, nil
-	}
-	// Walk the raw entries: elf.File.Symbols would allocate every name.
-	size, is64 := 16, f.Class == elf.ELFCLASS64
-	if is64 {
-		size = 24
-	}
-	for off := size; off+size <= len(syms); off += size {
-		e := syms[off : off+size]
-		var value uint64
-		var shndx uint16
-		if is64 {
-			shndx, value = f.ByteOrder.Uint16(e[6:]), f.ByteOrder.Uint64(e[8:])
-		} else {
-			value, shndx = uint64(f.ByteOrder.Uint32(e[4:])), f.ByteOrder.Uint16(e[14:])
-		}
-		name := cstring(strs, int(f.ByteOrder.Uint32(e[0:])))
-		if !slices.Contains(goFuncNames, name) || int(shndx) >= len(f.Sections) {
-			continue
-		}
-		s := f.Sections[shndx]
-		if value < s.Addr || value-s.Addr >= s.Size || s.Type == elf.SHT_NOBITS || s.Flags&elf.SHF_COMPRESSED != 0 {
-			return x, nil
-		}
-		// From the symbol to the end of its section: inline trees are
-		// read at offsets from the symbol.
-		if d, err := section(r, s.Offset+(value-s.Addr), s.Size-(value-s.Addr)); err == nil {
-			x.gofunc = d
-		}
-		return x, nil
-	}
-	return x, nil
+	return &exe{order: f.ByteOrder, pclntab: pcln}, nil
 }
 
 func machoExe(f *macho.File) (*exe, error) {
@@ -297,26 +266,11 @@ func machoExe(f *macho.File) (*exe, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read go symbols: __gopclntab: %w", err)
 	}
-	x := &exe{order: f.ByteOrder, pclntab: pcln}
-	if f.Symtab == nil {
-		return x, nil
-	}
-	for _, s := range f.Symtab.Syms {
-		if !slices.Contains(goFuncNames, s.Name) || s.Sect == 0 || int(s.Sect) > len(f.Sections) {
-			continue
-		}
-		sect := f.Sections[s.Sect-1]
-		if s.Value < sect.Addr || s.Value-sect.Addr >= sect.Size {
-			return x, nil
-		}
-		if data, err := sect.Data(); err == nil {
-			x.gofunc = data[s.Value-sect.Addr:]
-		}
-		return x, nil
-	}
-	return x, nil
+	return &exe{order: f.ByteOrder, pclntab: pcln}, nil
 }
 
+// peExe finds the table between the runtime.pclntab and runtime.epclntab
+// symbols (PE has no section of its own for it).
 func peExe(f *pe.File) (*exe, error) {
 	find := func(name string) (*pe.Symbol, []byte) {
 		for _, s := range f.Symbols {
@@ -336,14 +290,7 @@ func peExe(f *pe.File) (*exe, error) {
 	if start == nil || end == nil || end.SectionNumber != start.SectionNumber || end.Value < start.Value {
 		return nil, ErrNoSymbols
 	}
-	x := &exe{order: binary.LittleEndian, pclntab: data[start.Value:end.Value]}
-	for _, n := range goFuncNames {
-		if s, d := find(n); s != nil {
-			x.gofunc = d[s.Value:]
-			break
-		}
-	}
-	return x, nil
+	return &exe{order: binary.LittleEndian, pclntab: data[start.Value:end.Value]}, nil
 }
 
 // pclntab magics (runtime/symtab.go).
@@ -353,188 +300,199 @@ const (
 	magic120 = 0xfffffff1
 )
 
-// runtime/funcdata.h.
-const (
-	pcdataInlTreeIndex = 2
-	funcdataInlTree    = 3
-)
-
 var errCorrupt = errors.New("read go symbols: damaged function table")
 
-// symbols walks the function table: every function's name and, when the
-// inline trees can be located, the name of every call inlined into it.
+// symbols reads every name of the function name table: the table sits
+// between the header's funcnameOffset and cuOffset, one NUL-terminated
+// name after another (runtime/symtab.go's pcHeader; cmd/link's
+// generateFuncnametab).
 func (x *exe) symbols(mainPath string) (*Symbols, error) {
 	t := x.pclntab
 	if len(t) < 8 || t[4] != 0 || t[5] != 0 || (t[7] != 4 && t[7] != 8) {
 		return nil, ErrNoSymbols
 	}
 	magic, ptr := x.order.Uint32(t), int(t[7])
-	word := func(i int) (int, bool) { // the i-th header word after the first 8 bytes
+	word := func(i int) (uint64, bool) { // the i-th header word after the first 8 bytes
 		off := 8 + i*ptr
 		if off+ptr > len(t) {
 			return 0, false
 		}
-		var v uint64
 		if ptr == 8 {
-			v = x.order.Uint64(t[off:])
-		} else {
-			v = uint64(x.order.Uint32(t[off:]))
+			return x.order.Uint64(t[off:]), true
 		}
-		if v > uint64(len(t)) && i != 2 { // every word but textStart is an offset or count within the table
-			return 0, false
-		}
-		return int(v), true
+		return uint64(x.order.Uint32(t[off:])), true
 	}
-	var nfunc, nameOff, pctabOff, funcOff int
-	var ok [4]bool
+	var first int // the header word of funcnameOffset; cuOffset follows it
 	switch magic {
 	case magic118, magic120:
-		nfunc, ok[0] = word(0)
-		nameOff, ok[1] = word(3)
-		pctabOff, ok[2] = word(6)
-		funcOff, ok[3] = word(7)
+		first = 3
 	case magic116:
-		nfunc, ok[0] = word(0)
-		nameOff, ok[1] = word(2)
-		pctabOff, ok[2] = word(5)
-		funcOff, ok[3] = word(6)
+		first = 2
 	default:
 		return nil, ErrNoSymbols
 	}
-	if ok != [4]bool{true, true, true, true} {
+	from, ok1 := word(first)
+	to, ok2 := word(first + 1)
+	if !ok1 || !ok2 || from > to || to > uint64(len(t)) {
 		return nil, errCorrupt
 	}
-	names, pctab, functab := t[nameOff:], t[pctabOff:], t[funcOff:]
-	b := builder{mainPath: mainPath, go120: magic == magic120, seenName: make([]uint64, len(names)/64+1), pkgs: map[uint64]bool{}}
-	inline := x.gofunc != nil && magic != magic116
-	// The inline index tables of all functions together fit in pctab;
-	// reading far more means they are damaged.
-	budget := 2*len(pctab) + 1<<16
-	for i := 0; i < nfunc; i++ {
-		var fo int
-		if magic == magic116 { // {entry, funcoff uintptr}
-			o := i*2*ptr + ptr
-			if o+ptr > len(functab) {
-				return nil, errCorrupt
-			}
-			if ptr == 8 {
-				fo = int(min(x.order.Uint64(functab[o:]), uint64(len(functab))))
-			} else {
-				fo = int(x.order.Uint32(functab[o:]))
-			}
-		} else { // {entryoff, funcoff uint32}
-			o := i*8 + 4
-			if o+4 > len(functab) {
-				return nil, errCorrupt
-			}
-			fo = int(x.order.Uint32(functab[o:]))
+	names := t[from:to]
+	b := builder{mainPath: mainPath, go120: magic == magic120, hashes: make([]uint64, 0, len(names)/40)}
+	for len(names) > 0 {
+		end := bytes.IndexByte(names, 0)
+		if end < 0 {
+			end = len(names)
 		}
-		if fo < 0 || fo >= len(functab) {
-			return nil, errCorrupt
+		if end > 0 {
+			b.name(names[:end])
 		}
-		fn := functab[fo:]
-		// _func: entry, nameOff, args, deferreturn, pcsp, pcfile, pcln,
-		// npcdata, cuOffset, [startLine since 1.20], funcID, flag, _, nfuncdata.
-		entry := 4
-		if magic == magic116 {
-			entry = ptr
-		}
-		hdr := entry + 36
-		if magic == magic120 {
-			hdr += 4
-		}
-		if len(fn) < hdr {
-			return nil, errCorrupt
-		}
-		b.name(names, int32(x.order.Uint32(fn[entry:])))
-		if !inline {
-			continue
-		}
-		npcdata := int(x.order.Uint32(fn[entry+24:]))
-		nfuncdata := int(fn[hdr-1])
-		if npcdata <= pcdataInlTreeIndex || nfuncdata <= funcdataInlTree || hdr+4*(npcdata+nfuncdata) > len(fn) {
-			continue
-		}
-		pcOff := int(x.order.Uint32(fn[hdr+4*pcdataInlTreeIndex:]))
-		treeOff := x.order.Uint32(fn[hdr+4*npcdata+4*funcdataInlTree:])
-		if pcOff == 0 || pcOff >= len(pctab) || treeOff == ^uint32(0) {
-			continue
-		}
-		n, read := maxPCValue(pctab[pcOff:])
-		if budget -= read; budget < 0 {
-			return nil, errCorrupt // tables overlapping without end: damaged
-		}
-		n++
-		size := 20 // Go 1.18, 1.19: parent, funcID, _, file, line, func, parentPc
-		nameAt := 12
-		if magic == magic120 {
-			size, nameAt = 16, 4 // funcID, _ [3], nameOff, parentPc, startLine
-		}
-		if int64(treeOff)+int64(n)*int64(size) > int64(len(x.gofunc)) {
-			return nil, errCorrupt
-		}
-		for k := 0; k < int(n); k++ {
-			o := int(treeOff) + k*size
-			b.name(names, int32(x.order.Uint32(x.gofunc[o+nameAt:])))
-		}
+		names = names[min(end+1, len(names)):]
 	}
-	if b.err != nil {
-		return nil, b.err
-	}
-	slices.Sort(b.hashes)
-	return &Symbols{Inlined: inline, hashes: slices.Compact(b.hashes)}, nil
+	return newSymbols(true, sortHashes(b.hashes)), nil
 }
 
-// builder collects the hashes of the names a walk meets, each name parsed
-// once.
+// sortHashes sorts and deduplicates hashes, which are uniform over
+// hashBits bits: a counting pass over their top bits puts each in its
+// bucket, a few a bucket, and each bucket is then sorted on its own
+// (several times faster than a comparison sort of the whole).
+func sortHashes(h []uint64) []uint64 {
+	if len(h) < 1024 {
+		slices.Sort(h)
+		return slices.Compact(h)
+	}
+	top := min(bits.Len(uint(len(h)))-2, 20)
+	shift := hashBits - top
+	end := make([]int32, 1<<top) // bucket counts, then where each bucket ends
+	for _, v := range h {
+		end[v>>shift]++
+	}
+	var n int32
+	for i, c := range end {
+		end[i] = n
+		n += c
+	}
+	out := make([]uint64, len(h))
+	for _, v := range h {
+		out[end[v>>shift]] = v
+		end[v>>shift]++
+	}
+	from := int32(0)
+	for _, to := range end {
+		if b := out[from:to]; len(b) > 12 {
+			slices.Sort(b)
+		} else {
+			for i := 1; i < len(b); i++ {
+				for j := i; j > 0 && b[j] < b[j-1]; j-- {
+					b[j], b[j-1] = b[j-1], b[j]
+				}
+			}
+		}
+		from = to
+	}
+	return slices.Compact(out)
+}
+
+// builder collects the hashes of the names it is given: each function's,
+// and each package's and module prefix's once.
 type builder struct {
 	mainPath string
-	go120    bool            // the table is Go 1.20's or later
-	seenName []uint64        // bit set over name offsets
-	pkgs     map[uint64]bool // 'P' hashes of the packages met
+	go120    bool // the table is Go 1.20's or later
 	hashes   []uint64
-	err      error
+	// The previous name's package (names of one package mostly follow one
+	// another): its bytes as written, and the hash state after 'S', the
+	// package and ".".
+	lastPkg []byte
+	lastS   uint64
+	scratch [256]byte       // splitName's copy of a generic name without its instantiation
+	pkgs    map[uint64]bool // 'P' hashes of the packages met
 }
 
-func (b *builder) name(names []byte, off int32) {
-	if off < 0 || int(off) >= len(names) {
-		b.err = errCorrupt
-		return
+func (b *builder) name(name []byte) {
+	// Most names are of the previous name's package and not generic: what
+	// follows "pkg." is the symbol, split as splitName would without
+	// searching the whole name again.
+	if n := len(b.lastPkg); n > 0 && len(name) > n && name[n] == '.' && bytes.HasPrefix(name, b.lastPkg) {
+		rest := name[n+1:]
+		if len(rest) > 1 && rest[0] == '(' && rest[1] == '*' {
+			if d := bytes.LastIndexByte(rest, '.'); d > 0 && bytes.IndexByte(rest, '[') < 0 && bytes.IndexByte(rest, '/') < 0 {
+				b.sym(trimRecv(rest[:d]), rest[d+1:])
+				return
+			}
+		} else if h, ok := symHash(b.lastS, rest); ok {
+			b.hashes = append(b.hashes, h)
+			return
+		}
 	}
-	if b.seenName[off/64]&(1<<(off%64)) != 0 {
-		return
-	}
-	b.seenName[off/64] |= 1 << (off % 64)
-	name := names[off:]
-	if end := bytes.IndexByte(name, 0); end >= 0 {
-		name = name[:end]
-	}
-	pkg, recv, base, ok := splitName(name, b.go120)
+	pkg, recv, base, ok := splitName(name, b.go120, &b.scratch)
 	if !ok {
 		return
 	}
-	if bytes.IndexByte(pkg, '%') >= 0 {
-		p, err := url.PathUnescape(string(pkg))
-		if err != nil {
-			return
+	if !bytes.Equal(pkg, b.lastPkg) {
+		b.pkg(pkg)
+		// The fast path above holds for a package splitName found (no "."
+		// after its last "/") that starts the name as written (a generic
+		// name's instantiation comes after it).
+		b.lastPkg = nil
+		if bytes.HasPrefix(name, pkg) {
+			b.lastPkg = name[:len(pkg)]
 		}
-		pkg = []byte(p)
+	}
+	b.sym(recv, base)
+}
+
+// sym adds the hash of recv.base (base without a receiver) in the current
+// package.
+func (b *builder) sym(recv, base []byte) {
+	sym := base
+	if len(recv) > 0 {
+		var buf [128]byte
+		sym = append(append(append(buf[:0], recv...), '.'), base...)
+	}
+	h, _ := symHash(b.lastS, sym)
+	b.hashes = append(b.hashes, h)
+}
+
+// trimRecv is bytes.Trim(recv, "(*)"): "(*T)" -> "T".
+func trimRecv(recv []byte) []byte {
+	isP := func(c byte) bool { return c == '(' || c == '*' || c == ')' }
+	for len(recv) > 0 && isP(recv[0]) {
+		recv = recv[1:]
+	}
+	for len(recv) > 0 && isP(recv[len(recv)-1]) {
+		recv = recv[:len(recv)-1]
+	}
+	return recv
+}
+
+// pkg starts a run of names of package pkg (as written in the table):
+// the hash state of its names, and its package and module hashes the
+// first time it is met.
+func (b *builder) pkg(pkg []byte) {
+	if bytes.IndexByte(pkg, '%') >= 0 {
+		if p, err := url.PathUnescape(string(pkg)); err == nil {
+			pkg = []byte(p)
+		}
 	}
 	if string(pkg) == "main" && b.mainPath != "" {
 		pkg = []byte(b.mainPath)
 	}
-	b.hashes = append(b.hashes, symKey(pkg, recv, base))
-	if ph := hashBytes('P', pkg); !b.pkgs[ph] {
-		b.pkgs[ph] = true
-		b.hashes = append(b.hashes, ph)
-		for m := pkg; len(m) > 0; {
-			b.hashes = append(b.hashes, hashBytes('M', m))
-			i := bytes.LastIndexByte(m, '/')
-			if i < 0 {
-				break
-			}
-			m = m[:i]
+	b.lastS = fnvAdd(fnvBytes(fnvAdd(fnvOffset, 'S'), pkg), '.')
+	ph := hashBytes('P', pkg)
+	if b.pkgs == nil {
+		b.pkgs = map[uint64]bool{}
+	}
+	if b.pkgs[ph] {
+		return
+	}
+	b.pkgs[ph] = true
+	b.hashes = append(b.hashes, ph)
+	for m := pkg; len(m) > 0; {
+		b.hashes = append(b.hashes, hashBytes('M', m))
+		i := bytes.LastIndexByte(m, '/')
+		if i < 0 {
+			break
 		}
+		m = m[:i]
 	}
 }
 
@@ -545,11 +503,11 @@ func (b *builder) name(names []byte, off int32) {
 // without "(*…)", as govulncheck writes it). Names the compiler generates
 // ("go:…", "type:…"; before Go 1.20 "go.…", "type.…") belong to no
 // package: ok is false.
-func splitName(name []byte, go120 bool) (pkg, recv, base []byte, ok bool) {
+func splitName(name []byte, go120 bool, scratch *[256]byte) (pkg, recv, base []byte, ok bool) {
 	noInst := name
 	if i := bytes.IndexByte(name, '['); i >= 0 {
 		if j := bytes.LastIndexByte(name, ']'); j > i {
-			noInst = append(append([]byte(nil), name[:i]...), name[j+1:]...)
+			noInst = append(append(scratch[:0], name[:i]...), name[j+1:]...)
 		}
 	}
 	if go120 && (bytes.HasPrefix(noInst, []byte("go:")) || bytes.HasPrefix(noInst, []byte("type:"))) ||
@@ -568,7 +526,7 @@ func splitName(name []byte, go120 bool) (pkg, recv, base []byte, ok bool) {
 			recv = name[pathend+l+1 : pathend+r]
 		}
 		if bytes.HasPrefix(recv, []byte("(*")) {
-			recv = bytes.Trim(recv, "(*)")
+			recv = trimRecv(recv)
 		}
 	}
 	i := bytes.LastIndexByte(noInst, '.')
@@ -581,7 +539,7 @@ func splitName(name []byte, go120 bool) (pkg, recv, base []byte, ok bool) {
 // parseName is splitName for a string, with the receiver joined to the
 // name ("Tag.String") and the package path unescaped.
 func parseName(name string, go120 bool) (pkg, sym string, ok bool) {
-	p, r, b, ok := splitName([]byte(name), go120)
+	p, r, b, ok := splitName([]byte(name), go120, new([256]byte))
 	if !ok {
 		return "", "", false
 	}
@@ -595,21 +553,48 @@ func parseName(name string, go120 bool) (pkg, sym string, ok bool) {
 	return pkg, sym, true
 }
 
-// symKey is key('S', pkg, recv+"."+base), or key('S', pkg, base) without
-// a receiver, computed without joining.
-func symKey(pkg, recv, base []byte) uint64 {
-	h := fnvAdd(fnvOffset, 'S')
-	h = fnvBytes(h, pkg)
-	h = fnvAdd(h, '.')
-	if len(recv) > 0 {
-		h = fnvBytes(h, recv)
-		h = fnvAdd(h, '.')
-	}
-	return fnvBytes(h, base) >> (64 - hashBits)
-}
-
 func hashBytes(kind byte, b []byte) uint64 {
 	return fnvBytes(fnvAdd(fnvOffset, kind), b) >> (64 - hashBits)
+}
+
+// symHash is the key of symbol sym ("Func", "Type.Method") after the FNV-1a
+// state h of 'S', its package and ".": sym is read 8 bytes at a time (a
+// table holds tens of thousands of names), each word mixed in by a
+// multiplication and a shift, and the whole finished by murmur3's fmix64.
+// plain is false when sym holds a "/" or "[" (as a generic function's name
+// does), which the same words tell.
+func symHash(h uint64, sym []byte) (key uint64, plain bool) {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	has := func(w uint64, c byte) uint64 { x := w ^ ones*uint64(c); return (x - ones) &^ x & highs }
+	var seen uint64
+	h ^= uint64(len(sym))
+	for ; len(sym) >= 8; sym = sym[8:] {
+		w := binary.LittleEndian.Uint64(sym)
+		seen |= has(w, '/') | has(w, '[')
+		h = (h ^ w) * fnvPrime
+		h ^= h >> 29
+	}
+	var w uint64
+	for i := len(sym) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(sym[i])
+		if sym[i] == '/' || sym[i] == '[' {
+			seen = 1
+		}
+	}
+	h = (h ^ w) * fnvPrime
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	h *= 0xc4ceb9fe1a85ec53
+	h ^= h >> 33
+	return h >> (64 - hashBits), seen == 0
+}
+
+func hashString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = fnvAdd(h, s[i])
+	}
+	return h
 }
 
 const fnvOffset, fnvPrime = 14695981039346656037, 1099511628211
@@ -623,56 +608,13 @@ func fnvBytes(h uint64, b []byte) uint64 {
 	return h
 }
 
-// maxPCValue is the largest value of a pc-value table (runtime/symtab.go:
-// pairs of zig-zag value delta and pc delta, from -1, ended by a zero value
-// delta after the first pair), -1 for an empty one, and the bytes read.
-func maxPCValue(tab []byte) (hi int32, read int) {
-	val, hi := int32(-1), int32(-1)
-	start := len(tab)
-	for first := true; ; first = false {
-		uv, n := binary.Uvarint(tab)
-		if n <= 0 || (uv == 0 && !first) {
-			return hi, start - len(tab)
-		}
-		tab = tab[n:]
-		d := uint32(uv)
-		if d&1 != 0 {
-			val += int32(^(d >> 1))
-		} else {
-			val += int32(d >> 1)
-		}
-		if val > hi {
-			hi = val
-		}
-		if _, n = binary.Uvarint(tab); n <= 0 {
-			return hi, start - len(tab)
-		}
-		tab = tab[n:]
-	}
-}
-
-// cstring is the NUL-terminated string at off in b ("" when off is out of
-// range).
-func cstring(b []byte, off int) string {
-	if off < 0 || off >= len(b) {
-		return ""
-	}
-	end := off
-	for end < len(b) && b[end] != 0 {
-		end++
-	}
-	return string(b[off:end])
-}
-
 // NewSymbols is the index of a binary holding the functions named, as the
 // linker names them ("golang.org/x/net/html.Parse",
 // "net/http.(*Client).Do"): for tests of what reads an index.
 func NewSymbols(inlined bool, funcs ...string) *Symbols {
-	b := builder{go120: true, seenName: []uint64{0}, pkgs: map[uint64]bool{}}
+	b := builder{go120: true}
 	for _, f := range funcs {
-		b.name(append([]byte(f), 0), 0)
-		b.seenName[0] = 0
+		b.name([]byte(f))
 	}
-	slices.Sort(b.hashes)
-	return &Symbols{Inlined: inlined, hashes: slices.Compact(b.hashes)}
+	return newSymbols(inlined, sortHashes(b.hashes))
 }

@@ -5,7 +5,6 @@ import (
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
-	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -40,8 +39,8 @@ func readSymbols(t testing.TB, bin, mainPath string) *Symbols {
 }
 
 // TestSymbolsInlined: a function the compiler inlined everywhere (never
-// compiled out of line) is found through the inline trees; names that are
-// not in the binary are not.
+// compiled out of line) is found in the function name table; names that
+// are not in the binary are not.
 func TestSymbolsInlined(t *testing.T) {
 	bin := testutil.GoBinary(t, testProgram)
 	s := readSymbols(t, bin, "example.com/lockdown/gobinarytest")
@@ -92,7 +91,7 @@ func TestSymbolsInlined(t *testing.T) {
 	}
 	i := strings.LastIndexByte(inlinedOnly, '.')
 	if !s.Has(inlinedOnly[:i], inlinedOnly[i+1:]) {
-		t.Errorf("Has(%s) = false: the inlined-only function was not read from the inline trees", inlinedOnly)
+		t.Errorf("Has(%s) = false: the inlined-only function was not read from the name table", inlinedOnly)
 	}
 	if !s.HasPackage("github.com/gin-gonic/gin") || !s.HasModule("github.com/gin-gonic/gin") ||
 		!s.HasModule("golang.org/x/text") || s.HasModule("golang.org/x/crypto") || s.HasPackage("github.com/gin-gonic") {
@@ -100,17 +99,54 @@ func TestSymbolsInlined(t *testing.T) {
 	}
 }
 
-// TestSymbolsStripped: with -ldflags=-s -w the symbol table is gone, so the
-// inline trees cannot be located: the index holds the functions compiled
-// out of line, and says so.
-func TestSymbolsStripped(t *testing.T) {
-	bin := testutil.GoBinaryWith(t, testProgram, testutil.GoBuild{LDFlags: "-s -w"})
-	s := readSymbols(t, bin, "example.com/lockdown/gobinarytest")
-	if s.Inlined {
-		t.Fatal("Inlined = true for a stripped binary")
+// TestSymbolsFastPath: the builder's shortcut for a name of the previous
+// name's package gives the index splitName gives name by name, over every
+// name of a real binary (generic instantiations, pointer receivers,
+// closures, escaped paths).
+func TestSymbolsFastPath(t *testing.T) {
+	data, err := os.ReadFile(testutil.GoBinary(t, testProgram))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !s.Has("github.com/gin-gonic/gin", "New") || !s.Has("example.com/lockdown/gobinarytest", "main") {
-		t.Error("functions compiled out of line are missing from a stripped binary's index")
+	x, err := openExe(memReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const mainPath = "example.com/lockdown/gobinarytest"
+	s, err := x.symbols(mainPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t8 := x.pclntab
+	from, to := x.order.Uint64(t8[8+3*8:]), x.order.Uint64(t8[8+4*8:])
+	var hashes []uint64
+	pkgs := map[uint64]bool{}
+	for _, name := range bytes.Split(t8[from:to], []byte{0}) {
+		b := builder{mainPath: mainPath, go120: true, pkgs: pkgs} // no previous package: splitName
+		b.name(name)
+		hashes = append(hashes, b.hashes...)
+	}
+	slices.Sort(hashes)
+	if want := newSymbols(true, slices.Compact(hashes)); s.Encode() != want.Encode() {
+		t.Errorf("index: %d entries; name by name: %d", s.Len(), want.Len())
+	}
+}
+
+// TestSymbolsStripped: -ldflags=-s -w removes the symbol table, not the
+// function name table: the stripped binary's index is the unstripped one's,
+// inlined functions included.
+func TestSymbolsStripped(t *testing.T) {
+	full := readSymbols(t, testutil.GoBinary(t, testProgram), "example.com/lockdown/gobinarytest")
+	bin := testutil.GoBinaryWith(t, testProgram, testutil.GoBuild{LDFlags: "-s -w"})
+	if f, err := elf.Open(bin); err != nil || f.Section(".symtab") != nil {
+		t.Fatalf("%s: not stripped (%v)", bin, err)
+	}
+	s := readSymbols(t, bin, "example.com/lockdown/gobinarytest")
+	if !s.Inlined || s.Encode() != full.Encode() {
+		t.Errorf("stripped index: inlined %v, %d entries; unstripped %d entries: they differ", s.Inlined, s.Len(), full.Len())
+	}
+	if !s.Has("github.com/gin-gonic/gin", "New") || !s.Has("strings", "Cut") {
+		t.Error("functions are missing from a stripped binary's index")
 	}
 }
 
@@ -175,7 +211,7 @@ func TestSplitNameMatchesGosym(t *testing.T) {
 	}
 	n := 0
 	for _, fn := range tab.Funcs {
-		pkg, recv, base, ok := splitName([]byte(fn.Name), true)
+		pkg, recv, base, ok := splitName([]byte(fn.Name), true, new([256]byte))
 		wantPkg := fn.Sym.PackageName()
 		if !ok {
 			if wantPkg != "" {
@@ -233,17 +269,23 @@ func TestParseName(t *testing.T) {
 }
 
 func TestSymbolsEncoding(t *testing.T) {
-	s := &Symbols{Inlined: true, hashes: []uint64{1, 2, 1000, 1<<hashBits - 1}}
+	hashes := []uint64{1, 2, 1000, 1<<hashBits - 1}
+	s := newSymbols(true, hashes)
 	got, err := DecodeSymbols(s.Encode())
-	if err != nil || got.Inlined != s.Inlined || len(got.hashes) != len(s.hashes) {
+	if err != nil || got.Inlined != s.Inlined || got.Len() != len(hashes) {
 		t.Fatalf("DecodeSymbols(Encode()) = %+v, %v", got, err)
 	}
-	for i := range s.hashes {
-		if got.hashes[i] != s.hashes[i] {
-			t.Fatalf("hash %d = %d, want %d", i, got.hashes[i], s.hashes[i])
+	for i, h := range hashes {
+		if got.at(i) != h || !got.has(h) {
+			t.Fatalf("hash %d = %d, want %d (or not found)", i, got.at(i), h)
 		}
 	}
-	for _, bad := range []string{"", "s1", "s1:f", "s0:f:", "s1:x:", "s1:f:!!!", "s1:f:AQA", "s1:p:////////////"} {
+	for _, h := range []uint64{0, 3, 999, 1001, 1<<hashBits - 2} {
+		if got.has(h) {
+			t.Errorf("has(%d) = true for an absent hash", h)
+		}
+	}
+	for _, bad := range []string{"", "s2", "s2:f", "s1:f:", "s2:x:", "s2:f:!!!!!!!!", "s2:f:AQA", "s2:p:////////////"} {
 		if _, err := DecodeSymbols(bad); err == nil {
 			t.Errorf("DecodeSymbols(%q) accepted", bad)
 		}
@@ -302,88 +344,27 @@ func TestReadSymbolsDamaged(t *testing.T) {
 	}
 }
 
-// table builds a Go 1.20 function table (and the go:func.* data its inline
-// trees are in) holding funcs, each a name and the names inlined into it:
-// a small, valid seed for FuzzFuncTable.
-func table(funcs map[string][]string) (pclntab, gofunc []byte) {
+// table builds a Go 1.20 function table whose name table holds names: a
+// small, valid seed for FuzzFuncTable.
+func table(names ...string) []byte {
 	le := binary.LittleEndian
-	var names []byte
-	nameOff := map[string]uint32{}
-	name := func(n string) uint32 {
-		if o, ok := nameOff[n]; ok {
-			return o
-		}
-		o := uint32(len(names))
-		names = append(append(names, n...), 0)
-		nameOff[n] = o
-		return o
-	}
-	var pctab, ftab, fdata []byte
-	pctab = append(pctab, 0) // offset 0 means "no table"
-	keys := slices.Sorted(maps.Keys(funcs))
-	for i, fn := range keys {
-		inl := funcs[fn]
-		_func := make([]byte, 44)
-		le.PutUint32(_func[0:], uint32(i*16))
-		le.PutUint32(_func[4:], name(fn))
-		npcdata, nfuncdata := uint32(0), uint8(0)
-		var tail []byte
-		if len(inl) > 0 {
-			// pcdata[2]: values -1 -> len(inl)-1 over one pc step.
-			pcOff := uint32(len(pctab))
-			pctab = binary.AppendUvarint(pctab, uint64(2*len(inl))) // +len(inl), zig-zag
-			pctab = append(pctab, 1, 0)
-			npcdata, nfuncdata = 3, 4
-			tree := uint32(len(gofunc))
-			for _, c := range inl {
-				e := make([]byte, 16)
-				le.PutUint32(e[4:], name(c))
-				gofunc = append(gofunc, e...)
-			}
-			tail = le.AppendUint32(tail, 0)
-			tail = le.AppendUint32(tail, 0)
-			tail = le.AppendUint32(tail, pcOff)
-			for k := 0; k < 3; k++ {
-				tail = le.AppendUint32(tail, ^uint32(0))
-			}
-			tail = le.AppendUint32(tail, tree)
-		}
-		le.PutUint32(_func[28:], npcdata)
-		_func[43] = nfuncdata
-		ftab = le.AppendUint32(ftab, uint32(i*16))
-		ftab = le.AppendUint32(ftab, 0) // patched below
-		fdata = append(fdata, append(_func, tail...)...)
-	}
-	ftab = le.AppendUint32(ftab, uint32(len(keys)*16))
-	ftab = le.AppendUint32(ftab, 0)
-	// funcoff is relative to the function table: after the entries.
-	base, off := len(ftab), 0
-	for i, fn := range keys {
-		le.PutUint32(ftab[i*8+4:], uint32(base+off))
-		off += 44
-		if len(funcs[fn]) > 0 {
-			off += 4 * 7
-		}
-	}
 	hdr := make([]byte, 8+8*8)
 	le.PutUint32(hdr, magic120)
 	hdr[6], hdr[7] = 1, 8
-	put := func(i int, v int) { le.PutUint64(hdr[8+i*8:], uint64(v)) }
-	put(0, len(keys))
-	put(3, len(hdr))                       // funcnametab
-	put(6, len(hdr)+len(names))            // pctab
-	put(7, len(hdr)+len(names)+len(pctab)) // functab
-	pclntab = slices.Concat(hdr, names, pctab, ftab, fdata)
-	return pclntab, gofunc
+	var tab []byte
+	for _, n := range names {
+		tab = append(append(tab, n...), 0)
+	}
+	le.PutUint64(hdr[8:], uint64(len(names)))            // nfunc
+	le.PutUint64(hdr[8+3*8:], uint64(len(hdr)))          // funcnameOffset
+	le.PutUint64(hdr[8+4*8:], uint64(len(hdr)+len(tab))) // cuOffset
+	return slices.Concat(hdr, tab, []byte{0, 0, 0, 0})
 }
 
 func TestFuncTable(t *testing.T) {
-	pcln, gofunc := table(map[string][]string{
-		"main.main":                    {"example.com/m.helper", "strings.Cut"},
-		"example.com/m.(*T).Method":    nil,
-		"gopkg.in/yaml%2ev3.Unmarshal": {"gopkg.in/yaml%2ev3.(*parser).init"},
-	})
-	x := &exe{order: binary.LittleEndian, pclntab: pcln, gofunc: gofunc}
+	pcln := table("main.main", "example.com/m.helper", "strings.Cut", "example.com/m.(*T).Method",
+		"gopkg.in/yaml%2ev3.Unmarshal", "gopkg.in/yaml%2ev3.(*parser).init", "", "go:buildid", "type:.eq.main.T")
+	x := &exe{order: binary.LittleEndian, pclntab: pcln}
 	s, err := x.symbols("example.com/cmd")
 	if err != nil {
 		t.Fatal(err)
@@ -397,22 +378,27 @@ func TestFuncTable(t *testing.T) {
 	if s.Has("main", "main") || !s.HasModule("gopkg.in") || !s.HasPackage("example.com/m") || s.HasPackage("example.com") {
 		t.Error("packages: main not renamed, or a module prefix missing")
 	}
-	x.gofunc = nil // stripped: the inline trees cannot be found
-	s, err = x.symbols("example.com/cmd")
-	if err != nil || s.Inlined || s.Has("strings", "Cut") || !s.Has("example.com/m", "T.Method") {
-		t.Errorf("stripped: %v, inlined %v, strings.Cut %v", err, s != nil && s.Inlined, s != nil && s.Has("strings", "Cut"))
+	// The same names through NewSymbols: the same index.
+	want := NewSymbols(true, "example.com/cmd.main", "example.com/m.helper", "strings.Cut", "example.com/m.(*T).Method",
+		"gopkg.in/yaml%2ev3.Unmarshal", "gopkg.in/yaml%2ev3.(*parser).init")
+	if s.Encode() != want.Encode() {
+		t.Errorf("index = %d entries, NewSymbols of the same names %d", s.Len(), want.Len())
+	}
+	// A header pointing outside the table is damage, not an index.
+	bad := bytes.Clone(pcln)
+	binary.LittleEndian.PutUint64(bad[8+4*8:], uint64(len(bad)+1))
+	if _, err := (&exe{order: binary.LittleEndian, pclntab: bad}).symbols(""); err == nil {
+		t.Error("cuOffset beyond the table accepted")
 	}
 }
 
-// FuzzFuncTable: a damaged function table or inline data is an error or an
-// index, never a panic or a runaway; what it reads encodes and decodes to
-// itself. The seed is a small valid table (table); TestReadSymbolsDamaged
-// damages real binaries.
+// FuzzFuncTable: a damaged function table is an error or an index, never
+// a panic; what it reads encodes and decodes to itself. The seed is a
+// small valid table (table); TestReadSymbolsDamaged damages real binaries.
 func FuzzFuncTable(f *testing.F) {
-	pcln, gofunc := table(map[string][]string{"main.main": {"a/b.c", "d.e"}, "x/y.(*Z).W": nil})
-	f.Add(pcln, gofunc)
-	f.Fuzz(func(t *testing.T, pcln, gofunc []byte) {
-		x := &exe{order: binary.LittleEndian, pclntab: pcln, gofunc: gofunc}
+	f.Add(table("main.main", "a/b.c", "d.e", "x/y.(*Z).W"))
+	f.Fuzz(func(t *testing.T, pcln []byte) {
+		x := &exe{order: binary.LittleEndian, pclntab: pcln}
 		s, err := x.symbols("main")
 		if err != nil {
 			return
@@ -425,9 +411,9 @@ func FuzzFuncTable(f *testing.F) {
 }
 
 func FuzzDecodeSymbols(f *testing.F) {
-	f.Add((&Symbols{Inlined: true, hashes: []uint64{3, 99, 12345}}).Encode())
-	f.Add("s1:p:")
-	f.Add("s1:f:////")
+	f.Add(newSymbols(true, []uint64{3, 99, 12345}).Encode())
+	f.Add("s2:p:")
+	f.Add("s2:f:////////")
 	f.Fuzz(func(t *testing.T, text string) {
 		s, err := DecodeSymbols(text)
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -106,7 +107,7 @@ type pkgSet struct {
 }
 
 // nameRE is PEP 508's distribution name.
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`) })
 
 func validVersion(v string) bool {
 	return v != "" && !strings.ContainsAny(v, " \t\r\n,;*<>=!~()[]{}@/\\")
@@ -238,7 +239,7 @@ func (s *pkgSet) requirement(line string, n int) {
 		return // a range, not a pin
 	}
 	version = strings.TrimSpace(version)
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		s.warn("requirements line %d: bad name %q", n, name)
 		return
 	}
@@ -283,7 +284,7 @@ func (s *pkgSet) pipfileLock(data []byte) error {
 				continue // git, path or editable: not a PyPI release
 			}
 			v, ok := strings.CutPrefix(e.Version, "==")
-			if !ok || !validVersion(v) || !nameRE.MatchString(name) {
+			if !ok || !validVersion(v) || !nameRE().MatchString(name) {
 				s.warn("Pipfile.lock %s %q: bad name or version %q", sec, name, e.Version)
 				continue
 			}
@@ -322,7 +323,7 @@ func (s *pkgSet) poetryLock(data []byte) error {
 		case "directory", "file", "url", "git":
 			continue
 		}
-		if !nameRE.MatchString(p.Name) || !validVersion(p.Version) {
+		if !nameRE().MatchString(p.Name) || !validVersion(p.Version) {
 			s.warn("poetry.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)
 			continue
 		}
@@ -345,7 +346,7 @@ func (s *pkgSet) uvLock(data []byte) error {
 		if err := md.PrimitiveDecode(p.Source, &src); err != nil || src["registry"] == nil {
 			continue
 		}
-		if !nameRE.MatchString(p.Name) || !validVersion(p.Version) {
+		if !nameRE().MatchString(p.Name) || !validVersion(p.Version) {
 			s.warn("uv.lock package %d: bad name or version %q %q", i+1, p.Name, p.Version)
 			continue
 		}
@@ -390,7 +391,7 @@ func (s *pkgSet) metadata(data []byte) {
 			}
 		}
 	}
-	if !nameRE.MatchString(name) || !validVersion(version) {
+	if !nameRE().MatchString(name) || !validVersion(version) {
 		s.warn("package metadata: bad name or version %q %q", name, version)
 		return
 	}

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Input is what the profile is made from.
@@ -36,7 +37,7 @@ type Input struct {
 	ImageDirs []string
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`) })
 
 // Generate returns the profile text. It follows Docker's docker-default
 // (signals, /proc and /sys write protection, no mount) and narrows it:
@@ -44,7 +45,7 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 // paths, execution only of the observed programs, the network only when
 // used, and only the kept capabilities.
 func Generate(in Input) (string, error) {
-	if !nameRE.MatchString(in.Name) {
+	if !nameRE().MatchString(in.Name) {
 		return "", fmt.Errorf("apparmor profile name %q: use letters, digits, '.', '_' and '-'", in.Name)
 	}
 	var b bytes.Buffer
@@ -64,7 +65,7 @@ func Generate(in Input) (string, error) {
 	slices.Sort(caps)
 	for _, c := range caps {
 		c = strings.ToLower(strings.TrimPrefix(strings.ToUpper(c), "CAP_"))
-		if !nameRE.MatchString(c) {
+		if !nameRE().MatchString(c) {
 			return "", fmt.Errorf("capability %q", c)
 		}
 		w("  capability %s,\n", c)

@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/interpolation"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -100,7 +101,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	// lint goes on with a placeholder value and says so.
 	for range 32 {
 		project, err = load(ctx, abs, raw, env, lookup(env, missing), opts.Allowed)
-		m := requiredRe.FindStringSubmatch(fmt.Sprint(err))
+		m := requiredRe().FindStringSubmatch(fmt.Sprint(err))
 		if err == nil || m == nil {
 			break
 		}
@@ -125,7 +126,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	return res, nil
 }
 
-var requiredRe = regexp.MustCompile(`required variable (\w+) is missing a value`)
+var requiredRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`required variable (\w+) is missing a value`) })
 
 // lookup resolves variables from env; one that is not set is blank (as
 // Compose does) and noted in missing.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -101,16 +102,16 @@ func Lint(file string, data []byte) ([]rule.Hit, error) {
 	return l.hits, nil
 }
 
-var lineRe = regexp.MustCompile(`(?i)line (\d+)`)
+var lineRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)line (\d+)`) })
 
-var parseErrPrefix = regexp.MustCompile(`^dockerfile parse error on line \d+: `)
+var parseErrPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^dockerfile parse error on line \d+: `) })
 
 func parseError(file string, err error) error {
-	e := &rule.Error{File: file, Msg: parseErrPrefix.ReplaceAllString(err.Error(), "")}
+	e := &rule.Error{File: file, Msg: parseErrPrefix().ReplaceAllString(err.Error(), "")}
 	var loc interface{ Location() []parser.Range }
 	if asLoc(err, &loc) && len(loc.Location()) > 0 {
 		e.Line = loc.Location()[0].Start.Line
-	} else if m := lineRe.FindStringSubmatch(err.Error()); m != nil {
+	} else if m := lineRe().FindStringSubmatch(err.Error()); m != nil {
 		fmt.Sscan(m[1], &e.Line)
 	}
 	return e
@@ -229,12 +230,14 @@ func unquote(s string) string {
 	return s
 }
 
-var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+var varRe = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+]([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+})
 
 // expand substitutes ARG values ($X, ${X}, ${X:-default}).
 func (l *linter) expand(s string) string {
-	return varRe.ReplaceAllStringFunc(s, func(m string) string {
-		sub := varRe.FindStringSubmatch(m)
+	return varRe().ReplaceAllStringFunc(s, func(m string) string {
+		sub := varRe().FindStringSubmatch(m)
 		name := sub[1] + sub[3]
 		if v, ok := l.args[name]; ok && v != "" {
 			return v
@@ -324,7 +327,7 @@ func isURL(s string) bool {
 	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 }
 
-var setuidMode = regexp.MustCompile(`^0*[2-7][0-7]{3}$`)
+var setuidMode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^0*[2-7][0-7]{3}$`) })
 
 func (l *linter) copyLike(n *parser.Node, isAdd bool) {
 	ws := words(n)
@@ -341,7 +344,7 @@ func (l *linter) copyLike(n *parser.Node, isAdd bool) {
 	if isAdd {
 		name = "ADD"
 	}
-	if mode, ok := flag(n, "chmod"); ok && setuidMode.MatchString(mode) {
+	if mode, ok := flag(n, "chmod"); ok && setuidMode().MatchString(mode) {
 		l.hit(rule.DFSetuid, line, subj, "%s --chmod=%s sets the setuid/setgid bit", name, mode)
 	}
 	from, hasFrom := flag(n, "from")

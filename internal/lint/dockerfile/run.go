@@ -3,6 +3,7 @@ package dockerfile
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
@@ -21,23 +22,32 @@ func script(n *parser.Node) string {
 	return b.String()
 }
 
+// insecureFetch is a RUN pattern that turns off a download's checks.
+type insecureFetch struct {
+	re   *regexp.Regexp
+	what string
+}
+
 var (
 	// A download piped (or substituted) into an interpreter.
-	pipeShell = regexp.MustCompile(`\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+\S+=\S+\s+)*(/usr)?(/bin/)?(ba|z|da|k|fi)?sh\b|\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(python[0-9.]*|perl|ruby|node)\b|\b(ba|z|da)?sh\s+(-c\s+)?["']?\$\(\s*(curl|wget)\b|\b(ba|z|da)?sh\s+<\(\s*(curl|wget)\b`)
-	sudoRe    = regexp.MustCompile(`(^|[;&|(\n])\s*sudo\s`)
-	insecure  = []struct {
-		re   *regexp.Regexp
-		what string
-	}{
-		{regexp.MustCompile(`\bcurl\b[^;&|\n]*\s(-k|--insecure|-[a-zA-Z]*k[a-zA-Z]*)(\s|$)`), "curl --insecure"},
-		{regexp.MustCompile(`\bwget\b[^;&|\n]*\s--no-check-certificate\b`), "wget --no-check-certificate"},
-		{regexp.MustCompile(`\bpip[0-9.]*\b[^;&|\n]*\s--trusted-host\b`), "pip --trusted-host"},
-		{regexp.MustCompile(`\bgit\b[^;&|\n]*http\.sslVerify[= ]false`), "git http.sslVerify=false"},
-		{regexp.MustCompile(`\bnpm\s+config\s+set\s+strict-ssl\s+false\b`), "npm strict-ssl false"},
-		{regexp.MustCompile(`\bapk\b[^;&|\n]*\s--allow-untrusted\b`), "apk --allow-untrusted"},
-		{regexp.MustCompile(`\bapt(-get)?\b[^;&|\n]*\s(--allow-unauthenticated|--allow-insecure-repositories)\b`), "apt --allow-unauthenticated"},
-	}
-	chmodSetuid = regexp.MustCompile(`\bchmod\s+(-\S+\s+)*([ugoa]*[+=][rwxXt]*s[rwxXst]*|0*[2-7][0-7]{3})(\s|$)`)
+	pipeShell = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+(-\S+\s+)*)?(env\s+\S+=\S+\s+)*(/usr)?(/bin/)?(ba|z|da|k|fi)?sh\b|\b(curl|wget)\b[^|;&\n]*\|\s*(sudo\s+)?(python[0-9.]*|perl|ruby|node)\b|\b(ba|z|da)?sh\s+(-c\s+)?["']?\$\(\s*(curl|wget)\b|\b(ba|z|da)?sh\s+<\(\s*(curl|wget)\b`)
+	})
+	sudoRe   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(^|[;&|(\n])\s*sudo\s`) })
+	insecure = sync.OnceValue(func() []insecureFetch {
+		return []insecureFetch{
+			{regexp.MustCompile(`\bcurl\b[^;&|\n]*\s(-k|--insecure|-[a-zA-Z]*k[a-zA-Z]*)(\s|$)`), "curl --insecure"},
+			{regexp.MustCompile(`\bwget\b[^;&|\n]*\s--no-check-certificate\b`), "wget --no-check-certificate"},
+			{regexp.MustCompile(`\bpip[0-9.]*\b[^;&|\n]*\s--trusted-host\b`), "pip --trusted-host"},
+			{regexp.MustCompile(`\bgit\b[^;&|\n]*http\.sslVerify[= ]false`), "git http.sslVerify=false"},
+			{regexp.MustCompile(`\bnpm\s+config\s+set\s+strict-ssl\s+false\b`), "npm strict-ssl false"},
+			{regexp.MustCompile(`\bapk\b[^;&|\n]*\s--allow-untrusted\b`), "apk --allow-untrusted"},
+			{regexp.MustCompile(`\bapt(-get)?\b[^;&|\n]*\s(--allow-unauthenticated|--allow-insecure-repositories)\b`), "apt --allow-unauthenticated"},
+		}
+	})
+	chmodSetuid = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\bchmod\s+(-\S+\s+)*([ugoa]*[+=][rwxXt]*s[rwxXst]*|0*[2-7][0-7]{3})(\s|$)`)
+	})
 )
 
 // commands splits a script into simple commands, each as words.
@@ -91,18 +101,18 @@ func (l *linter) run(n *parser.Node) {
 	text := script(n)
 	line := n.StartLine
 	subj := l.subject()
-	if m := pipeShell.FindString(text); m != "" {
+	if m := pipeShell().FindString(text); m != "" {
 		l.hit(rule.DFPipeShell, line, subj, "RUN %s", strings.TrimSpace(m))
 	}
-	if sudoRe.MatchString(text) {
+	if sudoRe().MatchString(text) {
 		l.hit(rule.DFSudo, line, subj, "RUN uses sudo")
 	}
-	for _, in := range insecure {
+	for _, in := range insecure() {
 		if in.re.MatchString(text) {
 			l.hit(rule.DFInsecureFetch, line, subj, "RUN uses %s", in.what)
 		}
 	}
-	if m := chmodSetuid.FindStringSubmatch(text); m != nil {
+	if m := chmodSetuid().FindStringSubmatch(text); m != nil {
 		l.hit(rule.DFSetuid, line, subj, "RUN chmod %s sets the setuid/setgid bit", m[2])
 	}
 	cmds := commands(text)

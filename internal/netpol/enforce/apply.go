@@ -163,6 +163,15 @@ type State struct {
 	// the rules, each set), so that a sets-only update re-reads only
 	// those sets.
 	KernelParts map[string]map[string]string `json:"kernelParts"`
+	// SetDigests are, per family, the nft.SetDigest of each set written,
+	// so that the next Apply rewrites only the sets that change.
+	SetDigests map[string]map[string]string `json:"setDigests"`
+	// ChainNames are, per family, the chains written.
+	ChainNames map[string][]string `json:"chainNames"`
+	// GenID is the nftables generation the Kernel digests were read in:
+	// while it is unchanged, nobody has committed anything since, and the
+	// tables need not be read again.
+	GenID uint32 `json:"genID"`
 }
 
 func (a *Applier) readState() (*State, error) {
@@ -214,22 +223,34 @@ func families(rs *Ruleset) []nft.Family {
 	return out
 }
 
-// kernelDigests dumps the tables of the families; a missing table has
-// digest "".
-func (a *Applier) kernelDigests(c *nft.Conn, fams []nft.Family) (map[string]string, map[string]map[string]string, error) {
-	out, parts := map[string]string{}, map[string]map[string]string{}
+// dumps reads the tables of the families; a missing table is absent
+// from the map.
+func (a *Applier) dumps(c *nft.Conn, fams []nft.Family) (map[nft.Family]*nft.Dump, error) {
+	out := map[nft.Family]*nft.Dump{}
 	for _, f := range fams {
 		d, err := nft.Read(c, f, a.opts.Table)
 		if errors.Is(err, nft.ErrNoTable) {
-			out[f.String()] = ""
 			continue
 		}
 		if err != nil {
-			return nil, nil, classify(err)
+			return nil, classify(err)
 		}
-		out[f.String()], parts[f.String()] = d.Digest, d.Parts
+		out[f] = d
 	}
-	return out, parts, nil
+	return out, nil
+}
+
+// kernelDigests are the digests (a missing table's is "") and digest
+// parts of the dumps.
+func kernelDigests(fams []nft.Family, dumps map[nft.Family]*nft.Dump) (map[string]string, map[string]map[string]string) {
+	out, parts := map[string]string{}, map[string]map[string]string{}
+	for _, f := range fams {
+		out[f.String()] = ""
+		if d := dumps[f]; d != nil {
+			out[f.String()], parts[f.String()] = d.Digest, d.Parts
+		}
+	}
+	return out, parts
 }
 
 // Result says what Apply did.
@@ -240,8 +261,11 @@ type Result struct {
 }
 
 // Apply makes rs the ruleset in force: nothing happens when it already is
-// and nobody edited it; otherwise the table(s) are replaced in one
-// transaction (the old ruleset stays in force until the new one is).
+// and nobody edited it. A table that is as Lockdown last wrote it is
+// updated in place (nft.Apply: sets and chains are kept by name, elements
+// rewritten only where they change, and packets see the old ruleset or
+// the new one, never a mix and never neither); a missing or edited table
+// is replaced whole in one transaction.
 func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
@@ -258,14 +282,36 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 		st = nil
 	}
 	fams := families(rs)
-	if st != nil && st.Digest == rs.Digest {
-		kd, _, err := a.kernelDigests(c, fams)
-		if err != nil {
-			return Result{}, err
+	var prior []*nft.Prior
+	if st != nil {
+		// What is in the kernel: as recorded when nothing was committed
+		// since (same generation), else read.
+		kd, inKernel := st.Kernel, map[string]*nft.Prior{}
+		if gen, err := nft.GenID(c); err != nil || gen == 0 || gen != st.GenID {
+			dumps, err := a.dumps(c, fams)
+			if err != nil {
+				return Result{}, err
+			}
+			kd, _ = kernelDigests(fams, dumps)
+			for f, d := range dumps {
+				p := &nft.Prior{}
+				for _, ch := range d.Chains {
+					p.Chains = append(p.Chains, ch.Name)
+				}
+				for _, s := range d.Sets {
+					p.Sets = append(p.Sets, s.Name)
+				}
+				inKernel[f.String()] = p
+			}
+		} else {
+			for fam, chains := range st.ChainNames {
+				inKernel[fam] = &nft.Prior{Chains: chains, Sets: slices.Sorted(maps.Keys(st.SetDigests[fam]))}
+			}
 		}
-		if sameDigests(kd, st.Kernel, fams) {
+		if st.Digest == rs.Digest && sameDigests(kd, st.Kernel, fams) {
 			return Result{Changed: false, Counts: rs.Counts(), Took: time.Since(start)}, nil
 		}
+		prior = priors(st, rs, kd, inKernel)
 	}
 	var drop []nft.TableRef
 	for _, f := range []nft.Family{nft.Inet, nft.Bridge} {
@@ -273,13 +319,41 @@ func (a *Applier) Apply(ctx context.Context, rs *Ruleset) (Result, error) {
 			drop = append(drop, nft.TableRef{Family: f, Name: a.opts.Table})
 		}
 	}
-	if err := nft.Apply(c, rs.Tables, drop...); err != nil {
-		return Result{}, classify(err)
+	if err := nft.Apply(c, rs.Tables, prior, drop...); err != nil {
+		if prior == nil {
+			return Result{}, classify(err)
+		}
+		// The first transaction failed whole (nothing changed): the
+		// table is not what the record says; replace it whole.
+		a.log.Warn("update in place failed: replacing the table whole", "err", err)
+		if err := nft.Apply(c, rs.Tables, nil, drop...); err != nil {
+			return Result{}, classify(err)
+		}
 	}
 	if err := a.record(c, rs); err != nil {
 		return Result{}, err
 	}
 	return Result{Changed: true, Counts: rs.Counts(), Took: time.Since(start)}, nil
+}
+
+// priors describes, for each table of rs, the table in the kernel (its
+// chains and sets in inKernel, its digest in kd) when it is exactly what
+// the state records Lockdown wrote; nil otherwise: it is replaced whole.
+func priors(st *State, rs *Ruleset, kd map[string]string, inKernel map[string]*nft.Prior) []*nft.Prior {
+	out := make([]*nft.Prior, len(rs.Tables))
+	for i, t := range rs.Tables {
+		fam := t.Family.String()
+		k := inKernel[fam]
+		if k == nil || kd[fam] == "" || kd[fam] != st.Kernel[fam] || st.SetDigests[fam] == nil {
+			continue
+		}
+		p := &nft.Prior{Chains: k.Chains, Sets: k.Sets, SetDigests: map[string]string{}}
+		for _, name := range k.Sets {
+			p.SetDigests[name] = st.SetDigests[fam][name]
+		}
+		out[i] = p
+	}
+	return out
 }
 
 func sameDigests(kernel, recorded map[string]string, fams []nft.Family) bool {
@@ -293,20 +367,43 @@ func sameDigests(kernel, recorded map[string]string, fams []nft.Family) bool {
 
 // record dumps what is now in the kernel and writes the state file.
 func (a *Applier) record(c *nft.Conn, rs *Ruleset) error {
-	kd, parts, err := a.kernelDigests(c, families(rs))
+	fams := families(rs)
+	gen := a.genID(c)
+	dumps, err := a.dumps(c, fams)
 	if err != nil {
 		return err
 	}
-	return a.writeRecord(rs, time.Now().UTC(), kd, parts)
+	kd, parts := kernelDigests(fams, dumps)
+	return a.writeRecord(rs, time.Now().UTC(), kd, parts, gen)
 }
 
-func (a *Applier) writeRecord(rs *Ruleset, applied time.Time, kd map[string]string, parts map[string]map[string]string) error {
+// genID is the nftables generation, 0 when it cannot be read (the next
+// Apply reads the tables).
+func (a *Applier) genID(c *nft.Conn) uint32 {
+	gen, err := nft.GenID(c)
+	if err != nil {
+		a.log.Warn("nftables generation unknown", "err", err)
+		return 0
+	}
+	return gen
+}
+
+func (a *Applier) writeRecord(rs *Ruleset, applied time.Time, kd map[string]string, parts map[string]map[string]string, gen uint32) error {
 	counts := rs.Counts()
 	st := &State{Table: a.opts.Table, Digest: rs.Digest, StructDigest: rs.StructDigest, Applied: applied, Updated: time.Now().UTC(),
 		Endpoints: rs.Endpoints, Policies: rs.Policies, Chains: counts.Chains, Rules: counts.Rules,
-		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd, KernelParts: parts}
-	for _, f := range families(rs) {
-		st.Families = append(st.Families, f.String())
+		Sets: counts.Sets, Elements: counts.Elements, Kernel: kd, KernelParts: parts, SetDigests: map[string]map[string]string{},
+		ChainNames: map[string][]string{}, GenID: gen}
+	for _, t := range rs.Tables {
+		st.Families = append(st.Families, t.Family.String())
+		for _, ch := range t.Chains {
+			st.ChainNames[t.Family.String()] = append(st.ChainNames[t.Family.String()], ch.Name)
+		}
+		sd := map[string]string{}
+		for _, s := range t.Sets {
+			sd[s.Name] = nft.SetDigest(t.Family, s)
+		}
+		st.SetDigests[t.Family.String()] = sd
 	}
 	return a.writeState(st)
 }
@@ -352,11 +449,12 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 	// The table is not re-read first: the drift check (Status, the
 	// Enforcer's resync) compares it with the record, which keeps what
 	// Lockdown wrote.
+	gen := st.GenID
 	for i, t := range next.Tables {
 		var changed []string
 		for _, s := range t.Sets {
 			old := prev.Tables[i].Set(s.Name)
-			if old == nil || setText(t.Family, old) != setText(t.Family, s) {
+			if old == nil || nft.SetDigest(t.Family, old) != nft.SetDigest(t.Family, s) {
 				changed = append(changed, s.Name)
 			}
 		}
@@ -368,6 +466,7 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 			a.log.Warn("set update failed: applying the table whole", "err", err)
 			return whole()
 		}
+		gen = a.genID(c)
 		parts, err := nft.ReadSets(c, t.Family, t.Name, changed)
 		if err != nil {
 			return "", classify(err)
@@ -378,18 +477,8 @@ func (a *Applier) Update(ctx context.Context, prev, next *Ruleset) (string, erro
 		st.KernelParts[fam] = merged
 		st.Kernel[fam] = nft.PartsDigest(merged)
 	}
-	return UpdateSets, a.writeRecord(next, st.Applied, st.Kernel, st.KernelParts)
+	return UpdateSets, a.writeRecord(next, st.Applied, st.Kernel, st.KernelParts, gen)
 }
-
-func setText(fam nft.Family, s *nft.Set) string {
-	var b bytesBuffer
-	nft.Text(&b, []*nft.Table{{Family: fam, Name: "x", Sets: []*nft.Set{s}}})
-	return string(b)
-}
-
-type bytesBuffer []byte
-
-func (b *bytesBuffer) Write(p []byte) (int, error) { *b = append(*b, p...); return len(p), nil }
 
 // Remove deletes Lockdown's tables (both families) and the state file.
 // It reports whether there was a table.

@@ -161,7 +161,7 @@ func TestApplyIdempotentAndDrift(t *testing.T) {
 	if st, _ := a.Status(ctx); st.Drift != enforce.DriftNone {
 		t.Fatalf("status after re-apply: drift %q", st.Drift)
 	}
-	if out, err := l.Host.Exec("nft", "add", "element", "inet", "lockdown", "sel/0-4", "{ 192.0.2.1 }"); err != nil {
+	if out, err := l.Host.Exec("nft", "add", "element", "inet", "lockdown", setNamed(t, rs, "sel/", "-4"), "{ 192.0.2.1 }"); err != nil {
 		t.Fatalf("nft add element: %v %s", err, out)
 	}
 	if st, _ := a.Status(ctx); st.Drift != enforce.DriftEdited {
@@ -323,7 +323,7 @@ func TestUpdateSetsOnly(t *testing.T) {
 	if after := chains(); after != before {
 		t.Errorf("a sets-only update changed chains or rule handles:\n%s\n---\n%s", before, after)
 	}
-	if out, _ := l.Host.Exec("nft", "list", "map", "inet", "lockdown", "ep-in4"); !strings.Contains(out, "10.99.1.21 : jump in/") {
+	if out, _ := l.Host.Exec("nft", "list", "map", "inet", "lockdown", setNamed(t, next, "ep-in4.", "")); !strings.Contains(out, "10.99.1.21 : jump in/") {
 		t.Errorf("ep-in4 lacks the new endpoint:\n%s", out)
 	}
 	st, err := a.Status(ctx)
@@ -342,4 +342,17 @@ func TestUpdateSetsOnly(t *testing.T) {
 	if st, err := a.Status(ctx); err != nil || st.Drift != enforce.DriftNone {
 		t.Errorf("status after re-applying: %+v, %v", st, err)
 	}
+}
+
+// setNamed is the name of the first set of rs's inet table whose name has
+// the prefix and suffix.
+func setNamed(t *testing.T, rs *enforce.Ruleset, prefix, suffix string) string {
+	t.Helper()
+	for _, s := range rs.Tables[0].Sets {
+		if strings.HasPrefix(s.Name, prefix) && strings.HasSuffix(s.Name, suffix) {
+			return s.Name
+		}
+	}
+	t.Fatalf("no set %s…%s in the ruleset", prefix, suffix)
+	return ""
 }

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,13 +48,46 @@ func oneConnect(ns *lab.NS, dst netip.AddrPort, timeout time.Duration) (ok bool,
 // TestAtomicReplace swaps two policy sets back and forth while probe loops
 // run: a flow both sets deny never gets through, and a flow both allow is
 // never dropped — not even one SYN (a connection that needs a resent SYN
-// counts as a drop).
+// counts as a drop). Bridged traffic reaches the inet table through
+// br_netfilter.
 func TestAtomicReplace(t *testing.T) {
-	w := lab.NewWorld(t, lab.Options{BrNetfilter: true})
+	atomicSwaps(t, lab.Options{BrNetfilter: true}, enforce.BridgeAuto,
+		filepath.Join("testdata", "sets", "01-k8s-ingress.yaml"), filepath.Join("testdata", "sets", "03-calico-tiers.yaml"), nil)
+}
+
+// TestAtomicReplaceBridge is TestAtomicReplace without br_netfilter: the
+// pods of one bridge are filtered by the bridge-family table, which keeps
+// its own set of allowed flows (no connection tracking there).
+func TestAtomicReplaceBridge(t *testing.T) {
+	atomicSwaps(t, lab.Options{BrNetfilter: false}, enforce.BridgeFamily,
+		filepath.Join("testdata", "sets", "01-k8s-ingress.yaml"), filepath.Join("testdata", "sets", "03-calico-tiers.yaml"), nil)
+}
+
+// TestAtomicReplaceSelectors swaps two sets that both allow shop/web ->
+// shop/api 80/TCP through different selectors and port matches (app ==
+// web and the named port http; role == frontend and port 80): the sets
+// that admit the flow change names at every swap, and it is never
+// dropped.
+func TestAtomicReplaceSelectors(t *testing.T) {
+	must := &atomicFlow{from: "shop/web", to: "shop/api", port: 80}
+	atomicSwaps(t, lab.Options{BrNetfilter: true}, enforce.BridgeAuto,
+		filepath.Join("testdata", "sets", "01-k8s-ingress.yaml"), filepath.Join("testdata", "atomic", "frontend.yaml"), must)
+}
+
+type atomicFlow struct {
+	from, to string
+	port     uint16
+}
+
+// atomicSwaps applies setA, then swaps setB and setA 40 times while probe
+// loops run over up to 6 TCP flows both sets allow (must among them, when
+// given) and up to 6 both deny.
+func atomicSwaps(t *testing.T, opts lab.Options, mode enforce.BridgeMode, setA, setB string, must *atomicFlow) {
+	w := lab.NewWorld(t, opts)
 	world := filepath.Join("testdata", "world.yaml")
-	cfgA := loadFiles(t, world, filepath.Join("testdata", "sets", "01-k8s-ingress.yaml"))
-	cfgB := loadFiles(t, world, filepath.Join("testdata", "sets", "03-calico-tiers.yaml"))
-	a := applier(t, w.Host, enforce.BridgeAuto)
+	cfgA := loadFiles(t, world, setA)
+	cfgB := loadFiles(t, world, setB)
+	a := applier(t, w.Host, mode)
 	rsA, err := a.Compile(cfgA)
 	if err != nil {
 		t.Fatal(err)
@@ -61,16 +96,31 @@ func TestAtomicReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if must != nil {
+		// The selector sets must differ, or the swap proves nothing.
+		selA, selB := selectorSets(rsA), selectorSets(rsB)
+		if len(selA) == 0 || len(selB) == 0 || len(slices.DeleteFunc(selA, func(n string) bool { return slices.Contains(selB, n) })) == 0 {
+			t.Fatalf("the two sets share every selector set: %v, %v", selectorSets(rsA), selB)
+		}
+	}
 	ctx := context.Background()
 	if _, err := a.Apply(ctx, rsA); err != nil {
 		t.Fatal(err)
 	}
 	// Classify TCP flows between the pods by the two sets' verdicts.
-	type flow struct {
-		from, to string
-		port     uint16
+	verdict := func(cfg *netpol.Config, f atomicFlow) bool {
+		pp := netpol.PortProto{Protocol: netpol.ProtoTCP, Port: f.port, ICMPType: -1}
+		s, _ := cfg.Endpoint(f.from)
+		d, _ := cfg.Endpoint(f.to)
+		return cfg.Allowed(pp.Flow(netpol.EndpointPeer(s, 4), netpol.EndpointPeer(d, 4), 4))
 	}
-	var both, neither []flow
+	var both, neither []atomicFlow
+	if must != nil {
+		if !verdict(cfgA, *must) || !verdict(cfgB, *must) {
+			t.Fatalf("%s -> %s:%d is not allowed by both sets", must.from, must.to, must.port)
+		}
+		both = append(both, *must)
+	}
 	refs := []string{"shop/web", "shop/api", "shop/db", "dev/tool", "dev/web", "ops/prom"}
 	for _, from := range refs {
 		for _, to := range refs {
@@ -78,29 +128,27 @@ func TestAtomicReplace(t *testing.T) {
 				continue
 			}
 			for _, port := range []uint16{80, 5432, 8080, 9090} {
-				pp := netpol.PortProto{Protocol: netpol.ProtoTCP, Port: port, ICMPType: -1}
-				verdict := func(cfg *netpol.Config) bool {
-					s, _ := cfg.Endpoint(from)
-					d, _ := cfg.Endpoint(to)
-					return cfg.Allowed(pp.Flow(netpol.EndpointPeer(s, 4), netpol.EndpointPeer(d, 4), 4))
+				f := atomicFlow{from, to, port}
+				if must != nil && f == *must {
+					continue
 				}
-				va, vb := verdict(cfgA), verdict(cfgB)
+				va, vb := verdict(cfgA, f), verdict(cfgB, f)
 				switch {
 				case va && vb && len(both) < 6:
-					both = append(both, flow{from, to, port})
+					both = append(both, f)
 				case !va && !vb && len(neither) < 6:
-					neither = append(neither, flow{from, to, port})
+					neither = append(neither, f)
 				}
 			}
 		}
 	}
-	if len(both) < 3 || len(neither) < 3 {
+	if len(both) < 1 || len(neither) < 3 || (must == nil && len(both) < 3) {
 		t.Fatalf("too few flows to watch: %d allowed by both sets, %d denied by both", len(both), len(neither))
 	}
 	stop := make(chan struct{})
 	var probes, leaks, drops atomic.Int64
 	var wg sync.WaitGroup
-	watch := func(f flow, allowed bool) {
+	watch := func(f atomicFlow, allowed bool) {
 		dst := netip.AddrPortFrom(w.Addr[f.to], f.port)
 		for {
 			select {
@@ -127,6 +175,11 @@ func TestAtomicReplace(t *testing.T) {
 	for _, f := range both {
 		wg.Go(func() { watch(f, true) })
 	}
+	if must != nil {
+		// The flow under test gets two more loops.
+		wg.Go(func() { watch(*must, true) })
+		wg.Go(func() { watch(*must, true) })
+	}
 	for _, f := range neither {
 		wg.Go(func() { watch(f, false) })
 	}
@@ -152,4 +205,15 @@ func TestAtomicReplace(t *testing.T) {
 	if probes.Load() < int64(swaps) {
 		t.Errorf("only %d probes during %d swaps", probes.Load(), swaps)
 	}
+}
+
+// selectorSets are the names of the selector sets of rs's inet table.
+func selectorSets(rs *enforce.Ruleset) []string {
+	var out []string
+	for _, s := range rs.Tables[0].Sets {
+		if strings.HasPrefix(s.Name, "sel/") {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }

@@ -97,10 +97,6 @@ type compiler struct {
 	sets  map[string]*nft.Set
 	built map[string]bool // chains made
 
-	selIdx  map[string]int // selector text → index
-	netIdx  map[string]int
-	portIdx map[string]int
-	svcIdx  map[string]int
 	// Endpoints with the same labels are selected alike: groups holds them
 	// by label set (keys in first-seen order), labelKey each one's key.
 	groups    map[string][]*netpol.Endpoint
@@ -121,8 +117,7 @@ func Compile(cfg *netpol.Config, opts CompileOptions) (*Ruleset, error) {
 	if nft.Name(opts.Table) != opts.Table || len(opts.Table) > 64 {
 		return nil, fmt.Errorf("table name %q: use letters, digits, '-', '_' or '.', at most 64", opts.Table)
 	}
-	c := &compiler{cfg: cfg, opts: opts, selIdx: map[string]int{}, netIdx: map[string]int{},
-		portIdx: map[string]int{}, svcIdx: map[string]int{}, applies: map[string][][]*netpol.Policy{},
+	c := &compiler{cfg: cfg, opts: opts, applies: map[string][][]*netpol.Policy{},
 		groups: map[string][]*netpol.Endpoint{}, labelKey: map[*netpol.Endpoint]string{}}
 	rs := &Ruleset{Policies: len(cfg.Policies) + len(cfg.Untracked) + len(cfg.PreDNAT)}
 	owner := map[netip.Addr]string{}
@@ -265,8 +260,36 @@ func (c *compiler) table(fam nft.Family) *nft.Table {
 			c.set(mapName(name, fam), func() *nft.Set { return &nft.Set{Kind: nft.SetVerdicts, V6: fam == 6} })
 		}
 	}
+	c.nameMaps()
 	slices.SortStableFunc(c.t.Sets, func(a, b *nft.Set) int { return strings.Compare(a.Name, b.Name) })
 	return c.t
+}
+
+// nameMaps suffixes the verdict maps' names with a hash of the chains:
+// their elements jump to chains by name, and a packet that entered the
+// old rules just before an update looks elements up in the new
+// generation (see nft.Apply), so a map keeps its name only while the
+// chains its elements name are the same. Endpoints coming and going
+// change elements, not chains: the maps keep their names and watch
+// updates only their elements.
+func (c *compiler) nameMaps() {
+	h := sha256.New()
+	nft.Text(h, []*nft.Table{{Family: c.t.Family, Name: c.t.Name, Chains: c.t.Chains}})
+	suffix := "." + hex.EncodeToString(h.Sum(nil))[:10]
+	renamed := map[string]string{}
+	for _, s := range c.t.Sets {
+		if s.Kind == nft.SetVerdicts {
+			renamed[s.Name] = s.Name + suffix
+			s.Name += suffix
+		}
+	}
+	for _, ch := range c.t.Chains {
+		for _, r := range ch.Rules {
+			if n, ok := renamed[r.Vmap]; ok {
+				r.Vmap = n
+			}
+		}
+	}
 }
 
 func (c *compiler) mapNames() []string {

@@ -147,22 +147,17 @@ func famOf(ip netip.Addr) int {
 
 func hostPrefix(ip netip.Addr) netip.Prefix { return netip.PrefixFrom(ip, ip.BitLen()) }
 
-// indexed returns key's index in m, adding it.
-func indexed(m map[string]int, key string) int {
-	i, ok := m[key]
-	if !ok {
-		i = len(m)
-		m[key] = i
-	}
-	return i
-}
-
 // selectorSet is the set of what a rule selector selects: the addresses
 // of the endpoints whose labels match and the nets of the network sets
 // whose labels match (as netpol's evaluator selects a peer).
+//
+// Sets are named by what they mean (a hash of the selector, the nets,
+// the ports, the Service), never by the order the compiler met them, so
+// that the same set keeps its name and elements across policy sets: an
+// update in place (nft.Apply) leaves it untouched.
 func (c *compiler) selectorSet(sel *selector.Selector, fam int) string {
 	text := sel.String()
-	name := "sel/" + strconv.Itoa(indexed(c.selIdx, text)) + "-" + strconv.Itoa(fam)
+	name := "sel/" + shortHash(text) + "-" + strconv.Itoa(fam)
 	return c.set(name, func() *nft.Set {
 		s := &nft.Set{Kind: nft.SetPrefixes, V6: fam == 6, Comment: truncate(text, 127)}
 		for _, k := range c.groupKeys {
@@ -193,7 +188,7 @@ func (c *compiler) netSet(nets []netip.Prefix, fam int) string {
 		parts[i] = p.String()
 	}
 	key := strings.Join(parts, ",")
-	name := "net/" + strconv.Itoa(indexed(c.netIdx, key)) + "-" + strconv.Itoa(fam)
+	name := "net/" + shortHash(key) + "-" + strconv.Itoa(fam)
 	return c.set(name, func() *nft.Set {
 		return &nft.Set{Kind: nft.SetPrefixes, V6: fam == 6, Prefixes: nets, Comment: truncate(key, 127)}
 	}).Name
@@ -204,7 +199,7 @@ func (c *compiler) portSet(ports []nft.PortRange) string {
 	for _, p := range ports {
 		parts = append(parts, strconv.Itoa(int(p.Lo))+"-"+strconv.Itoa(int(p.Hi)))
 	}
-	name := "ports/" + strconv.Itoa(indexed(c.portIdx, strings.Join(parts, ",")))
+	name := "ports/" + shortHash(strings.Join(parts, ","))
 	return c.set(name, func() *nft.Set { return &nft.Set{Kind: nft.SetPorts, Ports: ports} }).Name
 }
 
@@ -233,7 +228,7 @@ func (c *compiler) namedPortSet(port string, proto netpol.Protocol, fam int) str
 // serviceSet holds address . protocol . port of every port a Service
 // forwards to on each of its endpoints.
 func (c *compiler) serviceSet(svc *netpol.Service, fam int) string {
-	name := "svc/" + strconv.Itoa(indexed(c.svcIdx, svc.ID())) + "-" + strconv.Itoa(fam)
+	name := "svc/" + shortHash(svc.ID()) + "-" + strconv.Itoa(fam)
 	return c.set(name, func() *nft.Set {
 		s := &nft.Set{Kind: nft.SetTuples, Key: []nft.Field{nft.AddrField(true, fam), nft.FieldL4Proto, nft.FieldDport},
 			Comment: "Service " + svc.ID()}
@@ -263,7 +258,7 @@ func (c *compiler) serviceSet(svc *netpol.Service, fam int) string {
 
 // serviceEndpointSet holds the addresses of a Service's endpoints.
 func (c *compiler) serviceEndpointSet(svc *netpol.Service, fam int) string {
-	name := "svc/" + strconv.Itoa(indexed(c.svcIdx, svc.ID())) + "-endpoints-" + strconv.Itoa(fam)
+	name := "svc/" + shortHash(svc.ID()) + "-endpoints-" + strconv.Itoa(fam)
 	return c.set(name, func() *nft.Set {
 		s := &nft.Set{Kind: nft.SetPrefixes, V6: fam == 6, Comment: "endpoints of Service " + svc.ID()}
 		for _, e := range c.eps {

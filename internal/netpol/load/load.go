@@ -17,6 +17,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
@@ -492,7 +493,7 @@ func decodeStrict(js []byte, target any) error {
 	return dec.Decode(target)
 }
 
-var unknownFieldRe = regexp.MustCompile(`^json: unknown field "(.*)"$`)
+var unknownFieldRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^json: unknown field "(.*)"$`) })
 
 // jsonError maps a JSON decoding error back to a line.
 func (o *Object) jsonError(err error) error {
@@ -518,7 +519,7 @@ func (o *Object) jsonError(err error) error {
 		}
 		return &Error{Source: Source{File: o.Source.File, Line: line}, Msg: fmt.Sprintf("%s: %s: got %s, want %s", o.ID(), te.Field, te.Value, want)}
 	}
-	if m := unknownFieldRe.FindStringSubmatch(err.Error()); m != nil {
+	if m := unknownFieldRe().FindStringSubmatch(err.Error()); m != nil {
 		line := findKey(o.node, m[1])
 		if line == 0 {
 			line = o.Source.Line

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -89,26 +90,281 @@ type TableRef struct {
 	Name   string
 }
 
-// Apply replaces the tables in one netlink transaction: each is created
-// (if absent), deleted and built again, so packets see either the old
-// tables or the new ones, never neither. The drop tables are deleted in
-// the same transaction when they exist; no other table is touched.
-func Apply(c *Conn, tables []*Table, drop ...TableRef) error {
+// Prior is what Lockdown last wrote to a table that is still in the
+// kernel as it was written (no drift): its chains, and its sets with the
+// SetDigest of what they were given.
+type Prior struct {
+	Chains []string
+	// Sets are the sets' names, SetDigests their digests ("" unknown).
+	Sets       []string
+	SetDigests map[string]string
+}
+
+// Apply brings the tables into force; no other table is touched but the
+// drop tables, deleted when they exist.
+//
+// A table without a prior (prior[i] nil, or prior shorter) is replaced
+// whole in one transaction: created (if absent), deleted and built again.
+//
+// A table with a prior is updated in place, hitless: a packet sees the
+// old ruleset or the new one, never a mix, never neither. Two kernel
+// facts shape it. A packet walks the rules of the generation it entered
+// with, but looks set elements up in the current one. And an interval
+// set (rbtree, pipapo) publishes the lookup structure of its new
+// elements only after the generation has moved on, at the end of the
+// commit: until then the new generation's packets see the set as it was
+// before the transaction — empty, for a set the transaction created. So:
+//
+//  1. The sets t adds (but verdict maps) are created with their elements,
+//     kept sets (same name: the compiler names sets by what they mean)
+//     get their elements rewritten when their digest changed. No rule
+//     refers to the new sets yet; the old rules see the kept sets as the
+//     old ruleset would with the current endpoints.
+//  2. The switch: every chain of t is created or flushed and given its
+//     rules, the verdict maps t adds are created (hash maps: their new
+//     elements are live with the new generation), base chains that t no
+//     longer has are flushed (an empty base chain only applies its accept
+//     policy). Every set a new rule looks up was complete before this
+//     transaction, and what a new packet can reach is t alone. A packet
+//     still walking the old rules reaches old chains and sets, which this
+//     transaction leaves as they were.
+//  3. Once an RCU grace period has passed (no packet of the old
+//     generation is left in the hooks), the obsolete chains and sets are
+//     deleted.
+func Apply(c *Conn, tables []*Table, prior []*Prior, drop ...TableRef) error {
 	b := newBatch(c)
+	up := make([]*Prior, len(tables))
+	copy(up, prior)
+	pending := false
+	for i, t := range tables {
+		if up[i] == nil {
+			continue
+		}
+		n, err := b.prepareTable(t, up[i])
+		if err != nil {
+			return fmt.Errorf("table %s %s: %w", t.Family, t.Name, err)
+		}
+		pending = pending || n > 0
+	}
+	if pending {
+		if err := c.Flush(); err != nil {
+			return fmt.Errorf("nftables transaction (new sets): %w", err)
+		}
+	}
 	for _, d := range drop {
 		nt := &nftables.Table{Name: d.Name, Family: nfFamily(d.Family)}
 		c.AddTable(nt)
 		c.DelTable(nt)
 	}
-	for _, t := range tables {
-		if err := b.addTable(t); err != nil {
+	var later []obsolete
+	for i, t := range tables {
+		var err error
+		if up[i] != nil {
+			var o obsolete
+			o, err = b.switchTable(t, up[i])
+			later = append(later, o)
+		} else {
+			err = b.addTable(t)
+		}
+		if err != nil {
 			return fmt.Errorf("table %s %s: %w", t.Family, t.Name, err)
 		}
 	}
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables transaction: %w", err)
 	}
+	n := 0
+	for _, o := range later {
+		n += len(o.chains) + len(o.sets)
+	}
+	if n == 0 {
+		return nil
+	}
+	graceRCU()
+	for _, o := range later {
+		for _, ch := range o.chains {
+			c.FlushChain(ch)
+		}
+		for _, s := range o.sets {
+			c.DelSet(s)
+		}
+		for _, ch := range o.chains {
+			c.DelChain(ch)
+		}
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables transaction (deleting obsolete chains and sets): %w", err)
+	}
 	return nil
+}
+
+// membarrierCmdGlobal is MEMBARRIER_CMD_GLOBAL (linux/membarrier.h):
+// membarrier(2) returns after an RCU grace period (synchronize_rcu).
+const membarrierCmdGlobal = 1
+
+// graceRCU waits until every packet that was in the netfilter hooks (an
+// RCU read-side section) when it was called has left them.
+func graceRCU() {
+	if _, _, errno := unix.Syscall(unix.SYS_MEMBARRIER, membarrierCmdGlobal, 0, 0); errno != 0 {
+		// No membarrier (nohz_full): a grace period is milliseconds.
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// obsolete are the chains and sets of a table that the new ruleset no
+// longer has.
+type obsolete struct {
+	chains []*nftables.Chain
+	sets   []*nftables.Set
+}
+
+// prepareTable adds step 1 of an in-place update of t (see Apply) to the
+// batch and returns how many sets it writes.
+func (b *batch) prepareTable(t *Table, p *Prior) (int, error) {
+	nt := &nftables.Table{Name: t.Name, Family: nfFamily(t.Family)}
+	b.tables[t] = nt
+	b.chains[t] = map[string]*nftables.Chain{}
+	b.sets[t] = map[string]*nftables.Set{}
+	n := 0
+	for _, s := range t.Sets {
+		ns, err := b.nfSet(nt, s)
+		if err != nil {
+			return n, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		b.sets[t][s.Name] = ns
+		digest, kept := p.SetDigests[s.Name]
+		if s.Kind == SetVerdicts && !kept {
+			continue // step 2: its elements jump to chains made there
+		}
+		if kept && (s.Kind == SetDynamic || digest == SetDigest(t.Family, s)) {
+			continue
+		}
+		elems, err := elements(s)
+		if err != nil {
+			return n, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		n++
+		if !kept {
+			if err := b.c.AddSet(ns, elems); err != nil {
+				return n, fmt.Errorf("set %s: %w", s.Name, err)
+			}
+			continue
+		}
+		if err := b.delta(ns, elems); err != nil {
+			return n, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+	}
+	return n, nil
+}
+
+// delta adds to the batch what turns the set's elements in the kernel
+// into elems: the missing ones added, the extra ones deleted, the others
+// left alone. Flushing and adding them all again is not hitless: an
+// interval set's lookups miss elements deleted and added again in one
+// transaction until a later one rebuilds it.
+func (b *batch) delta(ns *nftables.Set, elems []nftables.SetElement) error {
+	cur, err := b.c.GetSetElements(ns)
+	if err != nil {
+		return fmt.Errorf("list elements: %w", err)
+	}
+	key := func(e nftables.SetElement) string {
+		k := hex.EncodeToString(e.Key) + fmt.Sprintf("/%v", e.IntervalEnd)
+		if e.VerdictData != nil {
+			k += fmt.Sprintf("/%d:%s", e.VerdictData.Kind, e.VerdictData.Chain)
+		}
+		return k
+	}
+	want := map[string]bool{}
+	for _, e := range elems {
+		want[key(e)] = true
+	}
+	have := map[string]bool{}
+	var del, add []nftables.SetElement
+	for _, e := range cur {
+		have[key(e)] = true
+		if !want[key(e)] {
+			del = append(del, nftables.SetElement{Key: e.Key, IntervalEnd: e.IntervalEnd})
+		}
+	}
+	for _, e := range elems {
+		if !have[key(e)] {
+			add = append(add, e)
+		}
+	}
+	if len(del) > 0 {
+		if err := b.c.SetDeleteElements(ns, del); err != nil {
+			return err
+		}
+	}
+	if len(add) > 0 {
+		return b.c.SetAddElements(ns, add)
+	}
+	return nil
+}
+
+// switchTable adds step 2 of an in-place update of t (see Apply) to the
+// batch and returns what step 3 deletes.
+func (b *batch) switchTable(t *Table, p *Prior) (obsolete, error) {
+	var o obsolete
+	nt := b.tables[t]
+	had := map[string]bool{}
+	for _, name := range p.Chains {
+		had[name] = true
+	}
+	for _, ch := range t.Chains {
+		nc := b.nfChain(nt, ch)
+		if had[ch.Name] {
+			b.c.FlushChain(nc)
+		} else {
+			b.c.AddChain(nc)
+		}
+		b.chains[t][ch.Name] = nc
+	}
+	for _, name := range p.Chains {
+		if t.Chain(name) != nil {
+			continue
+		}
+		nc := &nftables.Chain{Name: name, Table: nt}
+		b.c.FlushChain(nc)
+		o.chains = append(o.chains, nc)
+	}
+	for _, s := range t.Sets {
+		if _, kept := p.SetDigests[s.Name]; kept || s.Kind != SetVerdicts {
+			continue
+		}
+		elems, err := elements(s)
+		if err != nil {
+			return o, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+		if err := b.c.AddSet(b.sets[t][s.Name], elems); err != nil {
+			return o, fmt.Errorf("set %s: %w", s.Name, err)
+		}
+	}
+	for _, name := range p.Sets {
+		if t.Set(name) == nil {
+			o.sets = append(o.sets, &nftables.Set{Table: nt, Name: name})
+		}
+	}
+	return o, b.addRules(t)
+}
+
+// SetDigest identifies a set's definition and elements.
+func SetDigest(f Family, s *Set) string {
+	h := sha256.New()
+	Text(h, []*Table{{Family: f, Name: "x", Sets: []*Set{s}}})
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (b *batch) nfChain(nt *nftables.Table, ch *Chain) *nftables.Chain {
+	nc := &nftables.Chain{Name: ch.Name, Table: nt}
+	if ch.Hook != nil {
+		nc.Type = nftables.ChainTypeFilter
+		nc.Hooknum = nftables.ChainHookRef(hookNum(ch.Hook.Name))
+		nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(ch.Hook.Priority))
+		accept := nftables.ChainPolicyAccept
+		nc.Policy = &accept
+	}
+	return nc
 }
 
 func (b *batch) addTable(t *Table) error {
@@ -120,15 +376,7 @@ func (b *batch) addTable(t *Table) error {
 	b.chains[t] = map[string]*nftables.Chain{}
 	b.sets[t] = map[string]*nftables.Set{}
 	for _, ch := range t.Chains {
-		nc := &nftables.Chain{Name: ch.Name, Table: nt}
-		if ch.Hook != nil {
-			nc.Type = nftables.ChainTypeFilter
-			nc.Hooknum = nftables.ChainHookRef(hookNum(ch.Hook.Name))
-			nc.Priority = nftables.ChainPriorityRef(nftables.ChainPriority(ch.Hook.Priority))
-			accept := nftables.ChainPolicyAccept
-			nc.Policy = &accept
-		}
-		b.chains[t][ch.Name] = b.c.AddChain(nc)
+		b.chains[t][ch.Name] = b.c.AddChain(b.nfChain(nt, ch))
 	}
 	for _, s := range t.Sets {
 		ns, err := b.nfSet(nt, s)
@@ -144,6 +392,12 @@ func (b *batch) addTable(t *Table) error {
 		}
 		b.sets[t][s.Name] = ns
 	}
+	return b.addRules(t)
+}
+
+// addRules adds every rule of t's chains (made or flushed before).
+func (b *batch) addRules(t *Table) error {
+	nt := b.tables[t]
 	for _, ch := range t.Chains {
 		for i, r := range ch.Rules {
 			exprs, err := b.exprs(t, r)
@@ -179,11 +433,8 @@ func UpdateSets(c *Conn, t *Table, names []string) error {
 		if err != nil {
 			return fmt.Errorf("set %s: %w", name, err)
 		}
-		c.FlushSet(ns)
-		if len(elems) > 0 {
-			if err := c.SetAddElements(ns, elems); err != nil {
-				return fmt.Errorf("set %s: %w", name, err)
-			}
+		if err := b.delta(ns, elems); err != nil {
+			return fmt.Errorf("set %s: %w", name, err)
 		}
 	}
 	if err := c.Flush(); err != nil {
@@ -759,4 +1010,41 @@ func counterValues(data []byte) (packets, bytes uint64) {
 		}
 	}
 	return packets, bytes
+}
+
+// GenID is the namespace's nftables ruleset generation: every committed
+// transaction, by anyone, changes it. A table read after Lockdown's last
+// write is still what was read while the generation is the same.
+func GenID(c *Conn) (uint32, error) {
+	conn, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: c.netns})
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	msgs, err := conn.Execute(netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
+			Flags: netlink.Request,
+		},
+		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nftables generation: %w", err)
+	}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return 0, fmt.Errorf("nftables generation: %w", err)
+		}
+		ad.ByteOrder = binary.BigEndian
+		for ad.Next() {
+			if ad.Type() == unix.NFTA_GEN_ID {
+				return ad.Uint32(), nil
+			}
+		}
+	}
+	return 0, errors.New("nftables generation: no id in the reply")
 }

@@ -7,16 +7,17 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/lockdown-sec/lockdown/internal/osv"
 )
 
 var (
-	alpineBranchRE = regexp.MustCompile(`^v?([0-9]+\.[0-9]+)$`)
-	cveRE          = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}`)
-	advisoryIDRE   = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9._]+)+$`)
+	alpineBranchRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^v?([0-9]+\.[0-9]+)$`) })
+	cveRE          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}`) })
+	advisoryIDRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]*(-[A-Za-z0-9._]+)+$`) })
 	// sloppyCVERE finds CVE IDs written "CVE_2019-2426" or "CVE 2018-16859".
-	sloppyCVERE = regexp.MustCompile(`\bCVE[ _]([0-9]{4})[-_]([0-9]{4,})\b`)
+	sloppyCVERE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\bCVE[ _]([0-9]{4})[-_]([0-9]{4,})\b`) })
 )
 
 // AlpineEcosystem returns the OSV ecosystem of an Alpine branch given as a
@@ -25,7 +26,7 @@ func AlpineEcosystem(branch string) (string, bool) {
 	if branch == "edge" {
 		return "Alpine:edge", true
 	}
-	m := alpineBranchRE.FindStringSubmatch(branch)
+	m := alpineBranchRE().FindStringSubmatch(branch)
 	if m == nil {
 		return "", false
 	}
@@ -164,7 +165,7 @@ func (s *Secdb) Add(r io.Reader, file, branch string, reject Reject) error {
 					}}
 					if upstream != "" {
 						rec.v.Upstream = []string{upstream}
-						if cveRE.MatchString(upstream) {
+						if cveRE().MatchString(upstream) {
 							rec.v.Aliases = []string{upstream}
 							if s.Distro == "" {
 								rec.v.References = []osv.Reference{{Type: "ADVISORY", URL: "https://security.alpinelinux.org/vuln/" + upstream}}
@@ -210,13 +211,13 @@ func (s *Secdb) Records() []osv.Vulnerability {
 // XSA-182", "CVE-2017-8073.patch", "XSA-207") into the record ID (prefix,
 // "ALPINE-", and the ID), the upstream ID and related IDs.
 func alpineID(text, prefix string) (id, upstream string, related []string, ok bool) {
-	words := strings.Fields(sloppyCVERE.ReplaceAllString(text, "CVE-$1-$2"))
+	words := strings.Fields(sloppyCVERE().ReplaceAllString(text, "CVE-$1-$2"))
 	for _, w := range words {
-		if cve := cveRE.FindString(w); cve != "" && upstream == "" {
+		if cve := cveRE().FindString(w); cve != "" && upstream == "" {
 			upstream = cve
 			continue
 		}
-		if advisoryIDRE.MatchString(w) {
+		if advisoryIDRE().MatchString(w) {
 			related = append(related, w)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -27,9 +28,13 @@ func DebianReleases() map[string]string {
 }
 
 var (
-	debHeaderRE  = regexp.MustCompile(`^\[([^\]]+)\]\s+([A-Z][A-Z0-9]*-[0-9][0-9-]*)(?:\s+(.*))?$`)
-	debReleaseRE = regexp.MustCompile(`^\[([a-z][a-z0-9-]*)\]\s+-\s+(\S+)(?:\s+(\S+))?(?:\s+\((.*)\))?\s*$`)
-	ordinalRE    = regexp.MustCompile(`(\d+)(st|nd|rd|th),`)
+	debHeaderRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\[([^\]]+)\]\s+([A-Z][A-Z0-9]*-[0-9][0-9-]*)(?:\s+(.*))?$`)
+	})
+	debReleaseRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\[([a-z][a-z0-9-]*)\]\s+-\s+(\S+)(?:\s+(\S+))?(?:\s+\((.*)\))?\s*$`)
+	})
+	ordinalRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(\d+)(st|nd|rd|th),`) })
 )
 
 // ParseDebianList converts one Debian security tracker list (data/DSA/list,
@@ -85,7 +90,7 @@ func ParseDebianList(ctx context.Context, r io.Reader, file string, emit Emit, r
 			if err := flush(); err != nil {
 				return err
 			}
-			m := debHeaderRE.FindStringSubmatch(line)
+			m := debHeaderRE().FindStringSubmatch(line)
 			if m == nil {
 				reject.call(where, fmt.Errorf("malformed advisory line %q", line))
 				cur, bad = &osv.Vulnerability{}, true // skip its body
@@ -118,7 +123,7 @@ func ParseDebianList(ctx context.Context, r io.Reader, file string, emit Emit, r
 		case strings.HasPrefix(trimmed, "NOTE:"):
 			continue
 		case trimmed[0] == '[':
-			m := debReleaseRE.FindStringSubmatch(trimmed)
+			m := debReleaseRE().FindStringSubmatch(trimmed)
 			if m == nil || m[3] == "" {
 				reject.call(where, fmt.Errorf("%s: malformed release line %q", cur.ID, trimmed))
 				continue
@@ -166,7 +171,7 @@ func parseDebianDate(s string) (time.Time, error) {
 	if t, err := time.Parse("2 Jan 2006", s); err == nil {
 		return t, nil
 	}
-	if t, err := time.Parse("January 2, 2006", ordinalRE.ReplaceAllString(s, "$1,")); err == nil {
+	if t, err := time.Parse("January 2, 2006", ordinalRE().ReplaceAllString(s, "$1,")); err == nil {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("unreadable date %q", s)

@@ -12,6 +12,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lockdown-sec/lockdown/internal/model"
@@ -37,7 +38,7 @@ func UbuntuReleases() map[string]string {
 // uctSkipReleases are tracker "releases" that are no Ubuntu release.
 var uctSkipReleases = map[string]bool{"upstream": true, "devel": true, "product": true, "snap": true}
 
-var debVersionRE = regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:_-]*$`)
+var debVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9][A-Za-z0-9.+~:_-]*$`) })
 
 // maxUCTFile bounds one tracker file; real ones are a few kB.
 const maxUCTFile = 4 << 20
@@ -174,7 +175,7 @@ func ParseUCTFile(data []byte, name string, modified time.Time, reject Reject) (
 	if cve == "" {
 		cve = path.Base(name)
 	}
-	if !cveRE.MatchString(cve) {
+	if !cveRE().MatchString(cve) {
 		return osv.Vulnerability{}, false, fmt.Errorf("candidate %q is not a CVE ID", cve)
 	}
 	priority := strings.ToLower(firstWord(strings.Join(fields["Priority"], " ")))
@@ -207,7 +208,7 @@ func ParseUCTFile(data []byte, name string, modified time.Time, reject Reject) (
 		}
 		var fixed, status string
 		switch {
-		case (word == "released" || word == "pending") && debVersionRE.MatchString(note):
+		case (word == "released" || word == "pending") && debVersionRE().MatchString(note):
 			fixed = note
 		case word == "released":
 			continue // fixed, but in which version is not known
