@@ -40,11 +40,16 @@ var contract = map[string][]string{
 	"lockdown_policy_drift_repairs_total":     nil,
 	"lockdown_policy_rules":                   nil,
 	"lockdown_policy_endpoints":               nil,
-	"up":                                      nil, // Prometheus's own
+	// serve --admission only.
+	"lockdown_admission_decisions_total":     {"result", "reason"},
+	"lockdown_admission_duration_seconds":    nil, // histogram
+	"lockdown_admission_scans_queued_total":  nil,
+	"lockdown_admission_image_lookups_total": {"source"},
+	"up":                                     nil, // Prometheus's own
 }
 
 // histograms are exposed as NAME_bucket{le}, NAME_sum and NAME_count.
-var histograms = map[string]bool{"lockdown_scan_duration_seconds": true}
+var histograms = map[string]bool{"lockdown_scan_duration_seconds": true, "lockdown_admission_duration_seconds": true}
 
 // targetLabels are added by Prometheus (job, instance) or by the Kubernetes
 // relabelling documented in deploy/README.md (namespace, pod).
@@ -57,6 +62,26 @@ var enumLabels = map[string][]string{
 	"result":   {"success", "error"},
 	"state":    {"queued", "running", "done", "failed"},
 	"action":   {"Allow", "Deny", "Pass", "Log"},
+}
+
+// metricEnums are label values that one metric fixes, where its label
+// shares a name with enumLabels' (admission results are not scan results).
+var metricEnums = map[string]map[string][]string{
+	"lockdown_admission_decisions_total": {
+		"result": {"allowed", "warned", "denied", "error"},
+		"reason": {"none", "exempt", "skipped", "pss", "policy", "vulnerabilities", "unknown_image", "malformed", "oversize", "unauthorized", "internal"},
+	},
+	"lockdown_admission_image_lookups_total": {"source": {"cache", "store"}},
+}
+
+// enumValues are the values the contract allows label to have on metric
+// (any metric when metric is empty), and whether it fixes them.
+func enumValues(metric, label string) ([]string, bool) {
+	if v, ok := metricEnums[metric][label]; ok {
+		return v, true
+	}
+	v, ok := enumLabels[label]
+	return v, ok
 }
 
 // contractSeries resolves a series name to its contract metric and labels.
@@ -107,7 +132,7 @@ func checkContract(expr string) []string {
 		} else if !allowed[m.Label] {
 			problems = append(problems, fmt.Sprintf("label %s is not in the contract", m.Label))
 		}
-		if vals, ok := enumLabels[m.Label]; ok && (m.Op == "=" || m.Op == "!=") && !slices.Contains(vals, m.Value) {
+		if vals, ok := enumValues(m.Metric, m.Label); ok && (m.Op == "=" || m.Op == "!=") && !slices.Contains(vals, m.Value) {
 			problems = append(problems, fmt.Sprintf("%s%s%q: the contract's values are %v", m.Label, m.Op, m.Value, vals))
 		}
 	}
@@ -374,6 +399,11 @@ func TestCheckContract(t *testing.T) {
 		{`sum by (container) (lockdown_image_vulnerabilities)`, []string{"grouping label container is not a label of the metrics used"}},
 		{`lockdown_vulns_total`, []string{"metric lockdown_vulns_total is not in the contract"}},
 		{`up{job="lockdown"} == 0`, nil},
+		// result is the admission result on the admission metric, the scan
+		// result elsewhere.
+		{`rate(lockdown_admission_decisions_total{result="denied",reason="pss"}[5m])`, nil},
+		{`lockdown_admission_decisions_total{result="success"}`, []string{`result="success": the contract's values are [allowed warned denied error]`}},
+		{`lockdown_scans_total{result="denied"}`, []string{`result="denied": the contract's values are [success error]`}},
 	}
 	for _, c := range cases {
 		if got := checkContract(c.expr); !slices.Equal(got, c.want) {

@@ -4,12 +4,19 @@ import (
 	"archive/tar"
 	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -558,17 +565,7 @@ func TestDockerImage(t *testing.T) {
 			out, _ := exec.Command("docker", "logs", name).CombinedOutput()
 			return string(out)
 		}
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			state := docker(t, "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", name)
-			if state == "running healthy" {
-				break
-			}
-			if !strings.HasPrefix(state, "running") || time.Now().After(deadline) {
-				t.Fatalf("container state %q, want running healthy\n%s", state, logs())
-			}
-			time.Sleep(500 * time.Millisecond)
-		}
+		waitHealthy(t, name)
 		hostPort := strings.SplitN(docker(t, "port", name, "8080/tcp"), "\n", 2)[0]
 		if !strings.HasPrefix(hostPort, "127.0.0.1:") {
 			t.Fatalf("published on %q, want 127.0.0.1 only", hostPort)
@@ -588,7 +585,7 @@ func TestDockerImage(t *testing.T) {
 			b, _ := io.ReadAll(resp.Body)
 			return resp.StatusCode, string(b)
 		}
-		deadline = time.Now().Add(60 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for {
 			code, body := get("/readyz", "")
 			if code == http.StatusOK {
@@ -632,4 +629,88 @@ func TestDockerImage(t *testing.T) {
 			t.Errorf("exit code after SIGTERM = %s, want 0\n%s", got, logs())
 		}
 	})
+
+	// serve --tls-cert: the same HEALTHCHECK probes HTTPS when told so by
+	// the environment, verifying the certificate against its CA.
+	t.Run("serve with TLS", func(t *testing.T) {
+		osv := filepath.Dir(testutil.Data(t, "osv/mixed-samples.zip"))
+		tlsDir := writeServingCert(t)
+		name := "lockdown-deploy-serve-tls-" + randomHex(t)
+		testutil.RunContainer(t, name, "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
+			"-e", "LOCKDOWN_TOKEN="+randomHex(t)+randomHex(t)+randomHex(t)+randomHex(t), "-v", osv+":/data:ro", "-v", tlsDir+":/tls:ro",
+			"-e", "LOCKDOWN_HEALTHCHECK_URL=https://127.0.0.1:8080/healthz", "-e", "LOCKDOWN_HEALTHCHECK_CACERT=/tls/ca.crt",
+			"--health-interval", "1s", "--health-timeout", "5s", "--health-start-period", "0s",
+			img, "serve", "--listen", "0.0.0.0:8080", "--public-health", "--db-source", "/data/mixed-samples.zip",
+			"--tls-cert", "/tls/tls.crt", "--tls-key", "/tls/tls.key")
+		waitHealthy(t, name)
+		// The probe's own verdict, as Docker recorded it.
+		out := docker(t, "inspect", "--format", "{{range .State.Health.Log}}{{.ExitCode}} {{.Output}}{{end}}", name)
+		if !strings.Contains(out, "0 healthy: https://127.0.0.1:8080/healthz answered 200 OK") {
+			t.Errorf("health log = %q, want a 0 exit with \"healthy: https://127.0.0.1:8080/healthz answered 200 OK\"", out)
+		}
+	})
+}
+
+// waitHealthy waits until Docker's HEALTHCHECK reports the container
+// healthy (90 s at most).
+func waitHealthy(t *testing.T, name string) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		state := docker(t, "inspect", "--format", "{{.State.Status}} {{.State.Health.Status}}", name)
+		if state == "running healthy" {
+			return
+		}
+		if !strings.HasPrefix(state, "running") || time.Now().After(deadline) {
+			out, _ := exec.Command("docker", "logs", name).CombinedOutput()
+			t.Fatalf("container state %q, want running healthy\n%s", state, out)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// writeServingCert writes a CA (ca.crt) and a serving certificate for
+// 127.0.0.1 it signed (tls.crt, tls.key, ECDSA P-256) to a directory the
+// image's user 65532 can read.
+func writeServingCert(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	newKey := func() *ecdsa.PrivateKey {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	caKey, srvKey := newKey(), newKey()
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "lockdown deploy test CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "lockdown"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caTmpl, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("ca.crt", "CERTIFICATE", caDER)
+	write("tls.crt", "CERTIFICATE", srvDER)
+	write("tls.key", "EC PRIVATE KEY", keyDER)
+	return dir
 }

@@ -242,6 +242,11 @@ func TestDashboard(t *testing.T) {
 		{"Packages not checked by image", "table", "lockdown_image_packages_unchecked"},
 		{"Webhook deliveries", "timeseries", "lockdown_webhook_deliveries_total"},
 		{"Denied flows by policy", "timeseries", `lockdown_policy_packets_total{action="Deny"}`},
+		{"Admission decisions", "timeseries", "sum by (result) (rate(lockdown_admission_decisions_total"},
+		{"Admission denials and warnings by reason", "timeseries", "sum by (result, reason)"},
+		{"Admission latency", "timeseries", "histogram_quantile(0.99, sum by (le) (rate(lockdown_admission_duration_seconds_bucket"},
+		{"Unknown images queued", "timeseries", "lockdown_admission_scans_queued_total"},
+		{"Admission error and deny ratios", "stat", `lockdown_admission_decisions_total{result="error"}`},
 	}
 	for _, n := range need {
 		p, ok := byTitle[n.title]
@@ -299,6 +304,25 @@ var fixtureImages = []fixtureImage{
 	{"alpine:3.20", "sha256:bbb", [5]int{0, 1, 0, 2, 0}, [3]int{14, 14, 0}},
 	{"debian:12", "sha256:ccc", [5]int{1, 0, 3, 10, 4}, [3]int{120, 3, 1}},
 }
+
+// fixtureDecisions are the admission decisions a fixture replica answers
+// per scrape, by result and reason (every pair the server exports).
+var fixtureDecisions = []struct {
+	result, reason string
+	perScrape      int
+}{
+	{"allowed", "none", 10}, {"allowed", "exempt", 1}, {"allowed", "skipped", 4},
+	{"warned", "pss", 3}, {"warned", "policy", 0}, {"warned", "unknown_image", 0},
+	{"denied", "pss", 1}, {"denied", "policy", 0}, {"denied", "vulnerabilities", 2}, {"denied", "unknown_image", 0},
+	{"error", "malformed", 0}, {"error", "oversize", 0}, {"error", "unauthorized", 0}, {"error", "internal", 1},
+}
+
+// admissionDurationBuckets are the server's admission latency buckets.
+var admissionDurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// admissionDurations are the review latencies a fixture replica observes
+// per scrape.
+var admissionDurations = []float64{0.0008, 0.002, 0.003, 0.02}
 
 // scanDurationBuckets are the server's histogram buckets.
 var scanDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
@@ -418,6 +442,34 @@ func (e *fixtureExporter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p("# TYPE lockdown_policy_endpoints gauge")
 		p("lockdown_policy_endpoints 7")
 	}
+	// serve --admission, on both replicas: 22 reviews a scrape, 1 an
+	// error and 3 denied; every result/reason pair is exported.
+	p("# TYPE lockdown_admission_decisions_total counter")
+	for _, d := range fixtureDecisions {
+		p(`lockdown_admission_decisions_total{reason=%q,result=%q} %d`, d.reason, d.result, d.perScrape*n)
+	}
+	p("# TYPE lockdown_admission_duration_seconds histogram")
+	sum = 0
+	for _, d := range admissionDurations {
+		sum += d
+	}
+	for _, le := range admissionDurationBuckets {
+		c := 0
+		for _, d := range admissionDurations {
+			if d <= le {
+				c++
+			}
+		}
+		p(`lockdown_admission_duration_seconds_bucket{le="%g"} %d`, le, c*n)
+	}
+	p(`lockdown_admission_duration_seconds_bucket{le="+Inf"} %d`, len(admissionDurations)*n)
+	p("lockdown_admission_duration_seconds_sum %g", sum*float64(n))
+	p("lockdown_admission_duration_seconds_count %d", len(admissionDurations)*n)
+	p("# TYPE lockdown_admission_scans_queued_total counter")
+	p("lockdown_admission_scans_queued_total %d", 2*n)
+	p("# TYPE lockdown_admission_image_lookups_total counter")
+	p(`lockdown_admission_image_lookups_total{source="cache"} %d`, 20*n)
+	p(`lockdown_admission_image_lookups_total{source="store"} %d`, 2*n)
 	p("# TYPE lockdown_top_vulnerability_images gauge")
 	p(`lockdown_top_vulnerability_images{id="CVE-2025-26519",severity="high"} 2`)
 	p(`lockdown_top_vulnerability_images{id="GHSA-9wx4-h78v-vm56",severity="critical"} 1`)
@@ -701,12 +753,23 @@ scrape_configs:
 		"Policy drift/B":                    {"{}": 1},
 		"Rules and endpoints in force/A":    {"{}": 217},
 		"Rules and endpoints in force/B":    {"{}": 7},
+		// 1 error and 3 denials in 22 reviews; latency interpolated in the
+		// buckets: 2nd of 4 in (1 ms, 2.5 ms], 3.96th in (10 ms, 25 ms].
+		"Admission error and deny ratios/A": {"{}": 1.0 / 22},
+		"Admission error and deny ratios/B": {"{}": 3.0 / 22},
+		"Admission latency/A":               {"{}": 0.0025},
+		"Admission latency/B":               {"{}": 0.0244},
 	}
 	// Rates depend on scrape timing: checked by their labels and ratios.
 	checkLabels := map[string][]string{
 		"Scans by result/A":        {`{result="error"}`, `{result="success"}`},
 		"Webhook deliveries/A":     {`{result="error"}`, `{result="success"}`},
 		"Denied flows by policy/A": {`{policy="default"}`, `{policy="shop/db-guard"}`, `{policy="tier:default"}`},
+		"Admission decisions/A":    {`{result="allowed"}`, `{result="denied"}`, `{result="error"}`, `{result="warned"}`},
+		// Pairs at 0 are left out.
+		"Admission denials and warnings by reason/A": {`{reason="internal",result="error"}`, `{reason="pss",result="denied"}`,
+			`{reason="pss",result="warned"}`, `{reason="vulnerabilities",result="denied"}`},
+		"Unknown images queued/A": {"{}"},
 	}
 
 	seen := map[string]bool{}
@@ -817,6 +880,8 @@ scrape_configs:
 		"lockdown:image_vulnerabilities:sum_by_severity":                                   {`{severity="critical"}`: 3, `{severity="high"}`: 6, `{severity="medium"}`: 10, `{severity="low"}`: 13, `{severity="unknown"}`: 4},
 		`lockdown:container_vulnerabilities:sum_by_instance_severity{severity="critical"}`: {fmt.Sprintf(`{instance=%q,job="lockdown",severity="critical"}`, instA): 2},
 		"lockdown:audit_failures:sum":                                                      {`{job="lockdown"}`: 4},
+		"lockdown:admission_duration_seconds:p99_rate5m": {fmt.Sprintf(`{instance=%q,job="lockdown"}`, instA): 0.0244,
+			fmt.Sprintf(`{instance=%q,job="lockdown"}`, instB): 0.0244},
 	} {
 		if got, err := prom.query(t, expr); err != nil || !approxEqual(got, w) {
 			t.Errorf("%s = %v, %v; want %v", expr, got, err, w)

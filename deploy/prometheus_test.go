@@ -125,7 +125,7 @@ func TestPromtoolCheckConfig(t *testing.T) {
 
 // wantAlerts are the alerts the deploy brief asks for.
 var wantAlerts = []string{
-	"AuditRegression", "AuditScoreLow", "CriticalVulnerabilityInRunningContainer", "ImagePackageFilesUnreadable",
+	"AdmissionHighDenyRate", "AdmissionWebhookErrors", "AuditRegression", "AuditScoreLow", "CriticalVulnerabilityInRunningContainer", "ImagePackageFilesUnreadable",
 	"ImagePackagesNotChecked", "LockdownDBStale", "LockdownDown", "PolicyDrift", "ScanErrors", "WebhookFailures",
 }
 

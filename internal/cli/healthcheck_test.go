@@ -1,10 +1,20 @@
 package cli
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -36,6 +46,80 @@ func TestHealthcheck(t *testing.T) {
 			code, _, errOut := runCLI(t, "healthcheck", "--url", c.url)
 			if code != c.code || !strings.Contains(errOut, c.stderr) {
 				t.Errorf("healthcheck %s: exit %d, stderr %q; want exit %d mentioning %q", c.url, code, errOut, c.code, c.stderr)
+			}
+		})
+	}
+}
+
+// TestHealthcheckTLS: an https --url is verified against --cacert (or the
+// system's CAs), or not at all with --insecure; the flags' defaults come
+// from the environment (the image's HEALTHCHECK); contradictory or
+// unreadable trust settings are bad input (exit 2).
+func TestHealthcheckTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	writePEM := func(name string, der []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ca := writePEM("ca.pem", srv.Certificate().Raw) // httptest's certificate is self-signed
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
+	otherDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := writePEM("other.pem", otherDER)
+	notPEM := filepath.Join(dir, "not.pem")
+	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
+	healthz := srv.URL + "/healthz"
+	plain := strings.Replace(healthz, "https://", "http://", 1)
+
+	for _, c := range []struct {
+		name   string
+		env    map[string]string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"verified against --cacert", nil, []string{"--url", healthz, "--cacert", ca}, 0, ""},
+		{"--insecure", nil, []string{"--url", healthz, "--insecure"}, 0, ""},
+		{"no CA: the system's do not know it", nil, []string{"--url", healthz}, 1, "certificate signed by unknown authority"},
+		{"another CA", nil, []string{"--url", healthz, "--cacert", other}, 1, "certificate signed by unknown authority"},
+		{"plain http to the TLS port", nil, []string{"--url", plain}, 1, "400 Bad Request"},
+		{"from the environment", map[string]string{envHealthURL: healthz, envHealthCACert: ca}, nil, 0, ""},
+		{"insecure from the environment", map[string]string{envHealthURL: healthz, envHealthInsecure: "true"}, nil, 0, ""},
+		{"a flag overrides the environment", map[string]string{envHealthURL: healthz, envHealthCACert: ca}, []string{"--cacert", other}, 1, "unknown authority"},
+		{"--cacert and --insecure", nil, []string{"--url", healthz, "--cacert", ca, "--insecure"}, 2, "--cacert and --insecure contradict"},
+		{"--cacert with http", nil, []string{"--url", plain, "--cacert", ca}, 2, "are for an https:// --url"},
+		{"--cacert missing", nil, []string{"--url", healthz, "--cacert", filepath.Join(dir, "nope.pem")}, 2, "--cacert: open " + filepath.Join(dir, "nope.pem")},
+		{"--cacert not PEM", nil, []string{"--url", healthz, "--cacert", notPEM}, 2, "--cacert: " + notPEM + ": no PEM certificate in it"},
+		{"not http", nil, []string{"--url", "ftp://127.0.0.1/healthz"}, 2, "want an http:// or https:// URL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, k := range []string{envHealthURL, envHealthCACert, envHealthInsecure} {
+				t.Setenv(k, c.env[k])
+			}
+			code, out, errOut := runCLI(t, append([]string{"healthcheck"}, c.args...)...)
+			if code != c.code || !strings.Contains(errOut, c.stderr) {
+				t.Errorf("healthcheck %q (env %v): exit %d, stderr %q; want exit %d mentioning %q", c.args, c.env, code, errOut, c.code, c.stderr)
+			}
+			if want := "healthy: " + healthz + " answered 200 OK\n"; c.code == 0 && out != want {
+				t.Errorf("stdout %q, want %q", out, want)
 			}
 		})
 	}

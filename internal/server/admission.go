@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"slices"
@@ -13,9 +14,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	"github.com/lockdown-sec/lockdown/internal/check"
@@ -101,6 +102,28 @@ type admissionPolicy struct {
 	exemptNS    []string
 	exemptImg   []string
 	maxBody     int64
+	// rules are the Kubernetes rules by ID: how a reason names each and
+	// its reason class (metrics).
+	rules map[string]ruleName
+}
+
+type ruleName struct{ name, class string }
+
+// kubernetesRuleNames names every Kubernetes rule as the webhook's reasons
+// do: a PSS control by its title, another rule by ID and title.
+func kubernetesRuleNames() map[string]ruleName {
+	out := map[string]ruleName{}
+	for _, r := range rule.All() {
+		if r.Scope != rule.ScopeKubernetes {
+			continue
+		}
+		if r.PSS != "" {
+			out[r.ID] = ruleName{r.Title, reasonPSS}
+		} else {
+			out[r.ID] = ruleName{r.ID + " " + r.Title, reasonPolicy}
+		}
+	}
+	return out
 }
 
 func levelIDs(level, def string) (map[string]bool, error) {
@@ -141,7 +164,8 @@ func kubeRules(sel []string) (map[string]bool, error) {
 
 // compile resolves levels and selectors; the error names what is wrong.
 func (a Admission) compile() (*admissionPolicy, error) {
-	p := &admissionPolicy{byNS: map[string][2]map[string]bool{}, exemptNS: a.ExemptNamespaces, exemptImg: a.ExemptImages, maxBody: a.MaxBodyBytes}
+	p := &admissionPolicy{byNS: map[string][2]map[string]bool{}, exemptNS: a.ExemptNamespaces, exemptImg: a.ExemptImages, maxBody: a.MaxBodyBytes,
+		rules: kubernetesRuleNames()}
 	if p.maxBody <= 0 {
 		p.maxBody = DefaultAdmissionMaxBody
 	}
@@ -211,12 +235,15 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// admissionState is the webhook's memory of scans it queued, so that a
-// burst of reviews for one new image queues one scan.
+// admissionState is the webhook's policy, its cache of image verdicts,
+// its memory of scans it queued (so that a burst of reviews for one new
+// image queues one scan), and its metrics.
 type admissionState struct {
-	pol    *admissionPolicy
-	mu     sync.Mutex
-	queued map[string]time.Time
+	pol      *admissionPolicy
+	verdicts *imageVerdicts
+	m        *admissionMetrics
+	mu       sync.Mutex
+	queued   map[string]time.Time
 }
 
 // requeueAfter is how long an image's queued scan is not queued again.
@@ -249,88 +276,178 @@ func clip(s string) string {
 	return s[:maxWarning-1] + "…"
 }
 
-// postAdmission answers an AdmissionReview v1.
-func (s *Server) postAdmission(w http.ResponseWriter, r *http.Request) error {
-	a := s.adm
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.pol.maxBody))
+// reviewRequest is the part of an AdmissionReview v1 the webhook reads:
+// userInfo, oldObject and options are skipped unread.
+type reviewRequest struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Request    *admissionRequest `json:"request"`
+}
+
+type admissionRequest struct {
+	UID  types.UID `json:"uid"`
+	Kind struct {
+		Kind string `json:"kind"`
+	} `json:"kind"`
+	SubResource string                `json:"subResource"`
+	Name        string                `json:"name"`
+	Namespace   string                `json:"namespace"`
+	Operation   admissionv1.Operation `json:"operation"`
+	Object      json.RawMessage       `json:"object"`
+	DryRun      *bool                 `json:"dryRun"`
+}
+
+// reviewResponse is the AdmissionReview v1 the webhook answers.
+type reviewResponse struct {
+	APIVersion string                         `json:"apiVersion"`
+	Kind       string                         `json:"kind"`
+	Response   *admissionv1.AdmissionResponse `json:"response"`
+}
+
+// serveAdmission answers an AdmissionReview v1 and counts the decision.
+func (s *Server) serveAdmission(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	result, reason, err := s.postAdmission(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		result, reason = resultError, errorReason(err)
+	}
+	s.adm.m.observe(result, reason, time.Since(start))
+}
+
+// readReview reads a request body of at most limit bytes: 413 over it.
+func readReview(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, errorf(http.StatusRequestEntityTooLarge, "AdmissionReview is over the limit of %d bytes", limit)
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength > 0 {
+		// The usual case: one read of the announced length.
+		buf := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, errorf(http.StatusBadRequest, "read AdmissionReview: %v", err)
+		}
+		return buf, nil
+	}
+	b, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "AdmissionReview is over the limit of %d bytes", mbe.Limit)
+			return nil, errorf(http.StatusRequestEntityTooLarge, "AdmissionReview is over the limit of %d bytes", mbe.Limit)
 		}
-		return errorf(http.StatusBadRequest, "read AdmissionReview: %v", err)
+		return nil, errorf(http.StatusBadRequest, "read AdmissionReview: %v", err)
 	}
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
-		return errorf(http.StatusBadRequest, "malformed AdmissionReview: %v", err)
-	}
-	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
-		return errorf(http.StatusBadRequest, "malformed AdmissionReview: apiVersion %q, kind %q: want admission.k8s.io/v1 AdmissionReview", review.APIVersion, review.Kind)
-	}
-	if review.Request == nil {
-		return errorf(http.StatusBadRequest, "malformed AdmissionReview: no request")
-	}
-	if review.Request.UID == "" {
-		return errorf(http.StatusBadRequest, "malformed AdmissionReview: request.uid is empty")
-	}
-	start := time.Now()
-	resp, err := s.admit(r.Context(), review.Request)
-	if err != nil {
-		return err
-	}
-	resp.UID = review.Request.UID
-	s.log.Debug("admission", "uid", review.Request.UID, "kind", review.Request.Kind.Kind, "namespace", review.Request.Namespace,
-		"name", review.Request.Name, "allowed", resp.Allowed, "took", time.Since(start))
-	return writeJSON(w, http.StatusOK, admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Response: resp,
-	})
+	return b, nil
 }
 
-// admit decides one request. An object it cannot decode is a 400.
-func (s *Server) admit(ctx context.Context, req *admissionv1.AdmissionRequest) (*admissionv1.AdmissionResponse, error) {
+// postAdmission answers one review: its result and reason class, or an
+// error for writeError.
+func (s *Server) postAdmission(w http.ResponseWriter, r *http.Request) (result, reason string, err error) {
+	a := s.adm
+	if s.cfg.RequireClientCert && (r.TLS == nil || len(r.TLS.VerifiedChains) == 0) {
+		return "", "", errorf(http.StatusUnauthorized, "a verified client certificate is required")
+	}
+	body, err := readReview(w, r, a.pol.maxBody)
+	if err != nil {
+		return "", "", err
+	}
+	var review reviewRequest
+	if err := json.Unmarshal(body, &review); err != nil {
+		return "", "", errorf(http.StatusBadRequest, "malformed AdmissionReview: %v", err)
+	}
+	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
+		return "", "", errorf(http.StatusBadRequest, "malformed AdmissionReview: apiVersion %q, kind %q: want admission.k8s.io/v1 AdmissionReview", review.APIVersion, review.Kind)
+	}
+	req := review.Request
+	if req == nil {
+		return "", "", errorf(http.StatusBadRequest, "malformed AdmissionReview: no request")
+	}
+	if req.UID == "" {
+		return "", "", errorf(http.StatusBadRequest, "malformed AdmissionReview: request.uid is empty")
+	}
+	if string(req.Object) == "null" {
+		req.Object = nil
+	}
+	in := admissionInput{kind: req.Kind.Kind, subResource: req.SubResource, name: req.Name, namespace: req.Namespace,
+		operation: req.Operation, object: req.Object, dryRun: req.DryRun != nil && *req.DryRun}
+	resp, reason, err := s.admit(r.Context(), in)
+	if err != nil {
+		return "", "", err
+	}
+	resp.UID = req.UID
+	switch {
+	case !resp.Allowed:
+		result = resultDenied
+	case len(resp.Warnings) > 0:
+		result = resultWarned
+	default:
+		result = resultAllowed
+	}
+	if s.log.Enabled(r.Context(), slog.LevelDebug) {
+		s.log.Debug("admission", "uid", req.UID, "kind", in.kind, "namespace", in.namespace, "name", in.name,
+			"result", result, "reason", reason)
+	}
+	return result, reason, writeJSON(w, http.StatusOK, reviewResponse{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview", Response: resp})
+}
+
+// admissionInput is what a decision reads of a review.
+type admissionInput struct {
+	kind, subResource, name, namespace string
+	operation                          admissionv1.Operation
+	object                             []byte
+	dryRun                             bool
+}
+
+// admit decides one request, with the reason class of its decision (the
+// class of the first reason or warning). An object it cannot decode is a
+// 400.
+func (s *Server) admit(ctx context.Context, req admissionInput) (*admissionv1.AdmissionResponse, string, error) {
 	a := s.adm
 	allow := &admissionv1.AdmissionResponse{Allowed: true}
 	switch {
-	case req.Operation == admissionv1.Delete || req.Operation == admissionv1.Connect:
-		return allow, nil
-	case req.SubResource != "" && req.SubResource != "ephemeralcontainers":
-		return allow, nil
-	case slices.Contains(a.pol.exemptNS, req.Namespace):
-		return allow, nil
+	case req.operation == admissionv1.Delete || req.operation == admissionv1.Connect:
+		return allow, reasonSkipped, nil
+	case req.subResource != "" && req.subResource != "ephemeralcontainers":
+		return allow, reasonSkipped, nil
+	case slices.Contains(a.pol.exemptNS, req.namespace):
+		return allow, reasonExempt, nil
 	}
-	if len(req.Object.Raw) == 0 {
-		return nil, errorf(http.StatusBadRequest, "malformed AdmissionReview: request.object is empty for %s", req.Operation)
+	if len(req.object) == 0 {
+		return nil, "", errorf(http.StatusBadRequest, "malformed AdmissionReview: request.object is empty for %s", req.operation)
 	}
-	wl, ok, err := kube.Decode(req.Kind.Kind, req.Object.Raw)
+	wl, ok, err := kube.Decode(req.kind, req.object)
 	if err != nil {
-		return nil, errorf(http.StatusBadRequest, "malformed AdmissionReview: request.object: %v", err)
+		return nil, "", errorf(http.StatusBadRequest, "malformed AdmissionReview: request.object: %v", err)
 	}
 	if !ok {
-		return allow, nil // not a kind that holds a pod
+		return allow, reasonSkipped, nil // not a kind that holds a pod
 	}
 	if wl.Namespace == "" {
-		wl.Namespace = req.Namespace
+		wl.Namespace = req.namespace
 	}
 	if wl.Name == "" {
-		wl.Name = req.Name
+		wl.Name = req.name
 	}
 	deny, warn := a.pol.deny, a.pol.warn
 	if s, ok := a.pol.byNS[wl.Namespace]; ok {
 		deny, warn = s[0], s[1]
 	}
 	var reasons, warnings []string
-	for _, h := range kube.CheckPod(wl.Pod()) {
-		r, _ := rule.ByID(h.ID)
-		name := r.Title
-		if r.PSS == "" {
-			name = r.ID + " " + r.Title
+	var denyClass, warnClass string
+	note := func(class *string, c string) {
+		if *class == "" {
+			*class = c
 		}
+	}
+	for _, h := range kube.CheckPod(wl.Pod()) {
+		rn := a.pol.rules[h.ID]
 		switch {
 		case deny[h.ID]:
-			reasons = append(reasons, fmt.Sprintf("%s (%s)", name, h.Evidence))
+			reasons = append(reasons, rn.name+" ("+h.Evidence+")")
+			note(&denyClass, rn.class)
 		case warn[h.ID]:
-			warnings = append(warnings, clip(fmt.Sprintf("%s: %s", name, h.Evidence)))
+			warnings = append(warnings, clip(rn.name+": "+h.Evidence))
+			note(&warnClass, rn.class)
 		}
 	}
 	seen := map[string]bool{}
@@ -339,15 +456,17 @@ func (s *Server) admit(ctx context.Context, req *admissionv1.AdmissionRequest) (
 			continue
 		}
 		seen[c] = true
-		reason, warning, err := s.imageDecision(ctx, c, req.DryRun != nil && *req.DryRun)
+		d, err := s.imageDecision(ctx, c, req.dryRun)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if reason != "" {
-			reasons = append(reasons, reason)
+		if d.reason != "" {
+			reasons = append(reasons, d.reason)
+			note(&denyClass, d.class)
 		}
-		if warning != "" {
-			warnings = append(warnings, clip(warning))
+		if d.warning != "" {
+			warnings = append(warnings, clip(d.warning))
+			note(&warnClass, d.class)
 		}
 	}
 	resp := &admissionv1.AdmissionResponse{Allowed: len(reasons) == 0, Warnings: warnings}
@@ -356,8 +475,12 @@ func (s *Server) admit(ctx context.Context, req *admissionv1.AdmissionRequest) (
 			Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
 			Message: fmt.Sprintf("lockdown denied %s: %s", wl.ID(), strings.Join(reasons, "; ")),
 		}
+		return resp, denyClass, nil
 	}
-	return resp, nil
+	if warnClass != "" {
+		return resp, warnClass, nil
+	}
+	return resp, reasonNone, nil
 }
 
 func allContainers(w *kube.Workload) []string {
@@ -383,54 +506,23 @@ func exemptImage(list []string, ref string) bool {
 	return false
 }
 
-// imageNames are the names a scan of ref may be stored under: as written,
-// fully qualified, as Docker shows it, and as a registry: or docker:
-// target; digest is the @sha256: part.
-func imageNames(ref string) (names []string, digest string) {
-	add := func(n string) {
-		if n != "" && !slices.Contains(names, n) {
-			names = append(names, n)
-		}
-	}
-	add(ref)
-	if i := strings.Index(ref, "@"); i >= 0 {
-		digest = ref[i+1:]
-	}
-	if r, err := name.ParseReference(ref); err == nil {
-		repo := r.Context()
-		suffix := ""
-		switch t := r.(type) {
-		case name.Tag:
-			suffix = ":" + t.TagStr()
-		case name.Digest:
-			suffix = "@" + t.DigestStr()
-		}
-		reg := repo.RegistryStr()
-		path := repo.RepositoryStr()
-		add(reg + "/" + path + suffix)
-		if reg == name.DefaultRegistry {
-			add("docker.io/" + path + suffix)
-			add(strings.TrimPrefix(path, "library/") + suffix)
-		}
-	}
-	for _, n := range slices.Clone(names) {
-		add("registry:" + n)
-		add("docker:" + n)
-	}
-	return names, digest
-}
+// imageVerdict is what an image adds to a decision: a denial reason or a
+// warning, and its reason class.
+type imageVerdict struct{ reason, warning, class string }
 
-// imageDecision looks up ref's latest scan: a denial reason when it has
-// findings at or above FailOn, a warning when it is unknown (and a scan is
-// queued unless dryRun).
-func (s *Server) imageDecision(ctx context.Context, ref string, dryRun bool) (reason, warning string, err error) {
+// imageDecision looks up ref's latest scan (store.LatestImageFor: under
+// any equivalent name, or by digest): a denial reason when it has findings
+// at or above FailOn, a warning when it is unknown (and a scan is queued
+// unless dryRun).
+func (s *Server) imageDecision(ctx context.Context, ref string, dryRun bool) (imageVerdict, error) {
 	pol := s.adm.pol
-	names, digest := imageNames(ref)
-	res, err := s.st.LatestImageFor(ctx, names, digest)
-	switch {
-	case err == nil:
+	res, found, err := s.adm.verdicts.lookup(ctx, ref)
+	if err != nil {
+		return imageVerdict{}, err
+	}
+	if found {
 		if !pol.scanDeny {
-			return "", "", nil
+			return imageVerdict{}, nil
 		}
 		var parts []string
 		n := 0
@@ -442,12 +534,10 @@ func (s *Server) imageDecision(ctx context.Context, ref string, dryRun bool) (re
 			}
 		}
 		if n == 0 {
-			return "", "", nil
+			return imageVerdict{}, nil
 		}
-		return fmt.Sprintf("image %s (%s, scanned %s) has %s vulnerabilities at or above %s",
-			ref, res.Digest, res.ScannedAt.UTC().Format(time.RFC3339), strings.Join(parts, ", "), strings.ToLower(pol.failOn.String())), "", nil
-	case !errors.Is(err, store.ErrNotFound):
-		return "", "", err
+		return imageVerdict{class: reasonVulnerabilities, reason: fmt.Sprintf("image %s (%s, scanned %s) has %s vulnerabilities at or above %s",
+			ref, res.Digest, res.ScannedAt.UTC().Format(time.RFC3339), strings.Join(parts, ", "), strings.ToLower(pol.failOn.String()))}, nil
 	}
 	note := "no scan yet"
 	switch {
@@ -455,18 +545,19 @@ func (s *Server) imageDecision(ctx context.Context, ref string, dryRun bool) (re
 		note += " (dry run: no scan queued)"
 	case CheckTarget(ref, s.cfg.AllowRegistries, false) != nil:
 		note += " and its registry is not allowed (--allow-registry): no scan queued"
-	case s.adm.shouldQueue(ref, time.Now()):
+	case s.adm.shouldQueue(store.CanonicalRef(ref), time.Now()):
 		j, err := s.st.Enqueue(ctx, store.KindScan, ref, ref)
 		if err != nil {
-			return "", "", err
+			return imageVerdict{}, err
 		}
 		s.kick()
+		s.adm.m.queued.Inc()
 		note += "; scan " + j.ID + " queued"
 	default:
 		note += "; a scan is queued"
 	}
 	if pol.unknownDeny {
-		return fmt.Sprintf("image %s: %s (unknown images are denied)", ref, note), "", nil
+		return imageVerdict{class: reasonUnknownImage, reason: fmt.Sprintf("image %s: %s (unknown images are denied)", ref, note)}, nil
 	}
-	return "", fmt.Sprintf("image %s: %s", ref, note), nil
+	return imageVerdict{class: reasonUnknownImage, warning: fmt.Sprintf("image %s: %s", ref, note)}, nil
 }

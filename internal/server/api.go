@@ -69,7 +69,7 @@ func (s *Server) routes() http.Handler {
 	if s.adm != nil {
 		// The API server carries no bearer token: the webhook is public,
 		// or limited to verified client certificates.
-		handle("POST /v1/admission", true, s.requireClientCert(s.postAdmission))
+		mux.HandleFunc("POST /v1/admission", s.serveAdmission)
 	}
 	handle("GET /healthz", s.cfg.PublicHealth, func(w http.ResponseWriter, _ *http.Request) error {
 		return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -123,20 +123,6 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// requireClientCert answers 401 to callers without a verified client
-// certificate when Config.RequireClientCert is set.
-func (s *Server) requireClientCert(h func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
-	if !s.cfg.RequireClientCert {
-		return h
-	}
-	return func(w http.ResponseWriter, r *http.Request) error {
-		if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 {
-			return errorf(http.StatusUnauthorized, "a verified client certificate is required")
-		}
-		return h(w, r)
-	}
 }
 
 // limitBody refuses bodies over the limit: at once when Content-Length

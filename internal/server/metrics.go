@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"runtime"
 	"sort"
 	"strings"
@@ -34,7 +35,109 @@ const (
 	mImagePackages     = "lockdown_image_packages"
 	mImageUnchecked    = "lockdown_image_packages_unchecked"
 	mImageUnreadable   = "lockdown_image_package_files_unreadable"
+
+	// The admission webhook's (serve --admission only).
+	mAdmissionDecisions = "lockdown_admission_decisions_total"
+	mAdmissionDuration  = "lockdown_admission_duration_seconds"
+	mAdmissionQueued    = "lockdown_admission_scans_queued_total"
+	mAdmissionLookups   = "lockdown_admission_image_lookups_total"
 )
+
+// Admission decision results and reason classes (the labels of
+// lockdown_admission_decisions_total). A decision's reason is the class of
+// its first reason (denied) or warning (warned).
+const (
+	resultAllowed = "allowed"
+	resultWarned  = "warned"
+	resultDenied  = "denied"
+	resultError   = "error"
+
+	reasonNone            = "none"    // allowed: checked, nothing found
+	reasonExempt          = "exempt"  // allowed: an exempt namespace
+	reasonSkipped         = "skipped" // allowed: DELETE, CONNECT, a subresource, a kind without pods
+	reasonPSS             = "pss"     // a Pod Security Standards control
+	reasonPolicy          = "policy"  // another lint rule of the policy
+	reasonVulnerabilities = "vulnerabilities"
+	reasonUnknownImage    = "unknown_image" // no scan yet
+	reasonMalformed       = "malformed"     // 400
+	reasonOversize        = "oversize"      // 413
+	reasonUnauthorized    = "unauthorized"  // 401: no verified client certificate
+	reasonInternal        = "internal"      // 500: the store failed
+)
+
+// admissionReasons are the reasons each result can have: every pair is
+// exported from the start (at 0), and no other.
+var admissionReasons = map[string][]string{
+	resultAllowed: {reasonNone, reasonExempt, reasonSkipped},
+	resultWarned:  {reasonPSS, reasonPolicy, reasonUnknownImage},
+	resultDenied:  {reasonPSS, reasonPolicy, reasonVulnerabilities, reasonUnknownImage},
+	resultError:   {reasonMalformed, reasonOversize, reasonUnauthorized, reasonInternal},
+}
+
+// AdmissionDurationBuckets are the admission latency histogram's buckets,
+// 0.5 ms..5 s (the webhook's timeoutSeconds).
+var AdmissionDurationBuckets = []float64{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}
+
+// admissionMetrics are the webhook's decisions, their latency, the scans
+// it queued and where image verdicts came from.
+type admissionMetrics struct {
+	decisions                  *prometheus.CounterVec
+	duration                   prometheus.Histogram
+	queued                     prometheus.Counter
+	cacheLookups, storeLookups prometheus.Counter
+	lookups                    *prometheus.CounterVec
+}
+
+func newAdmissionMetrics() *admissionMetrics {
+	m := &admissionMetrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: mAdmissionDecisions,
+			Help: "Admission reviews answered, by result (allowed, warned, denied, error) and reason class (of the first reason or warning)."}, []string{"result", "reason"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: mAdmissionDuration,
+			Help: "Time from reading an admission review's headers to writing its answer (TLS handshakes and queueing before the handler are not included).", Buckets: AdmissionDurationBuckets}),
+		queued: prometheus.NewCounter(prometheus.CounterOpts{Name: mAdmissionQueued,
+			Help: "Scans the admission webhook queued for images it had no scan of."}),
+		lookups: prometheus.NewCounterVec(prometheus.CounterOpts{Name: mAdmissionLookups,
+			Help: "Image verdicts the admission webhook looked up, by source (cache, or store on a miss)."}, []string{"source"}),
+	}
+	for result, reasons := range admissionReasons {
+		for _, reason := range reasons {
+			m.decisions.WithLabelValues(result, reason)
+		}
+	}
+	m.cacheLookups, m.storeLookups = m.lookups.WithLabelValues("cache"), m.lookups.WithLabelValues("store")
+	return m
+}
+
+func (m *admissionMetrics) register(reg *prometheus.Registry) error {
+	for _, c := range []prometheus.Collector{m.decisions, m.duration, m.queued, m.lookups} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// observe counts one decision.
+func (m *admissionMetrics) observe(result, reason string, took time.Duration) {
+	m.decisions.WithLabelValues(result, reason).Inc()
+	m.duration.Observe(took.Seconds())
+}
+
+// errorReason is the reason class of an error answer.
+func errorReason(err error) string {
+	var he *httpError
+	if errors.As(err, &he) {
+		switch he.code {
+		case http.StatusBadRequest:
+			return reasonMalformed
+		case http.StatusRequestEntityTooLarge:
+			return reasonOversize
+		case http.StatusUnauthorized:
+			return reasonUnauthorized
+		}
+	}
+	return reasonInternal
+}
 
 // ScanDurationBuckets are the scan duration histogram's buckets, 0.05..120 s.
 var ScanDurationBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}

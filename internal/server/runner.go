@@ -124,6 +124,9 @@ func (s *Server) runOne(ctx context.Context) (bool, error) {
 		}
 		return true, err
 	}
+	if out.Image != nil && out.Err == "" {
+		s.imagesChanged()
+	}
 	log.Info("job finished", "failed", out.Err != "", "err", out.Err)
 	return true, nil
 }
@@ -198,20 +201,36 @@ func ImageKey(t model.Target) string {
 // maxImageLabel bounds the image label (metric contract).
 const maxImageLabel = 128
 
-// imageName is the image label: the name given, else the first tag, else
-// the target, truncated to 128 characters.
+// nameOf is the name a scan is shown under: the name given, else the
+// image's first tag, else the target.
+func nameOf(given string, r *model.Report, target string) string {
+	switch {
+	case given != "":
+		return given
+	case r.Target != nil && len(r.Target.RepoTags) > 0:
+		return r.Target.RepoTags[0]
+	}
+	return target
+}
+
+// imageName is the image label: nameOf truncated to 128 characters.
 func imageName(given string, r *model.Report, target string) string {
-	name := given
-	if name == "" && r.Target != nil && len(r.Target.RepoTags) > 0 {
-		name = r.Target.RepoTags[0]
-	}
-	if name == "" {
-		name = target
-	}
+	name := nameOf(given, r, target)
 	if len(name) > maxImageLabel {
 		name = name[:maxImageLabel]
 	}
 	return name
+}
+
+// imageRef is the canonical reference a result is found under by the
+// admission webhook: of nameOf, untruncated, and of a registry: or docker:
+// target without its prefix.
+func imageRef(given string, r *model.Report, target string) string {
+	name := nameOf(given, r, target)
+	if kind, ref, ok := strings.Cut(name, ":"); ok && name == target && (kind == "registry" || kind == "docker") {
+		name = ref
+	}
+	return store.CanonicalRef(name)
 }
 
 // severityLabel maps a severity to the metric contract's labels.
@@ -230,7 +249,7 @@ func imageResult(r *model.Report, image, target, jobID string, dbBuilt time.Time
 		return store.ImageResult{}, fmt.Errorf("encode scan report: %w", err)
 	}
 	res := store.ImageResult{
-		Image: imageName(image, r, target), Target: target, JobID: jobID,
+		Image: imageName(image, r, target), Ref: imageRef(image, r, target), Target: target, JobID: jobID,
 		ScannedAt: r.CreatedAt, DBBuilt: dbBuilt, Report: b, Counts: map[string]int{},
 	}
 	if r.Target != nil {

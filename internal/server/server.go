@@ -209,13 +209,20 @@ func New(cfg Config) (*Server, error) {
 			adb.close()
 			return nil, errors.New("admission: the API server calls webhooks over HTTPS only: give a TLS certificate")
 		}
-		s.adm = &admissionState{pol: pol, queued: map[string]time.Time{}}
+		am := newAdmissionMetrics()
+		s.adm = &admissionState{pol: pol, m: am, verdicts: newImageVerdicts(s.st, log, am), queued: map[string]time.Time{}}
 	}
 	s.reg = prometheus.NewRegistry()
 	s.m = newMetrics(s)
 	if err := s.m.register(s.reg); err != nil {
 		adb.close()
 		return nil, err
+	}
+	if s.adm != nil {
+		if err := s.adm.m.register(s.reg); err != nil {
+			adb.close()
+			return nil, err
+		}
 	}
 	if s.hook != nil {
 		s.hook.deliveries = s.m.webhooks
@@ -228,6 +235,14 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.handler = s.routes()
 	return s, nil
+}
+
+// imagesChanged is called when this process stored or deleted image
+// results: the admission webhook's cached verdicts are stale.
+func (s *Server) imagesChanged() {
+	if s.adm != nil {
+		s.adm.verdicts.flush()
+	}
 }
 
 // MinTokenBytes is the shortest API token New accepts without
@@ -448,6 +463,7 @@ func (s *Server) prune(ctx context.Context, now time.Time) {
 		case err != nil && ctx.Err() == nil:
 			s.log.Warn("pruning old image results failed", "retain", d, "err", err)
 		case n > 0:
+			s.imagesChanged()
 			s.log.Info("pruned image results", "deleted", n, "notScannedWithin", d)
 		}
 	}

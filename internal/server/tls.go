@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,13 +23,9 @@ func TLSFromFiles(certFile, keyFile, clientCA string) (*tls.Config, error) {
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
 	if clientCA != "" {
-		pem, err := os.ReadFile(clientCA)
+		pool, err := CAPool(clientCA)
 		if err != nil {
 			return nil, fmt.Errorf("client CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("client CA %s: no PEM certificate in it", clientCA)
 		}
 		cfg.ClientCAs = pool
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
@@ -36,11 +33,30 @@ func TLSFromFiles(certFile, keyFile, clientCA string) (*tls.Config, error) {
 	return cfg, nil
 }
 
+// CAPool reads a PEM bundle of CA certificates; the error names the file.
+func CAPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", file)
+	}
+	return pool, nil
+}
+
+// certRecheck is how often the certificate files are looked at: a
+// handshake costs no file system calls in between.
+const certRecheck = time.Second
+
 type keyPair struct {
 	cert, key string
 
-	mu      sync.Mutex
-	current *tls.Certificate
+	current atomic.Pointer[tls.Certificate]
+	checked atomic.Int64 // when the files were last looked at (Unix ns)
+
+	mu      sync.Mutex // held by the one handshake that looks
 	modCert time.Time
 	modKey  time.Time
 }
@@ -58,23 +74,27 @@ func (k *keyPair) load() error {
 	if err != nil {
 		return fmt.Errorf("TLS certificate %s and key %s: %w", k.cert, k.key, err)
 	}
-	k.current, k.modCert, k.modKey = &c, mc, mk
+	k.current.Store(&c)
+	k.modCert, k.modKey = mc, mk
 	return nil
 }
 
-// get serves the current certificate, reloading it when the files
-// changed; a half-written pair keeps the previous certificate.
+// get serves the current certificate. At most every certRecheck one
+// handshake looks at the files and reloads them when they changed; a
+// half-written pair keeps the previous certificate (and is tried again at
+// the next look).
 func (k *keyPair) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if mc, mk := modTime(k.cert), modTime(k.key); !mc.Equal(k.modCert) || !mk.Equal(k.modKey) {
-		prev := k.current
-		if err := k.load(); err != nil {
-			k.current = prev
+	now := time.Now().UnixNano()
+	if now-k.checked.Load() >= int64(certRecheck) && k.mu.TryLock() {
+		k.checked.Store(now)
+		if mc, mk := modTime(k.cert), modTime(k.key); !mc.Equal(k.modCert) || !mk.Equal(k.modKey) {
+			k.load() // on error the previous certificate stays
 		}
+		k.mu.Unlock()
 	}
-	if k.current == nil {
+	c := k.current.Load()
+	if c == nil {
 		return nil, errors.New("no TLS certificate")
 	}
-	return k.current, nil
+	return c, nil
 }

@@ -143,6 +143,7 @@ func (s *Server) watchScan(ctx context.Context, imageID, name string, containers
 	if err := s.st.PutImage(ctx, res); err != nil {
 		return nil, err
 	}
+	s.imagesChanged()
 	if perr == nil && s.hook != nil {
 		var old model.Report
 		if err := json.Unmarshal(prev.Report, &old); err != nil {

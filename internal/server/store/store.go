@@ -276,6 +276,12 @@ func (s *Store) migrate(ctx context.Context) error {
 			tx.Rollback()
 			return fmt.Errorf("migration %s on %s: %w", m.name, s.where, err)
 		}
+		if step := goMigrations[m.version]; step != nil {
+			if err := step(ctx, s, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %s on %s: %w", m.name, s.where, err)
+			}
+		}
 		if _, err := tx.ExecContext(ctx, s.q("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"), m.version, m.name, time.Now().UnixMilli()); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %s on %s: %w", m.name, s.where, err)
@@ -284,6 +290,40 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("migration %s on %s: %w", m.name, s.where, err)
 		}
 		s.log.Info("applied migration", "db", s.where, "version", m.version, "name", m.name)
+	}
+	return nil
+}
+
+// goMigrations are the steps of migrations that SQL cannot do, run after
+// the version's SQL in its transaction.
+var goMigrations = map[int]func(ctx context.Context, s *Store, tx *sql.Tx) error{
+	5: backfillRefs,
+}
+
+// backfillRefs fills in the canonical reference of the results stored
+// before migration 5.
+func backfillRefs(ctx context.Context, s *Store, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT digest, image FROM images WHERE ref = ''`)
+	if err != nil {
+		return fmt.Errorf("read image names: %w", err)
+	}
+	refs := map[string]string{}
+	for rows.Next() {
+		var digest, image string
+		if err := rows.Scan(&digest, &image); err != nil {
+			rows.Close()
+			return fmt.Errorf("read image names: %w", err)
+		}
+		refs[digest] = CanonicalRef(image)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read image names: %w", err)
+	}
+	for digest, ref := range refs {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE images SET ref = ? WHERE digest = ?`), ref, digest); err != nil {
+			return fmt.Errorf("set the reference of image %s: %w", digest, err)
+		}
 	}
 	return nil
 }
@@ -430,8 +470,11 @@ func (s *Store) Release(ctx context.Context, id, owner string) error {
 
 // ImageResult is the latest scan of one image digest.
 type ImageResult struct {
-	Digest    string    `json:"digest"`
-	Image     string    `json:"image"`
+	Digest string `json:"digest"`
+	Image  string `json:"image"`
+	// Ref is the canonical reference the result is found under
+	// (CanonicalRef); empty means CanonicalRef(Image).
+	Ref       string    `json:"-"`
 	Target    string    `json:"target"`
 	JobID     string    `json:"jobID,omitempty"`
 	ScannedAt time.Time `json:"scannedAt"`
@@ -549,19 +592,45 @@ func (s *Store) putImage(ctx context.Context, ex execer, r ImageResult) error {
 		return err
 	}
 	c, p := r.Counts, r.Packages
-	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO images (digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, report, packages, unchecked, unreadable)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (digest) DO UPDATE SET image = excluded.image, target = excluded.target, job_id = excluded.job_id,
+	ref := r.Ref
+	if ref == "" {
+		ref = CanonicalRef(r.Image)
+	}
+	if _, err := ex.ExecContext(ctx, s.q(`INSERT INTO images (digest, image, ref, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, report, packages, unchecked, unreadable)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (digest) DO UPDATE SET image = excluded.image, ref = excluded.ref, target = excluded.target, job_id = excluded.job_id,
 			scanned_at = excluded.scanned_at, db_built = excluded.db_built, critical = excluded.critical, high = excluded.high,
 			medium = excluded.medium, low = excluded.low, unknown = excluded.unknown, vulns = excluded.vulns, report = excluded.report,
 			packages = excluded.packages, unchecked = excluded.unchecked, unreadable = excluded.unreadable
 		WHERE images.scanned_at <= excluded.scanned_at`),
-		r.Digest, r.Image, r.Target, r.JobID, ms(r.ScannedAt), ms(r.DBBuilt),
+		r.Digest, r.Image, ref, r.Target, r.JobID, ms(r.ScannedAt), ms(r.DBBuilt),
 		c["critical"], c["high"], c["medium"], c["low"], c["unknown"], vulns, string(r.Report),
 		p.Total, p.Unchecked, p.UnreadableFiles); err != nil {
 		return fmt.Errorf("store image %s: %w", r.Digest, err)
 	}
+	if err := s.bumpImagesVersion(ctx, ex); err != nil {
+		return fmt.Errorf("store image %s: %w", r.Digest, err)
+	}
 	return nil
+}
+
+// bumpImagesVersion counts a change to the images table.
+func (s *Store) bumpImagesVersion(ctx context.Context, ex execer) error {
+	if _, err := ex.ExecContext(ctx, `UPDATE images_version SET version = version + 1 WHERE id = 1`); err != nil {
+		return fmt.Errorf("count the change: %w", err)
+	}
+	return nil
+}
+
+// ImagesVersion is a number that changes whenever an image result is
+// stored or deleted, by this process or another sharing the store: a cache
+// of results read at one version is current while the version stays.
+func (s *Store) ImagesVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.db.QueryRowContext(ctx, `SELECT version FROM images_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read the images version: %w", err)
+	}
+	return v, nil
 }
 
 // keepAudits is how many audit reports the store keeps: only the latest is
@@ -635,14 +704,14 @@ func (s *Store) JobCounts(ctx context.Context) (map[string]int, error) {
 	return out, rows.Err()
 }
 
-const imageCols = `digest, image, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, packages, unchecked, unreadable`
+const imageCols = `digest, image, ref, target, job_id, scanned_at, db_built, critical, high, medium, low, unknown, vulns, packages, unchecked, unreadable`
 
 func scanImage(sc interface{ Scan(...any) error }, r *ImageResult, extra ...any) error {
 	var scanned, built int64
 	var crit, high, med, low, unk int
 	var vulns string
 	p := &r.Packages
-	dest := append([]any{&r.Digest, &r.Image, &r.Target, &r.JobID, &scanned, &built, &crit, &high, &med, &low, &unk, &vulns,
+	dest := append([]any{&r.Digest, &r.Image, &r.Ref, &r.Target, &r.JobID, &scanned, &built, &crit, &high, &med, &low, &unk, &vulns,
 		&p.Total, &p.Unchecked, &p.UnreadableFiles}, extra...)
 	if err := sc.Scan(dest...); err != nil {
 		return err
@@ -733,11 +802,24 @@ func (s *Store) LatestImages(ctx context.Context) ([]ImageResult, error) {
 // scanned before the cutoff, and returns how many it deleted. It is one
 // DELETE … WHERE: replicas may run it at the same time.
 func (s *Store) PruneImages(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM images WHERE scanned_at < ?`), ms(before))
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("prune images scanned before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, s.q(`DELETE FROM images WHERE scanned_at < ?`), ms(before))
 	if err != nil {
 		return 0, fmt.Errorf("prune images scanned before %s: %w", before.UTC().Format(time.RFC3339), err)
 	}
 	n, _ := res.RowsAffected()
+	if n > 0 {
+		if err := s.bumpImagesVersion(ctx, tx); err != nil {
+			return 0, fmt.Errorf("prune images scanned before %s: %w", before.UTC().Format(time.RFC3339), err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("prune images scanned before %s: %w", before.UTC().Format(time.RFC3339), err)
+	}
 	return n, nil
 }
 
@@ -754,33 +836,22 @@ func (s *Store) PruneJobs(ctx context.Context, before time.Time) (int64, error) 
 	return n, nil
 }
 
-// LatestImageFor returns the most recent result stored under any of names
-// (the image column: the name or tag a scan was given, else its target)
-// or, when digest is set, under that digest. ErrNotFound when none.
-func (s *Store) LatestImageFor(ctx context.Context, names []string, digest string) (ImageResult, error) {
-	if len(names) == 0 && digest == "" {
-		return ImageResult{}, fmt.Errorf("image lookup: %w", ErrNotFound)
-	}
-	var where []string
-	var args []any
-	if len(names) > 0 {
-		where = append(where, "image IN (?"+strings.Repeat(", ?", len(names)-1)+")")
-		for _, n := range names {
-			args = append(args, n)
-		}
-	}
-	if digest != "" {
-		where = append(where, "digest = ?")
-		args = append(args, digest)
+// LatestImageFor returns the most recent result stored under ref or any
+// equivalent name (CanonicalRef) or, when ref is pinned (NAME@DIGEST),
+// under that digest whatever the name. ErrNotFound when none.
+func (s *Store) LatestImageFor(ctx context.Context, ref string) (ImageResult, error) {
+	where, args := "ref = ?", []any{CanonicalRef(ref)}
+	if d := refDigest(ref); d != "" {
+		where, args = "ref = ? OR digest = ?", append(args, d)
 	}
 	var r ImageResult
-	err := scanImage(s.db.QueryRowContext(ctx, s.q(`SELECT `+imageCols+` FROM images WHERE `+strings.Join(where, " OR ")+
+	err := scanImage(s.db.QueryRowContext(ctx, s.q(`SELECT `+imageCols+` FROM images WHERE `+where+
 		` ORDER BY scanned_at DESC, digest DESC LIMIT 1`), args...), &r)
 	if errors.Is(err, sql.ErrNoRows) {
-		return ImageResult{}, fmt.Errorf("image %s: %w", strings.Join(append(names, digest), " "), ErrNotFound)
+		return ImageResult{}, fmt.Errorf("image %s: %w", ref, ErrNotFound)
 	}
 	if err != nil {
-		return ImageResult{}, fmt.Errorf("image lookup: %w", err)
+		return ImageResult{}, fmt.Errorf("image lookup %s: %w", ref, err)
 	}
 	return r, nil
 }
