@@ -883,8 +883,19 @@ scrape_configs:
 		"lockdown:admission_duration_seconds:p99_rate5m": {fmt.Sprintf(`{instance=%q,job="lockdown"}`, instA): 0.0244,
 			fmt.Sprintf(`{instance=%q,job="lockdown"}`, instB): 0.0244},
 	} {
-		if got, err := prom.query(t, expr); err != nil || !approxEqual(got, w) {
-			t.Errorf("%s = %v, %v; want %v", expr, got, err, w)
+		// A rule over rates has a value for an instance only once two of
+		// its scrapes are in and the rule ran after them: wait for it.
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got, err := prom.query(t, expr)
+			if err == nil && approxEqual(got, w) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%s = %v, %v; want %v", expr, got, err, w)
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
 		}
 	}
 }
