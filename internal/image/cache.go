@@ -23,7 +23,7 @@ type ResultCodec interface {
 }
 
 // cacheFormat versions the encoding of a layer record.
-const cacheFormat = 2
+const cacheFormat = 3 // 3: wanted files not read are warnings of kind unreadable
 
 // cacheKey is the key of a layer's record, or "" when the layer cannot be
 // cached (no diff ID: a dir: target; or no cache configured).

@@ -108,6 +108,9 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 	warn := func(p, format string, args ...any) {
 		rec.warn(model.Warning{Path: p, Message: fmt.Sprintf(format, args...)})
 	}
+	unreadable := func(p, format string, args ...any) {
+		rec.warn(model.Warning{Kind: model.WarnUnreadable, Path: p, Message: fmt.Sprintf(format, args...)})
+	}
 	// Depth-first with an explicit stack; names sorted for a stable order.
 	stack := []string{"/"}
 	for len(stack) > 0 {
@@ -141,7 +144,7 @@ func walkDir(ctx context.Context, d *dirLayer, ref model.LayerRef, opts WalkOpti
 			case fi.Mode().IsRegular():
 				e.kind = kindRegular
 				e.size = fi.Size()
-				if err := visitDirFile(ctx, root, &e, ref, opts, lim, warn); err != nil {
+				if err := visitDirFile(ctx, root, &e, ref, opts, lim, unreadable); err != nil {
 					return nil, err
 				}
 			case fi.IsDir():
@@ -192,24 +195,25 @@ func readDirNames(root *os.Root, dir string) ([]string, error) {
 }
 
 // visitDirFile opens a regular file without following a symlink put in
-// its place since the Lstat, and hands it to Visit.
-func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerRef, opts WalkOptions, lim limits, warn func(p, format string, args ...any)) error {
+// its place since the Lstat, and hands it to Visit; a wanted file it cannot
+// read is an unreadable warning, as in visit.
+func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerRef, opts WalkOptions, lim limits, unreadable func(p, format string, args ...any)) error {
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
 	e.wanted = true
 	if e.size > lim.maxFile {
-		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
+		unreadable(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil
 	}
 	f, err := root.OpenFile(rel(e.path), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		warn(e.path, "open: %v", err)
+		unreadable(e.path, "open: %v", err)
 		return nil
 	}
 	defer f.Close()
 	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		warn(e.path, "changed while walking: no longer a regular file")
+		unreadable(e.path, "changed while walking: no longer a regular file")
 		return nil
 	}
 	gr := &guardReader{r: io.LimitReader(f, lim.maxFile)}
@@ -220,9 +224,9 @@ func visitDirFile(ctx context.Context, root *os.Root, e *entry, ref model.LayerR
 	}
 	if err != nil {
 		if gr.err != nil && !errors.Is(gr.err, io.EOF) {
-			warn(e.path, "read: %v", gr.err)
+			unreadable(e.path, "read: %v", gr.err)
 		} else {
-			warn(e.path, "%v", err)
+			unreadable(e.path, "%v", err)
 		}
 		return nil
 	}

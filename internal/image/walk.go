@@ -272,6 +272,10 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 	warn := func(p, format string, args ...any) {
 		rec.warn(model.Warning{Layer: ref.DiffID, Path: p, Message: fmt.Sprintf(format, args...)})
 	}
+	// A wanted file that could not be read: its packages are not checked.
+	unreadable := func(p, format string, args ...any) {
+		rec.warn(model.Warning{Kind: model.WarnUnreadable, Layer: ref.DiffID, Path: p, Message: fmt.Sprintf(format, args...)})
+	}
 	tr := tar.NewReader(lr)
 	for {
 		hdr, err := tr.Next()
@@ -317,7 +321,7 @@ func walkTar(ctx context.Context, l Layer, ref model.LayerRef, opts WalkOptions,
 				// layer's budget so a sparse file cannot expand unbounded.
 				r = &chargedReader{r: tr, lr: lr}
 			}
-			if err := visit(ctx, &e, r, ref, opts, lim, warn); err != nil {
+			if err := visit(ctx, &e, r, ref, opts, lim, unreadable); err != nil {
 				return nil, fail(lr, hdr.Name, err)
 			}
 			if lr.err != nil {
@@ -423,15 +427,17 @@ func errOr(err error, s string) error {
 	return errors.New(s)
 }
 
-// visit hands one regular file to Visit when Want asks for it. A Visit
-// error is a warning; a read error of the layer itself is returned.
-func visit(ctx context.Context, e *entry, r io.Reader, ref model.LayerRef, opts WalkOptions, lim limits, warn func(p, format string, args ...any)) error {
+// visit hands one regular file to Visit when Want asks for it. A file
+// over the size limit or a Visit error is an unreadable warning (the file
+// was wanted: what it lists is not checked); a read error of the layer
+// itself is returned.
+func visit(ctx context.Context, e *entry, r io.Reader, ref model.LayerRef, opts WalkOptions, lim limits, unreadable func(p, format string, args ...any)) error {
 	if opts.Want == nil || opts.Visit == nil || !opts.Want(e.path, e.mode, e.size) {
 		return nil
 	}
 	e.wanted = true
 	if e.size > lim.maxFile {
-		warn(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
+		unreadable(e.path, "file of %d bytes passes the limit of %d bytes, not read", e.size, lim.maxFile)
 		return nil
 	}
 	gr := &guardReader{r: io.LimitReader(r, lim.maxFile)}
@@ -446,7 +452,7 @@ func visit(ctx context.Context, e *entry, r io.Reader, ref model.LayerRef, opts 
 		return gr.err
 	}
 	if err != nil {
-		warn(e.path, "%v", err)
+		unreadable(e.path, "%v", err)
 		return nil
 	}
 	e.visited, e.result = true, res

@@ -253,8 +253,8 @@ func TestWalkVisitWarnings(t *testing.T) {
 	})
 	diffID := src.Layers()[0].Ref().DiffID
 	want := []model.Warning{
-		{Layer: diffID, Path: "/bad", Message: "parse bad: boom"},
-		{Layer: diffID, Path: "/huge", Message: "file of 100 bytes passes the limit of 50 bytes, not read"},
+		{Kind: model.WarnUnreadable, Layer: diffID, Path: "/bad", Message: "parse bad: boom"},
+		{Kind: model.WarnUnreadable, Layer: diffID, Path: "/huge", Message: "file of 100 bytes passes the limit of 50 bytes, not read"},
 	}
 	if diff := cmp.Diff(want, tree.Warnings()); diff != "" {
 		t.Errorf("Warnings() mismatch (-want +got):\n%s", diff)

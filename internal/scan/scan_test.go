@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -233,6 +234,33 @@ func TestRunNotChecked(t *testing.T) {
 				t.Errorf("Run NotChecked (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestRunNotCheckedOversize: a package database past the walker's file
+// size limit is not read, and its packages count as not checked (a sparse
+// file: nothing of it is read or written).
+func TestRunNotCheckedOversize(t *testing.T) {
+	st := mixedDB(t)
+	root := rootfs(t, map[string][]byte{
+		"etc/os-release":       []byte("ID=alpine\nVERSION_ID=3.16.2\n"),
+		"lib/apk/db/installed": readData(t, "pkgdb/apk/alpine-3.16-syft-multiple-2.installed", 0),
+	})
+	if err := os.Truncate(filepath.Join(root, "lib/apk/db/installed"), image.DefaultMaxFileBytes+1); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(context.Background(), "dir:"+root, st, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := fmt.Sprintf("file of %d bytes passes the limit of %d bytes, not read", image.DefaultMaxFileBytes+1, image.DefaultMaxFileBytes)
+	want := []model.NotChecked{{Reason: model.NotCheckedUnreadable, Path: "/lib/apk/db/installed",
+		Message: "/lib/apk/db/installed NOT READ: the packages it lists were not checked (" + msg + ")"}}
+	if diff := cmp.Diff(want, r.NotChecked); diff != "" {
+		t.Errorf("Run NotChecked (-want +got):\n%s", diff)
+	}
+	if len(r.Packages) != 0 {
+		t.Errorf("%d packages from a file not read", len(r.Packages))
 	}
 }
 
