@@ -88,32 +88,27 @@ type atomTable struct {
 	svc   []*Service
 }
 
-func (t *atomTable) serviceAtom(s *Service, id string) int32 {
-	key := "svc:" + id
-	if i, ok := t.index[key]; ok {
-		return i
-	}
-	i := int32(len(t.kind))
-	t.index[key] = i
-	t.kind = append(t.kind, atomService)
-	t.sel = append(t.sel, nil)
-	t.nets = append(t.nets, nil)
-	t.svc = append(t.svc, s)
-	return i
-}
-
-func (t *atomTable) sel2(k atomKind, s *selector.Selector) int32 {
-	key := fmt.Sprintf("%d:%s", k, s.String())
+// add returns the atom of key, adding it with its kind and operand (one of
+// sel, nets, svc) the first time.
+func (t *atomTable) add(key string, k atomKind, sel *selector.Selector, nets []netip.Prefix, svc *Service) int32 {
 	if i, ok := t.index[key]; ok {
 		return i
 	}
 	i := int32(len(t.kind))
 	t.index[key] = i
 	t.kind = append(t.kind, k)
-	t.sel = append(t.sel, s)
-	t.nets = append(t.nets, nil)
-	t.svc = append(t.svc, nil)
+	t.sel = append(t.sel, sel)
+	t.nets = append(t.nets, nets)
+	t.svc = append(t.svc, svc)
 	return i
+}
+
+func (t *atomTable) serviceAtom(s *Service, id string) int32 {
+	return t.add("svc:"+id, atomService, nil, nil, s)
+}
+
+func (t *atomTable) sel2(k atomKind, s *selector.Selector) int32 {
+	return t.add(fmt.Sprintf("%d:%s", k, s.String()), k, s, nil, nil)
 }
 
 func (t *atomTable) netsAtom(ns []netip.Prefix) int32 {
@@ -123,17 +118,7 @@ func (t *atomTable) netsAtom(ns []netip.Prefix) int32 {
 		b.WriteString(p.String())
 		b.WriteByte(',')
 	}
-	key := b.String()
-	if i, ok := t.index[key]; ok {
-		return i
-	}
-	i := int32(len(t.kind))
-	t.index[key] = i
-	t.kind = append(t.kind, atomNets)
-	t.sel = append(t.sel, nil)
-	t.nets = append(t.nets, ns)
-	t.svc = append(t.svc, nil)
-	return i
+	return t.add(b.String(), atomNets, nil, ns, nil)
 }
 
 // Compile builds the engine for the config's endpoints and the ports of
