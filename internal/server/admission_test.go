@@ -592,23 +592,9 @@ func steadyRound(t *testing.T, a *admissionServer, c *http.Client, conns, total 
 				if i >= total {
 					return
 				}
-				img, wantAllowed := cleanImage, true
-				if i%2 == 1 {
-					img, wantAllowed = vulnImage, false
-				}
-				body := review(fmt.Sprint("s", i), "CREATE", "Pod", "shop", fmt.Sprint("p", i), false, restrictedPod(fmt.Sprint("p", i), img))
-				t0 := time.Now()
-				resp, err := c.Post(a.URL+"/v1/admission", "application/json", bytes.NewReader(body))
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				var rv admissionv1.AdmissionReview
-				err = json.NewDecoder(resp.Body).Decode(&rv)
-				resp.Body.Close()
-				lat[i] = time.Since(t0)
-				if err != nil || resp.StatusCode != 200 || rv.Response == nil || rv.Response.Allowed != wantAllowed {
-					t.Errorf("review %d: %d %v, want allowed=%v", i, resp.StatusCode, err, wantAllowed)
+				var bad string
+				if lat[i], bad = postReview(context.Background(), a, c, "s", i); bad != "" {
+					t.Error(bad)
 					return
 				}
 			}
@@ -631,6 +617,35 @@ func cpuTime(t testing.TB) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// postReview sends review i (a clean image when i is even, a vulnerable
+// one when odd) and checks the answer; it returns the latency, or a reason
+// the answer is wrong.
+func postReview(ctx context.Context, a *admissionServer, c *http.Client, uidPrefix string, i int) (time.Duration, string) {
+	img, wantAllowed := cleanImage, true
+	if i%2 == 1 {
+		img, wantAllowed = vulnImage, false
+	}
+	uid := fmt.Sprint(uidPrefix, i)
+	body := review(uid, "CREATE", "Pod", "shop", fmt.Sprint("p", i), false, restrictedPod(fmt.Sprint("p", i), img))
+	t0 := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, "POST", a.URL+"/v1/admission", bytes.NewReader(body))
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	var rv admissionv1.AdmissionReview
+	err = json.NewDecoder(resp.Body).Decode(&rv)
+	resp.Body.Close()
+	lat := time.Since(t0)
+	switch {
+	case err != nil || resp.StatusCode != 200 || rv.Response == nil:
+		return lat, fmt.Sprintf("review %d: %d %v", i, resp.StatusCode, err)
+	case rv.Response.Allowed != wantAllowed || string(rv.Response.UID) != uid:
+		return lat, fmt.Sprintf("review %d: allowed=%v uid=%s, want %v %s", i, rv.Response.Allowed, rv.Response.UID, wantAllowed, uid)
+	}
+	return lat, ""
+}
+
 func concurrentRound(t *testing.T, a *admissionServer, c *http.Client, n int, round string) {
 	var wg sync.WaitGroup
 	lat := make([]time.Duration, n)
@@ -644,28 +659,11 @@ func concurrentRound(t *testing.T, a *admissionServer, c *http.Client, n int, ro
 	}}
 	for i := range n {
 		wg.Go(func() {
-			img, wantAllowed := cleanImage, true
-			if i%2 == 1 {
-				img, wantAllowed = vulnImage, false
-			}
-			body := review(fmt.Sprint("c", i), "CREATE", "Pod", "shop", fmt.Sprint("p", i), false, restrictedPod(fmt.Sprint("p", i), img))
+			ctx := httptrace.WithClientTrace(context.Background(), trace)
 			<-start
-			t0 := time.Now()
-			req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), "POST", a.URL+"/v1/admission", bytes.NewReader(body))
-			resp, err := c.Do(req)
-			if err != nil {
-				errs <- err.Error()
-				return
-			}
-			var rv admissionv1.AdmissionReview
-			err = json.NewDecoder(resp.Body).Decode(&rv)
-			resp.Body.Close()
-			lat[i] = time.Since(t0)
-			switch {
-			case err != nil || resp.StatusCode != 200 || rv.Response == nil:
-				errs <- fmt.Sprintf("review %d: %d %v", i, resp.StatusCode, err)
-			case rv.Response.Allowed != wantAllowed || string(rv.Response.UID) != fmt.Sprint("c", i):
-				errs <- fmt.Sprintf("review %d: allowed=%v uid=%s, want %v c%d", i, rv.Response.Allowed, rv.Response.UID, wantAllowed, i)
+			var bad string
+			if lat[i], bad = postReview(ctx, a, c, "c", i); bad != "" {
+				errs <- bad
 			}
 		})
 	}
