@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/lockdown-sec/lockdown/internal/cli"
+	_ "github.com/lockdown-sec/lockdown/internal/startgc" // its init runs before the heavy ones: see the package
 )
 
 func main() {
