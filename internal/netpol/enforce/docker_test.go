@@ -26,7 +26,7 @@ type container struct {
 	ns   *os.File
 }
 
-func runContainer(t *testing.T, prefix, name, image, network, ns string, labels ...string) *container {
+func runContainer(t testing.TB, prefix, name, image, network, ns string, labels ...string) *container {
 	t.Helper()
 	args := []string{"--network", network, "--label", "lockdown.test=ld9", "--label", "lockdown.namespace=" + ns}
 	for _, l := range labels {
@@ -50,7 +50,7 @@ func runContainer(t *testing.T, prefix, name, image, network, ns string, labels 
 
 // serve listens on TCP port in the container's namespace (the test process
 // serves it; nothing runs in the container but sleep).
-func (c *container) serve(t *testing.T, port int) {
+func (c *container) serve(t testing.TB, port int) {
 	t.Helper()
 	err := netns.Do(int(c.ns.Fd()), func() error {
 		l, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
