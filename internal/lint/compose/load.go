@@ -81,10 +81,11 @@ func (l *loader) load(raw map[string]any) (p *types.Project, err error) {
 // services that led here) and returns it merged over its base.
 func (l *loader) extend(file string, services map[string]any, name string, chain []string) (map[string]any, error) {
 	fail := func(format string, args ...any) error {
+		err := fmt.Errorf("services.%s"+format, append([]any{name}, args...)...)
 		if file != l.main {
-			format = file + ": " + format
+			err = fmt.Errorf("%s: %w", file, err)
 		}
-		return fmt.Errorf("services.%s"+format, append([]any{name}, args...)...)
+		return err
 	}
 	s, ok := services[name].(map[string]any)
 	if !ok {
