@@ -157,26 +157,22 @@ func lookup(env map[string]string, missing map[string]bool) func(string) (string
 }
 
 // deepCopy copies a decoded YAML tree: merging changes what it is given.
-func deepCopy(v any) map[string]any {
-	var cp func(any) any
-	cp = func(x any) any {
-		switch t := x.(type) {
-		case map[string]any:
-			m := make(map[string]any, len(t))
-			for k, v := range t {
-				m[k] = cp(v)
-			}
-			return m
-		case []any:
-			s := make([]any, len(t))
-			for i, v := range t {
-				s[i] = cp(v)
-			}
-			return s
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
 		}
-		return x
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = deepCopy(x)
+		}
+		return s
 	}
-	return cp(v).(map[string]any)
+	return v
 }
 
 type svcLinter struct {

@@ -48,15 +48,10 @@ func (l *loader) load(raw map[string]any) (p *types.Project, err error) {
 			p, err = nil, fmt.Errorf("not a valid Compose file (%v)", r)
 		}
 	}()
-	dict, err := interpolation.Interpolate(raw, l.interp)
+	dict, services, err := l.interpolate(l.main, raw)
 	if err != nil {
 		return nil, err
 	}
-	services, ok := dict["services"].(map[string]any)
-	if _, set := dict["services"]; set && !ok {
-		return nil, errors.New("services: must be a mapping")
-	}
-	l.files[l.main] = services
 	for _, name := range slices.Sorted(maps.Keys(services)) {
 		if _, err := l.extend(l.main, services, name, nil); err != nil {
 			return nil, err
@@ -109,23 +104,15 @@ func (l *loader) extend(file string, services map[string]any, name string, chain
 	if _, ok := base[ref]; !ok || ref == "" {
 		return nil, fail(".extends: no service %q in %s", ref, baseFile)
 	}
-	chain = append(chain, file+"\x00"+name)
-	if key := baseFile + "\x00" + ref; slices.Contains(chain, key) {
-		var names []string
-		for _, k := range append(chain, key) {
-			f, n, _ := strings.Cut(k, "\x00")
-			if f != l.main {
-				n += " (" + f + ")"
-			}
-			names = append(names, n)
-		}
-		return nil, fail(".extends: a cycle: %s", strings.Join(names, " extends "))
+	chain = append(chain, l.ref(file, name))
+	if key := l.ref(baseFile, ref); slices.Contains(chain, key) {
+		return nil, fail(".extends: a cycle: %s", strings.Join(append(chain, key), " extends "))
 	}
 	parent, err := l.extend(baseFile, base, ref, chain)
 	if err != nil {
 		return nil, err
 	}
-	merged, err := override.ExtendService(deepCopy(parent), s)
+	merged, err := override.ExtendService(deepCopy(parent).(map[string]any), s)
 	if err != nil {
 		return nil, fail(".extends: %w", err)
 	}
@@ -159,16 +146,33 @@ func (l *loader) other(from, name string) (string, map[string]any, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	dict, err := interpolation.Interpolate(raw, l.interp)
+	_, s, err := l.interpolate(abs, raw)
 	if err != nil {
 		return "", nil, fmt.Errorf("%s: %w", abs, err)
 	}
-	s, ok := dict["services"].(map[string]any)
-	if !ok {
-		return "", nil, fmt.Errorf("%s: services must be a mapping", abs)
-	}
-	l.files[abs] = s
 	return abs, s, nil
+}
+
+// interpolate interpolates a decoded file and notes its services.
+func (l *loader) interpolate(abs string, raw map[string]any) (map[string]any, map[string]any, error) {
+	dict, err := interpolation.Interpolate(raw, l.interp)
+	if err != nil {
+		return nil, nil, err
+	}
+	services, ok := dict["services"].(map[string]any)
+	if _, set := dict["services"]; set && !ok {
+		return nil, nil, errors.New("services: must be a mapping")
+	}
+	l.files[abs] = services
+	return dict, services, nil
+}
+
+// ref names service name of file in messages.
+func (l *loader) ref(file, name string) string {
+	if file == l.main {
+		return name
+	}
+	return name + " (" + file + ")"
 }
 
 // decode binds the canonical map to compose-go's types (mapstructure with
@@ -323,20 +327,13 @@ func kindName(t reflect.Type) string {
 	if t == nil {
 		return "null"
 	}
-	switch k := t.Kind(); {
-	case k == reflect.Pointer:
-		return kindName(t.Elem())
-	case k == reflect.Bool:
-		return "a boolean"
-	case k == reflect.String:
-		return "a string"
-	case k == reflect.Slice || k == reflect.Array:
-		return "a list"
-	case k == reflect.Map || k == reflect.Struct:
-		return "a mapping"
-	case k == reflect.Float32 || k == reflect.Float64:
-		return "a number"
-	case k >= reflect.Int && k <= reflect.Uint64:
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	k := t.Kind()
+	if n := map[reflect.Kind]string{reflect.Bool: "a boolean", reflect.String: "a string", reflect.Slice: "a list", reflect.Map: "a mapping", reflect.Struct: "a mapping", reflect.Float32: "a number", reflect.Float64: "a number"}[k]; n != "" {
+		return n
+	} else if k >= reflect.Int && k <= reflect.Uint64 {
 		return "an integer"
 	}
 	return t.String()
@@ -355,13 +352,9 @@ func loadError(file, abs string, root *yaml.Node, err error) error {
 	msg = strings.NewReplacer("map[string]interface {}", "mapping", "[]interface {}", "list", "<nil>", "null").Replace(msg)
 	line := 0
 	if p, _, ok := strings.Cut(msg, ": "); ok && !strings.ContainsAny(p, " \n") {
-		var path []any
+		var path []any // an index stops the walk at its list's key: close enough
 		for _, s := range strings.Split(p, ".") {
-			if i, err := strconv.Atoi(s); err == nil {
-				path = append(path, i)
-			} else {
-				path = append(path, s)
-			}
+			path = append(path, s)
 		}
 		line = yamlnode.LineOf(root, path, 0)
 	}
