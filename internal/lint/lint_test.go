@@ -236,7 +236,7 @@ func TestBadInput(t *testing.T) {
 		{notDocker, notDocker + ": file with no instructions"},
 		{other, other + ": not a Dockerfile, Compose file or Kubernetes manifest (give --type)"},
 		{filepath.Join(dir, "missing.yaml"), "read " + filepath.Join(dir, "missing.yaml") + ": stat " + filepath.Join(dir, "missing.yaml") + ": no such file or directory"},
-		{badCompose, badCompose + ": validating " + badCompose + ": services.web.ports must be a array"},
+		{badCompose, badCompose + ":4: services.web.ports: invalid type mapping for port"},
 	}
 	for _, tc := range tests {
 		t.Run(filepath.Base(tc.path), func(t *testing.T) {

@@ -1,7 +1,8 @@
 // Package compose lints Docker Compose files, loaded with the Compose
-// specification's own loader (compose-spec/compose-go): interpolation with
-// the given environment, `extends` within the file (or from files that are
-// themselves inputs), profiles all enabled. It reads no other file (no
+// specification's own packages (compose-spec/compose-go, without its
+// loader: see load.go): interpolation with the given environment, `extends`
+// within the file (or from files that are themselves inputs), profiles all
+// enabled. It reads no other file (no
 // env_file, label_file, .env or include) and fetches nothing. The checks
 // are those `audit docker` runs on live containers (CIS section 5).
 package compose
@@ -15,15 +16,11 @@ import (
 	"maps"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/compose-spec/compose-go/v2/interpolation"
-	"github.com/compose-spec/compose-go/v2/loader"
-	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
@@ -63,29 +60,19 @@ func IsCompose(data []byte) bool {
 
 // Lint loads one Compose file and checks every service.
 func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result, error) {
-	var doc yaml.Node
-	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, &rule.Error{File: file, Msg: "empty Compose file"}
-		}
-		line, msg := yamlnode.SyntaxError(err)
-		return nil, &rule.Error{File: file, Line: line, Msg: msg}
-	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &rule.Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
-	}
-	root := doc.Content[0]
-	var raw map[string]any
-	if err := root.Decode(&raw); err != nil {
-		return nil, &rule.Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	root, raw, err := parse(file, data)
+	if err != nil {
+		return nil, err
 	}
 	res := &Result{}
-	// `version` is obsolete and ignored; left in, the loader would log a
-	// warning of its own.
+	// `version` is obsolete and ignored.
 	delete(raw, "version")
 	if _, ok := raw["include"]; ok {
 		res.Warnings = append(res.Warnings, "include is not followed: lint the included files too")
 		delete(raw, "include")
+	}
+	if len(raw) == 0 {
+		return nil, &rule.Error{File: file, Msg: "empty Compose file"}
 	}
 	missing := map[string]bool{}
 	abs, err := filepath.Abs(file)
@@ -96,23 +83,17 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	if env == nil {
 		env = map[string]string{}
 	}
-	var project *types.Project
-	// A required variable (${X:?msg}) that is not set stops the loader:
-	// lint goes on with a placeholder value and says so.
-	for range 32 {
-		project, err = load(ctx, abs, raw, env, lookup(env, missing), opts.Allowed)
-		m := requiredRe().FindStringSubmatch(fmt.Sprint(err))
-		if err == nil || m == nil {
-			break
-		}
-		env[m[1]] = "lockdown-lint-placeholder"
-		res.Warnings = append(res.Warnings, fmt.Sprintf("required variable %s is not set: linted with a placeholder value", m[1]))
-	}
+	l := &loader{ctx: ctx, main: filepath.Clean(abs), allowed: opts.Allowed, files: map[string]map[string]any{}, interp: interpolation.Options{
+		LookupValue:     lookup(env, missing),
+		Substitute:      required(env, missing, func(w string) { res.Warnings = append(res.Warnings, w) }),
+		TypeCastMapping: casts(),
+	}}
+	project, err := l.load(raw)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, &rule.Error{File: file, Msg: strings.ReplaceAll(err.Error(), abs, file)}
+		return nil, loadError(file, abs, root, err)
 	}
 	for _, k := range slices.Sorted(maps.Keys(missing)) {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))
@@ -126,7 +107,42 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 	return res, nil
 }
 
-var requiredRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`required variable (\w+) is missing a value`) })
+// parse decodes a Compose file: a mapping whose keys are all strings.
+func parse(file string, data []byte) (*yaml.Node, map[string]any, error) {
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(data)).Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil, &rule.Error{File: file, Msg: "empty Compose file"}
+		}
+		line, msg := yamlnode.SyntaxError(err)
+		return nil, nil, &rule.Error{File: file, Line: line, Msg: msg}
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, nil, &rule.Error{File: file, Msg: "not a Compose file: the top level must be a mapping"}
+	}
+	root := doc.Content[0]
+	if k := badKey(root); k != nil {
+		return nil, nil, &rule.Error{File: file, Line: k.Line, Msg: fmt.Sprintf("key %q is not a string", k.Value)}
+	}
+	var raw map[string]any
+	if err := root.Decode(&raw); err != nil {
+		return nil, nil, &rule.Error{File: file, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	return root, raw, nil
+}
+
+// badKey finds a mapping key that is not a string (merge keys aside).
+func badKey(n *yaml.Node) *yaml.Node {
+	for i, c := range n.Content {
+		if k := yamlnode.Deref(c); n.Kind == yaml.MappingNode && i%2 == 0 && k.ShortTag() != "!!str" && k.ShortTag() != "!!merge" {
+			return c
+		}
+		if k := badKey(c); k != nil {
+			return k
+		}
+	}
+	return nil
+}
 
 // lookup resolves variables from env; one that is not set is blank (as
 // Compose does) and noted in missing.
@@ -140,72 +156,24 @@ func lookup(env map[string]string, missing map[string]bool) func(string) (string
 	}
 }
 
-// load runs compose-go's loader on the decoded file: all profiles, no
-// include, env_file or label_file, paths as written.
-func load(ctx context.Context, abs string, raw map[string]any, env map[string]string, lookup func(string) (string, bool), allowed []string) (*types.Project, error) {
-	details := types.ConfigDetails{
-		WorkingDir:  filepath.Dir(abs),
-		ConfigFiles: []types.ConfigFile{{Filename: abs, Config: deepCopy(raw)}},
-		Environment: env,
-	}
-	return loader.LoadWithContext(ctx, details, func(o *loader.Options) {
-		o.SetProjectName("lint", true)
-		o.SkipInclude = true
-		o.SkipResolveEnvironment = true
-		o.SkipResolveLabels = true
-		o.SkipConsistencyCheck = true
-		o.ResolvePaths = false
-		o.Profiles = []string{"*"}
-		o.ResourceLoaders = []loader.ResourceLoader{onlyInputs{allowed: allowed, dir: filepath.Dir(abs)}}
-		o.Interpolate = &interpolation.Options{LookupValue: lookup, Substitute: template.Substitute, TypeCastMapping: o.Interpolate.TypeCastMapping}
-	})
-}
-
-// deepCopy copies a decoded YAML tree: the loader changes what it is given.
-func deepCopy(v any) map[string]any {
-	var cp func(any) any
-	cp = func(x any) any {
-		switch t := x.(type) {
-		case map[string]any:
-			m := make(map[string]any, len(t))
-			for k, v := range t {
-				m[k] = cp(v)
-			}
-			return m
-		case []any:
-			s := make([]any, len(t))
-			for i, v := range t {
-				s[i] = cp(v)
-			}
-			return s
+// deepCopy copies a decoded YAML tree: merging changes what it is given.
+func deepCopy(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[k] = deepCopy(x)
 		}
-		return x
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = deepCopy(x)
+		}
+		return s
 	}
-	return cp(v).(map[string]any)
+	return v
 }
-
-// onlyInputs lets `extends: file:` name only files that are inputs of the
-// same run: nothing else is read.
-type onlyInputs struct {
-	allowed []string
-	dir     string
-}
-
-func (o onlyInputs) Accept(string) bool { return true }
-
-func (o onlyInputs) Load(_ context.Context, p string) (string, error) {
-	abs := p
-	if !filepath.IsAbs(abs) {
-		abs = filepath.Join(o.dir, p)
-	}
-	abs = filepath.Clean(abs)
-	if slices.Contains(o.allowed, abs) {
-		return abs, nil
-	}
-	return "", fmt.Errorf("%s is not among the files given: lockdown lint reads only its inputs (give it too)", p)
-}
-
-func (o onlyInputs) Dir(p string) string { return filepath.Dir(p) }
 
 type svcLinter struct {
 	name string
