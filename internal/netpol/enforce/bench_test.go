@@ -3,7 +3,6 @@ package enforce_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -86,21 +85,14 @@ func benchWorldWalk(endpoints, policies, onPath int, client, server netip.Addr) 
 func BenchmarkCompileApply(b *testing.B) {
 	l := lab.New(b, lab.Options{BrNetfilter: true})
 	cfg := buildYAML(b, benchWorld(1000, 500))
-	a, err := enforce.NewApplier(enforce.Options{NetNS: l.Host.Path, StateDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := applier(b, l.Host, enforce.BridgeAuto)
 	ctx := context.Background()
 	var rs *enforce.Ruleset
 	var compile, apply, compileCPU, applyCPU time.Duration
 	b.ReportAllocs()
 	for b.Loop() {
 		start, cpu0 := time.Now(), cpuTime()
-		rs, err = a.Compile(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
+		rs = compiled(b, a, cfg)
 		mid, cpu1 := time.Now(), cpuTime()
 		compile += mid.Sub(start)
 		compileCPU += cpu1 - cpu0
@@ -143,16 +135,10 @@ func BenchmarkSwap(b *testing.B) {
 	if other == world {
 		b.Fatal("the second policy set is the first")
 	}
-	a, err := enforce.NewApplier(enforce.Options{NetNS: l.Host.Path, StateDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := applier(b, l.Host, enforce.BridgeAuto)
 	var rs [2]*enforce.Ruleset
 	for i, text := range []string{world, other} {
-		if rs[i], err = a.Compile(buildYAML(b, text)); err != nil {
-			b.Fatal(err)
-		}
+		rs[i] = compiled(b, a, buildYAML(b, text))
 	}
 	ctx := context.Background()
 	if _, err := a.Apply(ctx, rs[1]); err != nil {
@@ -233,29 +219,7 @@ func packetCost(b *testing.B, walk int) {
 		l.Bridge("b0", "10.97.1.1/24")
 		client := l.Pod("client", "b0", benchClient.String()+"/24")
 		server := l.Pod("server", "b0", benchServer.String()+"/24")
-		err := netns.Do(server.FD(), func() error {
-			ln, err := net.Listen("tcp4", ":8080")
-			if err != nil {
-				return err
-			}
-			b.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					go func() {
-						io.Copy(io.Discard, c)
-						c.Close()
-					}()
-				}
-			}()
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		serveIn(b, server.FD(), 8080)
 		return &side{client: client}, l
 	}
 	none, _ := newSide()
@@ -272,52 +236,17 @@ func packetCost(b *testing.B, walk int) {
 	if err := nft.Apply(conn, []*nft.Table{ct}, nil); err != nil {
 		b.Fatal(err)
 	}
-	a, err := enforce.NewApplier(enforce.Options{NetNS: lp.Host.Path, StateDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
-	rs, err := a.Compile(cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if _, err := a.Apply(context.Background(), rs); err != nil {
+	a := applier(b, lp.Host, enforce.BridgeAuto)
+	if _, err := a.Apply(context.Background(), compiled(b, a, cfg)); err != nil {
 		b.Fatal(err)
 	}
 
 	sides := []*side{none, tracked, policies}
-	connect := func(sd *side) {
-		netns.Do(sd.client.FD(), func() error {
-			start := time.Now()
-			c, err := net.DialTimeout("tcp", dst, 2*time.Second)
-			if err != nil {
-				b.Errorf("connect: %v", err)
-				return nil
-			}
-			sd.lat = append(sd.lat, time.Since(start))
-			c.Close()
-			return nil
-		})
-	}
+	connect := func(sd *side) { sd.lat = append(sd.lat, timedConnects(b, sd.client.FD(), dst, 1)...) }
 	burst := func(sd *side) {
-		var c net.Conn
-		netns.Do(sd.client.FD(), func() error {
-			c, err = net.DialTimeout("tcp", dst, 2*time.Second)
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		start := time.Now()
-		for time.Since(start) < 50*time.Millisecond {
-			if _, err := c.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-			sd.bytes += len(buf)
-		}
-		sd.elapsed += time.Since(start)
+		n, d := writeBurst(b, sd.client.FD(), dst, 50*time.Millisecond)
+		sd.bytes += n
+		sd.elapsed += d
 	}
 	// Warm every path up (caches, conntrack tables, the listener).
 	for range 20 {
@@ -378,67 +307,13 @@ func BenchmarkPacketCostDocker(b *testing.B) {
 	b.Cleanup(func() { exec.Command("docker", "network", "rm", network).Run() })
 	client := runContainer(b, prefix, "client", image, network, "ns0")
 	server := runContainer(b, prefix, "server", image, network, "ns0")
-	err := netns.Do(int(server.ns.Fd()), func() error {
-		ln, err := net.Listen("tcp4", ":8080")
-		if err != nil {
-			return err
-		}
-		b.Cleanup(func() { ln.Close() })
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				go func() {
-					io.Copy(io.Discard, c)
-					c.Close()
-				}()
-			}
-		}()
-		return nil
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
+	server.serve(b, 8080)
 	dst := netip.AddrPortFrom(server.ip, 8080).String()
-	connect := func(n int) time.Duration {
-		lat := make([]time.Duration, 0, n)
-		netns.Do(int(client.ns.Fd()), func() error {
-			for range n {
-				start := time.Now()
-				c, err := net.DialTimeout("tcp", dst, 2*time.Second)
-				if err != nil {
-					b.Errorf("connect: %v", err)
-					return nil
-				}
-				lat = append(lat, time.Since(start))
-				c.Close()
-			}
-			return nil
-		})
-		return median(lat)
-	}
+	fd := int(client.ns.Fd())
+	connect := func(n int) time.Duration { return median(timedConnects(b, fd, dst, n)) }
 	throughput := func() float64 {
-		var c net.Conn
-		netns.Do(int(client.ns.Fd()), func() error {
-			c, err = net.DialTimeout("tcp", dst, 2*time.Second)
-			return nil
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		buf := make([]byte, 64<<10)
-		n := 0
-		start := time.Now()
-		for time.Since(start) < 300*time.Millisecond {
-			if _, err := c.Write(buf); err != nil {
-				b.Fatal(err)
-			}
-			n += len(buf)
-		}
-		return float64(n) / time.Since(start).Seconds() / 1e6
+		n, d := writeBurst(b, fd, dst, 300*time.Millisecond)
+		return float64(n) / d.Seconds() / 1e6
 	}
 	for _, walk := range []int{1, 20} {
 		b.Run(fmt.Sprintf("walk=%d", walk), func(b *testing.B) {
@@ -448,10 +323,7 @@ func BenchmarkPacketCostDocker(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer a.Close()
-			rs, err := a.Compile(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
+			rs := compiled(b, a, cfg)
 			ctx := context.Background()
 			defer a.Remove(ctx)
 			type sample struct {
@@ -495,6 +367,61 @@ func BenchmarkPacketCostDocker(b *testing.B) {
 	}
 }
 
+// timedConnects connects from the namespace fd to dst n times and returns
+// how long each connect took.
+func timedConnects(b *testing.B, fd int, dst string, n int) []time.Duration {
+	lat := make([]time.Duration, 0, n)
+	netns.Do(fd, func() error {
+		for range n {
+			start := time.Now()
+			c, err := net.DialTimeout("tcp", dst, 2*time.Second)
+			if err != nil {
+				b.Errorf("connect: %v", err)
+				return nil
+			}
+			lat = append(lat, time.Since(start))
+			c.Close()
+		}
+		return nil
+	})
+	return lat
+}
+
+// writeBurst writes 64 KiB blocks from the namespace fd to dst for about
+// d over one connection and returns the bytes written and the time taken.
+func writeBurst(b *testing.B, fd int, dst string, d time.Duration) (int, time.Duration) {
+	var c net.Conn
+	var err error
+	netns.Do(fd, func() error {
+		c, err = net.DialTimeout("tcp", dst, 2*time.Second)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	buf := make([]byte, 64<<10)
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+		n += len(buf)
+	}
+	return n, time.Since(start)
+}
+
+// compiled compiles cfg for a.
+func compiled(b *testing.B, a *enforce.Applier, cfg *netpol.Config) *enforce.Ruleset {
+	b.Helper()
+	rs, err := a.Compile(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return rs
+}
+
 func median(ds []time.Duration) time.Duration {
 	if len(ds) == 0 {
 		return 0
@@ -522,16 +449,9 @@ func BenchmarkUpdateSets(b *testing.B) {
 	cfgA := buildYAML(b, world)
 	// A replica of pod p3: same namespace, labels and ports.
 	cfgB := buildYAML(b, world+"apiVersion: v1\nkind: Pod\nmetadata: {name: extra, namespace: ns3, labels: {app: a3, tier: t3}}\nspec: {containers: [{name: c, ports: [{name: http, containerPort: 80}]}]}\nstatus: {podIP: 10.201.0.1}\n")
-	a, err := enforce.NewApplier(enforce.Options{NetNS: l.Host.Path, StateDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer a.Close()
+	a := applier(b, l.Host, enforce.BridgeAuto)
 	ctx := context.Background()
-	prev, err := a.Compile(cfgA)
-	if err != nil {
-		b.Fatal(err)
-	}
+	prev := compiled(b, a, cfgA)
 	if _, err := a.Apply(ctx, prev); err != nil {
 		b.Fatal(err)
 	}
@@ -541,10 +461,7 @@ func BenchmarkUpdateSets(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		c0 := cpuTime()
-		next, err := a.Compile(cfgs[i%2])
-		if err != nil {
-			b.Fatal(err)
-		}
+		next := compiled(b, a, cfgs[i%2])
 		kind, err := a.Update(ctx, prev, next)
 		if err != nil || kind != enforce.UpdateSets {
 			b.Fatalf("Update = %q, %v; want sets only", kind, err)

@@ -3,6 +3,7 @@ package enforce_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -50,9 +51,13 @@ func runContainer(t testing.TB, prefix, name, image, network, ns string, labels 
 
 // serve listens on TCP port in the container's namespace (the test process
 // serves it; nothing runs in the container but sleep).
-func (c *container) serve(t testing.TB, port int) {
+func (c *container) serve(t testing.TB, port int) { serveIn(t, int(c.ns.Fd()), port) }
+
+// serveIn listens on TCP port in the namespace fd: each connection is read
+// to its end and closed.
+func serveIn(t testing.TB, fd, port int) {
 	t.Helper()
-	err := netns.Do(int(c.ns.Fd()), func() error {
+	err := netns.Do(fd, func() error {
 		l, err := net.Listen("tcp4", fmt.Sprintf(":%d", port))
 		if err != nil {
 			return err
@@ -64,13 +69,16 @@ func (c *container) serve(t testing.TB, port int) {
 				if err != nil {
 					return
 				}
-				conn.Close()
+				go func() {
+					io.Copy(io.Discard, conn)
+					conn.Close()
+				}()
 			}
 		}()
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("listen in %s: %v", c.name, err)
+		t.Fatalf("listen in namespace %d: %v", fd, err)
 	}
 }
 
