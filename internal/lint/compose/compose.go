@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/interpolation"
+	"github.com/compose-spec/compose-go/v2/template"
 	"github.com/compose-spec/compose-go/v2/types"
 	"go.yaml.in/yaml/v3"
 
@@ -88,6 +89,7 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		Substitute:      required(env, missing, func(w string) { res.Warnings = append(res.Warnings, w) }),
 		TypeCastMapping: casts(),
 	}}
+	vars := template.ExtractVariables(raw, nil) // before load: merging changes raw
 	project, err := l.load(raw)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -96,7 +98,11 @@ func Lint(ctx context.Context, file string, data []byte, opts Options) (*Result,
 		return nil, loadError(file, abs, root, err)
 	}
 	for _, k := range slices.Sorted(maps.Keys(missing)) {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))
+		if d := vars[k].DefaultValue; d != "" {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: its default %q is used", k, d))
+		} else {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("variable %s is not set: defaulting to a blank string", k))
+		}
 	}
 	services := project.AllServices()
 	for _, name := range slices.Sorted(maps.Keys(services)) {

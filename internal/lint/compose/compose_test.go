@@ -114,8 +114,7 @@ func TestLint(t *testing.T) {
 			files: map[string]string{"a.yaml": "services:\n  web:" + hard + "\n    privileged: ${P:-true}\n    cpu_shares: ${SHARES}\n"},
 			env:   map[string]string{"SHARES": "512"},
 			hits:  []string{"LD-CMP-201 web@11"},
-			// the lookup cannot tell a variable with a default from one without
-			warns: []string{"variable P is not set: defaulting to a blank string"},
+			warns: []string{`variable P is not set: its default "true" is used`},
 		},
 		{
 			name:  "interpolation cast to false",
