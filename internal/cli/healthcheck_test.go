@@ -1,20 +1,13 @@
 package cli
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -65,27 +58,9 @@ func TestHealthcheckTLS(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	writePEM := func(name string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	ca := writePEM("ca.pem", srv.Certificate().Raw) // httptest's certificate is self-signed
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "other CA"}, IsCA: true, BasicConstraintsValid: true,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageCertSign}
-	otherDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other := writePEM("other.pem", otherDER)
-	notPEM := filepath.Join(dir, "not.pem")
-	os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600)
+	ca := testutil.WriteFile(t, dir, "ca.pem", (&testutil.Cert{DER: srv.Certificate().Raw}).CertPEM(), 0o600) // httptest's is self-signed
+	other := testutil.WriteFile(t, dir, "other.pem", testutil.NewCA(t, "other CA").CertPEM(), 0o600)
+	notPEM := testutil.WriteFile(t, dir, "not.pem", []byte("not a certificate\n"), 0o600)
 	healthz := srv.URL + "/healthz"
 	plain := strings.Replace(healthz, "https://", "http://", 1)
 

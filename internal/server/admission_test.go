@@ -3,18 +3,11 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
@@ -36,76 +29,31 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"github.com/lockdown-sec/lockdown/internal/server/store"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 // testPKI is a CA with a server certificate for 127.0.0.1 and a client
 // certificate, written as PEM files.
 type testPKI struct {
-	dir                   string
-	caFile                string
-	serverCert, serverKey string
-	clientCert            tls.Certificate
-	pool                  *x509.CertPool
-	otherClient           tls.Certificate // signed by another CA
+	caFile, serverCert, serverKey string
+	clientCert                    tls.Certificate
+	pool                          *x509.CertPool
+	otherClient                   tls.Certificate // signed by another CA
 }
 
 func newTestPKI(t testing.TB) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	p := &testPKI{dir: dir, pool: x509.NewCertPool()}
-	caKey, caCert, caDER := selfSigned(t, "lockdown test CA")
-	p.pool.AddCert(caCert)
-	p.caFile = writePEM(t, dir, "ca.pem", "CERTIFICATE", caDER)
-	srvDER, srvKey := issue(t, caCert, caKey, "lockdown", []net.IP{net.ParseIP("127.0.0.1")}, x509.ExtKeyUsageServerAuth)
-	p.serverCert = writePEM(t, dir, "tls.crt", "CERTIFICATE", srvDER)
-	kb, _ := x509.MarshalECPrivateKey(srvKey)
-	p.serverKey = writePEM(t, dir, "tls.key", "EC PRIVATE KEY", kb)
-	cliDER, cliKey := issue(t, caCert, caKey, "kube-apiserver", nil, x509.ExtKeyUsageClientAuth)
-	p.clientCert = tls.Certificate{Certificate: [][]byte{cliDER}, PrivateKey: cliKey}
-	oKey, oCert, _ := selfSigned(t, "other CA")
-	oDER, oCliKey := issue(t, oCert, oKey, "intruder", nil, x509.ExtKeyUsageClientAuth)
-	p.otherClient = tls.Certificate{Certificate: [][]byte{oDER}, PrivateKey: oCliKey}
-	return p
-}
-
-func selfSigned(t testing.TB, cn string) (*ecdsa.PrivateKey, *x509.Certificate, []byte) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
+	ca := testutil.NewCA(t, "lockdown test CA")
+	srv := ca.Issue(t, "lockdown", x509.ExtKeyUsageServerAuth, "127.0.0.1")
+	return &testPKI{
+		caFile:      testutil.WriteFile(t, dir, "ca.pem", ca.CertPEM(), 0o600),
+		serverCert:  testutil.WriteFile(t, dir, "tls.crt", srv.CertPEM(), 0o600),
+		serverKey:   testutil.WriteFile(t, dir, "tls.key", srv.KeyPEM(t), 0o600),
+		clientCert:  ca.Issue(t, "kube-apiserver", x509.ExtKeyUsageClientAuth).TLS(),
+		pool:        ca.Pool(),
+		otherClient: testutil.NewCA(t, "other CA").Issue(t, "intruder", x509.ExtKeyUsageClientAuth).TLS(),
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return key, c, der
-}
-
-func issue(t testing.TB, ca *x509.Certificate, caKey *ecdsa.PrivateKey, cn string, ips []net.IP, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, IPAddresses: ips,
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return der, key
-}
-
-func writePEM(t testing.TB, dir, name, typ string, der []byte) string {
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // client is an HTTPS client that trusts the test CA (and presents cert

@@ -2,15 +2,11 @@ package wire
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -19,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 	"golang.org/x/net/bpf"
 )
 
@@ -130,20 +127,8 @@ func TestContent(t *testing.T) {
 // and returns the bytes each side sent.
 func tlsStreams(t testing.TB, secret []byte) (client, server []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "b"}, DNSNames: []string{"b"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	pool := x509.NewCertPool()
-	leaf, _ := x509.ParseCertificate(der)
-	pool.AddCert(leaf)
+	ca := testutil.NewCA(t, "lockdown test CA")
+	cert := ca.Issue(t, "b", x509.ExtKeyUsageServerAuth, "b").TLS()
 	c1, c2 := net.Pipe()
 	var cw, sw bytes.Buffer
 	var wg sync.WaitGroup
@@ -158,7 +143,7 @@ func tlsStreams(t testing.TB, secret []byte) (client, server []byte) {
 		io.Copy(io.Discard, s) // until the client's close_notify
 		c2.Close()
 	}()
-	c := tls.Client(teeConn{c1, &cw}, &tls.Config{RootCAs: pool, ServerName: "b"})
+	c := tls.Client(teeConn{c1, &cw}, &tls.Config{RootCAs: ca.Pool(), ServerName: "b"})
 	if _, err := c.Write(secret); err != nil {
 		t.Fatal(err)
 	}
