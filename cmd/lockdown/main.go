@@ -8,7 +8,7 @@ import (
 	"syscall"
 
 	"github.com/lockdown-sec/lockdown/internal/cli"
-	_ "github.com/lockdown-sec/lockdown/internal/startgc" // its init runs before the heavy ones: see the package
+	_ "github.com/lockdown-sec/lockdown/internal/startgc" // no GC in short runs: see the package
 )
 
 func main() {
