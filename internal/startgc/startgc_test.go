@@ -2,8 +2,11 @@ package startgc
 
 import (
 	"math"
+	"os"
+	"os/exec"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"testing"
 	"time"
 )
@@ -38,5 +41,22 @@ func TestFirstCollectionRestoresDefaults(t *testing.T) {
 	}
 	if p, l := settings(); p != 100 || l != math.MaxInt64 {
 		t.Fatalf("after the first collection: GOGC=%d limit=%d, want 100 and no limit", p, l)
+	}
+}
+
+// An explicit GOGC or GOMEMLIMIT leaves the collector alone: the test
+// binary runs itself with each, and the check above must take its
+// "left alone" branch.
+func TestEnvironmentLeavesItAlone(t *testing.T) {
+	for _, env := range []string{"GOGC=50", "GOMEMLIMIT=1GiB"} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestFirstCollectionRestoresDefaults$", "-test.v")
+		cmd.Env = append(os.Environ(), env)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", env, err, out)
+		}
+		if !strings.Contains(string(out), "the collector is left alone (checked)") {
+			t.Errorf("%s: the collector was not left alone:\n%s", env, out)
+		}
 	}
 }
