@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockdown-sec/lockdown/internal/netpol/netns"
+	nslab "github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 	"github.com/lockdown-sec/lockdown/internal/wire"
 )
@@ -138,29 +137,11 @@ func TestVerifyNotRoot(t *testing.T) {
 
 // ---- two hosts in network namespaces, with and without WireGuard
 
-// inNetns runs f inside the named network namespace (see netns.Do):
-// sockets f creates stay there.
-func inNetns(name string, f func() error) error {
-	ns, err := os.Open(filepath.Join("/var/run/netns", name))
-	if err != nil {
-		return err
-	}
-	defer ns.Close()
-	return netns.Do(int(ns.Fd()), f)
-}
-
-func ip(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-// lab is two hosts (network namespaces) on one veth link, with a
+// lab is two hosts (pods of a namespace lab, on one bridge) with a
 // WireGuard tunnel between them from wireguard-go.
 type lab struct {
-	nsA, nsB       string
-	vethA, vethB   string
+	a, b           *nslab.NS
+	iface          string // host A's underlay interface
 	underA, underB string // underlay addresses
 	tunA, tunB     string // tunnel addresses
 	dir            string
@@ -168,26 +149,16 @@ type lab struct {
 
 func newLab(t *testing.T) *lab {
 	t.Helper()
-	testutil.RequireRoot(t)
-	testutil.RequireCmd(t, "ip", "wireguard-go", "wg")
+	testutil.RequireCmd(t, "wireguard-go", "wg")
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		t.Skipf("host limit: no /dev/net/tun for wireguard-go: %v", err)
 	}
-	id := fmt.Sprintf("%04x", os.Getpid()&0xffff)
+	n := nslab.New(t, nslab.Options{})
+	n.Bridge("u", "192.0.2.1/24")
 	l := &lab{
-		nsA: "ld13a-" + id, nsB: "ld13b-" + id, vethA: "ld13va" + id, vethB: "ld13vb" + id,
-		underA: "192.0.2.1", underB: "192.0.2.2", tunA: "198.51.100.1", tunB: "198.51.100.2",
+		a: n.Pod("a", "u", "192.0.2.11/24"), b: n.Pod("b", "u", "192.0.2.12/24"), iface: "eth0",
+		underA: "192.0.2.11", underB: "192.0.2.12", tunA: "198.51.100.1", tunB: "198.51.100.2",
 		dir: t.TempDir(),
-	}
-	ip(t, "netns", "add", l.nsA)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.nsA).Run() })
-	ip(t, "netns", "add", l.nsB)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", l.nsB).Run() })
-	ip(t, "link", "add", l.vethA, "netns", l.nsA, "type", "veth", "peer", "name", l.vethB, "netns", l.nsB)
-	for _, h := range []struct{ ns, dev, addr string }{{l.nsA, l.vethA, l.underA}, {l.nsB, l.vethB, l.underB}} {
-		ip(t, "-n", h.ns, "addr", "add", h.addr+"/24", "dev", h.dev)
-		ip(t, "-n", h.ns, "link", "set", h.dev, "up")
-		ip(t, "-n", h.ns, "link", "set", "lo", "up")
 	}
 	// WireGuard keys (Curve25519), as `wg genkey` / `wg pubkey` make them.
 	keys := make([][2]string, 2)
@@ -198,11 +169,13 @@ func newLab(t *testing.T) *lab {
 		}
 		keys[i] = [2]string{base64.StdEncoding.EncodeToString(k.Bytes()), base64.StdEncoding.EncodeToString(k.PublicKey().Bytes())}
 	}
-	wgA, wgB := "ld13wa"+id, "ld13wb"+id
-	for i, h := range []struct{ ns, dev, self, peer, peerUnder string }{
-		{l.nsA, wgA, l.tunA, l.tunB, l.underB}, {l.nsB, wgB, l.tunB, l.tunA, l.underA},
+	for i, h := range []struct {
+		ns                         *nslab.NS
+		dev, self, peer, peerUnder string
+	}{
+		{l.a, n.Prefix + "wa", l.tunA, l.tunB, l.underB}, {l.b, n.Prefix + "wb", l.tunB, l.tunA, l.underA},
 	} {
-		cmd := exec.Command("ip", "netns", "exec", h.ns, "wireguard-go", "-f", h.dev)
+		cmd := exec.Command("ip", "netns", "exec", h.ns.Name, "wireguard-go", "-f", h.dev)
 		cmd.Env = append(os.Environ(), "WG_PROCESS_FOREGROUND=1", "WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1")
 		var logs bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &logs, &logs
@@ -228,14 +201,17 @@ func newLab(t *testing.T) *lab {
 		if err := os.WriteFile(keyFile, []byte(keys[i][0]+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		peer := keys[1-i][1]
-		if out, err := exec.Command("ip", "netns", "exec", h.ns, "wg", "set", h.dev, "private-key", keyFile, "listen-port", "51820",
-			"peer", peer, "allowed-ips", h.peer+"/32", "endpoint", h.peerUnder+":51820").CombinedOutput(); err != nil {
-			t.Fatalf("wg set: %v: %s", err, out)
+		for _, args := range [][]string{
+			{"wg", "set", h.dev, "private-key", keyFile, "listen-port", "51820",
+				"peer", keys[1-i][1], "allowed-ips", h.peer + "/32", "endpoint", h.peerUnder + ":51820"},
+			{"ip", "addr", "add", h.self + "/32", "dev", h.dev},
+			{"ip", "link", "set", h.dev, "up"},
+			{"ip", "route", "add", h.peer + "/32", "dev", h.dev},
+		} {
+			if out, err := h.ns.Exec(args...); err != nil {
+				t.Fatalf("%s in %s: %v: %s", strings.Join(args, " "), h.ns.Name, err, out)
+			}
 		}
-		ip(t, "-n", h.ns, "addr", "add", h.self+"/32", "dev", h.dev)
-		ip(t, "-n", h.ns, "link", "set", h.dev, "up")
-		ip(t, "-n", h.ns, "route", "add", h.peer+"/32", "dev", h.dev)
 	}
 	return l
 }
@@ -251,7 +227,7 @@ type sink struct {
 func (l *lab) listen(t *testing.T, addr string, cfg *tls.Config, marker []byte) *sink {
 	t.Helper()
 	s := &sink{}
-	err := inNetns(l.nsB, func() error {
+	err := l.b.Do(func() error {
 		ln, err := net.Listen("tcp", addr)
 		s.ln = ln
 		return err
@@ -288,13 +264,13 @@ func (l *lab) listen(t *testing.T, addr string, cfg *tls.Config, marker []byte) 
 func (l *lab) send(t *testing.T, ctx context.Context, wg *sync.WaitGroup, addr string, cfg *tls.Config, marker []byte) {
 	t.Helper()
 	var c net.Conn
-	err := inNetns(l.nsA, func() error {
+	err := l.a.Do(func() error {
 		var err error
 		c, err = (&net.Dialer{Timeout: 5 * time.Second}).Dial("tcp", addr)
 		return err
 	})
 	if err != nil {
-		t.Fatalf("dial %s from %s: %v", addr, l.nsA, err)
+		t.Fatalf("dial %s from %s: %v", addr, l.a.Name, err)
 	}
 	if cfg != nil {
 		tc := tls.Client(c, cfg)
@@ -323,7 +299,7 @@ func (l *lab) verifyIn(t *testing.T, args ...string) (int, verifyOut, string) {
 	var code int
 	var v verifyOut
 	var errOut string
-	if err := inNetns(l.nsA, func() error {
+	if err := l.a.Do(func() error {
 		code, v, errOut = runVerify(t, args...)
 		return nil
 	}); err != nil {
@@ -361,7 +337,7 @@ func TestVerifyEncryptionOnTheWire(t *testing.T) {
 		l.send(t, ctx, &wg, l.tunB+":8080", nil, marker)
 		l.send(t, ctx, &wg, l.underB+":8443", cliTLS, marker)
 		pcap := filepath.Join(l.dir, "encrypted.pcap")
-		code, v, errOut := l.verifyIn(t, "--iface", l.vethA, "--between", between, "--duration", "3s",
+		code, v, errOut := l.verifyIn(t, "--iface", l.iface, "--between", between, "--duration", "3s",
 			"--snaplen", "65535", "--pcap", pcap, "--fail-on", "unencrypted")
 		cancel()
 		wg.Wait()
@@ -406,7 +382,7 @@ func TestVerifyEncryptionOnTheWire(t *testing.T) {
 		var wg sync.WaitGroup
 		l.send(t, ctx, &wg, l.underB+":8081", nil, marker)
 		pcap := filepath.Join(l.dir, "plain.pcap")
-		code, v, errOut := l.verifyIn(t, "--iface", l.vethA, "--between", between, "--duration", "2s", "--pcap", pcap, "--fail-on", "plaintext")
+		code, v, errOut := l.verifyIn(t, "--iface", l.iface, "--between", between, "--duration", "2s", "--pcap", pcap, "--fail-on", "plaintext")
 		cancel()
 		wg.Wait()
 		if code != ExitFindings {
@@ -451,7 +427,7 @@ func TestVerifyEncryptionOnTheWire(t *testing.T) {
 		var wg sync.WaitGroup
 		l.send(t, ctx, &wg, l.tunB+":8080", nil, marker)
 		pcap := filepath.Join(l.dir, "tcpdump.pcap")
-		cmd := exec.Command("ip", "netns", "exec", l.nsA, "tcpdump", "-i", l.vethA, "-s", "0", "-U", "-w", pcap, "host", l.underB)
+		cmd := exec.Command("ip", "netns", "exec", l.a.Name, "tcpdump", "-i", l.iface, "-s", "0", "-U", "-w", pcap, "host", l.underB)
 		var logs bytes.Buffer
 		cmd.Stderr = &logs
 		if err := cmd.Start(); err != nil {

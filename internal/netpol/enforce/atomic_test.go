@@ -15,7 +15,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/netpol"
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce"
 	"github.com/lockdown-sec/lockdown/internal/netpol/enforce/lab"
-	"github.com/lockdown-sec/lockdown/internal/netpol/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +23,7 @@ import (
 // TCP_INFO): a resent SYN means the first one was dropped, whereas a slow
 // connect on a loaded machine without a resend was only late.
 func oneConnect(ns *lab.NS, dst netip.AddrPort, timeout time.Duration) (ok bool, resent int) {
-	netns.Do(ns.FD(), func() error {
+	ns.Do(func() error {
 		c, err := net.DialTimeout("tcp", dst.String(), timeout)
 		if err != nil {
 			return nil

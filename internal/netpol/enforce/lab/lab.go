@@ -1,4 +1,5 @@
-// Package lab builds isolated networks for enforcement tests: a "host"
+// Package lab builds isolated networks for tests (enforcement, verify
+// encryption): a "host"
 // network namespace with bridges (and, as on a Docker host, routing
 // between them), and "pod" namespaces attached to the bridges by veth
 // pairs. Probes (TCP connect, UDP request/response, ICMP echo) run
@@ -113,7 +114,7 @@ func (l *Lab) ip(args ...string) {
 func (l *Lab) sysctl(n *NS, key, val string) {
 	l.t.Helper()
 	path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-	err := netns.Do(n.FD(), func() error { return os.WriteFile(path, []byte(val), 0o644) })
+	err := n.Do(func() error { return os.WriteFile(path, []byte(val), 0o644) })
 	if err != nil {
 		l.t.Fatalf("sysctl %s=%s in %s: %v", key, val, n.Name, err)
 	}
@@ -209,3 +210,6 @@ var ports atomic.Uint32
 func nextPort() int {
 	return 20000 + int(ports.Add(1)%40000)
 }
+
+// Do runs f inside the namespace: sockets f opens stay there.
+func (n *NS) Do(f func() error) error { return netns.Do(n.FD(), f) }

@@ -12,15 +12,13 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/lockdown-sec/lockdown/internal/netpol/netns"
 )
 
 // Listen serves, in the namespace, TCP (accept, write "ok", close) and
 // UDP echo on each port, on IPv4 and IPv6, until the test ends.
 func (n *NS) Listen(tcp []uint16, udp []uint16) {
 	n.lab.t.Helper()
-	err := netns.Do(n.FD(), func() error {
+	err := n.Do(func() error {
 		for _, p := range tcp {
 			for _, nw := range []string{"tcp4", "tcp6"} {
 				l, err := net.Listen(nw, ":"+strconv.Itoa(int(p)))
@@ -100,7 +98,7 @@ func (n *NS) Try(p Probe) (bool, error) {
 }
 
 func (n *NS) try(p Probe, timeout time.Duration) (ok bool, err error) {
-	err = netns.Do(n.FD(), func() error {
+	err = n.Do(func() error {
 		switch p.Proto {
 		case "tcp":
 			ok, err = tcpProbe(p, timeout)
