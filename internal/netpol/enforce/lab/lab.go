@@ -1,11 +1,10 @@
 // Package lab builds isolated networks for tests (enforcement, verify
-// encryption): a "host"
-// network namespace with bridges (and, as on a Docker host, routing
-// between them), and "pod" namespaces attached to the bridges by veth
-// pairs. Probes (TCP connect, UDP request/response, ICMP echo) run
-// between these namespaces only, from sockets the test process opens
-// inside them. Every namespace and interface name starts with the lab's
-// prefix, and the lab removes them when the test ends.
+// encryption): a "host" network namespace with bridges (and, as on a
+// Docker host, routing between them), and "pod" namespaces attached to the
+// bridges by veth pairs. Probes (TCP connect, UDP request/response, ICMP
+// echo) run between these namespaces only, from sockets the test process
+// opens inside them. Every namespace and interface name starts with the
+// lab's prefix, and the lab removes them when the test ends.
 package lab
 
 import (
