@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -111,36 +112,11 @@ func TestParseFixture(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "Cargo.lock"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := Parse("/Cargo.lock", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if p.Name == "" || p.Version == "" {
-				t.Fatalf("package %+v", p)
-			}
-		}
-	})
+	extracttest.Fuzz(f, Parse, "/Cargo.lock", extracttest.Named, "Cargo.lock")
 }
 
 // BenchmarkParse reads the largest real Cargo.lock (trivy-ci-test, 74
 // packages).
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.Data(b, "lockfiles/cargo/trivy-ci-test/Cargo.lock"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/Cargo.lock", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/cargo/trivy-ci-test/Cargo.lock")
 }

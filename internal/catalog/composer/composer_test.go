@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -93,35 +94,12 @@ func TestParseFixture(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "composer.lock"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := Parse("/composer.lock", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if !strings.Contains(p.Name, "/") || p.Version == "" {
-				t.Fatalf("package %+v", p)
-			}
-		}
-	})
+	extracttest.Fuzz(f, Parse, "/composer.lock", func(p model.Package) bool {
+		return strings.Contains(p.Name, "/") && p.Version != ""
+	}, "composer.lock")
 }
 
 // BenchmarkParse reads the largest real composer.lock (osv-scanner's, 17 kB).
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.Data(b, "lockfiles/packagist/osv-scanner-locks-many-with-insecure/composer.lock"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/composer.lock", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/packagist/osv-scanner-locks-many-with-insecure/composer.lock")
 }

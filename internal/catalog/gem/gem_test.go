@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -91,35 +92,10 @@ func TestWants(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "Gemfile.lock"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := Parse("/Gemfile.lock", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if p.Name == "" || p.Version == "" {
-				t.Fatalf("package %+v", p)
-			}
-		}
-	})
+	extracttest.Fuzz(f, Parse, "/Gemfile.lock", extracttest.Named, "Gemfile.lock")
 }
 
 // BenchmarkParse reads railsgoat's Gemfile.lock (32 kB).
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.Data(b, "lockfiles/rubygems/railsgoat/Gemfile.lock"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/Gemfile.lock", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/rubygems/railsgoat/Gemfile.lock")
 }

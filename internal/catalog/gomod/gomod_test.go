@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -169,36 +170,11 @@ func TestWants(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "replace.go.mod"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
 	f.Add([]byte("module x\nrequire (\n\ta v1.0.0 // indirect\n)\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := Parse("/go.mod", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if p.Name == "" || p.Version == "" {
-				t.Fatalf("package %+v", p)
-			}
-		}
-	})
+	extracttest.Fuzz(f, Parse, "/go.mod", extracttest.Named, "replace.go.mod")
 }
 
 // BenchmarkParse reads the trivy fixture go.mod (the only real one).
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.Data(b, "lockfiles/go/trivy-fixture-gomod/go.mod"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/go.mod", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/go/trivy-fixture-gomod/go.mod")
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
+	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
@@ -51,16 +53,8 @@ func FuzzParsePOM(f *testing.F) {
 func FuzzParseGradleLock(f *testing.F) {
 	f.Add([]byte("# x\norg.a:b:1.0=compileClasspath\nempty=\n"))
 	f.Add([]byte("a:b:c:d=x\n\n:::\n=\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := ParseGradleLock("/g/gradle.lockfile", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if !validVersion(p.Version) || strings.Count(p.Name, ":") != 1 {
-				t.Fatalf("package %q@%q", p.Name, p.Version)
-			}
-		}
+	extracttest.Fuzz(f, ParseGradleLock, "/g/gradle.lockfile", func(p model.Package) bool {
+		return validVersion(p.Version) && strings.Count(p.Name, ":") == 1
 	})
 }
 
@@ -87,18 +81,7 @@ func FuzzParseArchive(f *testing.F) {
 
 // BenchmarkParsePOM parses the largest real pom (zeppelin's parent, 74 kB).
 func BenchmarkParsePOM(b *testing.B) {
-	p := testutil.Data(b, "lockfiles/maven/zeppelin-server-osv-scalibr/parent/pom.xml")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ParsePOM(p, data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, ParsePOM, "lockfiles/maven/zeppelin-server-osv-scalibr/parent/pom.xml")
 }
 
 // BenchmarkResolveZeppelin resolves zeppelin-server against its two
@@ -149,12 +132,5 @@ func BenchmarkParseGradleLock(b *testing.B) {
 	for i := range 5000 {
 		sb.WriteString("org.example.group" + string(rune('a'+i%26)) + ":artifact-" + strings.Repeat("x", i%7) + string(rune('a'+i/26%26)) + ":1." + string(rune('0'+i%10)) + ".0=compileClasspath,runtimeClasspath\n")
 	}
-	data := []byte(sb.String())
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := ParseGradleLock("/g/gradle.lockfile", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.Bench(b, ParseGradleLock, "/g/gradle.lockfile", []byte(sb.String()))
 }

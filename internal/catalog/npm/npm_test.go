@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -454,18 +455,7 @@ func fileKind(name string) uint8 {
 // BenchmarkParsePackageLock parses the largest real lock file (NodeGoat,
 // 0.9 MB, 1,479 entries).
 func BenchmarkParsePackageLock(b *testing.B) {
-	p := testutil.Data(b, "lockfiles/npm/NodeGoat/package-lock.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse(p, data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/npm/NodeGoat/package-lock.json")
 }
 
 // BenchmarkParseYarnLock and BenchmarkParsePnpmLock parse a lock file made
@@ -503,11 +493,5 @@ func benchGenerated(b *testing.B, name string, entry func(name, version string) 
 	if err != nil || len(got.Packages) != len(res.Packages) {
 		b.Fatalf("generated %s: %d packages, err %v; want %d", name, len(got.Packages), err, len(res.Packages))
 	}
-	b.SetBytes(int64(len(lock)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/b/"+name, lock); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.Bench(b, Parse, "/b/"+name, lock)
 }

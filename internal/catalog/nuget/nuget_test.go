@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -64,35 +65,10 @@ func TestParse(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	b, err := os.ReadFile(filepath.Join("testdata", "packages.lock.json"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(b)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		res, err := Parse("/packages.lock.json", data)
-		if err != nil {
-			return
-		}
-		for _, p := range res.Packages {
-			if p.Name == "" || p.Version == "" {
-				t.Fatalf("package %+v", p)
-			}
-		}
-	})
+	extracttest.Fuzz(f, Parse, "/packages.lock.json", extracttest.Named, "packages.lock.json")
 }
 
 // BenchmarkParse reads the trivy fixture (the only real packages.lock.json).
 func BenchmarkParse(b *testing.B) {
-	data, err := os.ReadFile(testutil.Data(b, "lockfiles/nuget/trivy-fixture-nuget/packages.lock.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse("/packages.lock.json", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/nuget/trivy-fixture-nuget/packages.lock.json")
 }

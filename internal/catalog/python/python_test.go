@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/lockdown-sec/lockdown/internal/catalog/extract"
+	"github.com/lockdown-sec/lockdown/internal/catalog/extract/extracttest"
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
@@ -285,30 +286,15 @@ func FuzzParse(f *testing.F) {
 // BenchmarkParsePipfileLock reads the largest real Python lock file
 // (trivy-ci-test's Pipfile.lock, 43 kB, 85 packages).
 func BenchmarkParsePipfileLock(b *testing.B) {
-	benchFile(b, "lockfiles/pypi/trivy-ci-test/Pipfile.lock")
+	extracttest.BenchFile(b, Parse, "lockfiles/pypi/trivy-ci-test/Pipfile.lock")
 }
 
 // BenchmarkParseRequirements reads pygoat's requirements.txt.
 func BenchmarkParseRequirements(b *testing.B) {
-	benchFile(b, "lockfiles/pypi/pygoat/requirements.txt")
+	extracttest.BenchFile(b, Parse, "lockfiles/pypi/pygoat/requirements.txt")
 }
 
 // BenchmarkParsePoetryLock reads the trivy poetry fixture (the only real one).
 func BenchmarkParsePoetryLock(b *testing.B) {
-	benchFile(b, "lockfiles/pypi/trivy-fixture-poetry/poetry.lock")
-}
-
-func benchFile(b *testing.B, rel string) {
-	p := testutil.Data(b, rel)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Parse(p, data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	extracttest.BenchFile(b, Parse, "lockfiles/pypi/trivy-fixture-poetry/poetry.lock")
 }
