@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 // BenchmarkAffects: typical ranges — a Go stdlib entry with four
@@ -40,7 +41,7 @@ func BenchmarkAffects(b *testing.B) {
 // BenchmarkMatchGo matches 1,000 Go packages against the whole Go
 // vulnerability database (go.zip, read in the benchmark) in memory.
 func BenchmarkMatchGo(b *testing.B) {
-	vs := loadZip(b, "osv/go.zip")
+	vs := testutil.OSVZip(b, "osv/go.zip")
 	src := newMemSource(vs)
 	names := map[string]bool{}
 	for _, v := range vs {

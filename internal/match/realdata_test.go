@@ -110,7 +110,7 @@ func runMatch(t *testing.T, vs []osv.Vulnerability, pkgs []model.Package) ([]mod
 }
 
 func TestMatchGoRealData(t *testing.T) {
-	vs := loadZip(t, "osv/go.zip")
+	vs := testutil.OSVZip(t, "osv/go.zip")
 	pkgs := []model.Package{
 		{Name: "golang.org/x/text", Version: "v0.3.5", Type: model.TypeGolang, Ecosystem: "Go", Location: "/app"},
 		{Name: "golang.org/x/net", Version: "v0.0.0-20200226121028-0de0cce0169b", Type: model.TypeGolang, Ecosystem: "Go", Location: "/app"},
@@ -218,7 +218,7 @@ func checkAgainstOracle(t *testing.T, fs []model.Finding, records map[string]boo
 // the README's check dropped GHSA-vh5w-fg69-rc8m. Without v-prefixed
 // versions the count is exactly the README's.
 func TestMatchNPMSantaTracker(t *testing.T) {
-	vs := loadZip(t, "osv/npm-ghsa-subset.zip")
+	vs := testutil.OSVZip(t, "osv/npm-ghsa-subset.zip")
 	lockPath := testutil.Data(t, "lockfiles/npm/santa-tracker-osv-scanner/package-lock.json")
 	b, err := os.ReadFile(lockPath)
 	if err != nil {
@@ -310,7 +310,7 @@ func TestMatchNPMSantaTracker(t *testing.T) {
 // versions list (exact string), which GHSA fills from Maven Central —
 // independent of the Maven version order.
 func TestMatchMavenZeppelin(t *testing.T) {
-	vs := loadZip(t, "osv/maven-ghsa-subset.zip")
+	vs := testutil.OSVZip(t, "osv/maven-ghsa-subset.zip")
 	deps := []struct{ name, version string }{
 		{"org.eclipse.jetty:jetty-server", "9.4.52.v20230823"},
 		{"org.eclipse.jetty:jetty-http", "9.4.52.v20230823"},
@@ -411,7 +411,7 @@ print(table.concat(out, ";"))}`
 }
 
 func TestMatchAlmaLinuxRealData(t *testing.T) {
-	vs := loadZip(t, "osv/almalinux.zip")
+	vs := testutil.OSVZip(t, "osv/almalinux.zip")
 	pkgs := []model.Package{
 		// Epoch inside Version.
 		{Name: "openssl-libs", Version: "1:1.1.1k-5.el8_5", Type: model.TypeRPM, Ecosystem: "AlmaLinux:8", Location: "/var/lib/rpm"},
@@ -513,7 +513,7 @@ func TestMatchAlmaLinuxRealData(t *testing.T) {
 // mixed-samples.zip: source package names and versions, ecosystem
 // releases, the Alpine upstream CVE.
 func TestMatchMixedSamples(t *testing.T) {
-	vs := loadZip(t, "osv/mixed-samples.zip")
+	vs := testutil.OSVZip(t, "osv/mixed-samples.zip")
 	layer := &model.LayerRef{Index: 1, DiffID: "sha256:abc"}
 	pkgs := []model.Package{
 		// Binary tzdata, source tzdata: DLA-3051-1 lists Debian:9 versions.

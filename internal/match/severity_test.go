@@ -6,6 +6,7 @@ import (
 
 	"github.com/lockdown-sec/lockdown/internal/model"
 	"github.com/lockdown-sec/lockdown/internal/osv"
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 func TestCVSS3BaseScore(t *testing.T) {
@@ -112,7 +113,7 @@ func TestSeverityAgreesWithGHSA(t *testing.T) {
 	overridden := map[string]bool{"GHSA-86wf-436m-h424": true, "GHSA-92xj-mqp7-vmcj": true, "GHSA-99qr-9cc9-fv2x": true}
 	n := 0
 	for _, rel := range []string{"osv/npm-ghsa-subset.zip", "osv/maven-ghsa-subset.zip"} {
-		for _, v := range loadZip(t, rel) {
+		for _, v := range testutil.OSVZip(t, rel) {
 			var ds struct {
 				Severity string `json:"severity"`
 			}

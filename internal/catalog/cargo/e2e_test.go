@@ -24,7 +24,7 @@ func TestCatalogCargo(t *testing.T) {
 			t.Errorf("package %+v", p)
 		}
 	}
-	vs := langtest.OSVZip(t, "osv/crates.io.zip")
+	vs := testutil.OSVZip(t, "osv/crates.io.zip")
 	fs, ws := langtest.Match(t, vs, sbom.Packages)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)

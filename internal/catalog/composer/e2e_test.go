@@ -26,7 +26,7 @@ func TestCatalogComposer(t *testing.T) {
 			t.Errorf("package %+v", p)
 		}
 	}
-	vs := langtest.OSVZip(t, "osv/mixed-samples.zip")
+	vs := testutil.OSVZip(t, "osv/mixed-samples.zip")
 	fs, ws := langtest.Match(t, vs, sbom.Packages)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)

@@ -25,7 +25,7 @@ func TestCatalogGoMod(t *testing.T) {
 			t.Errorf("package %+v", p)
 		}
 	}
-	vs := langtest.OSVZip(t, "osv/go.zip")
+	vs := testutil.OSVZip(t, "osv/go.zip")
 	fs, ws := langtest.Match(t, vs, sbom.Packages)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)

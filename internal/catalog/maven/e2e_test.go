@@ -55,7 +55,7 @@ func TestCatalogZeppelin(t *testing.T) {
 		t.Fatalf("packages differ from Maven's effective dependencies (-maven +got):\n%s", diff)
 	}
 
-	vs := langtest.OSVZip(t, "osv/maven-ghsa-subset.zip")
+	vs := testutil.OSVZip(t, "osv/maven-ghsa-subset.zip")
 	fs, ws := langtest.Match(t, vs, sbom.Packages)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)

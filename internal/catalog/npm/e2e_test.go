@@ -36,7 +36,7 @@ func santaLock(t *testing.T) map[string]struct{ Version string } {
 // GHSA-vh5w-fg69-rc8m on the "v"-prefixed google-closure-library version.
 func checkSantaHits(t *testing.T, pkgs []model.Package) {
 	t.Helper()
-	vs := langtest.OSVZip(t, "osv/npm-ghsa-subset.zip")
+	vs := testutil.OSVZip(t, "osv/npm-ghsa-subset.zip")
 	fs, ws := langtest.Match(t, vs, pkgs)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)

@@ -67,7 +67,7 @@ func TestCatalogPygoat(t *testing.T) {
 	if len(sbom.Packages) != 34 || len(sbom.Warnings) != 0 {
 		t.Fatalf("%d packages, warnings %v; want 34", len(sbom.Packages), sbom.Warnings)
 	}
-	vs := langtest.OSVZip(t, "osv/pypi.zip")
+	vs := testutil.OSVZip(t, "osv/pypi.zip")
 	fs, ws := langtest.Match(t, vs, sbom.Packages)
 	if len(ws) != 0 {
 		t.Errorf("match warnings: %v", ws)
