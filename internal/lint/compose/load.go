@@ -330,10 +330,18 @@ func kindName(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	k := t.Kind()
-	if n := map[reflect.Kind]string{reflect.Bool: "a boolean", reflect.String: "a string", reflect.Slice: "a list", reflect.Map: "a mapping", reflect.Struct: "a mapping", reflect.Float32: "a number", reflect.Float64: "a number"}[k]; n != "" {
-		return n
-	} else if k >= reflect.Int && k <= reflect.Uint64 {
+	switch k := t.Kind(); {
+	case k == reflect.Bool:
+		return "a boolean"
+	case k == reflect.String:
+		return "a string"
+	case k == reflect.Slice:
+		return "a list"
+	case k == reflect.Map || k == reflect.Struct:
+		return "a mapping"
+	case k == reflect.Float32 || k == reflect.Float64:
+		return "a number"
+	case k >= reflect.Int && k <= reflect.Uint64:
 		return "an integer"
 	}
 	return t.String()

@@ -1,6 +1,7 @@
 package enforce_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -283,10 +284,10 @@ func packetCost(b *testing.B, walk int) {
 	b.ReportMetric(float64(median(medNone).Microseconds()), "connect-none-µs")
 	b.ReportMetric(float64(median(medCT).Microseconds()), "connect-conntrack-µs")
 	b.ReportMetric(float64(median(medPol).Microseconds()), "connect-500-µs")
-	b.ReportMetric(medianF(connVsCT), "connect-ratio-vs-conntrack")
-	b.ReportMetric(medianF(thrVsCT), "throughput-ratio-vs-conntrack")
-	b.ReportMetric(medianF(connVsNone), "connect-ratio-vs-none")
-	b.ReportMetric(medianF(thrVsNone), "throughput-ratio-vs-none")
+	b.ReportMetric(median(connVsCT), "connect-ratio-vs-conntrack")
+	b.ReportMetric(median(thrVsCT), "throughput-ratio-vs-conntrack")
+	b.ReportMetric(median(connVsNone), "connect-ratio-vs-none")
+	b.ReportMetric(median(thrVsNone), "throughput-ratio-vs-none")
 }
 
 // BenchmarkPacketCostDocker is the per-packet cost on a real Docker host:
@@ -361,8 +362,8 @@ func BenchmarkPacketCostDocker(b *testing.B) {
 			}
 			b.ReportMetric(float64(median(cd).Microseconds()), "connect-docker-µs")
 			b.ReportMetric(float64(median(cp).Microseconds()), "connect-500-µs")
-			b.ReportMetric(medianF(cr), "connect-ratio-vs-docker")
-			b.ReportMetric(medianF(tr), "throughput-ratio-vs-docker")
+			b.ReportMetric(median(cr), "connect-ratio-vs-docker")
+			b.ReportMetric(median(tr), "throughput-ratio-vs-docker")
 		})
 	}
 }
@@ -422,18 +423,12 @@ func compiled(b *testing.B, a *enforce.Applier, cfg *netpol.Config) *enforce.Rul
 	return rs
 }
 
-func median(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func medianF(xs []float64) float64 {
+// median is the middle value of xs (the upper one of an even count; zero
+// when there is none).
+func median[T cmp.Ordered](xs []T) T {
 	if len(xs) == 0 {
-		return 0
+		var zero T
+		return zero
 	}
 	s := slices.Clone(xs)
 	slices.Sort(s)
