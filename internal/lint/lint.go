@@ -264,7 +264,7 @@ func finding(r rule.Rule, file string, h rule.Hit) model.Finding {
 	f := model.Finding{
 		Kind: model.KindMisconfig, RuleID: r.ID, Title: r.Title, Severity: r.Severity, Status: model.StatusFail,
 		Subject: h.Subject, Scope: findingScope[r.Scope], Evidence: h.Evidence, Location: loc,
-		Remediation: r.Remediation, Rationale: r.Rationale, CIS: r.CIS,
+		Remediation: cmp.Or(h.Fix, r.Remediation), Rationale: r.Rationale, CIS: r.CIS,
 	}
 	for _, id := range r.Hadolint {
 		f.Aliases = append(f.Aliases, id)

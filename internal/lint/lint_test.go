@@ -147,6 +147,25 @@ spec:
 	}
 }
 
+// TestFixWithRealValues: a Compose port published on every interface gets
+// a fix with its own ports (and protocol), not the rule's example.
+func TestFixWithRealValues(t *testing.T) {
+	dir := t.TempDir()
+	file := write(t, dir, "compose.yaml", "services:\n  web:\n    image: nginx:1.27\n    ports: [\"8080:80\", \"5353:53/udp\"]\n")
+	rep, err := Run(context.Background(), []string{file}, Config{Include: []string{rule.CmpAllInterfaces}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range rep.Findings {
+		got = append(got, f.Remediation)
+	}
+	want := []string{"bind the port to one address: `127.0.0.1:8080:80`", "bind the port to one address: `127.0.0.1:5353:53/udp`"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("fixes (-want +got):\n%s", diff)
+	}
+}
+
 func TestSuppressions(t *testing.T) {
 	dir := t.TempDir()
 	f := write(t, dir, "pod.yaml", `# lockdown:ignore=LD-K8S-331 exp:2026-05-31 the mesh enforces policy

@@ -189,13 +189,15 @@ type svcLinter struct {
 	hits []rule.Hit
 }
 
-func (c *svcLinter) hit(id string, path []any, format string, args ...any) {
+// hit records a failure of rule id at path; the caller may set its Fix.
+func (c *svcLinter) hit(id string, path []any, format string, args ...any) *rule.Hit {
 	def := c.root.Line
 	if k := yamlnode.Key(yamlnode.Value(c.root, "services"), c.name); k != nil {
 		def = k.Line
 	}
 	full := append([]any{"services", c.name}, path...)
 	c.hits = append(c.hits, rule.Hit{ID: id, Path: full, Line: yamlnode.LineOf(c.node, path, def), Subject: c.name, Evidence: fmt.Sprintf(format, args...)})
+	return &c.hits[len(c.hits)-1]
 }
 
 func (c *svcLinter) check() {
@@ -289,7 +291,12 @@ func (c *svcLinter) check() {
 		if n, err := strconv.Atoi(lo); err == nil && n > 0 && n < 1024 {
 			c.hit(rule.CmpPrivPort, pp, "port %s:%d/%s is published on every interface", p.Published, p.Target, protoOf(p))
 		} else {
-			c.hit(rule.CmpAllInterfaces, pp, "port %s:%d/%s is published on every interface", p.Published, p.Target, protoOf(p))
+			spec := fmt.Sprintf("127.0.0.1:%s:%d", p.Published, p.Target)
+			if protoOf(p) != "tcp" {
+				spec += "/" + protoOf(p)
+			}
+			c.hit(rule.CmpAllInterfaces, pp, "port %s:%d/%s is published on every interface", p.Published, p.Target, protoOf(p)).Fix =
+				"bind the port to one address: `" + spec + "`"
 		}
 	}
 	c.secretEnv()

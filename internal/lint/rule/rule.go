@@ -56,6 +56,9 @@ type Hit struct {
 	Subject string
 	// Evidence is what was seen, secrets redacted.
 	Evidence string
+	// Fix, when set, is this hit's own fix (with its real values) in place
+	// of the rule's remediation, which can only give an example.
+	Fix string
 }
 
 // Error is a file the linter cannot read as its type: the file, the
