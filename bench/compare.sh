@@ -10,7 +10,9 @@
 #   RUNS (default 3): wall time is the best of RUNS, peak RSS the largest.
 #   CASES (default all): a comma-separated subset of cold,warm,files,shared,peers.
 #   BASE_BINARY: without one, main is built from this repository
-#   (git archive main, so nothing in a work tree changes).
+#   (git archive main, so nothing in a work tree changes). Built static
+#   (CGO_ENABLED=0) like the binary under test; give a BASE_BINARY to
+#   compare against another build.
 # Run the image tests once first so the Debian test image exists:
 #   go test ./internal/image -run TestDebian
 # The bench images (Debian + the Go toolchain, ~400 MB; Debian + 200,000
@@ -32,6 +34,8 @@ shift $((OPTIND - 1))
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# Both binaries are built static, as the image and the README build them.
+export CGO_ENABLED=0
 new=$tmp/lockdown
 go build -o "$new" ./cmd/lockdown
 base=${1:-}

@@ -8,7 +8,8 @@ import (
 	"syscall"
 
 	"github.com/lockdown-sec/lockdown/internal/cli"
-	_ "github.com/lockdown-sec/lockdown/internal/startgc" // no GC in short runs: see the package
+	_ "github.com/lockdown-sec/lockdown/internal/hugeheap" // huge pages under the start of the heap: see the package
+	_ "github.com/lockdown-sec/lockdown/internal/startgc"  // no GC in short runs: see the package
 )
 
 func main() {

@@ -1,0 +1,25 @@
+package hugeheap
+
+// disabled reports whether GODEBUG turns huge pages off for the heap
+// (disablethp=1; the last setting wins, as in the runtime). It imports
+// nothing, so that this package stays among the first to initialise.
+func disabled(godebug string) bool {
+	const key = "disablethp="
+	off := false
+	for len(godebug) > 0 {
+		kv := godebug
+		for i := 0; i < len(godebug); i++ {
+			if godebug[i] == ',' {
+				kv, godebug = godebug[:i], godebug[i+1:]
+				break
+			}
+		}
+		if kv == godebug {
+			godebug = ""
+		}
+		if len(kv) >= len(key) && kv[:len(key)] == key {
+			off = kv[len(key):] == "1"
+		}
+	}
+	return off
+}
