@@ -16,7 +16,7 @@ const (
 )
 
 // What init did, for the tests: the address it probed and each madvise's
-// result (0 when it succeeded, -1 when it was not tried).
+// result (0 when it succeeded, ^0 when it was not tried).
 var (
 	probe                  uintptr
 	adviseErr, collapseErr syscall.Errno = ^syscall.Errno(0), ^syscall.Errno(0)
