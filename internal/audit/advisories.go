@@ -1,11 +1,10 @@
 package audit
 
 import (
-	"archive/zip"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,34 +42,20 @@ func (m memAdvisories) Lookup(_ context.Context, ecosystem, name string) ([]osv.
 // the named packages (all when names is empty). Withdrawn records are
 // dropped.
 func AdvisoriesFromOSVZip(path string, names ...string) (Advisories, error) {
-	zr, err := zip.OpenReader(path)
-	if err != nil {
-		return nil, fmt.Errorf("open osv zip %s: %w", path, err)
-	}
-	defer zr.Close()
 	m := memAdvisories{}
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".json") {
-			continue
+	err := osv.ReadZip(context.Background(), path, path, osv.MaxRecord, func(e osv.ZipEntry) error {
+		if e.TooLarge != nil {
+			return fmt.Errorf("read %s in %s: %w", e.Name, path, e.TooLarge)
 		}
-		rc, err := f.Open()
-		if err != nil {
-			return nil, fmt.Errorf("read %s in %s: %w", f.Name, path, err)
-		}
-		b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
-		rc.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read %s in %s: %w", f.Name, path, err)
-		}
-		if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return strings.Contains(string(b), `"`+n+`"`) }) {
-			continue // cheap pre-filter before decoding
+		if len(names) > 0 && !slices.ContainsFunc(names, func(n string) bool { return bytes.Contains(e.Data, []byte(`"`+n+`"`)) }) {
+			return nil // cheap pre-filter before decoding
 		}
 		var v osv.Vulnerability
-		if err := json.Unmarshal(b, &v); err != nil {
-			return nil, fmt.Errorf("parse %s in %s: %w", f.Name, path, err)
+		if err := json.Unmarshal(e.Data, &v); err != nil {
+			return fmt.Errorf("parse %s in %s: %w", e.Name, path, err)
 		}
 		if v.Withdrawn != nil {
-			continue
+			return nil
 		}
 		seen := map[string]bool{}
 		for _, a := range v.Affected {
@@ -81,6 +66,10 @@ func AdvisoriesFromOSVZip(path string, names ...string) (Advisories, error) {
 			seen[k] = true
 			m[k] = append(m[k], v)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }

@@ -58,7 +58,7 @@ func TestAuditCLIBadInput(t *testing.T) {
 		{"missing baseline", []string{"audit", "docker", "--baseline", filepath.Join(dir, "none.json")}, "read baseline " + filepath.Join(dir, "none.json")},
 		{"unreachable engine", []string{"audit", "docker", "--docker-host", "unix://" + filepath.Join(dir, "no.sock")},
 			"docker engine at unix://" + filepath.Join(dir, "no.sock") + ": read /info: Cannot connect to the Docker daemon"},
-		{"bad osv zip", []string{"audit", "docker", "--osv-zip", filepath.Join(dir, "go.zip")}, "open osv zip " + filepath.Join(dir, "go.zip")},
+		{"bad osv zip", []string{"audit", "docker", "--osv-zip", filepath.Join(dir, "go.zip")}, "open zip " + filepath.Join(dir, "go.zip")},
 	}
 	testBadInput(t, nil, cases)
 }

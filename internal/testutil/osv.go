@@ -1,10 +1,9 @@
 package testutil
 
 import (
-	"archive/zip"
+	"context"
 	"encoding/json"
-	"io"
-	"strings"
+	"fmt"
 	"testing"
 
 	"github.com/lockdown-sec/lockdown/internal/osv"
@@ -15,30 +14,20 @@ import (
 func OSVZip(t testing.TB, rel string) []osv.Vulnerability {
 	t.Helper()
 	p := Data(t, rel)
-	zr, err := zip.OpenReader(p)
-	if err != nil {
-		t.Fatalf("open %s: %v", p, err)
-	}
-	defer zr.Close()
 	var out []osv.Vulnerability
-	for _, f := range zr.File {
-		if !strings.HasSuffix(f.Name, ".json") {
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatalf("open %s in %s: %v", f.Name, p, err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatalf("read %s in %s: %v", f.Name, p, err)
+	err := osv.ReadZip(context.Background(), p, p, osv.MaxRecord, func(e osv.ZipEntry) error {
+		if e.TooLarge != nil {
+			return fmt.Errorf("%s: %w", e.Name, e.TooLarge)
 		}
 		var v osv.Vulnerability
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatalf("parse %s in %s: %v", f.Name, p, err)
+		if err := json.Unmarshal(e.Data, &v); err != nil {
+			return fmt.Errorf("parse %s in %s: %w", e.Name, p, err)
 		}
 		out = append(out, v)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if len(out) == 0 {
 		t.Fatalf("no records in %s", p)

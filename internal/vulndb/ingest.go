@@ -1,7 +1,6 @@
 package vulndb
 
 import (
-	"archive/zip"
 	"bufio"
 	"bytes"
 	"context"
@@ -18,10 +17,6 @@ import (
 	"github.com/lockdown-sec/lockdown/internal/osv"
 	"github.com/lockdown-sec/lockdown/internal/vulndb/distro"
 )
-
-// maxRecordSize bounds one OSV JSON record (the largest real ones are a
-// few hundred kB).
-const maxRecordSize = 32 << 20
 
 // ingest reads one source into the builder.
 func (b *builder) ingest(ctx context.Context, src Source, dir, base string, opts UpdateOptions, logger *slog.Logger) (SourceStatus, error) {
@@ -163,12 +158,12 @@ func (b *builder) ingestJSONFile(p, where string, count func()) error {
 		return fmt.Errorf("read %s: %w", where, err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxRecordSize+1))
+	data, err := io.ReadAll(io.LimitReader(f, osv.MaxRecord+1))
 	if err != nil {
 		return fmt.Errorf("read %s: %w", where, err)
 	}
-	if len(data) > maxRecordSize {
-		b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
+	if len(data) > osv.MaxRecord {
+		b.reject(where, fmt.Errorf("record larger than %d bytes", osv.MaxRecord))
 		return nil
 	}
 	b.queueRaw(where, data, count)
@@ -178,41 +173,15 @@ func (b *builder) ingestJSONFile(p, where string, count func()) error {
 // ingestZip reads every *.json entry of a zip, at any depth. A zip that
 // cannot be read (truncated, corrupt) is an error; a bad record is not.
 func (b *builder) ingestZip(ctx context.Context, p, display string, count func()) error {
-	zr, err := zip.OpenReader(p)
-	if err != nil {
-		return fmt.Errorf("open zip %s: %w", display, err)
-	}
-	defer zr.Close()
-	for i, f := range zr.File {
-		if i%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	return osv.ReadZip(ctx, p, display, osv.MaxRecord, func(e osv.ZipEntry) error {
+		where := display + ": " + e.Name
+		if e.TooLarge != nil {
+			b.reject(where, e.TooLarge)
+		} else {
+			b.queueRaw(where, e.Data, count)
 		}
-		if f.FileInfo().IsDir() || !strings.HasSuffix(strings.ToLower(f.Name), ".json") {
-			continue
-		}
-		where := display + ": " + f.Name
-		if f.UncompressedSize64 > maxRecordSize {
-			b.reject(where, fmt.Errorf("record of %d bytes is larger than %d", f.UncompressedSize64, maxRecordSize))
-			continue
-		}
-		rc, err := f.Open()
-		if err != nil {
-			return fmt.Errorf("read zip %s entry %s: %w", display, f.Name, err)
-		}
-		data, err := io.ReadAll(io.LimitReader(rc, maxRecordSize+1))
-		rc.Close()
-		if err != nil {
-			return fmt.Errorf("read zip %s entry %s: %w", display, f.Name, err)
-		}
-		if len(data) > maxRecordSize {
-			b.reject(where, fmt.Errorf("record larger than %d bytes", maxRecordSize))
-			continue
-		}
-		b.queueRaw(where, data, count)
-	}
-	return nil
+		return nil
+	})
 }
 
 // ingestSecdb reads an Alpine secdb directory: vN.N/*.json.
