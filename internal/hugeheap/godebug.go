@@ -6,16 +6,14 @@ package hugeheap
 func disabled(godebug string) bool {
 	const key = "disablethp="
 	off := false
-	for len(godebug) > 0 {
+	for godebug != "" {
 		kv := godebug
-		for i := 0; i < len(godebug); i++ {
-			if godebug[i] == ',' {
-				kv, godebug = godebug[:i], godebug[i+1:]
+		godebug = ""
+		for i := range len(kv) {
+			if kv[i] == ',' {
+				kv, godebug = kv[:i], kv[i+1:]
 				break
 			}
-		}
-		if kv == godebug {
-			godebug = ""
 		}
 		if len(kv) >= len(key) && kv[:len(key)] == key {
 			off = kv[len(key):] == "1"

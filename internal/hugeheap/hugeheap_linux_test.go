@@ -5,17 +5,16 @@ package hugeheap
 import (
 	"bufio"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"unsafe"
+
+	"github.com/lockdown-sec/lockdown/internal/testutil"
 )
 
 // mapping is what /proc/self/smaps says of the mapping holding addr.
@@ -150,36 +149,13 @@ func TestDisableTHPLeavesItAlone(t *testing.T) {
 	}
 }
 
-var lockdown = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "hugeheap-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "lockdown")
-	cmd := exec.Command("go", "build", "-o", bin, "../../cmd/lockdown")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/lockdown: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func built(tb testing.TB) string {
-	tb.Helper()
-	bin, err := lockdown()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return bin
-}
-
 // The package only helps if its init runs before the dependencies that
 // allocate most of package initialisation's memory. Go initialises ready
 // packages in import-path order, so one more import here (strings, say)
 // would quietly move it behind them. `lockdown version` with
 // GODEBUG=inittrace=1 lists every init with the bytes it allocated.
 func TestInitRunsEarly(t *testing.T) {
-	cmd := exec.Command(built(t), "version")
+	cmd := exec.Command(testutil.LockdownBinary(t), "version")
 	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -217,7 +193,7 @@ func TestInitRunsEarly(t *testing.T) {
 // BenchmarkStart runs `lockdown version` as a process, with the heap's huge
 // pages and without (GODEBUG=disablethp=1): compare the two with benchstat.
 func BenchmarkStart(b *testing.B) {
-	bin := built(b)
+	bin := testutil.LockdownBinary(b)
 	for _, c := range []struct{ name, godebug string }{{"huge", ""}, {"disablethp", "disablethp=1"}} {
 		b.Run(c.name, func(b *testing.B) {
 			env := append(os.Environ(), "GODEBUG="+c.godebug)
