@@ -1,3 +1,5 @@
+//go:build !scanonly
+
 package cli
 
 import (

@@ -21,5 +21,9 @@ func newVersionCmd(g *globals) *cobra.Command {
 
 // versionLine is what `lockdown version` and `lockdown --version` print.
 func versionLine() string {
-	return fmt.Sprintf("lockdown %s (%s, %s/%s)", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	build := ""
+	if scannerBuild {
+		build = "scanner build, "
+	}
+	return fmt.Sprintf("lockdown %s (%s%s, %s/%s)", Version, build, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }

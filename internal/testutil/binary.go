@@ -8,10 +8,13 @@ import (
 	"testing"
 )
 
-var lockdownBin struct {
+// builtBinary is one build of cmd/lockdown, kept for the test process.
+type builtBinary struct {
 	sync.Mutex
 	path string
 }
+
+var lockdownBin, scannerBin builtBinary
 
 // LockdownBinary builds cmd/lockdown from this tree (CGO_ENABLED=0) once
 // per test process, into a world-readable temporary directory (so that
@@ -19,11 +22,22 @@ var lockdownBin struct {
 // ends (a later test builds it again).
 func LockdownBinary(t testing.TB) string {
 	t.Helper()
-	lockdownBin.Lock()
-	defer lockdownBin.Unlock()
-	if lockdownBin.path != "" {
-		if _, err := os.Stat(lockdownBin.path); err == nil {
-			return lockdownBin.path
+	return lockdownBin.build(t)
+}
+
+// ScannerBinary is LockdownBinary for the scanner build (-tags scanonly).
+func ScannerBinary(t testing.TB) string {
+	t.Helper()
+	return scannerBin.build(t, "-tags", "scanonly")
+}
+
+func (b *builtBinary) build(t testing.TB, flags ...string) string {
+	t.Helper()
+	b.Lock()
+	defer b.Unlock()
+	if b.path != "" {
+		if _, err := os.Stat(b.path); err == nil {
+			return b.path
 		}
 	}
 	RequireCmd(t, "go")
@@ -35,19 +49,20 @@ func LockdownBinary(t testing.TB) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, "lockdown")
-	cmd := exec.Command("go", "build", "-o", path, "./cmd/lockdown")
+	args := append(append([]string{"build"}, flags...), "-o", path, "./cmd/lockdown")
+	cmd := exec.Command("go", args...)
 	cmd.Dir = RepoRoot(t)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		t.Fatalf("go build ./cmd/lockdown: %v: %s", err, out)
+		t.Fatalf("go %v: %v: %s", args, err, out)
 	}
-	lockdownBin.path = path
+	b.path = path
 	t.Cleanup(func() {
-		lockdownBin.Lock()
-		defer lockdownBin.Unlock()
+		b.Lock()
+		defer b.Unlock()
 		os.RemoveAll(dir)
-		lockdownBin.path = ""
+		b.path = ""
 	})
 	return path
 }
