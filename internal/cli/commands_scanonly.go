@@ -10,6 +10,8 @@ import (
 
 const scannerBuild = true
 
+const rootShort = "Lockdown's scanner build: list the packages in images and find their known vulnerabilities (the other commands are in the full lockdown binary)"
+
 // hostCommands, in the scanner build, answers each of hostNames with what
 // it is and where to find it (exit 2), instead of cobra's "unknown command".
 func hostCommands(g *globals) []*cobra.Command {

@@ -141,7 +141,7 @@ func oneLine(s string) string {
 func newRootCmd(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "lockdown",
-		Short:         "Lock containers down: audit posture, harden, restrict the network, scan for vulnerabilities, monitor",
+		Short:         rootShort,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {

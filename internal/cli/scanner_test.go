@@ -102,7 +102,14 @@ func TestScannerBuild(t *testing.T) {
 	if code, out, _ := run(bin, "version"); code != 0 || strings.Contains(string(out), "scanner build") {
 		t.Errorf("full build: version = exit %d, %q", code, out)
 	}
+	code, help, _ := run(sbin, "--help")
+	if code != 0 || !strings.HasPrefix(string(help), "Lockdown's scanner build: ") || !strings.Contains(string(help), "\n  sbom ") {
+		t.Errorf("scanner build: --help = exit %d:\n%s", code, help)
+	}
 	for _, name := range hostNames {
+		if strings.Contains(string(help), "\n  "+name+" ") {
+			t.Errorf("scanner build: --help lists %s", name)
+		}
 		want := "lockdown: " + name + " is not in this build: this is the scanner build (sbom, scan, db, cache, version); run " + name + " with the full lockdown binary\n"
 		if code, out, errOut := run(sbin, name, "--help"); code != ExitBadInput || errOut != want || len(out) != 0 {
 			t.Errorf("scanner build: %s --help = exit %d, stdout %q, stderr %q; want exit 2 and %q", name, code, out, errOut, want)
