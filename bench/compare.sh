@@ -139,17 +139,28 @@ fi
 
 # 4. Images sharing the Debian base, one process each, warm cache.
 db=$(ls -t "$cache"/vulndb/*.db 2>/dev/null | head -1 || true)
+# run1 BINARY CACHE CMD… IMAGE: one scan of a shared image, output dropped; exit 0 or 1 (a report
+# with findings) is a run, anything else stops the script (a loop of failures would time errors).
+run1() {
+  local bin=$1 c=$2 rc=0; shift 2
+  LOCKDOWN_CACHE_DIR=$c "$bin" "$@" >/dev/null 2>"$tmp/err" || rc=$?
+  if [ "$rc" -gt 1 ]; then
+    echo "compare.sh: $bin $* failed (exit $rc):" >&2
+    cat "$tmp/err" >&2
+    return 1
+  fi
+}
 per_min() { # per_min NEW CACHE_NEW CACHE_BASE CMD…: "new base" images/min over the shared images,
   # the two binaries taking turns image by image so that a change in the machine's load hits both
   local nb=$1 cn=$2 cb=$3 tn=0 tb=0 s i; shift 3
-  LOCKDOWN_CACHE_DIR=$cn "$nb" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
-  LOCKDOWN_CACHE_DIR=$cb "$base" "$@" "oci-dir:$sharedDir:app-0" >/dev/null 2>&1 || true
+  run1 "$nb" "$cn" "$@" "oci-dir:$sharedDir:app-0" || return 1
+  run1 "$base" "$cb" "$@" "oci-dir:$sharedDir:app-0" || return 1
   for i in $(seq 0 $((shared - 1))); do
     s=$EPOCHREALTIME
-    LOCKDOWN_CACHE_DIR=$cn "$nb" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+    run1 "$nb" "$cn" "$@" "oci-dir:$sharedDir:app-$i" || return 1
     tn=$(awk "BEGIN{print $tn + $EPOCHREALTIME - $s}")
     s=$EPOCHREALTIME
-    LOCKDOWN_CACHE_DIR=$cb "$base" "$@" "oci-dir:$sharedDir:app-$i" >/dev/null 2>&1 || true
+    run1 "$base" "$cb" "$@" "oci-dir:$sharedDir:app-$i" || return 1
     tb=$(awk "BEGIN{print $tb + $EPOCHREALTIME - $s}")
   done
   awk "BEGIN{printf \"%.0f %.0f\\n\", $shared * 60 / $tn, $shared * 60 / $tb}"
@@ -170,7 +181,8 @@ for cmd in sbom scan; do
   for bin in "$new" "$scanner"; do
     label="$cmd $shared images sharing debian, warm"
     [ "$bin" = "$scanner" ] && label="$cmd (scanner build) $shared images, warm"
-    read -r n b < <(per_min "$bin" "$(cachedir)" "$(cachedir)" "${args[@]}")
+    rates=$(per_min "$bin" "$(cachedir)" "$(cachedir)" "${args[@]}")
+    read -r n b <<<"$rates"
     printf '%-46s %7s/min %7s/min %7sx %9s  %s\n' "$label" "$n" "$b" "$(ratio "$n" "$b")" "-" "base binary (>= 2000/min), load $(cut -d' ' -f1 /proc/loadavg)"
   done
 done
